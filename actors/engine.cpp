@@ -1,0 +1,48 @@
+#include "actors/engine.hpp"
+
+#include "actors/expiry_sweeper.hpp"
+#include "actors/order_registry.hpp"
+#include "actors/storage_writer.hpp"
+
+#include <caf/all.hpp>
+
+namespace payengine {
+
+engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg) {
+  engine_handles h;
+  for (uint32_t i = 0; i < cfg.storage_writers; ++i) {
+    writer_settings ws{i, cfg.database_url, cfg.storage_batch_max};
+    h.writers.push_back(sys.spawn<caf::detached>(storage_writer_impl, ws));
+  }
+  for (uint32_t i = 0; i < cfg.registry_shards; ++i) {
+    registry_settings rs;
+    rs.index = i;
+    rs.live_max = std::max(1u, cfg.live_orders_max / cfg.registry_shards);
+    rs.restarts_max = cfg.order_restarts_max;
+    rs.order.idle_ms = cfg.order_idle_ms;
+    rs.order.storage_timeout_ms = cfg.storage_timeout_ms;
+    h.shards.push_back(sys.spawn(order_registry_impl, rs, h.writers[i % h.writers.size()]));
+  }
+  sweeper_settings ss;
+  ss.interval_ms = cfg.scaled_ms(cfg.expiry_sweep_interval_ms);
+  ss.batch_max = cfg.expiry_sweep_batch_max;
+  ss.request_timeout_ms = cfg.request_timeout_ms;
+  h.sweeper = sys.spawn(expiry_sweeper_impl, ss, h.writers.front(), h.shards);
+  return h;
+}
+
+void stop_engine(caf::actor_system& sys, engine_handles& h) {
+  caf::scoped_actor self{sys};
+  auto stop = [&](const auto& handle) {
+    if (handle)
+      self->send_exit(handle, caf::exit_reason::user_shutdown);
+  };
+  stop(h.sweeper);
+  for (auto& s : h.shards)
+    stop(s);
+  for (auto& w : h.writers)
+    stop(w);
+  h = engine_handles{};
+}
+
+} // namespace payengine

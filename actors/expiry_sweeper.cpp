@@ -1,0 +1,75 @@
+#include "actors/expiry_sweeper.hpp"
+
+#include "config/logging.hpp"
+#include "messages/ids.hpp"
+#include "messages/timestamps.hpp"
+
+#include <caf/all.hpp>
+
+#include <memory>
+
+namespace payengine {
+
+namespace {
+
+void schedule(expiry_sweeper_self self, uint32_t delay_ms) {
+  self->delayed_send(self, std::chrono::milliseconds{delay_ms}, sweep_atom_v);
+}
+
+/// Sends expire_order to every due order; the next sweep starts once all
+/// have answered, so one sweep's work is bounded by batch_max.
+void expire_all(expiry_sweeper_self self, std::vector<std::string> ids) {
+  auto& st = self->state;
+  bool full = ids.size() >= st.settings.batch_max;
+  auto next_delay = full ? 1u : st.settings.interval_ms;
+  if (ids.empty()) {
+    schedule(self, next_delay);
+    return;
+  }
+  auto pending = std::make_shared<size_t>(ids.size());
+  auto done = [self, pending, next_delay] {
+    if (--*pending == 0)
+      schedule(self, next_delay);
+  };
+  auto timeout = std::chrono::milliseconds{st.settings.request_timeout_ms};
+  for (auto& id : ids) {
+    auto& shard = st.shards[shard_index(id, static_cast<uint32_t>(st.shards.size()))];
+    st.sent++;
+    self->request(shard, timeout, expire_order{id})
+      .then([done](const order_reply&) { done(); },
+            [done, id](caf::error& err) {
+              logging::warn("expiry.failed", {{"order_id", id}, {"error", to_string(err)}});
+              done();
+            });
+  }
+}
+
+void sweep(expiry_sweeper_self self) {
+  auto& st = self->state;
+  st.sweeps++;
+  // Look one interval ahead: those orders' actors arm precise timers.
+  auto until = now_us() + int64_t{st.settings.interval_ms} * 1000;
+  self->request(st.writer, std::chrono::milliseconds{st.settings.request_timeout_ms},
+                due_atom_v, until, st.settings.batch_max)
+    .then([self](std::vector<std::string>& ids) { expire_all(self, std::move(ids)); },
+          [self](caf::error& err) {
+            logging::warn("expiry.sweep_failed", {{"error", to_string(err)}});
+            schedule(self, self->state.settings.interval_ms);
+          });
+}
+
+} // namespace
+
+expiry_sweeper_actor::behavior_type
+expiry_sweeper_impl(expiry_sweeper_self self, sweeper_settings settings,
+                    storage_writer_actor writer, std::vector<order_registry_actor> shards) {
+  self->state.settings = settings;
+  self->state.writer = std::move(writer);
+  self->state.shards = std::move(shards);
+  self->send(self, sweep_atom_v);
+  return {
+    [=](sweep_atom) { sweep(self); },
+  };
+}
+
+} // namespace payengine

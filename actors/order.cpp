@@ -1,0 +1,313 @@
+#include "actors/order.hpp"
+
+#include "actors/order_transitions.hpp"
+#include "config/logging.hpp"
+#include "messages/errors.hpp"
+#include "messages/timestamps.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+
+namespace payengine {
+
+namespace {
+
+using phase = order_state::phase;
+
+std::chrono::milliseconds storage_timeout(order_self self) {
+  return std::chrono::milliseconds{self->state.ctx.settings.storage_timeout_ms};
+}
+
+void touch(order_self self) {
+  self->state.last_active = std::chrono::steady_clock::now();
+}
+
+/// An empty merchant_id is the operator, who sees every order.
+bool visible_to(const order_state& st, const std::string& merchant_id) {
+  return st.current == phase::live
+         && (merchant_id.empty() || st.order.merchant_id == merchant_id);
+}
+
+order_reply not_found() {
+  return {order_outcome::not_found, {}};
+}
+
+// --- after a commit ---------------------------------------------------------
+
+void answer_watchers(order_self self) {
+  auto& st = self->state;
+  auto ready = std::stable_partition(
+    st.watchers.begin(), st.watchers.end(),
+    [&](const auto& w) { return w.after_version >= st.order.version; });
+  for (auto i = ready; i != st.watchers.end(); ++i)
+    i->promise.deliver(order_reply{order_outcome::ok, st.order});
+  st.watchers.erase(ready, st.watchers.end());
+}
+
+void arm_expiry(order_self self) {
+  auto& st = self->state;
+  if (st.expiry_armed || !expirable(st.order.status))
+    return;
+  auto delay_us = std::max<int64_t>(0, st.order.expires_at - now_us());
+  st.expiry_armed = true;
+  self->delayed_send(self, std::chrono::microseconds{delay_us}, expiry_atom_v);
+}
+
+void become_live(order_self self, order_record committed) {
+  auto& st = self->state;
+  st.current = phase::live;
+  st.order = std::move(committed);
+  answer_watchers(self);
+  arm_expiry(self);
+}
+
+// --- persisting a transition --------------------------------------------
+
+transition_write make_write(const order_record& current, const transition& t,
+                            const std::string& request_id,
+                            const std::string& detail_json) {
+  transition_write w;
+  w.expected_version = current.version;
+  w.next = current;
+  w.next.status = t.to;
+  w.next.version = current.version + 1;
+  w.next.updated_at = std::max(now_us(), current.updated_at);
+  order_event_row e;
+  e.order_id = current.id;
+  e.seq = w.next.version;
+  e.type = event_type_for(t.to);
+  e.has_from = true;
+  e.from = current.status;
+  e.to = t.to;
+  e.at = w.next.updated_at;
+  e.detail_json = detail_json;
+  e.request_id = request_id;
+  w.events.push_back(std::move(e));
+  return w;
+}
+
+void log_transition(const order_record& before, const order_record& after,
+                    const std::string& request_id) {
+  logging::info("order.transition", {{"order_id", after.id},
+                                     {"merchant_id", after.merchant_id},
+                                     {"from", to_string(before.status)},
+                                     {"to", to_string(after.status)},
+                                     {"version", after.version},
+                                     {"request_id", request_id}});
+}
+
+/// Sends `w` to the writer and holds every other message back until the
+/// commit (await): commands to one order never interleave. The reply (and
+/// any change in memory) happens only after the commit.
+caf::result<order_reply> persist(order_self self, transition_write w,
+                                 order_outcome on_success) {
+  auto rp = self->make_response_promise<order_reply>();
+  auto next = w.next;
+  auto request_id = w.events.front().request_id;
+  self->request(self->state.ctx.writer, storage_timeout(self), std::move(w))
+    .await(
+      [=](const write_result& r) mutable {
+        auto& st = self->state;
+        if (r.duplicate) {
+          order_reply dup{order_outcome::duplicate, {}};
+          dup.order.id = r.existing_order_id;
+          rp.deliver(std::move(dup));
+          self->quit(); // the order this actor was spawned for does not exist
+          return;
+        }
+        if (!r.applied) { // rule 2: another writer moved the row
+          logging::error("order.version_conflict",
+                         {{"order_id", next.id}, {"version", next.version - 1}});
+          rp.deliver(make_error(engine_error::version_conflict));
+          self->quit(make_error(engine_error::version_conflict));
+          return;
+        }
+        auto before = st.order;
+        become_live(self, next);
+        log_transition(before, st.order, request_id);
+        rp.deliver(order_reply{on_success, st.order});
+      },
+      [=](caf::error& err) mutable {
+        rp.deliver(err);
+        auto& st = self->state;
+        if (st.current == phase::fresh) {
+          self->quit(); // nothing stored; the next request starts afresh
+          return;
+        }
+        // A timeout or a broken COMMIT leaves the row unknown: reload it.
+        if (err != engine_error::storage_unavailable)
+          self->quit(err);
+      });
+  return rp;
+}
+
+caf::result<order_reply> apply_input(order_self self, order_input input,
+                                     const std::string& request_id,
+                                     const std::string& detail_json = "{}") {
+  auto& st = self->state;
+  auto t = next_status(st.order.status, input);
+  if (!t)
+    return order_reply{order_outcome::invalid_state, st.order};
+  return persist(self, make_write(st.order, *t, request_id, detail_json),
+                 order_outcome::ok);
+}
+
+// --- command handlers ----------------------------------------------------------
+
+caf::result<order_reply> on_create(order_self self, create_order& cmd) {
+  auto& st = self->state;
+  if (st.current != phase::fresh || cmd.draft.id != st.id)
+    return make_error(engine_error::invariant_broken, "create on an existing order");
+  transition_write w;
+  w.expected_version = 0;
+  w.next = std::move(cmd.draft);
+  order_event_row e;
+  e.order_id = st.id;
+  e.seq = w.next.version;
+  e.type = "order.created";
+  e.to = w.next.status;
+  e.at = w.next.created_at;
+  e.request_id = cmd.request_id;
+  w.events.push_back(std::move(e));
+  return persist(self, std::move(w), order_outcome::created);
+}
+
+caf::result<order_reply> on_watch(order_self self, const watch_order& cmd) {
+  auto& st = self->state;
+  if (!visible_to(st, cmd.merchant_id))
+    return not_found();
+  if (st.order.version > cmd.after_version || cmd.timeout_ms == 0)
+    return order_reply{order_outcome::ok, st.order};
+  auto rp = self->make_response_promise<order_reply>();
+  auto id = st.next_watcher_id++;
+  st.watchers.push_back({id, cmd.after_version, cmd.merchant_id, rp});
+  self->delayed_send(self, std::chrono::milliseconds{cmd.timeout_ms},
+                     unwatch_atom_v, id);
+  return rp;
+}
+
+void on_unwatch(order_self self, uint64_t id) {
+  auto& st = self->state;
+  auto i = std::find_if(st.watchers.begin(), st.watchers.end(),
+                        [id](const auto& w) { return w.id == id; });
+  if (i == st.watchers.end())
+    return;
+  i->promise.deliver(order_reply{order_outcome::ok, st.order});
+  st.watchers.erase(i);
+}
+
+/// Expires the order if its time has come, else makes sure a timer will.
+caf::result<order_reply> on_expire(order_self self) {
+  auto& st = self->state;
+  if (st.current != phase::live)
+    return not_found();
+  if (expirable(st.order.status) && now_us() >= st.order.expires_at)
+    return apply_input(self, order_input::expire, {}, R"({"reason":"expires_at reached"})");
+  arm_expiry(self);
+  return order_reply{order_outcome::ok, st.order};
+}
+
+void on_idle_check(order_self self) {
+  auto& st = self->state;
+  auto idle = std::chrono::milliseconds{st.ctx.settings.idle_ms};
+  auto since = std::chrono::steady_clock::now() - st.last_active;
+  if (since >= idle && st.watchers.empty()) {
+    // The registry answers with passivate_atom once it holds back new
+    // messages for this id; see order_registry.cpp.
+    self->send(st.ctx.registry, idle_atom_v, st.id);
+    return;
+  }
+  auto wait = since >= idle ? idle : idle - since;
+  self->delayed_send(self, std::chrono::duration_cast<std::chrono::milliseconds>(wait),
+                     idle_atom_v);
+}
+
+order_actor_info describe(order_self self) {
+  auto& st = self->state;
+  order_actor_info info;
+  info.order_id = st.id;
+  info.live = true;
+  info.loaded = st.current == phase::live;
+  if (info.loaded) {
+    info.status = std::string{to_string(st.order.status)};
+    info.version = st.order.version;
+  }
+  info.watchers = static_cast<uint32_t>(st.watchers.size());
+  info.idle_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - st.last_active)
+                   .count();
+  info.actor_id = std::to_string(self->id());
+  return info;
+}
+
+void load_from_storage(order_self self) {
+  auto& st = self->state;
+  self->request(st.ctx.writer, storage_timeout(self), load_atom_v, st.id)
+    .await(
+      [=](std::vector<order_record>& rows) {
+        if (rows.empty()) {
+          self->state.current = phase::missing;
+          return;
+        }
+        become_live(self, std::move(rows.front()));
+      },
+      [=](caf::error& err) {
+        logging::warn("order.load_failed",
+                      {{"order_id", self->state.id}, {"error", to_string(err)}});
+        self->quit(err);
+      });
+}
+
+} // namespace
+
+order_actor::behavior_type order_impl(order_self self, std::string id,
+                                      order_context ctx, bool load) {
+  self->state.id = std::move(id);
+  self->state.ctx = std::move(ctx);
+  touch(self);
+  self->delayed_send(self, std::chrono::milliseconds{self->state.ctx.settings.idle_ms},
+                     idle_atom_v);
+  if (load)
+    load_from_storage(self);
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    for (auto& w : self->state.watchers)
+      w.promise.deliver(make_error(engine_error::overloaded, "order actor stopped"));
+    self->state.watchers.clear();
+    self->quit(msg.reason);
+  });
+  return {
+    [=](create_order& cmd) -> caf::result<order_reply> {
+      touch(self);
+      return on_create(self, cmd);
+    },
+    [=](const get_order& cmd) -> caf::result<order_reply> {
+      touch(self);
+      if (!visible_to(self->state, cmd.merchant_id))
+        return not_found();
+      return order_reply{order_outcome::ok, self->state.order};
+    },
+    [=](const watch_order& cmd) -> caf::result<order_reply> {
+      touch(self);
+      return on_watch(self, cmd);
+    },
+    [=](const cancel_order& cmd) -> caf::result<order_reply> {
+      touch(self);
+      if (!visible_to(self->state, cmd.merchant_id))
+        return not_found();
+      return apply_input(self, order_input::cancel, cmd.request_id);
+    },
+    [=](const expire_order&) -> caf::result<order_reply> { return on_expire(self); },
+    [=](const inspect_order&) -> order_actor_info { return describe(self); },
+    [=](passivate_atom) { self->quit(); },
+    [=](idle_atom) { on_idle_check(self); },
+    [=](expiry_atom) {
+      self->state.expiry_armed = false;
+      if (self->state.current == phase::live)
+        on_expire(self);
+    },
+    [=](unwatch_atom, uint64_t watcher_id) { on_unwatch(self, watcher_id); },
+  };
+}
+
+} // namespace payengine

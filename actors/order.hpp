@@ -1,0 +1,64 @@
+#pragma once
+// The order actor: one per live order, the only writer of its row.
+//
+// Every command is checked against the transition table
+// (order_transitions.hpp), persisted through a storage writer (new row
+// version + event row, one transaction) and only after the commit applied
+// in memory and answered. While a write is in flight the actor awaits it,
+// so commands to one order are strictly serialized by its mailbox.
+
+#include "messages/interfaces.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace payengine {
+
+struct order_settings {
+  uint32_t idle_ms = 60'000;
+  uint32_t storage_timeout_ms = 5'000;
+};
+
+/// What an order actor needs to know of the rest of the engine.
+struct order_context {
+  storage_writer_actor writer;
+  order_registry_actor registry;
+  order_settings settings;
+};
+
+struct order_state {
+  static inline const char* name = "order";
+
+  enum class phase : uint8_t {
+    fresh,   // spawned to create a new order; nothing stored yet
+    live,    // `order` mirrors the committed row
+    missing, // storage has no such order: every command answers not_found
+  };
+
+  struct watcher {
+    uint64_t id;
+    int64_t after_version;
+    std::string merchant_id;
+    caf::typed_response_promise<order_reply> promise;
+  };
+
+  std::string id;
+  order_context ctx;
+  phase current = phase::fresh;
+  order_record order;
+  std::vector<watcher> watchers;
+  uint64_t next_watcher_id = 1;
+  bool expiry_armed = false;
+  std::chrono::steady_clock::time_point last_active;
+};
+
+using order_self = order_actor::stateful_pointer<order_state>;
+
+/// `load_from_storage`: activation of an existing order (its first act is
+/// to read the row); otherwise the actor waits for its create_order.
+order_actor::behavior_type order_impl(order_self self, std::string id,
+                                      order_context ctx, bool load_from_storage);
+
+} // namespace payengine

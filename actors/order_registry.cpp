@@ -1,0 +1,217 @@
+#include "actors/order_registry.hpp"
+
+#include "config/logging.hpp"
+#include "messages/errors.hpp"
+
+#include <caf/all.hpp>
+
+namespace payengine {
+
+namespace {
+
+using entry = order_registry_state::entry;
+
+constexpr size_t restart_records_max = 10'000;
+
+order_actor spawn_order(order_registry_self self, const std::string& id, bool load) {
+  auto& st = self->state;
+  order_context ctx{st.writer,
+                    caf::actor_cast<order_registry_actor>(self),
+                    st.settings.order};
+  auto handle = self->spawn(order_impl, id, std::move(ctx), load);
+  self->monitor(handle);
+  st.ids_by_addr.emplace(handle.address(), id);
+  st.counters.activations++;
+  return handle;
+}
+
+/// Asks the least recently used actors to passivate while over the limit.
+void evict_if_full(order_registry_self self) {
+  auto& st = self->state;
+  while (st.live.size() > st.settings.live_max && !st.lru.empty()) {
+    auto victim = st.live.find(st.lru.front());
+    st.lru.pop_front();
+    victim->second.passivating = true;
+    self->send(victim->second.handle, passivate_atom_v);
+    st.counters.evictions++;
+  }
+}
+
+entry& activate(order_registry_self self, const std::string& id, bool load) {
+  auto& st = self->state;
+  auto i = st.live.find(id);
+  if (i == st.live.end()) {
+    i = st.live.emplace(id, entry{}).first;
+    i->second.handle = spawn_order(self, id, load);
+    i->second.lru_pos = st.lru.insert(st.lru.end(), id);
+    evict_if_full(self);
+  } else if (!i->second.passivating) {
+    st.lru.splice(st.lru.end(), st.lru, i->second.lru_pos);
+  }
+  i->second.last_routed = std::chrono::steady_clock::now();
+  return i->second;
+}
+
+/// Delegates `cmd` to the order's actor: the actor answers the original
+/// requester directly. While the actor passivates, the command waits here.
+const std::string& order_id_of(const create_order& x) { return x.draft.id; }
+const std::string& order_id_of(const get_order& x) { return x.order_id; }
+const std::string& order_id_of(const watch_order& x) { return x.order_id; }
+const std::string& order_id_of(const cancel_order& x) { return x.order_id; }
+const std::string& order_id_of(const expire_order& x) { return x.order_id; }
+
+template <class Command>
+caf::result<order_reply> route(order_registry_self self, Command cmd) {
+  // A create spawns a fresh actor; anything else activates from storage.
+  constexpr bool load = !std::is_same<Command, create_order>::value;
+  auto& e = activate(self, order_id_of(cmd), load);
+  if (!e.passivating)
+    return self->delegate(e.handle, std::move(cmd));
+  auto rp = self->make_response_promise<order_reply>();
+  e.held.emplace_back([rp, cmd](const order_actor& successor) mutable {
+    rp.delegate(successor, std::move(cmd));
+  });
+  return rp;
+}
+
+void remember_restart(order_registry_self self, const std::string& id,
+                      const caf::error& reason) {
+  auto& st = self->state;
+  if (st.restarts.size() >= restart_records_max && !st.restarts.count(id))
+    st.restarts.erase(st.restarts.begin());
+  auto& rec = st.restarts[id];
+  rec.count++;
+  rec.last_reason = to_string(reason);
+}
+
+void on_order_down(order_registry_self self, const caf::down_msg& msg) {
+  auto& st = self->state;
+  auto a = st.ids_by_addr.find(msg.source);
+  if (a == st.ids_by_addr.end())
+    return;
+  auto id = a->second;
+  st.ids_by_addr.erase(a);
+  auto i = st.live.find(id);
+  if (i == st.live.end() || i->second.handle.address() != msg.source)
+    return;
+  auto held = std::move(i->second.held);
+  if (!i->second.passivating)
+    st.lru.erase(i->second.lru_pos);
+  st.live.erase(i);
+  bool crashed = static_cast<bool>(msg.reason);
+  if (!crashed)
+    st.counters.passivations++;
+  if (crashed) {
+    remember_restart(self, id, msg.reason);
+    st.counters.restarts++;
+    logging::warn("order.crashed", {{"order_id", id},
+                                    {"reason", to_string(msg.reason)},
+                                    {"restarts", st.restarts[id].count}});
+  }
+  bool restart = crashed && st.restarts[id].count <= st.settings.restarts_max;
+  if (held.empty() && !restart)
+    return;
+  auto& successor = activate(self, id, true);
+  for (auto& replay : held)
+    replay(successor.handle);
+}
+
+void on_idle(order_registry_self self, const std::string& id) {
+  auto& st = self->state;
+  auto i = st.live.find(id);
+  if (i == st.live.end() || i->second.passivating
+      || i->second.handle.address() != self->current_sender())
+    return;
+  i->second.passivating = true;
+  st.lru.erase(i->second.lru_pos);
+  self->send(i->second.handle, passivate_atom_v);
+}
+
+std::vector<order_actor_info> list_live(order_registry_self self, uint32_t limit) {
+  auto& st = self->state;
+  std::vector<order_actor_info> out;
+  auto now = std::chrono::steady_clock::now();
+  // Most recently used first: what an operator wants to see.
+  for (auto i = st.lru.rbegin(); i != st.lru.rend() && out.size() < limit; ++i) {
+    const auto& e = st.live.at(*i);
+    order_actor_info info;
+    info.order_id = *i;
+    info.live = true;
+    info.actor_id = std::to_string(e.handle.id());
+    info.idle_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     now - e.last_routed).count();
+    if (auto r = st.restarts.find(*i); r != st.restarts.end()) {
+      info.restarts = r->second.count;
+      info.last_restart_reason = r->second.last_reason;
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+caf::result<order_actor_info> inspect_one(order_registry_self self,
+                                          const inspect_order& cmd) {
+  auto& st = self->state;
+  auto i = st.live.find(cmd.order_id);
+  order_actor_info info;
+  info.order_id = cmd.order_id;
+  if (auto r = st.restarts.find(cmd.order_id); r != st.restarts.end()) {
+    info.restarts = r->second.count;
+    info.last_restart_reason = r->second.last_reason;
+  }
+  if (i == st.live.end() || i->second.passivating)
+    return info; // not live: the stored row is the whole truth
+  auto rp = self->make_response_promise<order_actor_info>();
+  self->request(i->second.handle, std::chrono::seconds{2}, cmd)
+    .then([rp, info](order_actor_info live) mutable {
+            live.restarts = info.restarts;
+            live.last_restart_reason = info.last_restart_reason;
+            rp.deliver(std::move(live));
+          },
+          [rp, info](caf::error&) mutable { rp.deliver(info); });
+  return rp;
+}
+
+} // namespace
+
+order_registry_actor::behavior_type
+order_registry_impl(order_registry_self self, registry_settings settings,
+                    storage_writer_actor writer) {
+  self->state.settings = settings;
+  self->state.writer = std::move(writer);
+  self->state.counters.index = settings.index;
+  self->state.counters.live_max = settings.live_max;
+  self->set_down_handler([=](caf::down_msg& msg) { on_order_down(self, msg); });
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    // Order actors are not linked (a crash must not take the shard down),
+    // so the shard stops them itself on shutdown.
+    for (auto& kv : self->state.live)
+      self->send_exit(kv.second.handle, msg.reason);
+    self->quit(msg.reason);
+  });
+  return {
+    [=](create_order& cmd) { return route(self, std::move(cmd)); },
+    [=](get_order& cmd) { return route(self, std::move(cmd)); },
+    [=](watch_order& cmd) { return route(self, std::move(cmd)); },
+    [=](cancel_order& cmd) { return route(self, std::move(cmd)); },
+    [=](expire_order& cmd) { return route(self, std::move(cmd)); },
+    [=](const inspect_order& cmd) { return inspect_one(self, cmd); },
+    [=](list_atom, uint32_t limit) { return list_live(self, limit); },
+    [=](info_atom) {
+      auto info = self->state.counters;
+      info.live = self->state.live.size();
+      info.mailbox_depth = self->mailbox().size();
+      return info;
+    },
+    [=](kill_atom, const std::string& id) {
+      auto i = self->state.live.find(id);
+      if (i == self->state.live.end())
+        return false;
+      self->send_exit(i->second.handle, caf::exit_reason::kill);
+      return true;
+    },
+    [=](idle_atom, const std::string& id) { on_idle(self, id); },
+  };
+}
+
+} // namespace payengine

@@ -1,0 +1,61 @@
+#pragma once
+// An order registry shard: maps order ids (hash(id) % shards) to live order
+// actors. It activates an order from storage on its first message,
+// monitors it, restarts it from storage when it crashes (up to a limit),
+// passivates idle ones and evicts the least recently used beyond its share
+// of live_orders_max.
+
+#include "actors/order.hpp"
+#include "messages/interfaces.hpp"
+
+#include <caf/actor_addr.hpp>
+
+#include <functional>
+#include <list>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace payengine {
+
+struct registry_settings {
+  uint32_t index = 0;
+  uint32_t live_max = 50'000;
+  uint32_t restarts_max = 5;
+  order_settings order;
+};
+
+struct order_registry_state {
+  static inline const char* name = "order_registry";
+
+  struct entry {
+    order_actor handle;
+    bool passivating = false;
+    /// Messages that arrived while the actor was passivating; replayed to
+    /// its successor once the old one is gone.
+    std::vector<std::function<void(const order_actor&)>> held;
+    std::list<std::string>::iterator lru_pos;
+    std::chrono::steady_clock::time_point last_routed;
+  };
+
+  struct restart_record {
+    uint32_t count = 0;
+    std::string last_reason;
+  };
+
+  registry_settings settings;
+  storage_writer_actor writer;
+  std::unordered_map<std::string, entry> live;
+  std::unordered_map<caf::actor_addr, std::string> ids_by_addr;
+  std::list<std::string> lru; // least recently used first; passivating ones are not in it
+  std::unordered_map<std::string, restart_record> restarts; // bounded, see remember_restart
+  shard_info counters;
+};
+
+using order_registry_self = order_registry_actor::stateful_pointer<order_registry_state>;
+
+order_registry_actor::behavior_type
+order_registry_impl(order_registry_self self, registry_settings settings,
+                    storage_writer_actor writer);
+
+} // namespace payengine

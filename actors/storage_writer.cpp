@@ -1,0 +1,231 @@
+#include "actors/storage_writer.hpp"
+
+#include "config/logging.hpp"
+#include "messages/errors.hpp"
+#include "storage/database.hpp"
+#include "storage/tables.hpp"
+
+#include <caf/all.hpp>
+
+#include <chrono>
+
+namespace payengine {
+
+namespace {
+
+using job = storage_writer_state::job;
+
+enum class batch_outcome { committed, rolled_back, unavailable, in_doubt };
+
+void schedule_flush(storage_writer_self self);
+
+/// Queues `query` for the next batch; the promise is kept after the commit.
+template <class T, class Query>
+caf::result<T> enqueue(storage_writer_self self, Query query) {
+  auto rp = self->make_response_promise<T>();
+  auto out = std::make_shared<T>();
+  self->state.batch.push_back(job{
+    [query = std::move(query), out](pqxx::work& tx) { *out = query(tx); },
+    [rp, out]() mutable { rp.deliver(std::move(*out)); },
+    [rp](const caf::error& err) mutable { rp.deliver(err); },
+  });
+  schedule_flush(self);
+  return rp;
+}
+
+bool ensure_connected(storage_writer_self self) {
+  auto& st = self->state;
+  if (st.conn && st.conn->is_open())
+    return true;
+  try {
+    st.conn = storage::connect(st.settings.database_url);
+    st.info.connected = true;
+    return true;
+  } catch (const std::exception& e) {
+    st.conn.reset();
+    st.info.connected = false;
+    logging::error("storage.connect_failed",
+                   {{"writer", st.settings.index}, {"error", e.what()}});
+    return false;
+  }
+}
+
+/// Runs `jobs` in one transaction. Never throws.
+batch_outcome run_batch(storage_writer_self self, std::vector<job>& jobs,
+                        std::string& error_text) {
+  auto& st = self->state;
+  if (!ensure_connected(self))
+    return batch_outcome::unavailable;
+  try {
+    pqxx::work tx{*st.conn};
+    for (auto& j : jobs)
+      j.run(tx);
+    tx.commit();
+    return batch_outcome::committed;
+  } catch (const pqxx::in_doubt_error& e) {
+    error_text = e.what();
+    st.conn.reset();
+    return batch_outcome::in_doubt;
+  } catch (const pqxx::broken_connection& e) {
+    error_text = e.what();
+    st.conn.reset();
+    return batch_outcome::unavailable;
+  } catch (const std::exception& e) {
+    error_text = e.what();
+    return batch_outcome::rolled_back;
+  }
+}
+
+caf::error error_for(batch_outcome outcome, const std::string& text) {
+  if (outcome == batch_outcome::in_doubt)
+    return make_error(engine_error::commit_in_doubt, text);
+  return make_error(engine_error::storage_unavailable, text);
+}
+
+/// After a batch failed on one bad request, each runs alone so that the
+/// others still commit.
+void run_one_by_one(storage_writer_self self, std::vector<job>& jobs) {
+  for (auto& j : jobs) {
+    std::vector<job> single{std::move(j)};
+    std::string text;
+    auto outcome = run_batch(self, single, text);
+    if (outcome == batch_outcome::committed) {
+      single.front().deliver();
+      continue;
+    }
+    logging::error("storage.request_failed",
+                   {{"writer", self->state.settings.index}, {"error", text}});
+    single.front().fail(error_for(outcome, text));
+  }
+}
+
+void flush(storage_writer_self self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (st.batch.empty())
+    return;
+  auto jobs = std::move(st.batch);
+  st.batch.clear();
+  auto started = std::chrono::steady_clock::now();
+  std::string text;
+  auto outcome = run_batch(self, jobs, text);
+  auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+                   std::chrono::steady_clock::now() - started).count();
+  auto& info = st.info;
+  info.batches++;
+  info.jobs += jobs.size();
+  info.last_batch_size = jobs.size();
+  info.max_batch_size = std::max<uint64_t>(info.max_batch_size, jobs.size());
+  info.last_commit_us = elapsed;
+  info.total_commit_us += elapsed;
+  if (outcome == batch_outcome::committed) {
+    for (auto& j : jobs)
+      j.deliver();
+    return;
+  }
+  info.failed_batches++;
+  logging::warn("storage.batch_failed", {{"writer", st.settings.index},
+                                         {"size", jobs.size()},
+                                         {"error", text}});
+  if (outcome == batch_outcome::rolled_back && jobs.size() > 1) {
+    run_one_by_one(self, jobs);
+    return;
+  }
+  for (auto& j : jobs)
+    j.fail(error_for(outcome, text));
+}
+
+void schedule_flush(storage_writer_self self) {
+  auto& st = self->state;
+  if (st.batch.size() >= st.settings.batch_max) {
+    flush(self);
+    return;
+  }
+  if (!st.flush_scheduled) {
+    // Queued behind every request already in the mailbox: those join this batch.
+    st.flush_scheduled = true;
+    self->send(caf::actor_cast<storage_writer_actor>(self), flush_atom_v);
+  }
+}
+
+} // namespace
+
+storage_writer_actor::behavior_type storage_writer_impl(storage_writer_self self,
+                                                        writer_settings settings) {
+  self->state.settings = std::move(settings);
+  self->state.info.index = self->state.settings.index;
+  ensure_connected(self);
+  return {
+    [=](transition_write& w) {
+      return enqueue<write_result>(self, [w = std::move(w)](pqxx::work& tx) {
+        return storage::write_transition(tx, w);
+      });
+    },
+    [=](load_atom, const std::string& id) {
+      return enqueue<std::vector<order_record>>(self, [id](pqxx::work& tx) {
+        std::vector<order_record> out;
+        if (auto o = storage::load_order(tx, id))
+          out.push_back(std::move(*o));
+        return out;
+      });
+    },
+    [=](events_atom, const std::string& order_id, const std::string& merchant_id) {
+      return enqueue<std::vector<order_event_row>>(
+        self, [order_id, merchant_id](pqxx::work& tx) {
+          return storage::load_events(tx, order_id, merchant_id);
+        });
+    },
+    [=](const order_page_query& q) {
+      return enqueue<order_page>(self, [q](pqxx::work& tx) {
+        return storage::list_orders(tx, q);
+      });
+    },
+    [=](insert_atom, const merchant_record& m, const std::string& key_hash) {
+      return enqueue<bool>(self, [m, key_hash](pqxx::work& tx) {
+        return storage::insert_merchant(tx, m, key_hash);
+      });
+    },
+    [=](by_key_atom, const std::string& key_hash) {
+      return enqueue<std::vector<merchant_record>>(self, [key_hash](pqxx::work& tx) {
+        std::vector<merchant_record> out;
+        if (auto m = storage::merchant_by_key_hash(tx, key_hash))
+          out.push_back(std::move(*m));
+        return out;
+      });
+    },
+    [=](const idempotency_claim& c) {
+      return enqueue<idempotency_result>(self, [c](pqxx::work& tx) {
+        return storage::claim_idempotency_key(tx, c);
+      });
+    },
+    [=](const idempotency_entry& e) {
+      return enqueue<bool>(self, [e](pqxx::work& tx) {
+        return storage::complete_idempotency_key(tx, e);
+      });
+    },
+    [=](release_atom, const std::string& merchant_id, const std::string& key) {
+      return enqueue<bool>(self, [merchant_id, key](pqxx::work& tx) {
+        return storage::release_idempotency_key(tx, merchant_id, key);
+      });
+    },
+    [=](due_atom, timestamp_us until, uint32_t limit) {
+      return enqueue<std::vector<std::string>>(self, [until, limit](pqxx::work& tx) {
+        return storage::due_for_expiry(tx, until, limit);
+      });
+    },
+    [=](ping_db_atom) {
+      return enqueue<bool>(self, [](pqxx::work& tx) {
+        tx.exec("SELECT 1");
+        return true;
+      });
+    },
+    [=](info_atom) {
+      auto info = self->state.info;
+      info.mailbox_depth = self->mailbox().size();
+      return info;
+    },
+    [=](flush_atom) { flush(self); },
+  };
+}
+
+} // namespace payengine

@@ -1,0 +1,48 @@
+#pragma once
+// A storage writer: a detached actor (it blocks on libpqxx) that owns one
+// connection and drains its mailbox into one transaction per batch (group
+// commit). Each request is answered only after its batch has committed; a
+// database error fails the requests of that batch with a clear error and
+// never crashes the engine.
+
+#include "messages/interfaces.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+namespace payengine {
+
+struct writer_settings {
+  uint32_t index = 0;
+  std::string database_url;
+  uint32_t batch_max = 256;
+};
+
+struct storage_writer_state {
+  static inline const char* name = "storage_writer";
+
+  /// One request: `run` executes its statements inside the batch's
+  /// transaction; `deliver` answers after the commit; `fail` answers errors.
+  struct job {
+    std::function<void(pqxx::work&)> run;
+    std::function<void()> deliver;
+    std::function<void(const caf::error&)> fail;
+  };
+
+  writer_settings settings;
+  std::unique_ptr<pqxx::connection> conn;
+  std::vector<job> batch;
+  bool flush_scheduled = false;
+  writer_info info;
+};
+
+using storage_writer_self = storage_writer_actor::stateful_pointer<storage_writer_state>;
+
+storage_writer_actor::behavior_type storage_writer_impl(storage_writer_self self,
+                                                        writer_settings settings);
+
+} // namespace payengine

@@ -1,0 +1,148 @@
+#include "config/config.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+namespace payengine {
+
+namespace {
+
+// Registers one option under its flag, its config-file key and its env var.
+template <class T>
+CLI::Option* add(CLI::App& app, T& field, const std::string& key,
+                 const std::string& help, const std::string& env = {}) {
+  auto names = "--" + key;
+  auto dashed = key;
+  std::replace(dashed.begin(), dashed.end(), '_', '-');
+  if (dashed != key)
+    names = "--" + dashed + ",--" + key;
+  auto* opt = app.add_option(names, field, help)->capture_default_str();
+  if (!env.empty())
+    opt->envname(env);
+  return opt;
+}
+
+void add_run_options(CLI::App& app, engine_config& c) {
+  add(app, c.database_url, "database_url", "libpq connection string", "PAYENGINE_DATABASE_URL");
+  add(app, c.listen, "listen", "host:port of the HTTP API", "PAYENGINE_LISTEN");
+  add(app, c.admin_token, "admin_token", "bearer token of /admin, /console, /metrics", "PAYENGINE_ADMIN_TOKEN");
+  add(app, c.public_url, "public_url", "base URL at which channels reach the callbacks", "PAYENGINE_PUBLIC_URL");
+  add(app, c.alipay_gateway_url, "alipay_gateway_url", "Alipay OpenAPI gateway URL", "PAYENGINE_ALIPAY_GATEWAY_URL");
+  add(app, c.alipay_app_id, "alipay_app_id", "Alipay app id", "PAYENGINE_ALIPAY_APP_ID");
+  add(app, c.alipay_private_key_file, "alipay_private_key_file", "the app's RSA private key (PEM)", "PAYENGINE_ALIPAY_PRIVATE_KEY_FILE");
+  add(app, c.alipay_public_key_file, "alipay_public_key_file", "Alipay's RSA public key (PEM)", "PAYENGINE_ALIPAY_PUBLIC_KEY_FILE");
+  add(app, c.sms_url, "sms_url", "SMS provider send endpoint (SMS off if empty)", "PAYENGINE_SMS_URL");
+  add(app, c.time_scale, "time_scale", "factor >= 1 that shortens every schedule", "PAYENGINE_TIME_SCALE");
+  add(app, c.log_level, "log_level", "trace, debug, info, warn, error", "PAYENGINE_LOG_LEVEL");
+}
+
+void add_limit_options(CLI::App& app, engine_config& c) {
+  add(app, c.http_threads, "http_threads", "HTTP worker threads (each keep-alive connection holds one)");
+  add(app, c.request_body_max_bytes, "request_body_max_bytes", "largest accepted request body");
+  add(app, c.request_timeout_ms, "request_timeout_ms", "deadline of one API request inside the engine");
+  add(app, c.long_poll_max_s, "long_poll_max_s", "longest wait_for_change");
+  add(app, c.long_polls_max, "long_polls_max", "concurrent long polls (more answer 429)");
+  add(app, c.keep_alive_timeout_s, "keep_alive_timeout_s", "idle keep-alive connection lifetime");
+  add(app, c.scheduler_threads, "scheduler_threads", "CAF worker threads (0: one per core)");
+  add(app, c.registry_shards, "registry_shards", "order registry shards");
+  add(app, c.live_orders_max, "live_orders_max", "live order actors in memory (LRU beyond)");
+  add(app, c.order_idle_ms, "order_idle_ms", "idle time before an order actor passivates");
+  add(app, c.order_restarts_max, "order_restarts_max", "eager restarts of one crashed order actor");
+  add(app, c.expiry_sweep_interval_ms, "expiry_sweep_interval_ms", "how often stored orders are checked for expiry");
+  add(app, c.expiry_sweep_batch_max, "expiry_sweep_batch_max", "orders expired per sweep at most");
+  add(app, c.storage_writers, "storage_writers", "storage writer actors (one connection each)");
+  add(app, c.storage_batch_max, "storage_batch_max", "requests per group commit at most");
+  add(app, c.storage_timeout_ms, "storage_timeout_ms", "deadline of one storage request");
+}
+
+bool valid_host_port(const std::string& s) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size())
+    return false;
+  auto port = s.substr(colon + 1);
+  if (port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit))
+    return false;
+  auto n = std::stoi(port);
+  return n >= 0 && n <= 65535;
+}
+
+} // namespace
+
+std::string engine_config::listen_host() const {
+  return listen.substr(0, listen.rfind(':'));
+}
+
+uint16_t engine_config::listen_port() const {
+  return static_cast<uint16_t>(std::stoi(listen.substr(listen.rfind(':') + 1)));
+}
+
+uint32_t engine_config::scaled_ms(uint64_t nominal_ms) const {
+  auto scaled = static_cast<double>(nominal_ms) / time_scale;
+  return static_cast<uint32_t>(std::clamp(scaled, 1.0, 4.0e9));
+}
+
+std::string validate(const engine_config& c) {
+  if (c.database_url.empty())
+    return "PAYENGINE_DATABASE_URL (database_url) is required";
+  if (c.admin_token.size() < 16)
+    return "PAYENGINE_ADMIN_TOKEN (admin_token) is required, at least 16 characters";
+  if (!valid_host_port(c.listen))
+    return "PAYENGINE_LISTEN must be host:port, got '" + c.listen + "'";
+  if (!std::isfinite(c.time_scale) || c.time_scale < 1.0 || c.time_scale > 1e6)
+    return "PAYENGINE_TIME_SCALE must be a number from 1 to 1000000";
+  if (c.http_threads < 4 || c.http_threads > 4096)
+    return "http_threads must be 4..4096";
+  if (c.request_body_max_bytes < 1024 || c.request_body_max_bytes > (1u << 24))
+    return "request_body_max_bytes must be 1024..16777216";
+  if (c.request_timeout_ms < 100 || c.storage_timeout_ms < 100)
+    return "request_timeout_ms and storage_timeout_ms must be at least 100";
+  if (c.long_poll_max_s < 1 || c.long_poll_max_s > 300 || c.long_polls_max < 1)
+    return "long_poll_max_s must be 1..300 and long_polls_max at least 1";
+  if (c.long_polls_max >= c.http_threads)
+    return "long_polls_max must be below http_threads";
+  if (c.registry_shards < 1 || c.registry_shards > 256)
+    return "registry_shards must be 1..256";
+  if (c.live_orders_max < c.registry_shards)
+    return "live_orders_max must be at least registry_shards";
+  if (c.order_idle_ms < 10 || c.expiry_sweep_interval_ms < 10)
+    return "order_idle_ms and expiry_sweep_interval_ms must be at least 10";
+  if (c.storage_writers < 1 || c.storage_writers > 64)
+    return "storage_writers must be 1..64";
+  if (c.storage_batch_max < 1 || c.storage_batch_max > 10'000)
+    return "storage_batch_max must be 1..10000";
+  if (c.expiry_sweep_batch_max < 1)
+    return "expiry_sweep_batch_max must be at least 1";
+  static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
+  if (std::none_of(std::begin(levels), std::end(levels),
+                   [&](const char* l) { return c.log_level == l; }))
+    return "log_level must be one of trace, debug, info, warn, error";
+  return {};
+}
+
+std::variant<engine_config, config_error> load_config(int argc, char** argv) {
+  engine_config cfg;
+  CLI::App app{"payengine: a payment engine where every order is an actor"};
+  app.set_config("--config", "", "TOML configuration file (see config/payengine.example.toml)");
+  app.set_version_flag("--version", "payengine 0.1.0");
+  add_run_options(app, cfg);
+  add_limit_options(app, cfg);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    std::ostringstream out;
+    app.exit(e, out, out);
+    return config_error{out.str(), 0};
+  } catch (const CLI::ParseError& e) {
+    return config_error{std::string{"configuration: "} + e.what(), 2};
+  }
+  if (auto err = validate(cfg); !err.empty())
+    return config_error{"configuration: " + err, 2};
+  if (cfg.public_url.empty())
+    cfg.public_url = "http://" + cfg.listen;
+  return cfg;
+}
+
+} // namespace payengine

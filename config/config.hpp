@@ -1,0 +1,66 @@
+#pragma once
+// Every knob and every limit of the engine, in one place (units last).
+// Loaded from a TOML file (--config) overridden by PAYENGINE_* variables
+// overridden by command-line flags.
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+namespace payengine {
+
+struct engine_config {
+  // --- API.md "Running the engine" ---------------------------------------
+  std::string database_url;
+  std::string listen = "127.0.0.1:8080";
+  std::string admin_token;
+  std::string public_url;
+  std::string alipay_gateway_url;
+  std::string alipay_app_id;
+  std::string alipay_private_key_file;
+  std::string alipay_public_key_file;
+  std::string sms_url;
+  double time_scale = 1.0; // a speed-up factor for schedules, not money
+
+  // --- HTTP ----------------------------------------------------------------
+  uint32_t http_threads = 128;
+  uint32_t request_body_max_bytes = 64 * 1024;
+  uint32_t request_timeout_ms = 10'000;
+  uint32_t long_poll_max_s = 30;
+  uint32_t long_polls_max = 48;
+  uint32_t keep_alive_timeout_s = 5;
+
+  // --- actors ------------------------------------------------------------
+  uint32_t scheduler_threads = 0; // 0: one per core
+  uint32_t registry_shards = 4;
+  uint32_t live_orders_max = 200'000;
+  uint32_t order_idle_ms = 60'000;
+  uint32_t order_restarts_max = 5;
+  uint32_t expiry_sweep_interval_ms = 1'000;
+  uint32_t expiry_sweep_batch_max = 2'000;
+
+  // --- storage -------------------------------------------------------------
+  uint32_t storage_writers = 2;
+  uint32_t storage_batch_max = 256;
+  uint32_t storage_timeout_ms = 5'000;
+
+  std::string log_level = "info";
+
+  std::string listen_host() const;
+  uint16_t listen_port() const;
+  /// A schedule's real duration under time_scale (never below 1 ms).
+  uint32_t scaled_ms(uint64_t nominal_ms) const;
+};
+
+/// Either a valid configuration, or one line saying what is wrong.
+struct config_error {
+  std::string message;
+  int exit_code = 2; // 0 for --help / --version
+};
+
+std::variant<engine_config, config_error> load_config(int argc, char** argv);
+
+/// Checks ranges and required fields; empty string when valid.
+std::string validate(const engine_config& cfg);
+
+} // namespace payengine

@@ -1,0 +1,199 @@
+// /admin/*: merchants, live actors, an order's live and stored state.
+#include "http/bridge.hpp"
+#include "http/order_json.hpp"
+#include "http/routes.hpp"
+#include "http/validation.hpp"
+#include "messages/ids.hpp"
+#include "messages/timestamps.hpp"
+
+namespace payengine::http {
+
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+using json = nlohmann::json;
+
+template <class F>
+httplib::Server::Handler admin_route(server_context& ctx, F fn) {
+  return [&ctx, fn](const Request& req, Response& res) {
+    if (!is_admin(ctx, req)) {
+      send(res, {401, "authentication_error", "invalid_admin_token",
+                 "Provide the admin token as 'Authorization: Bearer <token>'.", {}, {}});
+      return;
+    }
+    fn(req, res);
+  };
+}
+
+void create_merchant(server_context& ctx, const Request& req, Response& res) {
+  auto body = parse_json_object(req.body);
+  if (auto* err = std::get_if<api_error>(&body))
+    return send(res, *err);
+  auto& b = std::get<json>(body);
+  for (auto& [k, v] : b.items())
+    if (k != "name" && k != "notify_url")
+      return send(res, invalid_request("parameter_unknown", "Received unknown parameter: " + k.substr(0, 64) + ".", k.substr(0, 64)));
+  auto name = b.find("name");
+  if (name == b.end() || !name->is_string() || name->get<std::string>().empty()
+      || utf8_length(name->get<std::string>()) > 200)
+    return send(res, invalid_param("name", "name must be a string of 1 to 200 characters."));
+  merchant_record m;
+  m.id = new_id("mch");
+  m.name = name->get<std::string>();
+  if (auto url = b.find("notify_url"); url != b.end() && !url->is_null()) {
+    if (!url->is_string() || url->get<std::string>().size() > 2048 || !plausible_url(url->get<std::string>()))
+      return send(res, invalid_param("notify_url", "notify_url must be an http:// or https:// URL."));
+    m.notify_url = url->get<std::string>();
+  }
+  m.webhook_secret = "whsec_" + base64_encode(random_bytes(32));
+  m.created_at = now_us();
+  auto api_key = new_id("sk", 32);
+  auto hash = sha256_hex(api_key);
+  auto ok = ask<bool>(ctx.sys, ctx.handles.writer_for(hash), ctx.request_timeout(),
+                      insert_atom_v, m, hash);
+  if (!ok)
+    return send(res, from_engine_error(ok.error()));
+  ctx.merchants.remember(hash, m);
+  send_json(res, 201, {{"id", m.id}, {"object", "merchant"}, {"name", m.name},
+                       {"notify_url", m.notify_url.empty() ? json(nullptr) : json(m.notify_url)},
+                       {"api_key", api_key}, {"webhook_secret", m.webhook_secret},
+                       {"created_at", to_rfc3339(m.created_at)}});
+}
+
+json actor_info_json(const order_actor_info& i) {
+  json out = {{"id", i.order_id}, {"kind", "order"}, {"live", i.live},
+              {"restarts", i.restarts}, {"idle_ms", i.idle_ms}};
+  if (!i.actor_id.empty())
+    out["actor_id"] = i.actor_id;
+  if (!i.last_restart_reason.empty())
+    out["last_restart_reason"] = i.last_restart_reason;
+  if (i.loaded) {
+    out["status"] = i.status;
+    out["version"] = i.version;
+    out["watchers"] = i.watchers;
+  }
+  return out;
+}
+
+void order_detail(server_context& ctx, const Request& req, Response& res) {
+  auto id = req.matches[1].str();
+  if (!well_formed_id(id, "ord"))
+    return send(res, not_found());
+  auto stored = ask<std::vector<order_record>>(ctx.sys, ctx.handles.writer_for(id),
+                                               ctx.request_timeout(), load_atom_v, id);
+  if (!stored)
+    return send(res, from_engine_error(stored.error()));
+  if (stored->empty())
+    return send(res, not_found());
+  auto events = ask<std::vector<order_event_row>>(ctx.sys, ctx.handles.writer_for(id),
+                                                  ctx.request_timeout(), events_atom_v, id,
+                                                  std::string{});
+  auto live = ask<order_actor_info>(ctx.sys, ctx.handles.shard_for(id), ctx.request_timeout(),
+                                    inspect_order{id});
+  send_json(res, 200, {{"stored", order_json(stored->front())},
+                       {"actor", live ? actor_info_json(*live) : json(nullptr)},
+                       {"events", events ? events_json(*events)["data"] : json::array()}});
+}
+
+json shard_json(const shard_info& s) {
+  return {{"id", "order_registry-" + std::to_string(s.index)}, {"kind", "order_registry"},
+          {"live", s.live}, {"live_max", s.live_max}, {"activations", s.activations},
+          {"passivations", s.passivations}, {"restarts", s.restarts},
+          {"evictions", s.evictions}, {"mailbox_depth", s.mailbox_depth}};
+}
+
+json writer_json(const writer_info& w) {
+  return {{"id", "storage_writer-" + std::to_string(w.index)}, {"kind", "storage_writer"},
+          {"connected", w.connected}, {"batches", w.batches}, {"requests", w.jobs},
+          {"failed_batches", w.failed_batches}, {"last_batch_size", w.last_batch_size},
+          {"max_batch_size", w.max_batch_size}, {"last_commit_us", w.last_commit_us},
+          {"mean_batch_size", w.batches ? double(w.jobs) / double(w.batches) : 0.0},
+          {"mailbox_depth", w.mailbox_depth}};
+}
+
+void list_actors(server_context& ctx, const Request& req, Response& res) {
+  auto limit = parse_bounded_int(req.has_param("limit") ? req.get_param_value("limit") : "100", 1, 1000);
+  if (!limit)
+    return send(res, invalid_param("limit", "limit must be an integer from 1 to 1000."));
+  auto shards = json::array();
+  auto orders = json::array();
+  auto per_shard = static_cast<uint32_t>(std::max<int64_t>(1, *limit / int64_t(ctx.handles.shards.size())));
+  for (const auto& s : ctx.handles.shards) {
+    if (auto info = ask<shard_info>(ctx.sys, s, ctx.request_timeout(), info_atom_v))
+      shards.push_back(shard_json(*info));
+    if (auto live = ask<std::vector<order_actor_info>>(ctx.sys, s, ctx.request_timeout(), list_atom_v, per_shard))
+      for (const auto& o : *live)
+        orders.push_back(actor_info_json(o));
+  }
+  auto writers = json::array();
+  for (const auto& w : ctx.handles.writers)
+    if (auto info = ask<writer_info>(ctx.sys, w, ctx.request_timeout(), info_atom_v))
+      writers.push_back(writer_json(*info));
+  send_json(res, 200, {{"supervisor", {{"id", "engine"}, {"kind", "supervisor"}}},
+                       {"registry_shards", std::move(shards)},
+                       {"storage_writers", std::move(writers)},
+                       {"orders", std::move(orders)}});
+}
+
+void kill_actor(server_context& ctx, const Request& req, Response& res) {
+  auto id = req.matches[1].str();
+  if (!well_formed_id(id, "ord"))
+    return send(res, not_found("actor"));
+  auto killed = ask<bool>(ctx.sys, ctx.handles.shard_for(id), ctx.request_timeout(), kill_atom_v, id);
+  if (!killed)
+    return send(res, from_engine_error(killed.error()));
+  if (!*killed)
+    return send(res, not_found("live actor"));
+  send_json(res, 202, {{"id", id}, {"killed", true}});
+}
+
+void one_actor(server_context& ctx, const Request& req, Response& res) {
+  auto id = req.matches[1].str();
+  if (!well_formed_id(id, "ord"))
+    return send(res, not_found("actor"));
+  auto live = ask<order_actor_info>(ctx.sys, ctx.handles.shard_for(id), ctx.request_timeout(),
+                                    inspect_order{id});
+  if (!live)
+    return send(res, from_engine_error(live.error()));
+  send_json(res, 200, actor_info_json(*live));
+}
+
+} // namespace
+
+void add_admin_routes(httplib::Server& svr, server_context& ctx) {
+  svr.Post("/admin/merchants", admin_route(ctx, [&ctx](const Request& req, Response& res) {
+    create_merchant(ctx, req, res);
+  }));
+  svr.Get(R"(/admin/orders/([^/]+))", admin_route(ctx, [&ctx](const Request& req, Response& res) {
+    order_detail(ctx, req, res);
+  }));
+  svr.Get("/admin/actors", admin_route(ctx, [&ctx](const Request& req, Response& res) {
+    list_actors(ctx, req, res);
+  }));
+  svr.Get(R"(/admin/actors/([^/]+))", admin_route(ctx, [&ctx](const Request& req, Response& res) {
+    one_actor(ctx, req, res);
+  }));
+  svr.Post(R"(/admin/actors/([^/]+)/kill)", admin_route(ctx, [&ctx](const Request& req, Response& res) {
+    kill_actor(ctx, req, res);
+  }));
+}
+
+void add_ops_routes(httplib::Server& svr, server_context& ctx) {
+  svr.Get("/healthz", [](const Request&, Response& res) {
+    send_json(res, 200, {{"status", "ok"}});
+  });
+  svr.Get("/readyz", [&ctx](const Request&, Response& res) {
+    bool db = true;
+    for (const auto& w : ctx.handles.writers)
+      db = db && ask<bool>(ctx.sys, w, std::chrono::seconds{2}, ping_db_atom_v).engaged();
+    bool actors = true;
+    for (const auto& s : ctx.handles.shards)
+      actors = actors && ask<shard_info>(ctx.sys, s, std::chrono::seconds{2}, info_atom_v).engaged();
+    send_json(res, db && actors ? 200 : 503,
+              {{"status", db && actors ? "ready" : "not_ready"},
+               {"database", db}, {"actors", actors}});
+  });
+}
+
+} // namespace payengine::http

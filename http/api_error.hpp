@@ -1,0 +1,35 @@
+#pragma once
+// The error object of API.md:
+// {"error": {"type", "code", "message", "param"}} with an HTTP status.
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace payengine::http {
+
+struct api_error {
+  int status = 400;
+  std::string type = "invalid_request_error";
+  std::string code;
+  std::string message;
+  std::string param;     // only where one field is at fault
+  nlohmann::json extra;  // more members of the error object (e.g. "id")
+};
+
+api_error invalid_request(std::string code, std::string message, std::string param = {});
+api_error invalid_param(std::string param, std::string message);
+api_error not_found(std::string what = "order");
+api_error unauthorized();
+api_error service_unavailable(std::string code, std::string message);
+
+nlohmann::json to_json(const api_error& e);
+
+/// Writes `e` as the response (status, JSON body, Retry-After for 429/503).
+void send(httplib::Response& res, const api_error& e);
+
+/// Writes a JSON body with `status`.
+void send_json(httplib::Response& res, int status, const nlohmann::json& body);
+
+} // namespace payengine::http

@@ -1,0 +1,89 @@
+#include "http/context.hpp"
+
+#include "config/logging.hpp"
+#include "http/bridge.hpp"
+#include "messages/errors.hpp"
+#include "messages/ids.hpp"
+
+#include <mutex>
+
+namespace payengine::http {
+
+void merchant_directory::remember(const std::string& key_hash, const merchant_record& m) {
+  std::unique_lock lock{mtx_};
+  by_hash_[key_hash] = m;
+}
+
+std::optional<merchant_record> merchant_directory::cached(const std::string& key_hash) const {
+  std::shared_lock lock{mtx_};
+  auto i = by_hash_.find(key_hash);
+  if (i == by_hash_.end())
+    return std::nullopt;
+  return i->second;
+}
+
+namespace {
+
+std::optional<std::string> bearer_token(const httplib::Request& req) {
+  auto header = req.get_header_value("Authorization");
+  constexpr std::string_view prefix = "Bearer ";
+  if (header.size() <= prefix.size() || header.compare(0, prefix.size(), prefix) != 0)
+    return std::nullopt;
+  return header.substr(prefix.size());
+}
+
+} // namespace
+
+std::optional<merchant_record> authenticate(server_context& ctx, const httplib::Request& req) {
+  auto key = bearer_token(req);
+  if (!key || key->size() > 128 || key->rfind("sk_", 0) != 0)
+    return std::nullopt;
+  auto hash = sha256_hex(*key);
+  if (auto m = ctx.merchants.cached(hash))
+    return m;
+  auto found = ask<std::vector<merchant_record>>(ctx.sys, ctx.handles.writer_for(hash),
+                                                 ctx.request_timeout(), by_key_atom_v, hash);
+  if (!found || found->empty())
+    return std::nullopt;
+  ctx.merchants.remember(hash, found->front());
+  return found->front();
+}
+
+bool is_admin(const server_context& ctx, const httplib::Request& req) {
+  auto token = bearer_token(req);
+  return token && secrets_equal(*token, ctx.cfg.admin_token);
+}
+
+std::string request_id_of(const httplib::Request& req) {
+  auto given = req.get_header_value("X-Request-Id");
+  bool sane = !given.empty() && given.size() <= 64
+              && std::all_of(given.begin(), given.end(), [](char c) {
+                   return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+                 });
+  return sane ? given : new_id("req", 20);
+}
+
+api_error from_engine_error(const caf::error& err) {
+  if (err.category() == engine_error_category) {
+    switch (static_cast<engine_error>(err.code())) {
+      case engine_error::storage_unavailable:
+        return service_unavailable("storage_unavailable", "The database is unavailable; nothing was changed. Retry later.");
+      case engine_error::commit_in_doubt:
+        return service_unavailable("commit_in_doubt", "The outcome is unknown; retry with the same Idempotency-Key or read the order.");
+      case engine_error::version_conflict:
+        return service_unavailable("order_reloading", "The order is being reloaded from storage; retry.");
+      case engine_error::overloaded:
+        return {429, "rate_limit_error", "overloaded", "The engine is at a limit; retry later.", {}, {}};
+      case engine_error::invariant_broken:
+        break;
+    }
+  } else if (err == caf::sec::request_timeout) {
+    return service_unavailable("timeout", "The engine did not answer in time; the outcome is unknown. Retry with the same Idempotency-Key.");
+  } else if (err == caf::sec::request_receiver_down) {
+    return service_unavailable("actor_unavailable", "The order's actor stopped; retry.");
+  }
+  logging::error("http.internal_error", {{"error", caf::to_string(err)}});
+  return {500, "api_error", "internal_error", "An internal error occurred.", {}, {}};
+}
+
+} // namespace payengine::http

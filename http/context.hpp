@@ -1,0 +1,58 @@
+#pragma once
+// What every route handler needs: the actor system, the engine's handles,
+// the configuration and the merchant directory.
+
+#include "config/config.hpp"
+#include "http/api_error.hpp"
+#include "messages/interfaces.hpp"
+
+#include <caf/actor_system.hpp>
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+namespace payengine::http {
+
+/// Merchants by the hash of their API key, cached after the first lookup.
+class merchant_directory {
+public:
+  void remember(const std::string& key_hash, const merchant_record& m);
+  std::optional<merchant_record> cached(const std::string& key_hash) const;
+
+private:
+  mutable std::shared_mutex mtx_;
+  std::unordered_map<std::string, merchant_record> by_hash_;
+};
+
+struct server_context {
+  caf::actor_system& sys;
+  engine_handles handles;
+  engine_config cfg;
+  std::set<std::string> channels;
+  merchant_directory merchants;
+  std::atomic<uint32_t> long_polls{0};
+
+  std::chrono::milliseconds request_timeout() const {
+    return std::chrono::milliseconds{cfg.request_timeout_ms};
+  }
+};
+
+/// The merchant behind `Authorization: Bearer sk_...`, or nothing.
+std::optional<merchant_record> authenticate(server_context& ctx, const httplib::Request& req);
+
+/// True if the request carries the admin token.
+bool is_admin(const server_context& ctx, const httplib::Request& req);
+
+/// The request id: the client's X-Request-Id if sane, else a new one.
+std::string request_id_of(const httplib::Request& req);
+
+/// Maps an engine or CAF error to the API's error object.
+api_error from_engine_error(const caf::error& err);
+
+} // namespace payengine::http

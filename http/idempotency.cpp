@@ -1,0 +1,79 @@
+#include "config/logging.hpp"
+#include "http/bridge.hpp"
+#include "http/routes.hpp"
+#include "messages/ids.hpp"
+
+namespace payengine::http {
+
+namespace {
+
+constexpr size_t key_length_max = 255;
+
+void replay(httplib::Response& res, const idempotency_result& r) {
+  res.status = r.status;
+  res.set_header("Idempotent-Replayed", "true");
+  res.set_content(r.body, "application/json; charset=utf-8");
+}
+
+/// Keeps the response of a claimed key; a 5xx frees the key instead, so
+/// that the client's retry runs the request again.
+void finish(server_context& ctx, const storage_writer_actor& writer,
+            const merchant_record& m, const std::string& key,
+            const httplib::Response& res) {
+  bool ok = false;
+  if (res.status < 500) {
+    auto r = ask<bool>(ctx.sys, writer, ctx.request_timeout(),
+                       idempotency_entry{m.id, key, res.status, res.body});
+    ok = static_cast<bool>(r);
+  } else {
+    auto r = ask<bool>(ctx.sys, writer, ctx.request_timeout(), release_atom_v, m.id, key);
+    ok = static_cast<bool>(r);
+  }
+  if (!ok) // the key stays claimed; it is taken over after its lock expires
+    logging::warn("idempotency.finish_failed", {{"merchant_id", m.id}, {"key", key}});
+}
+
+} // namespace
+
+void with_idempotency(server_context& ctx, const httplib::Request& req,
+                      httplib::Response& res, const merchant_record& m,
+                      const std::function<void(httplib::Response&)>& handler) {
+  if (!req.has_header("Idempotency-Key")) {
+    handler(res);
+    return;
+  }
+  auto key = req.get_header_value("Idempotency-Key");
+  if (key.empty() || key.size() > key_length_max) {
+    send(res, invalid_request("idempotency_key_invalid",
+                              "Idempotency-Key must be 1 to 255 characters.",
+                              "Idempotency-Key"));
+    return;
+  }
+  auto fingerprint = sha256_hex(req.method + " " + req.path + "\n" + req.body);
+  const auto& writer = ctx.handles.writer_for(m.id + "/" + key);
+  auto claim = ask<idempotency_result>(ctx.sys, writer, ctx.request_timeout(),
+                                       idempotency_claim{m.id, key, fingerprint});
+  if (!claim) {
+    send(res, from_engine_error(claim.error()));
+    return;
+  }
+  switch (claim->state) {
+    case idempotency_state::replay:
+      replay(res, *claim);
+      return;
+    case idempotency_state::in_flight:
+      send(res, {409, "conflict_error", "idempotency_in_progress",
+                 "A request with this Idempotency-Key is still in progress.", {}, {}});
+      return;
+    case idempotency_state::mismatch:
+      send(res, {422, "idempotency_error", "idempotency_key_reused",
+                 "This Idempotency-Key was used with a different request.", {}, {}});
+      return;
+    case idempotency_state::claimed:
+      break;
+  }
+  handler(res);
+  finish(ctx, writer, m, key, res);
+}
+
+} // namespace payengine::http

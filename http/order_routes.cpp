@@ -1,0 +1,224 @@
+// /v1/orders: create, read (with long poll), list, cancel, events.
+#include "config/logging.hpp"
+#include "http/bridge.hpp"
+#include "http/order_json.hpp"
+#include "http/routes.hpp"
+#include "http/validation.hpp"
+#include "messages/ids.hpp"
+#include "messages/timestamps.hpp"
+
+#include <cmath>
+
+namespace payengine::http {
+
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+
+/// Runs `fn(merchant)` for an authenticated merchant; 401 otherwise.
+template <class F>
+httplib::Server::Handler merchant_route(server_context& ctx, F fn) {
+  return [&ctx, fn](const Request& req, Response& res) {
+    auto m = authenticate(ctx, req);
+    if (!m) {
+      send(res, unauthorized());
+      return;
+    }
+    fn(req, res, *m);
+  };
+}
+
+/// The API answer for an order actor's reply.
+void send_reply(Response& res, const caf::expected<order_reply>& reply, int ok_status) {
+  if (!reply) {
+    send(res, from_engine_error(reply.error()));
+    return;
+  }
+  const auto& r = *reply;
+  switch (r.outcome) {
+    case order_outcome::ok:
+    case order_outcome::created:
+      send_json(res, ok_status, order_json(r.order));
+      return;
+    case order_outcome::not_found:
+      send(res, not_found());
+      return;
+    case order_outcome::invalid_state: {
+      auto status = std::string{to_string(r.order.status)};
+      send(res, {409, "conflict_error", "invalid_state",
+                 "The order is " + status + "; this action is not allowed.", {},
+                 {{"status", status}}});
+      return;
+    }
+    case order_outcome::duplicate:
+      send(res, {409, "conflict_error", "duplicate_order",
+                 "An order with this merchant_order_no exists.", "merchant_order_no",
+                 {{"id", r.order.id}}});
+      return;
+  }
+}
+
+bool valid_order_id(const std::string& id) {
+  return well_formed_id(id, "ord");
+}
+
+order_record draft_from(const new_order_fields& f, const merchant_record& m,
+                        const engine_config& cfg) {
+  order_record o;
+  o.id = new_id("ord");
+  o.merchant_id = m.id;
+  o.merchant_order_no = f.merchant_order_no;
+  o.amount = f.amount;
+  o.currency = f.currency;
+  o.subject = f.subject;
+  o.channel = f.channel;
+  o.status = order_status::created;
+  o.notify_url = f.notify_url;
+  o.customer_phone = f.customer_phone;
+  o.metadata = f.metadata;
+  o.created_at = now_us();
+  o.updated_at = o.created_at;
+  // Under PAYENGINE_TIME_SCALE the order lives proportionally shorter.
+  auto life_ms = cfg.scaled_ms(static_cast<uint64_t>(f.expires_in_s) * 1000);
+  o.expires_at = o.created_at + int64_t{life_ms} * 1000;
+  o.version = 1;
+  return o;
+}
+
+void create_order_handler(server_context& ctx, const Request& req, Response& res,
+                          const merchant_record& m) {
+  auto body = parse_json_object(req.body);
+  if (auto* err = std::get_if<api_error>(&body)) {
+    send(res, *err);
+    return;
+  }
+  auto fields = parse_new_order(std::get<nlohmann::json>(body), ctx.channels);
+  if (auto* err = std::get_if<api_error>(&fields)) {
+    send(res, *err);
+    return;
+  }
+  auto draft = draft_from(std::get<new_order_fields>(fields), m, ctx.cfg);
+  const auto& shard = ctx.handles.shard_for(draft.id);
+  auto reply = ask<order_reply>(ctx.sys, shard, ctx.request_timeout(),
+                                create_order{std::move(draft), request_id_of(req)});
+  send_reply(res, reply, 201);
+}
+
+/// `GET /v1/orders/{id}?wait_for_change=N&version=V`: a bounded long poll.
+void get_order_handler(server_context& ctx, const Request& req, Response& res,
+                       const merchant_record& m) {
+  auto id = req.matches[1].str();
+  if (!valid_order_id(id)) {
+    send(res, not_found());
+    return;
+  }
+  if (!req.has_param("wait_for_change")) {
+    auto reply = ask<order_reply>(ctx.sys, ctx.handles.shard_for(id),
+                                  ctx.request_timeout(), get_order{id, m.id});
+    send_reply(res, reply, 200);
+    return;
+  }
+  auto wait_s = parse_bounded_int(req.get_param_value("wait_for_change"), 0,
+                                  ctx.cfg.long_poll_max_s);
+  auto version = parse_bounded_int(req.has_param("version") ? req.get_param_value("version") : "0",
+                                   0, INT64_MAX);
+  if (!wait_s || !version) {
+    send(res, invalid_request("parameter_invalid",
+                              "wait_for_change must be 0 to " + std::to_string(ctx.cfg.long_poll_max_s)
+                                + " seconds and version a non-negative integer.",
+                              !wait_s ? "wait_for_change" : "version"));
+    return;
+  }
+  if (ctx.long_polls.fetch_add(1) >= ctx.cfg.long_polls_max) {
+    ctx.long_polls.fetch_sub(1);
+    send(res, {429, "rate_limit_error", "too_many_long_polls",
+               "Too many concurrent wait_for_change requests; retry later.", {}, {}});
+    return;
+  }
+  auto wait_ms = static_cast<uint32_t>(*wait_s * 1000);
+  auto reply = ask<order_reply>(ctx.sys, ctx.handles.shard_for(id),
+                                ctx.request_timeout() + std::chrono::milliseconds{wait_ms},
+                                watch_order{id, m.id, *version, wait_ms});
+  ctx.long_polls.fetch_sub(1);
+  send_reply(res, reply, 200);
+}
+
+void list_orders_handler(server_context& ctx, const Request& req, Response& res,
+                         const merchant_record& m) {
+  auto params = parse_list_params(req.params);
+  if (auto* err = std::get_if<api_error>(&params)) {
+    send(res, *err);
+    return;
+  }
+  auto& p = std::get<list_params>(params);
+  auto page = ask<order_page>(ctx.sys, ctx.handles.writer_for(m.id), ctx.request_timeout(),
+                              order_page_query{m.id, p.status, p.starting_after, p.limit});
+  if (!page) {
+    send(res, from_engine_error(page.error()));
+    return;
+  }
+  auto data = nlohmann::json::array();
+  for (const auto& o : page->data)
+    data.push_back(order_json(o));
+  send_json(res, 200, {{"object", "list"}, {"data", std::move(data)}, {"has_more", page->has_more}});
+}
+
+void cancel_order_handler(server_context& ctx, const Request& req, Response& res,
+                          const merchant_record& m) {
+  auto id = req.matches[1].str();
+  if (!valid_order_id(id)) {
+    send(res, not_found());
+    return;
+  }
+  auto reply = ask<order_reply>(ctx.sys, ctx.handles.shard_for(id), ctx.request_timeout(),
+                                cancel_order{id, m.id, request_id_of(req)});
+  send_reply(res, reply, 200);
+}
+
+void events_handler(server_context& ctx, const Request& req, Response& res,
+                    const merchant_record& m) {
+  auto id = req.matches[1].str();
+  if (!valid_order_id(id)) {
+    send(res, not_found());
+    return;
+  }
+  auto events = ask<std::vector<order_event_row>>(ctx.sys, ctx.handles.writer_for(id),
+                                                  ctx.request_timeout(), events_atom_v, id, m.id);
+  if (!events) {
+    send(res, from_engine_error(events.error()));
+    return;
+  }
+  if (events->empty()) { // every stored order has its creation event
+    send(res, not_found());
+    return;
+  }
+  send_json(res, 200, events_json(*events));
+}
+
+} // namespace
+
+void add_order_routes(httplib::Server& svr, server_context& ctx) {
+  svr.Post("/v1/orders", merchant_route(ctx, [&ctx](const Request& req, Response& res,
+                                                    const merchant_record& m) {
+    with_idempotency(ctx, req, res, m, [&](Response& r) { create_order_handler(ctx, req, r, m); });
+  }));
+  svr.Get("/v1/orders", merchant_route(ctx, [&ctx](const Request& req, Response& res,
+                                                   const merchant_record& m) {
+    list_orders_handler(ctx, req, res, m);
+  }));
+  svr.Get(R"(/v1/orders/([^/]+))", merchant_route(ctx, [&ctx](const Request& req, Response& res,
+                                                             const merchant_record& m) {
+    get_order_handler(ctx, req, res, m);
+  }));
+  svr.Post(R"(/v1/orders/([^/]+)/cancel)", merchant_route(ctx, [&ctx](const Request& req, Response& res,
+                                                                     const merchant_record& m) {
+    with_idempotency(ctx, req, res, m, [&](Response& r) { cancel_order_handler(ctx, req, r, m); });
+  }));
+  svr.Get(R"(/v1/orders/([^/]+)/events)", merchant_route(ctx, [&ctx](const Request& req, Response& res,
+                                                                    const merchant_record& m) {
+    events_handler(ctx, req, res, m);
+  }));
+}
+
+} // namespace payengine::http

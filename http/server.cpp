@@ -1,0 +1,126 @@
+#include "http/server.hpp"
+
+#include "config/logging.hpp"
+#include "http/routes.hpp"
+
+namespace payengine::http {
+
+namespace {
+
+bool is_json_content_type(const std::string& value) {
+  auto semi = value.find(';');
+  auto media = value.substr(0, semi);
+  while (!media.empty() && media.back() == ' ')
+    media.pop_back();
+  for (auto& c : media)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return media == "application/json";
+}
+
+/// Refuses what no route should see: wrong content types on bodies.
+httplib::Server::HandlerResponse pre_route(const httplib::Request& req, httplib::Response& res) {
+  bool has_body = !req.body.empty();
+  if (has_body && !is_json_content_type(req.get_header_value("Content-Type"))) {
+    send(res, {415, "invalid_request_error", "unsupported_media_type",
+               "Send the body as 'Content-Type: application/json'.", {}, {}});
+    return httplib::Server::HandlerResponse::Handled;
+  }
+  return httplib::Server::HandlerResponse::Unhandled;
+}
+
+/// Gives every error without a body (no route, payload too large, ...) a
+/// JSON error object.
+httplib::Server::HandlerResponse on_error(const httplib::Request&, httplib::Response& res) {
+  if (!res.body.empty())
+    return httplib::Server::HandlerResponse::Unhandled;
+  switch (res.status) {
+    case 404:
+      send(res, {404, "invalid_request_error", "route_not_found", "No such route.", {}, {}});
+      break;
+    case 400: // rejected by the HTTP parser before any route
+      send(res, {400, "invalid_request_error", "malformed_http",
+                 "Malformed HTTP request (a POST needs Content-Length or chunked encoding).", {}, {}});
+      break;
+    case 405:
+      send(res, {405, "invalid_request_error", "method_not_allowed", "Method not allowed.", {}, {}});
+      break;
+    case 413:
+      send(res, {413, "invalid_request_error", "body_too_large", "The body is over 64 KiB.", {}, {}});
+      break;
+    default:
+      send(res, {res.status, res.status >= 500 ? "api_error" : "invalid_request_error",
+                 "http_" + std::to_string(res.status), "The request could not be processed.", {}, {}});
+  }
+  return httplib::Server::HandlerResponse::Handled;
+}
+
+} // namespace
+
+api_server::api_server(caf::actor_system& sys, engine_handles handles, engine_config cfg)
+  : ctx_(new server_context{sys, std::move(handles), std::move(cfg), {}, {}, {}}) {
+  if (!ctx_->cfg.alipay_gateway_url.empty())
+    ctx_->channels.insert("alipay");
+  configure();
+}
+
+api_server::~api_server() {
+  stop();
+}
+
+void api_server::configure() {
+  auto& cfg = ctx_->cfg;
+  auto threads = cfg.http_threads;
+  svr_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  svr_.set_tcp_nodelay(true);
+  svr_.set_payload_max_length(cfg.request_body_max_bytes);
+  svr_.set_keep_alive_max_count(100'000);
+  svr_.set_keep_alive_timeout(cfg.keep_alive_timeout_s);
+  svr_.set_read_timeout(10, 0);
+  svr_.set_write_timeout(10, 0);
+  svr_.set_pre_routing_handler(pre_route);
+  svr_.set_error_handler(httplib::Server::HandlerWithResponse{on_error});
+  svr_.set_exception_handler([](const httplib::Request& req, httplib::Response& res,
+                                std::exception_ptr ep) {
+    std::string what = "unknown";
+    try {
+      if (ep)
+        std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    logging::error("http.exception", {{"path", req.path}, {"error", what}});
+    send(res, {500, "api_error", "internal_error", "An internal error occurred.", {}, {}});
+  });
+  add_order_routes(svr_, *ctx_);
+  add_admin_routes(svr_, *ctx_);
+  add_ops_routes(svr_, *ctx_);
+}
+
+bool api_server::bind(std::string& error) {
+  auto host = ctx_->cfg.listen_host();
+  auto port = ctx_->cfg.listen_port();
+  if (port == 0)
+    port_ = svr_.bind_to_any_port(host);
+  else
+    port_ = svr_.bind_to_port(host, port) ? port : -1;
+  if (port_ <= 0) {
+    error = "cannot listen on " + ctx_->cfg.listen;
+    return false;
+  }
+  return true;
+}
+
+void api_server::start() {
+  thread_ = std::thread([this] { svr_.listen_after_bind(); });
+  logging::info("http.listening", {{"host", ctx_->cfg.listen_host()}, {"port", port_}});
+}
+
+void api_server::stop() {
+  if (!thread_.joinable())
+    return;
+  svr_.stop();
+  thread_.join();
+}
+
+} // namespace payengine::http

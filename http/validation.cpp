@@ -1,0 +1,228 @@
+#include "http/validation.hpp"
+
+#include "messages/ids.hpp"
+#include "messages/money.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+namespace payengine::http {
+
+namespace {
+
+using json = nlohmann::json;
+
+bool nesting_within(std::string_view body, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : body) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"')
+      in_string = true;
+    else if ((c == '{' || c == '[') && ++depth > max_depth)
+      return false;
+    else if (c == '}' || c == ']')
+      --depth;
+  }
+  return true;
+}
+
+bool has_control_chars(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+}
+
+/// A required or optional string field; null counts as absent.
+std::variant<std::string, api_error> string_field(const json& body, const char* name,
+                                                  bool required, size_t max_len) {
+  auto i = body.find(name);
+  if (i == body.end() || i->is_null()) {
+    if (required)
+      return invalid_request("parameter_missing", std::string{"Missing required param: "} + name + ".", name);
+    return std::string{};
+  }
+  if (!i->is_string())
+    return invalid_param(name, std::string{name} + " must be a string.");
+  auto s = i->get<std::string>();
+  auto len = utf8_length(s);
+  if ((required && len == 0) || len > max_len)
+    return invalid_param(name, std::string{name} + " must be 1 to " + std::to_string(max_len) + " characters.");
+  if (has_control_chars(s))
+    return invalid_param(name, std::string{name} + " must not contain control characters.");
+  return s;
+}
+
+bool order_no_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+}
+
+std::optional<api_error> check_amount(const json& body, new_order_fields& out) {
+  auto i = body.find("amount");
+  if (i == body.end() || i->is_null())
+    return invalid_request("parameter_missing", "Missing required param: amount.", "amount");
+  // Floats (even 8888.0), strings and booleans are refused: money is an integer.
+  if (!i->is_number_integer())
+    return invalid_param("amount", "amount must be an integer count of minor units (8888 = 88.88 CNY).");
+  if (i->is_number_unsigned() && i->get<uint64_t>() > static_cast<uint64_t>(amount_max))
+    return invalid_param("amount", "amount must be between 1 and 1000000000000.");
+  auto amount = i->get<int64_t>();
+  if (!valid_amount(amount))
+    return invalid_param("amount", "amount must be between 1 and 1000000000000.");
+  out.amount = amount;
+  return std::nullopt;
+}
+
+std::optional<api_error> check_currency(const json& body, new_order_fields& out) {
+  auto s = string_field(body, "currency", true, 3);
+  if (auto* err = std::get_if<api_error>(&s))
+    return *err;
+  out.currency = std::get<std::string>(s);
+  if (!find_currency(out.currency))
+    return invalid_param("currency", "currency must be an upper-case ISO 4217 code such as CNY or USD.");
+  return std::nullopt;
+}
+
+std::optional<api_error> check_strings(const json& body, const std::set<std::string>& channels,
+                                       new_order_fields& out) {
+  struct spec { const char* name; bool required; size_t max; std::string* dest; };
+  spec specs[] = {
+    {"merchant_order_no", true, 64, &out.merchant_order_no},
+    {"subject", true, 256, &out.subject},
+    {"channel", true, 32, &out.channel},
+    {"notify_url", false, 2048, &out.notify_url},
+    {"customer_phone", false, 16, &out.customer_phone},
+  };
+  for (auto& s : specs) {
+    auto v = string_field(body, s.name, s.required, s.max);
+    if (auto* err = std::get_if<api_error>(&v))
+      return *err;
+    *s.dest = std::move(std::get<std::string>(v));
+  }
+  if (!std::all_of(out.merchant_order_no.begin(), out.merchant_order_no.end(), order_no_char))
+    return invalid_param("merchant_order_no", "merchant_order_no may only contain A-Z, a-z, 0-9, '_', '.' and '-'.");
+  if (!channels.count(out.channel))
+    return invalid_param("channel", "channel '" + out.channel + "' is not configured.");
+  if (!out.notify_url.empty() && !plausible_url(out.notify_url))
+    return invalid_param("notify_url", "notify_url must be an http:// or https:// URL.");
+  const auto& p = out.customer_phone;
+  if (!p.empty() && (p.size() < 3 || p[0] != '+' || p[1] == '0'
+                     || !std::all_of(p.begin() + 1, p.end(), ::isdigit)))
+    return invalid_param("customer_phone", "customer_phone must be in E.164 format, e.g. +8613800000000.");
+  return std::nullopt;
+}
+
+std::optional<api_error> check_expires_in(const json& body, new_order_fields& out) {
+  auto i = body.find("expires_in");
+  if (i == body.end() || i->is_null())
+    return std::nullopt;
+  if (!i->is_number_integer() || i->get<int64_t>() < 60 || i->get<int64_t>() > 86400
+      || (i->is_number_unsigned() && i->get<uint64_t>() > 86400))
+    return invalid_param("expires_in", "expires_in must be an integer number of seconds from 60 to 86400.");
+  out.expires_in_s = i->get<int64_t>();
+  return std::nullopt;
+}
+
+std::optional<api_error> check_metadata(const json& body, new_order_fields& out) {
+  auto i = body.find("metadata");
+  if (i == body.end() || i->is_null())
+    return std::nullopt;
+  if (!i->is_object() || i->size() > 20)
+    return invalid_param("metadata", "metadata must be an object of at most 20 string pairs.");
+  for (auto& [k, v] : i->items()) {
+    if (k.empty() || utf8_length(k) > 40 || has_control_chars(k))
+      return invalid_param("metadata", "metadata keys must be 1 to 40 characters.");
+    if (!v.is_string() || utf8_length(v.get_ref<const std::string&>()) > 500)
+      return invalid_param("metadata", "metadata values must be strings of at most 500 characters.");
+    out.metadata.emplace(k, v.get<std::string>());
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+std::variant<json, api_error> parse_json_object(std::string_view body) {
+  if (!nesting_within(body, json_depth_max))
+    return invalid_request("invalid_json", "The body nests deeper than 32 levels.");
+  auto parsed = json::parse(body.begin(), body.end(), nullptr, false);
+  if (parsed.is_discarded())
+    return invalid_request("invalid_json", "The body is not valid JSON (UTF-8).");
+  if (!parsed.is_object())
+    return invalid_request("invalid_json", "The body must be a JSON object.");
+  return parsed;
+}
+
+std::variant<new_order_fields, api_error>
+parse_new_order(const json& body, const std::set<std::string>& channels) {
+  static const std::set<std::string> known = {
+    "merchant_order_no", "amount", "currency", "subject", "channel",
+    "notify_url", "customer_phone", "expires_in", "metadata"};
+  for (auto& [k, v] : body.items())
+    if (!known.count(k))
+      return invalid_request("parameter_unknown", "Received unknown parameter: " + k.substr(0, 64) + ".", k.substr(0, 64));
+  new_order_fields out;
+  for (auto check : {check_amount, check_currency, check_expires_in, check_metadata})
+    if (auto err = check(body, out))
+      return *err;
+  if (auto err = check_strings(body, channels, out))
+    return *err;
+  return out;
+}
+
+std::variant<list_params, api_error>
+parse_list_params(const std::multimap<std::string, std::string>& query) {
+  list_params out;
+  for (const auto& [k, v] : query) {
+    if (k == "status") {
+      if (!order_status_from_string(v))
+        return invalid_param("status", "status must be one of the order statuses.");
+      out.status = v;
+    } else if (k == "limit") {
+      auto n = parse_bounded_int(v, 1, 100);
+      if (!n)
+        return invalid_param("limit", "limit must be an integer from 1 to 100.");
+      out.limit = static_cast<uint32_t>(*n);
+    } else if (k == "starting_after") {
+      if (!well_formed_id(v, "ord"))
+        return invalid_param("starting_after", "starting_after must be an order id.");
+      out.starting_after = v;
+    } else {
+      return invalid_request("parameter_unknown", "Received unknown parameter: " + k.substr(0, 64) + ".", k.substr(0, 64));
+    }
+  }
+  return out;
+}
+
+std::optional<int64_t> parse_bounded_int(std::string_view value, int64_t lo, int64_t hi) {
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc{} || end != value.data() + value.size() || n < lo || n > hi)
+    return std::nullopt;
+  return n;
+}
+
+bool plausible_url(std::string_view url) {
+  auto scheme_ok = url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
+  auto host_start = url.find("://") + 3;
+  return scheme_ok && url.size() > host_start
+         && std::none_of(url.begin(), url.end(), [](char c) {
+              return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+            });
+}
+
+size_t utf8_length(std::string_view s) {
+  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+} // namespace payengine::http

@@ -1,0 +1,59 @@
+#pragma once
+// Parsing and validating what clients send. Pure functions (no I/O), so
+// that tests and the fuzzer can hammer them directly.
+
+#include "http/api_error.hpp"
+#include "messages/order.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace payengine::http {
+
+/// JSON nesting deeper than this is refused before parsing.
+constexpr int json_depth_max = 32;
+
+/// A JSON object body, or the 400 that says why not.
+std::variant<nlohmann::json, api_error> parse_json_object(std::string_view body);
+
+/// The fields of POST /v1/orders, validated.
+struct new_order_fields {
+  std::string merchant_order_no;
+  int64_t amount = 0;
+  std::string currency;
+  std::string subject;
+  std::string channel;
+  std::string notify_url;
+  std::string customer_phone;
+  int64_t expires_in_s = 900;
+  std::map<std::string, std::string> metadata;
+};
+
+std::variant<new_order_fields, api_error>
+parse_new_order(const nlohmann::json& body, const std::set<std::string>& channels);
+
+/// Query parameters of GET /v1/orders.
+struct list_params {
+  std::string status;
+  std::string starting_after;
+  uint32_t limit = 10;
+};
+
+std::variant<list_params, api_error>
+parse_list_params(const std::multimap<std::string, std::string>& query);
+
+/// `value` as a whole number in [lo, hi], or nothing.
+std::optional<int64_t> parse_bounded_int(std::string_view value, int64_t lo, int64_t hi);
+
+/// Checks for an http(s) URL without spaces or control characters.
+bool plausible_url(std::string_view url);
+
+/// Counts UTF-8 code points; the text is already valid UTF-8 (from JSON).
+size_t utf8_length(std::string_view s);
+
+} // namespace payengine::http

@@ -1,0 +1,110 @@
+// payengine: start-up and shutdown. See README.md and ../shared/API.md.
+//
+//   1. configuration (file < PAYENGINE_* < flags), one clear line if bad
+//   2. the database: connect and apply pending migrations
+//   3. the actors (actors/engine.cpp) and the HTTP API (http/server.cpp)
+//   4. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0
+
+#include "actors/engine.hpp"
+#include "config/config.hpp"
+#include "config/logging.hpp"
+#include "http/server.hpp"
+#include "messages/errors.hpp"
+#include "messages/type_ids.hpp"
+#include "storage/database.hpp"
+
+#include <caf/all.hpp>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+namespace {
+
+using namespace payengine;
+
+int fail(const std::string& line) {
+  std::cerr << "payengine: " << line << std::endl;
+  return 1;
+}
+
+/// Signals are blocked in every thread and taken synchronously by main.
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+std::string prepare_database(const engine_config& cfg) {
+  try {
+    auto conn = storage::connect_for_migrations(cfg.database_url);
+    auto applied = storage::migrate(*conn);
+    logging::info("storage.ready", {{"migrations_applied", applied}});
+    return {};
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    while (!what.empty() && (what.back() == '\n' || what.back() == ' '))
+      what.pop_back();
+    for (auto& c : what)
+      if (c == '\n')
+        c = ' ';
+    return "database unreachable or not migratable: " + what;
+  }
+}
+
+void configure_actors(caf::actor_system_config& sys_cfg, const engine_config& cfg) {
+  sys_cfg.add_message_types<caf::id_block::payengine>();
+  sys_cfg.add_error_category(engine_error_category,
+                             [](uint8_t code, caf::atom_value, const caf::message& ctx) {
+                               auto s = to_string(static_cast<engine_error>(code));
+                               return ctx.empty() ? s : s + " " + caf::to_string(ctx);
+                             });
+  // Work sharing: low latency for thread -> actor round trips on few cores.
+  sys_cfg.set("scheduler.policy", caf::atom("sharing"));
+  auto threads = cfg.scheduler_threads ? cfg.scheduler_threads
+                                       : std::max(2u, std::thread::hardware_concurrency());
+  sys_cfg.set("scheduler.max-threads", static_cast<size_t>(threads));
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto stop_signals = block_stop_signals();
+  auto loaded = load_config(argc, argv);
+  if (auto* err = std::get_if<config_error>(&loaded)) {
+    (err->exit_code == 0 ? std::cout : std::cerr) << err->message
+                                                   << (err->message.back() == '\n' ? "" : "\n");
+    return err->exit_code;
+  }
+  auto cfg = std::get<engine_config>(std::move(loaded));
+  logging::init(cfg.log_level);
+  if (auto err = prepare_database(cfg); !err.empty())
+    return fail(err);
+  caf::actor_system_config sys_cfg;
+  configure_actors(sys_cfg, cfg);
+  caf::actor_system sys{sys_cfg};
+  auto handles = start_engine(sys, cfg);
+  int exit_code = 0;
+  {
+    http::api_server server{sys, handles, cfg};
+    std::string bind_error;
+    if (!server.bind(bind_error)) {
+      stop_engine(sys, handles);
+      return fail(bind_error);
+    }
+    server.start();
+    logging::info("engine.started", {{"listen", cfg.listen}, {"time_scale", cfg.time_scale},
+                                     {"shards", cfg.registry_shards},
+                                     {"writers", cfg.storage_writers}});
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    logging::info("engine.stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    server.stop(); // finishes in-flight requests
+  }
+  stop_engine(sys, handles);
+  logging::info("engine.stopped");
+  return exit_code;
+}

@@ -1,0 +1,143 @@
+#pragma once
+// Commands to an order actor (imperative) and its one reply type. Every
+// command gets an order_reply; a refusal is an outcome, not silence.
+
+#include "messages/order.hpp"
+
+#include <caf/meta/type_name.hpp>
+
+#include <string>
+
+namespace payengine {
+
+/// Stored? No: the outcome of one command. Numbers are part of the protocol.
+enum class order_outcome : uint8_t {
+  ok = 0,            // `order` is the current state (after the command)
+  created = 1,       // a new order was stored
+  not_found = 2,     // no such order for this merchant
+  invalid_state = 3, // the transition table refuses; `order` is unchanged
+  duplicate = 4,     // merchant_order_no taken; `order.id` is the existing one
+};
+
+std::string_view to_string(order_outcome x);
+
+struct order_reply {
+  order_outcome outcome = order_outcome::ok;
+  order_record order;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_reply& x) {
+  return f(caf::meta::type_name("order_reply"), x.outcome, x.order);
+}
+
+/// Store a new order. `draft` has status created, version 1 and every field set.
+struct create_order {
+  order_record draft;
+  std::string request_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, create_order& x) {
+  return f(caf::meta::type_name("create_order"), x.draft, x.request_id);
+}
+
+/// Read an order. An empty merchant_id reads as the operator (admin).
+struct get_order {
+  std::string order_id;
+  std::string merchant_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, get_order& x) {
+  return f(caf::meta::type_name("get_order"), x.order_id, x.merchant_id);
+}
+
+/// Answer once the order's version exceeds `after_version`, or after
+/// `timeout_ms` with the current state (long poll).
+struct watch_order {
+  std::string order_id;
+  std::string merchant_id;
+  int64_t after_version = 0;
+  uint32_t timeout_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, watch_order& x) {
+  return f(caf::meta::type_name("watch_order"), x.order_id, x.merchant_id,
+           x.after_version, x.timeout_ms);
+}
+
+struct cancel_order {
+  std::string order_id;
+  std::string merchant_id;
+  std::string request_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cancel_order& x) {
+  return f(caf::meta::type_name("cancel_order"), x.order_id, x.merchant_id,
+           x.request_id);
+}
+
+/// Sent by the expiry sweeper; the order expires if its time has come.
+struct expire_order {
+  std::string order_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, expire_order& x) {
+  return f(caf::meta::type_name("expire_order"), x.order_id);
+}
+
+/// For the operator: live state of one order actor.
+struct inspect_order {
+  std::string order_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, inspect_order& x) {
+  return f(caf::meta::type_name("inspect_order"), x.order_id);
+}
+
+struct order_actor_info {
+  std::string order_id;
+  bool live = false;
+  bool loaded = false;
+  std::string status;
+  int64_t version = 0;
+  uint64_t mailbox_depth = 0;
+  uint32_t restarts = 0;
+  std::string last_restart_reason;
+  int64_t idle_ms = 0;
+  uint32_t watchers = 0;
+  std::string actor_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_actor_info& x) {
+  return f(caf::meta::type_name("order_actor_info"), x.order_id, x.live,
+           x.loaded, x.status, x.version, x.mailbox_depth, x.restarts,
+           x.last_restart_reason, x.idle_ms, x.watchers, x.actor_id);
+}
+
+/// One registry shard, for the operator.
+struct shard_info {
+  uint32_t index = 0;
+  uint64_t live = 0;
+  uint64_t live_max = 0;
+  uint64_t activations = 0;
+  uint64_t passivations = 0;
+  uint64_t restarts = 0;
+  uint64_t evictions = 0;
+  uint64_t mailbox_depth = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_info& x) {
+  return f(caf::meta::type_name("shard_info"), x.index, x.live, x.live_max,
+           x.activations, x.passivations, x.restarts, x.evictions,
+           x.mailbox_depth);
+}
+
+} // namespace payengine

@@ -1,0 +1,81 @@
+#pragma once
+// The typed interfaces between actors. Read this file to see who talks to
+// whom and what every request is answered with.
+
+#include "messages/commands.hpp"
+#include "messages/order.hpp"
+#include "messages/storage_messages.hpp"
+#include "messages/type_ids.hpp"
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <string>
+#include <vector>
+
+namespace payengine {
+
+/// The commands an order understands, whoever routes them.
+#define PAYENGINE_ORDER_COMMANDS                                               \
+  caf::replies_to<create_order>::with<order_reply>,                            \
+    caf::replies_to<get_order>::with<order_reply>,                             \
+    caf::replies_to<watch_order>::with<order_reply>,                           \
+    caf::replies_to<cancel_order>::with<order_reply>,                          \
+    caf::replies_to<expire_order>::with<order_reply>
+
+/// One order (actors/order.cpp): the only writer of its row.
+using order_actor = caf::typed_actor<
+  PAYENGINE_ORDER_COMMANDS,
+  caf::replies_to<inspect_order>::with<order_actor_info>,
+  caf::reacts_to<passivate_atom>,          // from its registry shard
+  caf::reacts_to<idle_atom>,               // its own idleness check
+  caf::reacts_to<expiry_atom>,             // its own expiry timer
+  caf::reacts_to<unwatch_atom, uint64_t>>; // a long poll timed out
+
+/// A registry shard (actors/order_registry.cpp): routes commands to order
+/// actors, activating them from storage on demand.
+using order_registry_actor = caf::typed_actor<
+  PAYENGINE_ORDER_COMMANDS,
+  caf::replies_to<inspect_order>::with<order_actor_info>,
+  caf::replies_to<list_atom, uint32_t>::with<std::vector<order_actor_info>>,
+  caf::replies_to<info_atom>::with<shard_info>,
+  caf::replies_to<kill_atom, std::string>::with<bool>,
+  caf::reacts_to<idle_atom, std::string>>; // an order actor may passivate
+
+/// A storage writer (actors/storage_writer.cpp): one connection, group
+/// commit. Every answer comes after the batch holding it has committed.
+using storage_writer_actor = caf::typed_actor<
+  caf::replies_to<transition_write>::with<write_result>,
+  caf::replies_to<load_atom, std::string>::with<std::vector<order_record>>,
+  caf::replies_to<events_atom, std::string, std::string>::with<
+    std::vector<order_event_row>>,
+  caf::replies_to<order_page_query>::with<order_page>,
+  caf::replies_to<insert_atom, merchant_record, std::string>::with<bool>,
+  caf::replies_to<by_key_atom, std::string>::with<std::vector<merchant_record>>,
+  caf::replies_to<idempotency_claim>::with<idempotency_result>,
+  caf::replies_to<idempotency_entry>::with<bool>,
+  caf::replies_to<release_atom, std::string, std::string>::with<bool>,
+  caf::replies_to<due_atom, timestamp_us, uint32_t>::with<
+    std::vector<std::string>>,
+  caf::replies_to<ping_db_atom>::with<bool>,
+  caf::replies_to<info_atom>::with<writer_info>,
+  caf::reacts_to<flush_atom>>;
+
+/// Drives expiry of orders whose actors are not live (actors/expiry_sweeper.cpp).
+using expiry_sweeper_actor = caf::typed_actor<caf::reacts_to<sweep_atom>>;
+
+} // namespace payengine
+
+namespace payengine {
+
+/// Every handle the HTTP layer needs; built by actors/engine.cpp.
+struct engine_handles {
+  std::vector<order_registry_actor> shards;
+  std::vector<storage_writer_actor> writers;
+  expiry_sweeper_actor sweeper;
+
+  const order_registry_actor& shard_for(const std::string& order_id) const;
+  const storage_writer_actor& writer_for(const std::string& key) const;
+};
+
+} // namespace payengine

@@ -1,0 +1,96 @@
+# Shared by the scripts: paths, package list, the throwaway PostgreSQL.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${PAYENGINE_BUILD_DIR:-$ROOT/build}"
+LOCAL_DIR="$ROOT/.local"
+PG_BIN="/usr/lib/postgresql/15/bin"
+PG_PORT="${PAYENGINE_PG_PORT:-55432}"
+
+# Every Debian package the build, the tests, the demo and the benchmarks use.
+PACKAGES=(
+  build-essential cmake pkg-config ccache git curl ca-certificates
+  libcaf-dev libpqxx-dev libcpp-httplib-dev nlohmann-json3-dev libssl-dev
+  libspdlog-dev libcli11-dev libgtest-dev
+  postgresql-15 postgresql-contrib-15 postgresql-client-15
+  wrk
+)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    return 0
+  fi
+  log "installing: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() {
+  local type="${1:-Release}"
+  log "building ($type) in $BUILD_DIR"
+  export CCACHE_DIR="${CCACHE_DIR:-$LOCAL_DIR/ccache}"
+  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$type" >/dev/null
+  cmake --build "$BUILD_DIR" -j "$(nproc)"
+}
+
+# --- the throwaway PostgreSQL (runs as the postgres user) -----------------
+pg_dir() {
+  # Under the git-ignored .local/ when the postgres user can reach it.
+  local dir="$LOCAL_DIR/pg"
+  mkdir -p "$dir"
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$dir"; then
+    dir="/tmp/payengine-pg-$(echo "$ROOT" | md5sum | cut -c1-8)"
+    mkdir -p "$dir"
+  fi
+  echo "$dir"
+}
+
+pg_run() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_start() {
+  local dir; dir="$(pg_dir)"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$dir"; fi
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    log "initdb in $dir/data"
+    pg_run "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-sync >/dev/null
+  fi
+  mkdir -p "$dir/run"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$dir/run"; fi
+  if pg_run "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    return 0
+  fi
+  log "starting PostgreSQL on 127.0.0.1:$PG_PORT (socket $dir/run)"
+  pg_run "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 start \
+    -o "-p $PG_PORT -k $dir/run -c listen_addresses=127.0.0.1 -c max_connections=300 \
+        -c shared_buffers=256MB -c max_wal_size=2GB -c log_min_messages=warning" >/dev/null
+}
+
+pg_stop() {
+  local dir; dir="$(pg_dir)"
+  if [ -f "$dir/data/PG_VERSION" ]; then
+    pg_run "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+}
+
+# A libpq connection string for database $1 over the unix socket.
+pg_url() {
+  echo "host=$(pg_dir)/run port=$PG_PORT user=postgres dbname=${1:-postgres}"
+}
+
+pg_create_db() {
+  local name="$1"
+  PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -q -X "$(pg_url postgres)" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" \
+    -c "CREATE DATABASE $name" >/dev/null
+}

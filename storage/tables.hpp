@@ -1,0 +1,40 @@
+#pragma once
+// Queries, one group per table. Each runs inside the caller's transaction
+// (a storage writer's batch) through the named statements of statements.cpp.
+
+#include "messages/order.hpp"
+#include "messages/storage_messages.hpp"
+
+#include <pqxx/pqxx>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace payengine::storage {
+
+// --- orders, order_events (orders_table.cpp) -------------------------------
+/// expected_version 0 inserts; otherwise updates WHERE version = expected.
+write_result write_transition(pqxx::work& tx, const transition_write& w);
+std::optional<order_record> load_order(pqxx::work& tx, const std::string& id);
+/// Empty if the order does not exist or belongs to another merchant.
+std::vector<order_event_row> load_events(pqxx::work& tx, const std::string& order_id,
+                                         const std::string& merchant_id);
+order_page list_orders(pqxx::work& tx, const order_page_query& q);
+/// Ids of orders the expiry timer can still move whose time is before `until`.
+std::vector<std::string> due_for_expiry(pqxx::work& tx, timestamp_us until,
+                                        uint32_t limit);
+
+// --- merchants (merchants_table.cpp) ---------------------------------------
+bool insert_merchant(pqxx::work& tx, const merchant_record& m,
+                     const std::string& api_key_hash);
+std::optional<merchant_record> merchant_by_key_hash(pqxx::work& tx,
+                                                    const std::string& hash);
+
+// --- idempotency_keys (idempotency_table.cpp) ------------------------------
+idempotency_result claim_idempotency_key(pqxx::work& tx, const idempotency_claim& c);
+bool complete_idempotency_key(pqxx::work& tx, const idempotency_entry& e);
+bool release_idempotency_key(pqxx::work& tx, const std::string& merchant_id,
+                             const std::string& key);
+
+} // namespace payengine::storage
