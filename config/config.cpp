@@ -4,11 +4,21 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
+#include <vector>
 
 namespace payengine {
 
 namespace {
+
+/// Environment variables and the options they set. They must beat the
+/// config file, which CLI11's own envname() does not (it reads the file
+/// first), so load_config turns them into leading command-line arguments.
+std::vector<std::pair<std::string, std::string>>& env_options() {
+  static std::vector<std::pair<std::string, std::string>> list;
+  return list;
+}
 
 // Registers one option under its flag, its config-file key and its env var.
 template <class T>
@@ -19,10 +29,24 @@ CLI::Option* add(CLI::App& app, T& field, const std::string& key,
   std::replace(dashed.begin(), dashed.end(), '_', '-');
   if (dashed != key)
     names = "--" + dashed + ",--" + key;
-  auto* opt = app.add_option(names, field, help)->capture_default_str();
-  if (!env.empty())
-    opt->envname(env);
+  auto text = env.empty() ? help : help + " [env " + env + "]";
+  auto* opt = app.add_option(names, field, text)->capture_default_str();
+  if (!env.empty() && std::none_of(env_options().begin(), env_options().end(),
+                                   [&](const auto& e) { return e.first == env; }))
+    env_options().emplace_back(env, "--" + key);
   return opt;
+}
+
+/// argv with every set PAYENGINE_* variable in front as `--key=value`, so
+/// that the precedence is file < environment < flags (the last one wins).
+std::vector<std::string> arguments_with_environment(int argc, char** argv) {
+  std::vector<std::string> out{argc > 0 ? argv[0] : "payengine"};
+  for (const auto& [env, flag] : env_options())
+    if (const char* value = std::getenv(env.c_str()))
+      out.push_back(flag + "=" + value);
+  for (int i = 1; i < argc; ++i)
+    out.emplace_back(argv[i]);
+  return out;
 }
 
 void add_run_options(CLI::App& app, engine_config& c) {
@@ -126,11 +150,16 @@ std::variant<engine_config, config_error> load_config(int argc, char** argv) {
   engine_config cfg;
   CLI::App app{"payengine: a payment engine where every order is an actor"};
   app.set_config("--config", "", "TOML configuration file (see config/payengine.example.toml)");
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_version_flag("--version", "payengine 0.1.0");
   add_run_options(app, cfg);
   add_limit_options(app, cfg);
+  auto args = arguments_with_environment(argc, argv);
+  std::vector<char*> raw;
+  for (auto& a : args)
+    raw.push_back(a.data());
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(raw.size()), raw.data());
   } catch (const CLI::Success& e) {
     std::ostringstream out;
     app.exit(e, out, out);

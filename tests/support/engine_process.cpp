@@ -1,0 +1,165 @@
+#include "tests/support/engine_process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#ifndef PAYENGINE_BINARY
+#error "PAYENGINE_BINARY must point at the payengine executable"
+#endif
+
+namespace payengine::testing {
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+engine_process::engine_process(std::string database_url,
+                               std::map<std::string, std::string> env)
+  : database_url_(std::move(database_url)), env_(std::move(env)) {
+  port_ = free_port();
+  char tmpl[] = "/tmp/payengine-test-XXXXXX";
+  auto fd = ::mkstemp(tmpl);
+  ::close(fd);
+  log_path_ = tmpl;
+}
+
+engine_process::~engine_process() {
+  if (pid_ > 0)
+    kill_hard();
+  ::unlink(log_path_.c_str());
+}
+
+void engine_process::start() {
+  std::map<std::string, std::string> env = {
+    {"PAYENGINE_DATABASE_URL", database_url_},
+    {"PAYENGINE_LISTEN", "127.0.0.1:" + std::to_string(port_)},
+    {"PAYENGINE_ADMIN_TOKEN", admin_token_},
+    {"PAYENGINE_ALIPAY_GATEWAY_URL", "http://127.0.0.1:9/gateway.do"},
+  };
+  for (auto& [k, v] : env_)
+    env[k] = v;
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    for (auto& [k, v] : env)
+      ::setenv(k.c_str(), v.c_str(), 1);
+    auto fd = ::open(log_path_.c_str(), O_WRONLY | O_APPEND);
+    ::dup2(fd, STDERR_FILENO);
+    ::dup2(fd, STDOUT_FILENO);
+    ::execl(PAYENGINE_BINARY, PAYENGINE_BINARY, static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{20};
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      FAIL() << "payengine exited at start:\n" << log();
+    }
+    httplib::Client c{"127.0.0.1", port_};
+    c.set_connection_timeout(std::chrono::milliseconds{200});
+    if (auto r = c.Get("/healthz"); r && r->status == 200)
+      return;
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+  FAIL() << "payengine did not become healthy:\n" << log();
+}
+
+int engine_process::terminate() {
+  if (pid_ <= 0)
+    return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
+}
+
+void engine_process::kill_hard() {
+  if (pid_ <= 0)
+    return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+std::string engine_process::log() const {
+  std::ifstream in{log_path_};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto s = ss.str();
+  return s.size() > 8000 ? s.substr(s.size() - 8000) : s;
+}
+
+std::unique_ptr<httplib::Client> engine_process::client() const {
+  auto c = std::make_unique<httplib::Client>("127.0.0.1", port_);
+  c->set_tcp_nodelay(true);
+  c->set_keep_alive(true);
+  c->set_connection_timeout(std::chrono::seconds{5});
+  c->set_read_timeout(std::chrono::seconds{60});
+  c->set_write_timeout(std::chrono::seconds{10});
+  return c;
+}
+
+http_result engine_process::request(const std::string& method, const std::string& path,
+                                    const std::string& bearer, const std::string& body,
+                                    httplib::Headers headers,
+                                    const std::string& content_type) const {
+  auto c = client();
+  if (!bearer.empty())
+    headers.emplace("Authorization", "Bearer " + bearer);
+  httplib::Result r{nullptr, httplib::Error::Unknown};
+  if (method == "GET")
+    r = c->Get(path.c_str(), headers);
+  else if (method == "POST")
+    r = c->Post(path.c_str(), headers, body, content_type.c_str());
+  else if (method == "DELETE")
+    r = c->Delete(path.c_str(), headers);
+  else if (method == "PUT")
+    r = c->Put(path.c_str(), headers, body, content_type.c_str());
+  http_result out;
+  if (!r)
+    return out; // status 0: no answer
+  out.status = r->status;
+  out.raw = r->body;
+  out.headers = r->headers;
+  out.body = nlohmann::json::parse(r->body, nullptr, false);
+  return out;
+}
+
+nlohmann::json engine_process::create_merchant(const std::string& name) const {
+  auto r = request("POST", "/admin/merchants", admin_token_,
+                   nlohmann::json{{"name", name}}.dump());
+  EXPECT_EQ(r.status, 201) << r.raw;
+  return r.body;
+}
+
+nlohmann::json order_body(const std::string& merchant_order_no, int64_t amount) {
+  return {{"merchant_order_no", merchant_order_no}, {"amount", amount},
+          {"currency", "CNY"}, {"subject", "Annual plan"}, {"channel", "alipay"}};
+}
+
+} // namespace payengine::testing
