@@ -7,6 +7,8 @@ namespace payengine::http {
 
 namespace {
 
+constexpr int listen_backlog = 1024;
+
 bool is_json_content_type(const std::string& value) {
   auto semi = value.find(';');
   auto media = value.substr(0, semi);
@@ -19,7 +21,10 @@ bool is_json_content_type(const std::string& value) {
 
 /// Refuses what no route should see: wrong content types on bodies.
 httplib::Server::HandlerResponse pre_route(const httplib::Request& req, httplib::Response& res) {
-  bool has_body = !req.body.empty();
+  // The body is not read yet here: look at the headers that announce one.
+  auto length = req.get_header_value("Content-Length");
+  bool has_body = (!length.empty() && length != "0")
+                  || req.has_header("Transfer-Encoding");
   if (has_body && !is_json_content_type(req.get_header_value("Content-Type"))) {
     send(res, {415, "invalid_request_error", "unsupported_media_type",
                "Send the body as 'Content-Type: application/json'.", {}, {}});
@@ -77,6 +82,13 @@ void api_server::configure() {
   svr_.set_keep_alive_timeout(cfg.keep_alive_timeout_s);
   svr_.set_read_timeout(10, 0);
   svr_.set_write_timeout(10, 0);
+  // cpp-httplib listens with a backlog of 5, which drops connections under
+  // a burst of clients; remember the socket and widen it after bind().
+  svr_.set_socket_options([this](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listen_socket_ = sock;
+  });
   svr_.set_pre_routing_handler(pre_route);
   svr_.set_error_handler(httplib::Server::HandlerWithResponse{on_error});
   svr_.set_exception_handler([](const httplib::Request& req, httplib::Response& res,
@@ -108,6 +120,7 @@ bool api_server::bind(std::string& error) {
     error = "cannot listen on " + ctx_->cfg.listen;
     return false;
   }
+  ::listen(listen_socket_, listen_backlog); // Linux updates the backlog in place
   return true;
 }
 

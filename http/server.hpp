@@ -38,6 +38,7 @@ private:
   httplib::Server svr_;
   std::thread thread_;
   int port_ = 0;
+  socket_t listen_socket_ = -1;
 };
 
 } // namespace payengine::http

@@ -141,8 +141,10 @@ http_result engine_process::request(const std::string& method, const std::string
   else if (method == "PUT")
     r = c->Put(path.c_str(), headers, body, content_type.c_str());
   http_result out;
-  if (!r)
-    return out; // status 0: no answer
+  if (!r) { // status 0: no answer
+    out.raw = "no answer: " + httplib::to_string(r.error());
+    return out;
+  }
   out.status = r->status;
   out.raw = r->body;
   out.headers = r->headers;

@@ -1,0 +1,324 @@
+// The order API over real HTTP against a real payengine process and a real
+// PostgreSQL: flows, auth, every malformed-input class, idempotency, long poll.
+#include "tests/support/engine_process.hpp"
+#include "tests/support/test_db.hpp"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace payengine {
+namespace {
+
+using json = nlohmann::json;
+using testing::engine_process;
+using testing::order_body;
+using testing::test_database;
+
+class api_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    PE_REQUIRE_DATABASE();
+    db_ = std::make_unique<test_database>("api");
+    engine_ = std::make_unique<engine_process>(db_->url());
+    engine_->start();
+    merchant_ = engine_->create_merchant();
+    key_ = merchant_["api_key"].get<std::string>();
+  }
+
+  testing::http_result post(const std::string& path, const json& body,
+                            httplib::Headers headers = {}) {
+    return engine_->request("POST", path, key_, body.dump(), std::move(headers));
+  }
+  testing::http_result get(const std::string& path) {
+    return engine_->request("GET", path, key_);
+  }
+  json create(const std::string& no) {
+    auto r = post("/v1/orders", order_body(no));
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return r.body;
+  }
+  std::string orders_count() { return db_->scalar("SELECT count(*) FROM orders"); }
+
+  static void expect_error(const testing::http_result& r, int status, const std::string& type) {
+    EXPECT_EQ(r.status, status) << r.raw;
+    ASSERT_TRUE(r.body.is_object()) << r.raw;
+    ASSERT_TRUE(r.body.contains("error")) << r.raw;
+    EXPECT_EQ(r.body["error"]["type"], type) << r.raw;
+    EXPECT_TRUE(r.body["error"]["code"].is_string());
+    EXPECT_TRUE(r.body["error"]["message"].is_string());
+  }
+
+  std::unique_ptr<test_database> db_;
+  std::unique_ptr<engine_process> engine_;
+  json merchant_;
+  std::string key_;
+};
+
+TEST_F(api_test, create_read_list_cancel_and_the_event_log) {
+  auto o = create("M-1001");
+  EXPECT_EQ(o["status"], "created");
+  EXPECT_EQ(o["amount"], 8888);
+  EXPECT_EQ(o["currency"], "CNY");
+  EXPECT_EQ(o["version"], 1);
+  EXPECT_EQ(o["amount_refunded"], 0);
+  EXPECT_TRUE(o["payment"]["qr_code"].is_null());
+  EXPECT_EQ(o["fulfillment"]["stage"], "none");
+  auto id = o["id"].get<std::string>();
+  EXPECT_EQ(id.rfind("ord_", 0), 0u);
+
+  auto read = get("/v1/orders/" + id);
+  EXPECT_EQ(read.status, 200);
+  EXPECT_EQ(read.body, o);
+
+  auto cancelled = post("/v1/orders/" + id + "/cancel", json::object());
+  EXPECT_EQ(cancelled.status, 200) << cancelled.raw;
+  EXPECT_EQ(cancelled.body["status"], "cancelled");
+  EXPECT_EQ(cancelled.body["version"], 2);
+
+  auto again = post("/v1/orders/" + id + "/cancel", json::object());
+  expect_error(again, 409, "conflict_error");
+  EXPECT_EQ(again.body["error"]["code"], "invalid_state");
+  EXPECT_NE(again.body["error"]["message"].get<std::string>().find("cancelled"), std::string::npos);
+
+  auto events = get("/v1/orders/" + id + "/events");
+  ASSERT_EQ(events.status, 200);
+  ASSERT_EQ(events.body["data"].size(), 2u);
+  EXPECT_EQ(events.body["data"][0]["seq"], 1);
+  EXPECT_EQ(events.body["data"][0]["to"], "created");
+  EXPECT_TRUE(events.body["data"][0]["from"].is_null());
+  EXPECT_EQ(events.body["data"][1]["seq"], 2);
+  EXPECT_EQ(events.body["data"][1]["from"], "created");
+  EXPECT_EQ(events.body["data"][1]["to"], "cancelled");
+
+  create("M-1002");
+  auto list = get("/v1/orders?limit=1");
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(list.body["data"].size(), 1u);
+  EXPECT_TRUE(list.body["has_more"].get<bool>());
+  auto next = get("/v1/orders?limit=1&starting_after=" + list.body["data"][0]["id"].get<std::string>());
+  EXPECT_EQ(next.body["data"][0]["id"], id);
+  EXPECT_FALSE(next.body["has_more"].get<bool>());
+  auto filtered = get("/v1/orders?status=cancelled");
+  ASSERT_EQ(filtered.body["data"].size(), 1u);
+  EXPECT_EQ(filtered.body["data"][0]["id"], id);
+}
+
+TEST_F(api_test, a_taken_merchant_order_no_answers_409_with_the_existing_id) {
+  auto o = create("M-dup");
+  auto r = post("/v1/orders", order_body("M-dup", 100));
+  expect_error(r, 409, "conflict_error");
+  EXPECT_EQ(r.body["error"]["code"], "duplicate_order");
+  EXPECT_EQ(r.body["error"]["id"], o["id"]);
+  EXPECT_EQ(orders_count(), "1");
+}
+
+TEST_F(api_test, merchants_see_only_their_own_orders) {
+  auto o = create("M-own");
+  auto id = o["id"].get<std::string>();
+  auto other = engine_->create_merchant("Other")["api_key"].get<std::string>();
+  expect_error(engine_->request("GET", "/v1/orders/" + id, other), 404, "invalid_request_error");
+  expect_error(engine_->request("GET", "/v1/orders/" + id + "/events", other), 404, "invalid_request_error");
+  expect_error(engine_->request("POST", "/v1/orders/" + id + "/cancel", other, "{}"), 404, "invalid_request_error");
+  EXPECT_TRUE(engine_->request("GET", "/v1/orders", other).body["data"].empty());
+  EXPECT_EQ(get("/v1/orders/" + id).body["status"], "created");
+}
+
+TEST_F(api_test, every_malformed_input_gets_a_4xx_error_object_and_changes_nothing) {
+  auto with = [](const std::string& field, json value) {
+    auto b = order_body("M-bad");
+    b[field] = std::move(value);
+    return b.dump();
+  };
+  struct bad_case {
+    std::string name;
+    std::string body;
+    int status;
+    std::string type;
+    std::string content_type = "application/json";
+  };
+  std::vector<bad_case> cases = {
+    {"invalid json", "{\"amount\": ", 400, "invalid_request_error"},
+    {"not an object", "[1,2,3]", 400, "invalid_request_error"},
+    {"deep nesting", std::string(5000, '[') + std::string(5000, ']'), 400, "invalid_request_error"},
+    {"invalid utf-8", "{\"subject\":\"\xc3\x28\"}", 400, "invalid_request_error"},
+    {"amount as float", with("amount", 88.88), 400, "invalid_request_error"},
+    {"amount as integral float", with("amount", 8888.0), 400, "invalid_request_error"},
+    {"amount as string", with("amount", "8888"), 400, "invalid_request_error"},
+    {"negative amount", with("amount", -1), 400, "invalid_request_error"},
+    {"zero amount", with("amount", 0), 400, "invalid_request_error"},
+    {"amount over limit", with("amount", 1'000'000'000'001LL), 400, "invalid_request_error"},
+    {"amount beyond int64", with("amount", 18446744073709551615ULL), 400, "invalid_request_error"},
+    {"unknown currency", with("currency", "XYZ"), 400, "invalid_request_error"},
+    {"currency wrong type", with("currency", 156), 400, "invalid_request_error"},
+    {"over-long subject", with("subject", std::string(257, 'x')), 400, "invalid_request_error"},
+    {"ill-formed order no", with("merchant_order_no", "M 1/2"), 400, "invalid_request_error"},
+    {"over-long order no", with("merchant_order_no", std::string(65, 'a')), 400, "invalid_request_error"},
+    {"ill-formed phone", with("customer_phone", "138-0000"), 400, "invalid_request_error"},
+    {"unknown channel", with("channel", "paypal"), 400, "invalid_request_error"},
+    {"unknown field", with("amount_yuan", 1), 400, "invalid_request_error"},
+    {"expires_in too short", with("expires_in", 10), 400, "invalid_request_error"},
+    {"body over 64 KiB", with("subject", std::string(70 * 1024, 'x')), 413, "invalid_request_error"},
+    {"wrong content type", order_body("M-bad").dump(), 415, "invalid_request_error", "text/plain"},
+    {"form content type", "amount=1", 415, "invalid_request_error", "application/x-www-form-urlencoded"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto r = engine_->request("POST", "/v1/orders", key_, c.body, {}, c.content_type);
+    expect_error(r, c.status, c.type);
+  }
+  // Credentials.
+  expect_error(engine_->request("POST", "/v1/orders", "", order_body("M-bad").dump()), 401, "authentication_error");
+  expect_error(engine_->request("POST", "/v1/orders", "sk_wrong", order_body("M-bad").dump()), 401, "authentication_error");
+  expect_error(engine_->request("GET", "/v1/orders", engine_->admin_token()), 401, "authentication_error");
+  expect_error(engine_->request("POST", "/admin/merchants", key_, "{\"name\":\"x\"}"), 401, "authentication_error");
+  // Ids, routes, query parameters.
+  expect_error(get("/v1/orders/ord_doesnotexist"), 404, "invalid_request_error");
+  expect_error(get("/v1/orders/..%2f..%2fetc"), 404, "invalid_request_error");
+  expect_error(get("/v1/orders/x'%20OR%201=1"), 404, "invalid_request_error");
+  expect_error(get("/v1/nowhere"), 404, "invalid_request_error");
+  expect_error(get("/v1/orders?limit=1000"), 400, "invalid_request_error");
+  expect_error(get("/v1/orders?status=bogus"), 400, "invalid_request_error");
+  expect_error(get("/v1/orders/ord_x?wait_for_change=99"), 400, "invalid_request_error");
+  expect_error(post("/v1/orders", order_body("M-key"), {{"Idempotency-Key", std::string(256, 'k')}}),
+               400, "invalid_request_error");
+  EXPECT_EQ(orders_count(), "0");
+  // The engine is still well.
+  create("M-good");
+  EXPECT_EQ(orders_count(), "1");
+}
+
+TEST_F(api_test, idempotency_key_replays_and_refuses_another_body) {
+  httplib::Headers key{{"Idempotency-Key", "create-M-idem"}};
+  auto first = post("/v1/orders", order_body("M-idem"), key);
+  ASSERT_EQ(first.status, 201);
+  EXPECT_FALSE(first.headers.count("Idempotent-Replayed"));
+  auto second = post("/v1/orders", order_body("M-idem"), key);
+  EXPECT_EQ(second.status, 201);
+  EXPECT_EQ(second.raw, first.raw);
+  EXPECT_EQ(second.headers.find("Idempotent-Replayed")->second, "true");
+  auto other = post("/v1/orders", order_body("M-idem", 1), key);
+  expect_error(other, 422, "idempotency_error");
+  EXPECT_EQ(orders_count(), "1");
+  // Errors (4xx) are replayed too: the same key keeps its first answer.
+  httplib::Headers bad_key{{"Idempotency-Key", "bad-body"}};
+  auto bad = post("/v1/orders", json{{"amount", 0}}, bad_key);
+  auto bad_again = post("/v1/orders", json{{"amount", 0}}, bad_key);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad_again.status, 400);
+  EXPECT_EQ(bad_again.headers.count("Idempotent-Replayed"), 1u);
+}
+
+TEST_F(api_test, thirty_concurrent_creates_with_one_key_make_exactly_one_order) {
+  std::vector<testing::http_result> results(30);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < results.size(); ++i)
+    threads.emplace_back([&, i] {
+      results[i] = post("/v1/orders", order_body("M-race"), {{"Idempotency-Key", "race-key"}});
+    });
+  for (auto& t : threads)
+    t.join();
+  int created = 0;
+  int replayed = 0;
+  int in_progress = 0;
+  std::set<std::string> ids;
+  for (auto& r : results) {
+    if (r.status == 201) {
+      ids.insert(r.body["id"].get<std::string>());
+      (r.headers.count("Idempotent-Replayed") ? replayed : created)++;
+    } else {
+      expect_error(r, 409, "conflict_error");
+      EXPECT_EQ(r.body["error"]["code"], "idempotency_in_progress");
+      in_progress++;
+    }
+  }
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(created + replayed + in_progress, 30);
+  EXPECT_EQ(ids.size(), 1u);
+  EXPECT_EQ(orders_count(), "1");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM order_events"), "1");
+}
+
+TEST_F(api_test, fifty_concurrent_cancels_and_reads_serialize_on_one_order) {
+  auto id = create("M-busy")["id"].get<std::string>();
+  std::vector<testing::http_result> results(50);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < results.size(); ++i)
+    threads.emplace_back([&, i] {
+      results[i] = i % 2 ? get("/v1/orders/" + id) : post("/v1/orders/" + id + "/cancel", json::object());
+    });
+  for (auto& t : threads)
+    t.join();
+  int cancelled = 0;
+  for (size_t i = 0; i < results.size(); i += 2) {
+    if (results[i].status == 200)
+      ++cancelled;
+    else
+      EXPECT_EQ(results[i].body["error"]["code"], "invalid_state") << results[i].status << " " << results[i].raw;
+  }
+  for (size_t i = 1; i < results.size(); i += 2) {
+    EXPECT_EQ(results[i].status, 200);
+    auto v = results[i].body["version"].get<int>();
+    auto s = results[i].body["status"].get<std::string>();
+    EXPECT_TRUE((v == 1 && s == "created") || (v == 2 && s == "cancelled")) << results[i].raw;
+  }
+  EXPECT_EQ(cancelled, 1);
+  EXPECT_EQ(db_->scalar("SELECT version FROM orders"), "2");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM order_events"), "2");
+  EXPECT_EQ(db_->scalar("SELECT bool_and(seq = rn) FROM (SELECT seq, row_number() OVER (ORDER BY seq) rn FROM order_events) x"), "t");
+}
+
+TEST_F(api_test, wait_for_change_answers_when_the_version_moves) {
+  auto id = create("M-wait")["id"].get<std::string>();
+  auto immediate = get("/v1/orders/" + id + "?wait_for_change=5&version=0");
+  EXPECT_EQ(immediate.body["version"], 1);
+  testing::http_result waited;
+  std::thread waiter([&] { waited = get("/v1/orders/" + id + "?wait_for_change=20&version=1"); });
+  // The waiter is parked in the order actor; the cancel wakes it. No sleep:
+  // poll the admin API until the actor holds one watcher.
+  for (int i = 0; i < 500; ++i) {
+    auto a = engine_->request("GET", "/admin/actors/" + id, engine_->admin_token());
+    if (a.body.value("watchers", 0) == 1)
+      break;
+    std::this_thread::yield();
+  }
+  auto cancelled = post("/v1/orders/" + id + "/cancel", json::object());
+  waiter.join();
+  EXPECT_EQ(cancelled.status, 200);
+  EXPECT_EQ(waited.status, 200);
+  EXPECT_EQ(waited.body["version"], 2);
+  EXPECT_EQ(waited.body["status"], "cancelled");
+}
+
+TEST_F(api_test, health_readiness_and_admin_views) {
+  EXPECT_EQ(engine_->request("GET", "/healthz", "").status, 200);
+  auto ready = engine_->request("GET", "/readyz", "");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_EQ(ready.body["database"], true);
+  auto id = create("M-admin")["id"].get<std::string>();
+  auto detail = engine_->request("GET", "/admin/orders/" + id, engine_->admin_token());
+  ASSERT_EQ(detail.status, 200) << detail.raw;
+  EXPECT_EQ(detail.body["stored"]["id"], id);
+  EXPECT_EQ(detail.body["actor"]["live"], true);
+  EXPECT_EQ(detail.body["actor"]["version"], 1);
+  EXPECT_EQ(detail.body["events"].size(), 1u);
+  auto actors = engine_->request("GET", "/admin/actors", engine_->admin_token());
+  ASSERT_EQ(actors.status, 200);
+  EXPECT_EQ(actors.body["registry_shards"].size(), 4u);
+  EXPECT_EQ(actors.body["storage_writers"].size(), 2u);
+}
+
+TEST_F(api_test, a_killed_order_actor_is_restarted_from_storage) {
+  auto id = create("M-kill")["id"].get<std::string>();
+  auto killed = engine_->request("POST", "/admin/actors/" + id + "/kill", engine_->admin_token(), "{}");
+  EXPECT_EQ(killed.status, 202) << killed.raw;
+  auto read = get("/v1/orders/" + id);
+  EXPECT_EQ(read.status, 200);
+  EXPECT_EQ(read.body["version"], 1);
+  auto actor = engine_->request("GET", "/admin/actors/" + id, engine_->admin_token());
+  EXPECT_EQ(actor.body["restarts"], 1) << actor.raw;
+  EXPECT_EQ(actor.body["status"], "created");
+}
+
+} // namespace
+} // namespace payengine

@@ -1,0 +1,208 @@
+// The SQL layer against a real PostgreSQL: migrations, the version check,
+// duplicates, pagination, idempotency keys.
+#include "messages/ids.hpp"
+#include "messages/timestamps.hpp"
+#include "storage/database.hpp"
+#include "storage/tables.hpp"
+#include "tests/support/test_db.hpp"
+
+#include <gtest/gtest.h>
+
+namespace payengine {
+namespace {
+
+using testing::test_database;
+
+class storage_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    PE_REQUIRE_DATABASE();
+    db_ = std::make_unique<test_database>("storage");
+    auto plain = storage::connect_for_migrations(db_->url());
+    storage::migrate(*plain);
+    conn_ = storage::connect(db_->url());
+    merchant_.id = new_id("mch");
+    merchant_.name = "m";
+    merchant_.webhook_secret = "whsec_x";
+    merchant_.created_at = now_us();
+    pqxx::work tx{*conn_};
+    ASSERT_TRUE(storage::insert_merchant(tx, merchant_, sha256_hex(merchant_.id)));
+    tx.commit();
+  }
+
+  order_record draft(const std::string& no) {
+    order_record o;
+    o.id = new_id("ord");
+    o.merchant_id = merchant_.id;
+    o.merchant_order_no = no;
+    o.amount = 8888;
+    o.currency = "CNY";
+    o.subject = "s";
+    o.channel = "alipay";
+    o.created_at = o.updated_at = now_us();
+    o.expires_at = o.created_at + 900'000'000;
+    o.version = 1;
+    o.metadata = {{"k", "v"}};
+    return o;
+  }
+
+  transition_write insert_of(const order_record& o) {
+    order_event_row e;
+    e.order_id = o.id;
+    e.seq = 1;
+    e.type = "order.created";
+    e.to = o.status;
+    e.at = o.created_at;
+    return {o, 0, {e}};
+  }
+
+  transition_write cancel_of(const order_record& o) {
+    auto next = o;
+    next.status = order_status::cancelled;
+    next.version = o.version + 1;
+    next.updated_at = o.updated_at + 1000;
+    order_event_row e{o.id, next.version, "order.cancelled", true, o.status,
+                      next.status, next.updated_at, "{}", "req_1"};
+    return {next, o.version, {e}};
+  }
+
+  write_result run(const transition_write& w) {
+    pqxx::work tx{*conn_};
+    auto r = storage::write_transition(tx, w);
+    tx.commit();
+    return r;
+  }
+
+  std::unique_ptr<test_database> db_;
+  std::unique_ptr<pqxx::connection> conn_;
+  merchant_record merchant_;
+};
+
+TEST_F(storage_test, migrations_run_once) {
+  auto again = storage::connect_for_migrations(db_->url());
+  EXPECT_EQ(storage::migrate(*again), 0);
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM schema_migrations"),
+            std::to_string(storage::all_migrations().size()));
+}
+
+TEST_F(storage_test, an_order_round_trips_exactly) {
+  auto o = draft("M-1");
+  ASSERT_TRUE(run(insert_of(o)).applied);
+  pqxx::work tx{*conn_};
+  auto loaded = storage::load_order(tx, o.id);
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->created_at, o.created_at);
+  EXPECT_EQ(loaded->expires_at, o.expires_at);
+  EXPECT_EQ(loaded->amount, 8888);
+  EXPECT_EQ(loaded->metadata, o.metadata);
+  EXPECT_EQ(loaded->version, 1);
+  EXPECT_FALSE(storage::load_order(tx, "ord_missing").has_value());
+}
+
+TEST_F(storage_test, a_duplicate_merchant_order_no_names_the_existing_order) {
+  auto first = draft("M-dup");
+  ASSERT_TRUE(run(insert_of(first)).applied);
+  auto second = draft("M-dup");
+  auto r = run(insert_of(second));
+  EXPECT_FALSE(r.applied);
+  EXPECT_TRUE(r.duplicate);
+  EXPECT_EQ(r.existing_order_id, first.id);
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM orders"), "1");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM order_events"), "1");
+}
+
+TEST_F(storage_test, a_stale_version_changes_nothing) {
+  auto o = draft("M-2");
+  ASSERT_TRUE(run(insert_of(o)).applied);
+  ASSERT_TRUE(run(cancel_of(o)).applied);
+  auto stale = run(cancel_of(o)); // still expects version 1
+  EXPECT_FALSE(stale.applied);
+  EXPECT_EQ(db_->scalar("SELECT version FROM orders"), "2");
+  EXPECT_EQ(db_->scalar("SELECT string_agg(seq::text, ',' ORDER BY seq) FROM order_events"), "1,2");
+  pqxx::work tx{*conn_};
+  auto events = storage::load_events(tx, o.id, merchant_.id);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].from, order_status::created);
+  EXPECT_EQ(events[1].to, order_status::cancelled);
+  EXPECT_EQ(events[1].request_id, "req_1");
+  EXPECT_TRUE(storage::load_events(tx, o.id, "mch_other").empty());
+}
+
+TEST_F(storage_test, writes_that_break_invariants_are_refused) {
+  auto o = draft("M-3");
+  auto w = insert_of(o);
+  w.next.amount_refunded = w.next.amount + 1;
+  pqxx::work tx{*conn_};
+  EXPECT_THROW(storage::write_transition(tx, w), std::logic_error);
+}
+
+TEST_F(storage_test, pages_are_newest_first_without_gaps) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 7; ++i) {
+    auto o = draft("M-p" + std::to_string(i));
+    o.created_at = o.updated_at = 1'800'000'000'000'000 + i * 1000;
+    o.expires_at = o.created_at + 1'000'000;
+    ASSERT_TRUE(run(insert_of(o)).applied);
+    ids.insert(ids.begin(), o.id);
+  }
+  std::vector<std::string> seen;
+  order_page_query q{merchant_.id, "", "", 3};
+  for (int page = 0; page < 5; ++page) {
+    pqxx::work tx{*conn_};
+    auto p = storage::list_orders(tx, q);
+    for (auto& o : p.data)
+      seen.push_back(o.id);
+    if (!p.has_more)
+      break;
+    q.starting_after = p.data.back().id;
+  }
+  EXPECT_EQ(seen, ids);
+  pqxx::work tx{*conn_};
+  EXPECT_TRUE(storage::list_orders(tx, {merchant_.id, "cancelled", "", 10}).data.empty());
+  EXPECT_EQ(storage::list_orders(tx, {"mch_other", "", "", 10}).data.size(), 0u);
+}
+
+TEST_F(storage_test, due_orders_are_found_by_expiry) {
+  auto soon = draft("M-soon");
+  soon.expires_at = soon.created_at + 1000;
+  auto later = draft("M-later");
+  ASSERT_TRUE(run(insert_of(soon)).applied);
+  ASSERT_TRUE(run(insert_of(later)).applied);
+  pqxx::work tx{*conn_};
+  auto due = storage::due_for_expiry(tx, soon.created_at + 2000, 10);
+  EXPECT_EQ(due, std::vector<std::string>{soon.id});
+}
+
+TEST_F(storage_test, idempotency_keys_claim_replay_and_refuse) {
+  idempotency_claim c{merchant_.id, "key-1", "fp-a"};
+  auto in = [&](auto f) {
+    pqxx::work tx{*conn_};
+    auto r = f(tx);
+    tx.commit();
+    return r;
+  };
+  EXPECT_EQ(in([&](pqxx::work& tx) { return storage::claim_idempotency_key(tx, c); }).state,
+            idempotency_state::claimed);
+  EXPECT_EQ(in([&](pqxx::work& tx) { return storage::claim_idempotency_key(tx, c); }).state,
+            idempotency_state::in_flight);
+  auto other = c;
+  other.fingerprint = "fp-b";
+  EXPECT_EQ(in([&](pqxx::work& tx) { return storage::claim_idempotency_key(tx, other); }).state,
+            idempotency_state::mismatch);
+  EXPECT_TRUE(in([&](pqxx::work& tx) {
+    return storage::complete_idempotency_key(tx, {merchant_.id, "key-1", 201, "{\"id\":1}"});
+  }));
+  auto replay = in([&](pqxx::work& tx) { return storage::claim_idempotency_key(tx, c); });
+  EXPECT_EQ(replay.state, idempotency_state::replay);
+  EXPECT_EQ(replay.status, 201);
+  EXPECT_EQ(replay.body, "{\"id\":1}");
+  // A released key (the first attempt failed with a 5xx) can be claimed again.
+  idempotency_claim c2{merchant_.id, "key-2", "fp"};
+  in([&](pqxx::work& tx) { return storage::claim_idempotency_key(tx, c2); });
+  EXPECT_TRUE(in([&](pqxx::work& tx) { return storage::release_idempotency_key(tx, merchant_.id, "key-2"); }));
+  EXPECT_EQ(in([&](pqxx::work& tx) { return storage::claim_idempotency_key(tx, c2); }).state,
+            idempotency_state::claimed);
+}
+
+} // namespace
+} // namespace payengine
