@@ -89,12 +89,19 @@ transition_write make_write(const order_record& current, const transition& t,
 
 void log_transition(const order_record& before, const order_record& after,
                     const std::string& request_id) {
-  logging::info("order.transition", {{"order_id", after.id},
-                                     {"merchant_id", after.merchant_id},
-                                     {"from", to_string(before.status)},
-                                     {"to", to_string(after.status)},
-                                     {"version", after.version},
-                                     {"request_id", request_id}});
+  nlohmann::json fields = {{"order_id", after.id},
+                           {"merchant_id", after.merchant_id},
+                           {"to", to_string(after.status)},
+                           {"version", after.version},
+                           {"request_id", request_id}};
+  if (before.version == 0) {
+    fields["amount"] = after.amount;
+    fields["currency"] = after.currency;
+    logging::info("order.created", std::move(fields));
+    return;
+  }
+  fields["from"] = to_string(before.status);
+  logging::info("order.transition", std::move(fields));
 }
 
 /// Sends `w` to the writer and holds every other message back until the

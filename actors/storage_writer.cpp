@@ -28,6 +28,21 @@ caf::result<T> enqueue(storage_writer_self self, Query query) {
     [query = std::move(query), out](pqxx::work& tx) { *out = query(tx); },
     [rp, out]() mutable { rp.deliver(std::move(*out)); },
     [rp](const caf::error& err) mutable { rp.deliver(err); },
+    nullptr,
+  });
+  schedule_flush(self);
+  return rp;
+}
+
+caf::result<write_result> enqueue_transition(storage_writer_self self, transition_write w) {
+  auto rp = self->make_response_promise<write_result>();
+  auto slot = std::make_shared<storage_writer_state::transition_slot>();
+  slot->write = std::move(w);
+  self->state.batch.push_back(job{
+    nullptr,
+    [rp, slot]() mutable { rp.deliver(slot->result); },
+    [rp](const caf::error& err) mutable { rp.deliver(err); },
+    slot,
   });
   schedule_flush(self);
   return rp;
@@ -50,6 +65,24 @@ bool ensure_connected(storage_writer_self self) {
   }
 }
 
+/// Every transition of the batch in one multi-row statement, then the rest.
+void run_jobs(pqxx::work& tx, std::vector<job>& jobs) {
+  std::vector<const transition_write*> writes;
+  for (auto& j : jobs)
+    if (j.transition)
+      writes.push_back(&j.transition->write);
+  if (!writes.empty()) {
+    auto results = storage::write_transitions(tx, writes);
+    size_t i = 0;
+    for (auto& j : jobs)
+      if (j.transition)
+        j.transition->result = results[i++];
+  }
+  for (auto& j : jobs)
+    if (j.run)
+      j.run(tx);
+}
+
 /// Runs `jobs` in one transaction. Never throws.
 batch_outcome run_batch(storage_writer_self self, std::vector<job>& jobs,
                         std::string& error_text) {
@@ -58,8 +91,7 @@ batch_outcome run_batch(storage_writer_self self, std::vector<job>& jobs,
     return batch_outcome::unavailable;
   try {
     pqxx::work tx{*st.conn};
-    for (auto& j : jobs)
-      j.run(tx);
+    run_jobs(tx, jobs);
     tx.commit();
     return batch_outcome::committed;
   } catch (const pqxx::in_doubt_error& e) {
@@ -156,11 +188,7 @@ storage_writer_actor::behavior_type storage_writer_impl(storage_writer_self self
   self->state.info.index = self->state.settings.index;
   ensure_connected(self);
   return {
-    [=](transition_write& w) {
-      return enqueue<write_result>(self, [w = std::move(w)](pqxx::work& tx) {
-        return storage::write_transition(tx, w);
-      });
-    },
+    [=](transition_write& w) { return enqueue_transition(self, std::move(w)); },
     [=](load_atom, const std::string& id) {
       return enqueue<std::vector<order_record>>(self, [id](pqxx::work& tx) {
         std::vector<order_record> out;

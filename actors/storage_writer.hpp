@@ -25,12 +25,20 @@ struct writer_settings {
 struct storage_writer_state {
   static inline const char* name = "storage_writer";
 
+  /// A transition waiting for the batch's one multi-row statement.
+  struct transition_slot {
+    transition_write write;
+    write_result result;
+  };
+
   /// One request: `run` executes its statements inside the batch's
-  /// transaction; `deliver` answers after the commit; `fail` answers errors.
+  /// transaction (transitions instead fill `transition`, written together);
+  /// `deliver` answers after the commit; `fail` answers errors.
   struct job {
     std::function<void(pqxx::work&)> run;
     std::function<void()> deliver;
     std::function<void(const caf::error&)> fail;
+    std::shared_ptr<transition_slot> transition;
   };
 
   writer_settings settings;

@@ -1,8 +1,12 @@
 #include "storage/tables.hpp"
 
+#include "storage/pg_array.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cassert>
+#include <array>
+#include <set>
 #include <stdexcept>
 
 namespace payengine::storage {
@@ -61,50 +65,104 @@ void insert_event(pqxx::work& tx, const order_event_row& e) {
                    e.at, e.detail_json, e.request_id);
 }
 
-write_result insert_order(pqxx::work& tx, const transition_write& w) {
-  const auto& o = w.next;
-  const auto& e = w.events.front();
-  auto r = tx.exec_prepared("orders_insert", o.id, o.merchant_id,
-                            o.merchant_order_no, o.amount, o.currency,
-                            o.subject, o.channel, status_code(o.status),
-                            o.notify_url, o.customer_phone, metadata_json(o),
-                            o.created_at, o.expires_at, o.version, e.type, e.at,
-                            e.detail_json, e.request_id);
-  if (r.affected_rows() == 0) {
-    auto existing = tx.exec_prepared("orders_id_by_merchant_order_no",
-                                     o.merchant_id, o.merchant_order_no);
-    if (existing.empty()) // the id itself collided: astronomically unlikely
-      throw std::logic_error("order insert refused without a duplicate: " + o.id);
-    return {false, true, existing[0][0].as<std::string>()};
-  }
-  return {true, false, {}};
+void check_write(const transition_write& w) {
+  // Both sides of the boundary: a write that breaks the invariants is a bug.
+  if (w.events.empty() || !order_invariants_hold(w.next)
+      || w.events.front().seq != w.next.version
+      || w.next.version != w.expected_version + 1)
+    throw std::logic_error("transition breaks its invariants: " + w.next.id);
 }
 
-write_result update_order(pqxx::work& tx, const transition_write& w) {
-  const auto& o = w.next;
-  const auto& e = w.events.front();
-  auto r = tx.exec_prepared(
-    "orders_update", o.id, w.expected_version, status_code(o.status),
-    o.amount_refunded, o.payment.attempt, o.payment.channel_trade_no,
-    o.payment.qr_code, o.payment.paid_at, o.payment.failure_reason,
-    static_cast<int>(o.fulfillment), o.updated_at, e.seq, e.type,
-    status_code(e.from), status_code(e.to), e.at, e.detail_json, e.request_id);
-  return {r.affected_rows() == 1, false, {}};
+std::set<std::string> returned_ids(const pqxx::result& r) {
+  std::set<std::string> ids;
+  for (const auto& row : r)
+    ids.insert(row[0].as<std::string>());
+  return ids;
+}
+
+using column_arrays = std::array<pg_array, 18>;
+
+pqxx::result exec_columns(pqxx::work& tx, const char* statement, const column_arrays& c) {
+  return tx.exec_prepared(statement, c[0].str(), c[1].str(), c[2].str(), c[3].str(),
+                          c[4].str(), c[5].str(), c[6].str(), c[7].str(), c[8].str(),
+                          c[9].str(), c[10].str(), c[11].str(), c[12].str(), c[13].str(),
+                          c[14].str(), c[15].str(), c[16].str(), c[17].str());
+}
+
+/// New orders, one statement for the whole batch.
+std::set<std::string> insert_orders(pqxx::work& tx, const std::vector<const transition_write*>& ws) {
+  column_arrays c;
+  for (const auto* w : ws) {
+    const auto& o = w->next;
+    const auto& e = w->events.front();
+    c[0].add(o.id); c[1].add(o.merchant_id); c[2].add(o.merchant_order_no);
+    c[3].add(o.amount); c[4].add(o.currency); c[5].add(o.subject);
+    c[6].add(o.channel); c[7].add(status_code(o.status)); c[8].add(o.notify_url);
+    c[9].add(o.customer_phone); c[10].add(metadata_json(o)); c[11].add(o.created_at);
+    c[12].add(o.expires_at); c[13].add(o.version); c[14].add(e.type);
+    c[15].add(e.at); c[16].add(e.detail_json); c[17].add(e.request_id);
+  }
+  return returned_ids(exec_columns(tx, "orders_insert_batch", c));
+}
+
+/// Version-checked transitions, one statement for the whole batch.
+std::set<std::string> update_orders(pqxx::work& tx, const std::vector<const transition_write*>& ws) {
+  column_arrays c;
+  for (const auto* w : ws) {
+    const auto& o = w->next;
+    const auto& e = w->events.front();
+    c[0].add(o.id); c[1].add(w->expected_version); c[2].add(status_code(o.status));
+    c[3].add(o.amount_refunded); c[4].add(int64_t{o.payment.attempt});
+    c[5].add(o.payment.channel_trade_no); c[6].add(o.payment.qr_code);
+    c[7].add(o.payment.paid_at); c[8].add(o.payment.failure_reason);
+    c[9].add(int64_t{static_cast<int>(o.fulfillment)}); c[10].add(o.updated_at);
+    c[11].add(o.version); c[12].add(e.type); c[13].add(status_code(e.from));
+    c[14].add(status_code(e.to)); c[15].add(e.at); c[16].add(e.detail_json);
+    c[17].add(e.request_id);
+  }
+  return returned_ids(exec_columns(tx, "orders_update_batch", c));
+}
+
+write_result outcome_of(pqxx::work& tx, const transition_write& w,
+                        const std::set<std::string>& applied) {
+  if (applied.count(w.next.id)) {
+    for (size_t i = 1; i < w.events.size(); ++i)
+      insert_event(tx, w.events[i]);
+    return {true, false, {}};
+  }
+  if (w.expected_version != 0)
+    return {false, false, {}}; // the version moved: rule 2
+  auto existing = tx.exec_prepared("orders_id_by_merchant_order_no",
+                                   w.next.merchant_id, w.next.merchant_order_no);
+  if (existing.empty() || existing[0][0].as<std::string>() == w.next.id)
+    throw std::logic_error("order insert refused without a duplicate: " + w.next.id);
+  return {false, true, existing[0][0].as<std::string>()};
 }
 
 } // namespace
 
+std::vector<write_result> write_transitions(pqxx::work& tx,
+                                            const std::vector<const transition_write*>& writes) {
+  std::vector<const transition_write*> inserts;
+  std::vector<const transition_write*> updates;
+  for (const auto* w : writes) {
+    check_write(*w);
+    (w->expected_version == 0 ? inserts : updates).push_back(w);
+  }
+  std::set<std::string> applied;
+  if (!inserts.empty())
+    applied = insert_orders(tx, inserts);
+  if (!updates.empty())
+    applied.merge(update_orders(tx, updates));
+  std::vector<write_result> out;
+  out.reserve(writes.size());
+  for (const auto* w : writes)
+    out.push_back(outcome_of(tx, *w, applied));
+  return out;
+}
+
 write_result write_transition(pqxx::work& tx, const transition_write& w) {
-  // Both sides of the boundary: a write that breaks the invariants is a bug.
-  if (w.events.empty() || !order_invariants_hold(w.next)
-      || w.events.back().seq != w.next.version
-      || w.next.version != w.expected_version + 1)
-    throw std::logic_error("transition breaks its invariants: " + w.next.id);
-  auto result = w.expected_version == 0 ? insert_order(tx, w) : update_order(tx, w);
-  if (result.applied)
-    for (size_t i = 1; i < w.events.size(); ++i)
-      insert_event(tx, w.events[i]);
-  return result;
+  return write_transitions(tx, {&w}).front();
 }
 
 std::optional<order_record> load_order(pqxx::work& tx, const std::string& id) {

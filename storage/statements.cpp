@@ -14,34 +14,57 @@ namespace {
   "pe_us(expires_at), version"
 
 void prepare_orders(pqxx::connection& c) {
-  // One round trip: the row and its first event, or nothing on a duplicate.
-  c.prepare("orders_insert",
-            "WITH o AS ("
-            " INSERT INTO orders (id, merchant_id, merchant_order_no, amount,"
+  // A whole batch of new orders in one statement: one array per column,
+  // unnested into rows. Each order's first event is written with it; a
+  // taken merchant_order_no inserts nothing. Returns the inserted ids.
+  c.prepare("orders_insert_batch",
+            "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+            "  $4::bigint[], $5::text[], $6::text[], $7::text[], $8::smallint[],"
+            "  $9::text[], $10::text[], $11::jsonb[], $12::bigint[], $13::bigint[],"
+            "  $14::bigint[], $15::text[], $16::bigint[], $17::jsonb[], $18::text[])"
+            "  AS t(id, merchant_id, merchant_order_no, amount, currency, subject,"
+            "  channel, status, notify_url, customer_phone, metadata, created_at,"
+            "  expires_at, version, ev_type, ev_at, ev_detail, ev_request_id)),"
+            " o AS (INSERT INTO orders (id, merchant_id, merchant_order_no, amount,"
             "  currency, subject, channel, status, notify_url, customer_phone,"
             "  metadata, created_at, updated_at, expires_at, version)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb,"
-            "  pe_ts($12), pe_ts($12), pe_ts($13), $14)"
-            " ON CONFLICT (merchant_id, merchant_order_no) DO NOTHING"
-            " RETURNING id)"
-            " INSERT INTO order_events (order_id, seq, type, from_status,"
+            "  SELECT id, merchant_id, merchant_order_no, amount, currency, subject,"
+            "  channel, status, notify_url, customer_phone, metadata,"
+            "  pe_ts(created_at), pe_ts(created_at), pe_ts(expires_at), version"
+            "  FROM input ON CONFLICT (merchant_id, merchant_order_no) DO NOTHING"
+            "  RETURNING id),"
+            " e AS (INSERT INTO order_events (order_id, seq, type, from_status,"
             "  to_status, at, detail, request_id)"
-            " SELECT id, $14, $15, NULL, $8, pe_ts($16), $17::jsonb, $18 FROM o");
+            "  SELECT i.id, i.version, i.ev_type, NULL, i.status, pe_ts(i.ev_at),"
+            "  i.ev_detail, i.ev_request_id FROM input i JOIN o ON o.id = i.id)"
+            " SELECT id FROM o");
   c.prepare("orders_id_by_merchant_order_no",
             "SELECT id FROM orders WHERE merchant_id = $1 AND merchant_order_no = $2");
-  // One round trip: the version-checked update and its event.
-  c.prepare("orders_update",
-            "WITH u AS ("
-            " UPDATE orders SET status = $3, amount_refunded = $4,"
-            "  payment_attempt = $5, channel_trade_no = $6, qr_code = $7,"
-            "  paid_at = CASE WHEN $8::bigint = 0 THEN NULL ELSE pe_ts($8) END,"
-            "  failure_reason = $9, fulfillment_stage = $10,"
-            "  updated_at = pe_ts($11), version = $12"
-            " WHERE id = $1 AND version = $2"
-            " RETURNING id)"
-            " INSERT INTO order_events (order_id, seq, type, from_status,"
+  // A whole batch of transitions in one statement, each checked against its
+  // expected version (rule 2), each with its event. Returns the moved ids.
+  c.prepare("orders_update_batch",
+            "WITH input AS (SELECT * FROM unnest($1::text[], $2::bigint[],"
+            "  $3::smallint[], $4::bigint[], $5::integer[], $6::text[], $7::text[],"
+            "  $8::bigint[], $9::text[], $10::smallint[], $11::bigint[], $12::bigint[],"
+            "  $13::text[], $14::smallint[], $15::smallint[], $16::bigint[],"
+            "  $17::jsonb[], $18::text[])"
+            "  AS t(id, expected_version, status, amount_refunded, payment_attempt,"
+            "  channel_trade_no, qr_code, paid_at, failure_reason, fulfillment_stage,"
+            "  updated_at, version, ev_type, ev_from, ev_to, ev_at, ev_detail,"
+            "  ev_request_id)),"
+            " u AS (UPDATE orders o SET status = i.status,"
+            "  amount_refunded = i.amount_refunded, payment_attempt = i.payment_attempt,"
+            "  channel_trade_no = i.channel_trade_no, qr_code = i.qr_code,"
+            "  paid_at = CASE WHEN i.paid_at = 0 THEN NULL ELSE pe_ts(i.paid_at) END,"
+            "  failure_reason = i.failure_reason, fulfillment_stage = i.fulfillment_stage,"
+            "  updated_at = pe_ts(i.updated_at), version = i.version"
+            "  FROM input i WHERE o.id = i.id AND o.version = i.expected_version"
+            "  RETURNING o.id),"
+            " e AS (INSERT INTO order_events (order_id, seq, type, from_status,"
             "  to_status, at, detail, request_id)"
-            " SELECT id, $12, $13, $14, $15, pe_ts($16), $17::jsonb, $18 FROM u");
+            "  SELECT i.id, i.version, i.ev_type, i.ev_from, i.ev_to, pe_ts(i.ev_at),"
+            "  i.ev_detail, i.ev_request_id FROM input i JOIN u ON u.id = i.id)"
+            " SELECT id FROM u");
   c.prepare("order_events_insert",
             "INSERT INTO order_events (order_id, seq, type, from_status,"
             " to_status, at, detail, request_id)"

@@ -16,6 +16,10 @@ namespace payengine::storage {
 // --- orders, order_events (orders_table.cpp) -------------------------------
 /// expected_version 0 inserts; otherwise updates WHERE version = expected.
 write_result write_transition(pqxx::work& tx, const transition_write& w);
+/// The same for a whole batch in two statements (inserts, updates); results
+/// in the order of `writes`. At most one write per order.
+std::vector<write_result> write_transitions(pqxx::work& tx,
+                                            const std::vector<const transition_write*>& writes);
 std::optional<order_record> load_order(pqxx::work& tx, const std::string& id);
 /// Empty if the order does not exist or belongs to another merchant.
 std::vector<order_event_row> load_events(pqxx::work& tx, const std::string& order_id,

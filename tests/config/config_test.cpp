@@ -32,7 +32,9 @@ protected:
       ::unsetenv(name);
   }
   std::string write_file(const std::string& text) {
-    path_ = ::testing::TempDir() + "payengine-config-test.toml";
+    // One file per test: ctest runs the tests of this file in parallel.
+    auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = ::testing::TempDir() + "payengine-" + info->name() + ".toml";
     std::ofstream{path_} << text;
     return path_;
   }

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Durable order creation over HTTP (wrk, keep-alive connections) against the
+# same database's own ceiling: pgbench running the equivalent SQL as one
+# transaction per request. Prints both rates and their ratio.
+#   scripts/bench_orders.sh [seconds=15] [connections=64]
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+DURATION="${1:-15}"
+CONNECTIONS="${2:-64}"
+PORT=18181
+ADMIN_TOKEN="bench-admin-token-0123456789"
+
+install_packages
+build Release
+pg_start
+pg_create_db pe_bench
+URL="$(pg_url pe_bench)"
+
+log "starting payengine on 127.0.0.1:$PORT"
+PAYENGINE_DATABASE_URL="$URL" PAYENGINE_LISTEN="127.0.0.1:$PORT" \
+PAYENGINE_ADMIN_TOKEN="$ADMIN_TOKEN" PAYENGINE_LOG_LEVEL=warn \
+PAYENGINE_ALIPAY_GATEWAY_URL="http://127.0.0.1:9/gateway.do" \
+  "$BUILD_DIR/payengine" ${PAYENGINE_BENCH_FLAGS:-} >"$LOCAL_DIR/bench-engine.log" 2>&1 &
+ENGINE_PID=$!
+trap 'kill $ENGINE_PID 2>/dev/null || true; wait $ENGINE_PID 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+
+KEY=$(curl -sf -X POST "http://127.0.0.1:$PORT/admin/merchants" \
+  -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+  -d '{"name":"bench"}' | sed -E 's/.*"api_key":"([^"]+)".*/\1/')
+export PAYENGINE_BENCH_KEY="$KEY"
+
+log "warm-up (3 s)"
+wrk -t2 -c"$CONNECTIONS" -d3s -s "$ROOT/scripts/bench/create_order.lua" "http://127.0.0.1:$PORT" >/dev/null
+
+log "engine: POST /v1/orders, $CONNECTIONS keep-alive connections, ${DURATION}s"
+ENGINE_OUT=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$ROOT/scripts/bench/create_order.lua" "http://127.0.0.1:$PORT")
+echo "$ENGINE_OUT"
+ENGINE_RPS=$(echo "$ENGINE_OUT" | awk '/Requests\/sec/ {print $2}')
+NON_201=$(echo "$ENGINE_OUT" | sed -nE 's/non_201=([0-9]+)/\1/p')
+ENGINE_ROWS=$("$PG_BIN/psql" -X -qtA "$URL" -c "SELECT count(*) FROM orders")
+BATCH=$(curl -sf "http://127.0.0.1:$PORT/admin/actors" -H "Authorization: Bearer $ADMIN_TOKEN" \
+  | python3 -c 'import json,sys; w=json.load(sys.stdin)["storage_writers"]; print(", ".join("%s mean %.1f max %d" % (x["id"], x["mean_batch_size"], x["max_batch_size"]) for x in w))' 2>/dev/null || echo "n/a")
+kill "$ENGINE_PID"; wait "$ENGINE_PID" 2>/dev/null || true
+
+log "pgbench: the same SQL, one transaction per request, $CONNECTIONS clients, ${DURATION}s"
+"$PG_BIN/psql" -X -q "$URL" -c "INSERT INTO merchants (id, name, api_key_hash, webhook_secret, created_at) VALUES ('mch_bench', 'pgbench', 'pgbench', 'x', now()) ON CONFLICT DO NOTHING"
+PGB_OUT=$("$PG_BIN/pgbench" -n -M prepared -c "$CONNECTIONS" -j 2 -T "$DURATION" \
+  -f "$ROOT/scripts/bench/create_order.pgbench" "$URL" 2>&1)
+echo "$PGB_OUT" | grep -E "tps|latency|failed|processed"
+PGB_TPS=$(echo "$PGB_OUT" | awk '/^tps/ {print $3; exit}')
+
+RATIO=$(awk -v a="$ENGINE_RPS" -v b="$PGB_TPS" 'BEGIN { printf "%.2f", a / b }')
+echo
+echo "engine_orders_per_s=$ENGINE_RPS non_201=$NON_201 orders_stored=$ENGINE_ROWS"
+echo "storage_batches: $BATCH"
+echo "pgbench_tps=$PGB_TPS"
+echo "ratio=$RATIO"

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+
+// Every bound of the simulator, in one place.
+namespace payengine::sim::limits {
+
+using namespace std::chrono_literals;
+
+// Handler pool; each open keep-alive connection holds one thread.
+inline constexpr std::size_t http_threads = 64;
+// Pending connections; cpp-httplib's own backlog of 5 drops bursts.
+inline constexpr int listen_backlog = 1024;
+inline constexpr std::size_t request_bytes_max = 64 * 1024;
+inline constexpr std::size_t notify_senders = 4;       // threads delivering notifications
+inline constexpr auto notify_connect_timeout = 2s;
+inline constexpr auto notify_read_timeout = 5s;
+// Alipay's schedule after the first, immediate attempt (8 attempts in ~25 h).
+inline constexpr std::array<std::chrono::seconds, 7> notify_retry_delays{4min, 10min, 10min, 1h, 2h, 6h, 15h};
+// A notification held back for `reorder_notify` goes out after the next
+// one, or after this long if no other comes.
+inline constexpr auto reorder_hold_max = 2s;
+inline constexpr std::size_t trades_max = 100'000;
+inline constexpr std::size_t sms_messages_max = 100'000;
+inline constexpr std::size_t sms_text_chars_max = 1'000;
+inline constexpr std::size_t sms_id_chars_max = 255;
+inline constexpr long fault_latency_ms_max = 60'000;
+// How long a `timeout_rate` fault holds the answer back: longer than any
+// sane client timeout, bounded so the handler thread comes back.
+inline constexpr long fault_timeout_ms_default = 30'000;
+inline constexpr long fault_timeout_ms_max = 120'000;
+
+}  // namespace payengine::sim::limits

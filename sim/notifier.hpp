@@ -1,0 +1,71 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sim/faults.hpp"
+
+// Delivers signed notifications the way Alipay does: a first attempt at
+// once, then again after 4m, 10m, 10m, 1h, 2h, 6h, 15h (divided by the time
+// scale) until the receiver answers the plain text `success`. A few sender
+// threads sleep on a condition variable until the earliest due attempt; no
+// request handler ever waits for a delivery.
+namespace payengine::sim {
+
+struct delivery {
+  std::string out_trade_no;
+  std::string notify_id;
+  std::string notify_url;
+  std::string body;  // signed form body, the same for every attempt
+  int attempts = 0;  // made so far
+};
+
+struct attempt_report {
+  std::string out_trade_no;
+  std::string notify_id;
+  std::string status;  // "success", "http 500: fail", "dropped", "error: Connection", ...
+  bool delivered = false;
+  bool given_up = false;  // the schedule is exhausted
+};
+
+class notifier {
+ public:
+  using clock = std::chrono::steady_clock;
+  using report_fn = std::function<void(const attempt_report&)>;
+
+  notifier(double time_scale, fault_state& faults, report_fn report);
+  ~notifier();
+  notifier(const notifier&) = delete;
+  notifier& operator=(const notifier&) = delete;
+
+  void enqueue(delivery d);
+  // Stops the senders; attempts not yet made are dropped (the simulator
+  // keeps nothing across restarts).
+  void stop();
+
+ private:
+  void run();
+  std::vector<delivery> take_due(std::unique_lock<std::mutex>& lock);
+  void attempt(delivery d);
+  void reschedule(delivery d);
+
+  const double time_scale_;
+  fault_state& faults_;
+  const report_fn report_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::multimap<clock::time_point, delivery> due_;
+  std::optional<delivery> held_;  // reorder_notify: waits for the next one
+  clock::time_point held_until_;
+  bool stopping_ = false;
+  std::vector<std::thread> senders_;
+};
+
+}  // namespace payengine::sim

@@ -1,0 +1,134 @@
+#include "sim/routes.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "sim/publish.hpp"
+
+namespace payengine::sim {
+namespace {
+
+using nlohmann::json;
+namespace alipay = channels::alipay;
+
+constexpr std::int64_t pay_amount_max = 1'000'000'000'000;  // API.md's bound on amounts
+
+void reply(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json; charset=utf-8");
+}
+
+void reply_error(httplib::Response& res, int status, const std::string& message) {
+  const char* type = status >= 500 ? "api_error" : status == 409 ? "conflict_error" : "invalid_request_error";
+  reply(res, status, {{"error", {{"type", type}, {"message", message}}}});
+}
+
+json parse_body(const httplib::Request& req) { return json::parse(req.body, nullptr, false); }
+
+std::string query_string(const httplib::Request& req) {
+  const auto mark = req.target.find('?');
+  return mark == std::string::npos ? std::string{} : req.target.substr(mark + 1);
+}
+
+void on_gateway(services& s, const httplib::Request& req, httplib::Response& res) {
+  const faults f = s.faults.current();
+  if (f.latency_ms > 0) s.stopping.sleep_for(std::chrono::milliseconds(f.latency_ms));
+  if (s.faults.roll(f.error_rate)) {
+    if (s.faults.roll(0.5)) return reply_error(res, 500, "injected fault");
+    return res.set_content(s.alipay_gateway.unavailable(query_string(req), req.body), "application/json;charset=utf-8");
+  }
+  const std::string answer = s.alipay_gateway.handle(query_string(req), req.body);
+  // The work is done; only the answer is late, as with a real timeout.
+  if (s.faults.roll(f.timeout_rate)) s.stopping.sleep_for(std::chrono::milliseconds(f.timeout_ms));
+  res.set_content(answer, "application/json;charset=utf-8");
+}
+
+int status_of(const refusal& r) { return r.sub_code == alipay::sub_codes::trade_not_exist ? 404 : 409; }
+
+// The buyer's side of a QR code: {"result": "success"|"fail", "amount": N}.
+void on_qr_post(services& s, const httplib::Request& req, httplib::Response& res) {
+  const json body = parse_body(req);
+  if (!body.is_object() || !body.contains("result") || !body["result"].is_string()) {
+    return reply_error(res, 400, R"(body must be {"result": "success"|"fail"})");
+  }
+  const std::string result = body["result"].get<std::string>();
+  std::optional<std::int64_t> amount;
+  if (body.contains("amount")) {
+    const auto& value = body["amount"];
+    if (!value.is_number_integer() || value.get<std::int64_t>() < 1 || value.get<std::int64_t>() > pay_amount_max) {
+      return reply_error(res, 400, "amount must be an integer from 1 to 10^12");
+    }
+    amount = value.get<std::int64_t>();
+  }
+  if (result != "success" && result != "fail") return reply_error(res, 400, "result must be success or fail");
+  const std::string trade_no = req.matches[1];
+  auto outcome = result == "success" ? s.trades.pay(trade_no, amount) : s.trades.fail(trade_no);
+  if (auto* r = std::get_if<refusal>(&outcome)) return reply_error(res, status_of(*r), r->sub_msg);
+  const auto& c = std::get<change>(outcome);
+  publish(s.notices, s.sim_key, c.after, c.notice);
+  reply(res, 200, to_json(c.after));
+}
+
+void on_qr_get(services& s, const httplib::Request& req, httplib::Response& res) {
+  auto outcome = s.trades.query("", req.matches[1]);
+  if (auto* r = std::get_if<refusal>(&outcome)) return reply_error(res, 404, r->sub_msg);
+  const auto& t = std::get<trade>(outcome);
+  reply(res, 200,
+        {{"trade_no", t.trade_no}, {"subject", t.subject}, {"total_amount", t.total_amount},
+         {"status", alipay::to_string(t.status)}});
+}
+
+void on_faults_post(services& s, const httplib::Request& req, httplib::Response& res) {
+  const auto parsed = parse_faults(parse_body(req));
+  if (const auto* message = std::get_if<std::string>(&parsed)) return reply_error(res, 400, *message);
+  s.faults.set(std::get<faults>(parsed));
+  const json current = to_json(s.faults.current());
+  spdlog::info("faults set: {}", current.dump());
+  reply(res, 200, current);
+}
+
+void on_trades(services& s, httplib::Response& res) {
+  json data = json::array();
+  for (const auto& t : s.trades.list()) data.push_back(to_json(t));
+  reply(res, 200, {{"data", data}});
+}
+
+void on_trade(services& s, const httplib::Request& req, httplib::Response& res) {
+  const auto t = s.trades.find(req.matches[1]);
+  if (!t) return reply_error(res, 404, "no such trade");
+  reply(res, 200, to_json(*t));
+}
+
+void on_sms_send(services& s, const httplib::Request& req, httplib::Response& res) {
+  const json body = parse_body(req);
+  std::string detail;
+  const auto result = s.sms.send(body, detail);
+  if (result != sms_result::sent) return reply_error(res, static_cast<int>(result), detail);
+  reply(res, 200, {{"id", body.at("id")}, {"status", "sent"}});
+}
+
+void on_sms_list(services& s, httplib::Response& res) {
+  json data = json::array();
+  for (const auto& m : s.sms.messages()) data.push_back(to_json(m));
+  reply(res, 200, {{"data", data}});
+}
+
+}  // namespace
+
+void register_routes(httplib::Server& server, services& s) {
+  using req_t = const httplib::Request&;
+  using res_t = httplib::Response&;
+  server.Post("/gateway.do", [&s](req_t req, res_t res) { on_gateway(s, req, res); });
+  server.Get(R"(/qr/([0-9A-Za-z_-]+))", [&s](req_t req, res_t res) { on_qr_get(s, req, res); });
+  server.Post(R"(/qr/([0-9A-Za-z_-]+))", [&s](req_t req, res_t res) { on_qr_post(s, req, res); });
+  server.Get("/sim/faults", [&s](req_t, res_t res) { reply(res, 200, to_json(s.faults.current())); });
+  server.Post("/sim/faults", [&s](req_t req, res_t res) { on_faults_post(s, req, res); });
+  server.Get("/sim/trades", [&s](req_t, res_t res) { on_trades(s, res); });
+  server.Get(R"(/sim/trades/(.+))", [&s](req_t req, res_t res) { on_trade(s, req, res); });
+  server.Post("/sms/send", [&s](req_t req, res_t res) { on_sms_send(s, req, res); });
+  server.Get("/sms/messages", [&s](req_t, res_t res) { on_sms_list(s, res); });
+  server.Get("/healthz", [](req_t, res_t res) { reply(res, 200, {{"status", "ok"}}); });
+  server.set_exception_handler([](req_t, res_t res, std::exception_ptr) { reply_error(res, 500, "internal error"); });
+}
+
+}  // namespace payengine::sim
