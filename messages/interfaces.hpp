@@ -3,6 +3,7 @@
 // whom and what every request is answered with.
 
 #include "messages/commands.hpp"
+#include "messages/gateway_messages.hpp"
 #include "messages/order.hpp"
 #include "messages/storage_messages.hpp"
 #include "messages/type_ids.hpp"
@@ -60,6 +61,17 @@ using storage_writer_actor = caf::typed_actor<
   caf::replies_to<ping_db_atom>::with<bool>,
   caf::replies_to<info_atom>::with<writer_info>,
   caf::reacts_to<flush_atom>>;
+
+/// A channel gateway (actors/gateway.cpp), one per channel: signs and
+/// sends requests on detached HTTP workers, retries with back-off, breaks
+/// the circuit under a dead channel, limits the rate. Every request is
+/// answered with a channel_reply (failures are outcomes, not errors).
+using gateway_actor = caf::typed_actor<
+  caf::replies_to<open_trade>::with<channel_reply>,
+  caf::replies_to<query_trade>::with<channel_reply>,
+  caf::replies_to<close_trade>::with<channel_reply>,
+  caf::replies_to<refund_trade>::with<channel_reply>,
+  caf::replies_to<info_atom>::with<gateway_info>>;
 
 /// Drives expiry of orders whose actors are not live (actors/expiry_sweeper.cpp).
 using expiry_sweeper_actor = caf::typed_actor<caf::reacts_to<sweep_atom>>;

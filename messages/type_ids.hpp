@@ -33,6 +33,14 @@ struct idempotency_entry;
 struct idempotency_result;
 struct shard_info;
 struct writer_info;
+enum class channel_outcome : uint8_t;
+enum class trade_state : uint8_t;
+struct open_trade;
+struct query_trade;
+struct close_trade;
+struct refund_trade;
+struct channel_reply;
+struct gateway_info;
 } // namespace payengine
 
 CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
@@ -68,6 +76,14 @@ CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(payengine, (payengine::writer_info))
   CAF_ADD_TYPE_ID(payengine, (std::vector<payengine::writer_info>))
   CAF_ADD_TYPE_ID(payengine, (std::vector<std::string>))
+  CAF_ADD_TYPE_ID(payengine, (payengine::channel_outcome))
+  CAF_ADD_TYPE_ID(payengine, (payengine::trade_state))
+  CAF_ADD_TYPE_ID(payengine, (payengine::open_trade))
+  CAF_ADD_TYPE_ID(payengine, (payengine::query_trade))
+  CAF_ADD_TYPE_ID(payengine, (payengine::close_trade))
+  CAF_ADD_TYPE_ID(payengine, (payengine::refund_trade))
+  CAF_ADD_TYPE_ID(payengine, (payengine::channel_reply))
+  CAF_ADD_TYPE_ID(payengine, (payengine::gateway_info))
 
   CAF_ADD_ATOM(payengine, payengine, load_atom, "load")
   CAF_ADD_ATOM(payengine, payengine, insert_atom, "insert")
