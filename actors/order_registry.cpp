@@ -25,10 +25,12 @@ order_actor spawn_order(order_registry_self self, const std::string& id, bool lo
   return handle;
 }
 
-/// Asks the least recently used actors to passivate while over the limit.
-void evict_if_full(order_registry_self self) {
+/// Makes room for one more actor: asks the least recently used to passivate
+/// while the shard is at its limit. Passivating actors are on their way out
+/// and not counted (nor chosen again).
+void make_room(order_registry_self self) {
   auto& st = self->state;
-  while (st.live.size() > st.settings.live_max && !st.lru.empty()) {
+  while (st.lru.size() >= st.settings.live_max && !st.lru.empty()) {
     auto victim = st.live.find(st.lru.front());
     st.lru.pop_front();
     victim->second.passivating = true;
@@ -41,10 +43,10 @@ entry& activate(order_registry_self self, const std::string& id, bool load) {
   auto& st = self->state;
   auto i = st.live.find(id);
   if (i == st.live.end()) {
+    make_room(self); // before the newcomer joins: it must never be the victim
     i = st.live.emplace(id, entry{}).first;
     i->second.handle = spawn_order(self, id, load);
     i->second.lru_pos = st.lru.insert(st.lru.end(), id);
-    evict_if_full(self);
   } else if (!i->second.passivating) {
     st.lru.splice(st.lru.end(), st.lru, i->second.lru_pos);
   }

@@ -82,7 +82,9 @@ api_error from_engine_error(const caf::error& err) {
   } else if (err == caf::sec::request_receiver_down) {
     return service_unavailable("actor_unavailable", "The order's actor stopped; retry.");
   }
-  logging::error("http.internal_error", {{"error", caf::to_string(err)}});
+  logging::error("http.internal_error", {{"error", caf::to_string(err)},
+                                         {"category", caf::to_string(err.category())},
+                                         {"code", err.code()}});
   return {500, "api_error", "internal_error", "An internal error occurred.", {}, {}};
 }
 

@@ -320,5 +320,47 @@ TEST_F(api_test, a_killed_order_actor_is_restarted_from_storage) {
   EXPECT_EQ(actor.body["status"], "created");
 }
 
+TEST(order_actors, passivate_when_idle_and_come_back_from_storage) {
+  PE_REQUIRE_DATABASE();
+  test_database db{"passivation"};
+  engine_process engine{db.url()};
+  engine.set_args({"--order-idle-ms", "30", "--live-orders-max", "8", "--registry-shards", "2"});
+  engine.start();
+  auto key = engine.create_merchant()["api_key"].get<std::string>();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) {
+    auto r = engine.request("POST", "/v1/orders", key, order_body("M-p" + std::to_string(i)).dump());
+    ASSERT_EQ(r.status, 201) << r.raw;
+    ids.push_back(r.body["id"]);
+  }
+  // Bounded: never more live order actors than live_orders_max (per shard share).
+  auto shards = [&] { return engine.request("GET", "/admin/actors", engine.admin_token()).body["registry_shards"]; };
+  uint64_t live = 0;
+  uint64_t evicted = 0;
+  for (auto& s : shards()) {
+    live += s["live"].get<uint64_t>();
+    evicted += s["evictions"].get<uint64_t>();
+  }
+  EXPECT_LE(live, 8u);
+  EXPECT_GE(evicted, 12u);
+  // Idle ones passivate (poll the counters, bounded).
+  uint64_t passivations = 0;
+  for (int i = 0; i < 400 && passivations < 20; ++i) {
+    passivations = 0;
+    for (auto& s : shards())
+      passivations += s["passivations"].get<uint64_t>();
+  }
+  EXPECT_GE(passivations, 20u);
+  // Every order comes back from storage, unchanged, and still accepts commands.
+  for (auto& id : ids) {
+    auto r = engine.request("GET", "/v1/orders/" + id, key);
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.body["version"], 1);
+  }
+  auto c = engine.request("POST", "/v1/orders/" + ids.front() + "/cancel", key, "{}");
+  EXPECT_EQ(c.status, 200);
+  EXPECT_EQ(c.body["version"], 2);
+}
+
 } // namespace
 } // namespace payengine

@@ -206,3 +206,48 @@ TEST_F(storage_test, idempotency_keys_claim_replay_and_refuse) {
 
 } // namespace
 } // namespace payengine
+
+namespace payengine {
+namespace {
+
+TEST_F(storage_test, one_batch_mixes_inserts_duplicates_and_stale_versions) {
+  auto a = draft("M-a");
+  ASSERT_TRUE(run(insert_of(a)).applied);
+  auto b = draft("M-b");
+  auto b_twin = draft("M-b"); // same merchant_order_no, same batch
+  auto c = draft("M-a");      // taken by a
+  auto a_cancel = cancel_of(a);
+  auto a_stale = cancel_of(a);
+  a_stale.next.id = a.id;
+  auto wb = insert_of(b);
+  auto wt = insert_of(b_twin);
+  auto wc = insert_of(c);
+  pqxx::work tx{*conn_};
+  auto results = storage::write_transitions(tx, {&wb, &wt, &wc, &a_cancel});
+  tx.commit();
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_TRUE(results[0].applied);
+  EXPECT_TRUE(results[1].duplicate);
+  EXPECT_EQ(results[1].existing_order_id, b.id);
+  EXPECT_TRUE(results[2].duplicate);
+  EXPECT_EQ(results[2].existing_order_id, a.id);
+  EXPECT_TRUE(results[3].applied);
+  EXPECT_FALSE(run(a_stale).applied);
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM orders"), "2");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM order_events"), "3");
+}
+
+TEST_F(storage_test, text_with_quotes_and_backslashes_survives_the_array_encoding) {
+  auto o = draft("M-q");
+  o.subject = "a \"quoted\" \\ back\\slash, {brace} 年";
+  o.metadata = {{"k\"1", "v\\2"}, {"k,3", "{v}"}};
+  ASSERT_TRUE(run(insert_of(o)).applied);
+  pqxx::work tx{*conn_};
+  auto loaded = storage::load_order(tx, o.id);
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->subject, o.subject);
+  EXPECT_EQ(loaded->metadata, o.metadata);
+}
+
+} // namespace
+} // namespace payengine

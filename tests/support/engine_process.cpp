@@ -68,7 +68,11 @@ void engine_process::start() {
     auto fd = ::open(log_path_.c_str(), O_WRONLY | O_APPEND);
     ::dup2(fd, STDERR_FILENO);
     ::dup2(fd, STDOUT_FILENO);
-    ::execl(PAYENGINE_BINARY, PAYENGINE_BINARY, static_cast<char*>(nullptr));
+    std::vector<char*> argv{const_cast<char*>(PAYENGINE_BINARY)};
+    for (auto& a : args_)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(PAYENGINE_BINARY, argv.data());
     ::_exit(127);
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{20};

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 namespace payengine::testing {
 
@@ -27,6 +28,9 @@ public:
   /// `env` adds to or overrides the defaults (database, listen, admin token).
   engine_process(std::string database_url, std::map<std::string, std::string> env = {});
   ~engine_process();
+
+  /// Command-line flags for the next start(), e.g. {"--order-idle-ms", "50"}.
+  void set_args(std::vector<std::string> args) { args_ = std::move(args); }
 
   /// Starts the binary and waits until /healthz answers (or fails the test).
   void start();
@@ -54,6 +58,7 @@ public:
 private:
   std::string database_url_;
   std::map<std::string, std::string> env_;
+  std::vector<std::string> args_;
   std::string admin_token_ = "test-admin-token-0123456789";
   std::string log_path_;
   int port_ = 0;
