@@ -87,20 +87,22 @@ transition_write make_write(const order_record& current, const transition& t,
   return w;
 }
 
-void log_transition(const order_record& before, const order_record& after,
-                    const std::string& request_id) {
+void log_transition(order_status before, int64_t before_version,
+                    const order_record& after, const std::string& request_id) {
+  if (!logging::enabled(logging::level::info))
+    return;
   nlohmann::json fields = {{"order_id", after.id},
                            {"merchant_id", after.merchant_id},
                            {"to", to_string(after.status)},
                            {"version", after.version},
                            {"request_id", request_id}};
-  if (before.version == 0) {
+  if (before_version == 0) {
     fields["amount"] = after.amount;
     fields["currency"] = after.currency;
     logging::info("order.created", std::move(fields));
     return;
   }
-  fields["from"] = to_string(before.status);
+  fields["from"] = to_string(before);
   logging::info("order.transition", std::move(fields));
 }
 
@@ -130,9 +132,10 @@ caf::result<order_reply> persist(order_self self, transition_write w,
           self->quit(make_error(engine_error::version_conflict));
           return;
         }
-        auto before = st.order;
-        become_live(self, next);
-        log_transition(before, st.order, request_id);
+        auto before = st.order.status;
+        auto before_version = st.order.version;
+        become_live(self, std::move(next));
+        log_transition(before, before_version, st.order, request_id);
         rp.deliver(order_reply{on_success, st.order});
       },
       [=](caf::error& err) mutable {
