@@ -6,6 +6,7 @@
 //   4. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0
 
 #include "actors/engine.hpp"
+#include "actors/gateway.hpp"
 #include "config/config.hpp"
 #include "config/logging.hpp"
 #include "http/server.hpp"
@@ -16,6 +17,7 @@
 #include <caf/all.hpp>
 
 #include <csignal>
+#include <optional>
 #include <iostream>
 #include <thread>
 
@@ -81,15 +83,23 @@ int main(int argc, char** argv) {
   }
   auto cfg = std::get<engine_config>(std::move(loaded));
   logging::init(cfg.log_level);
+  std::optional<gateway_settings> alipay;
+  if (!cfg.alipay_gateway_url.empty()) {
+    auto gs = gateway_settings_from(cfg);
+    if (auto* err = std::get_if<std::string>(&gs))
+      return fail("configuration: " + *err);
+    alipay = std::get<gateway_settings>(std::move(gs));
+  }
   if (auto err = prepare_database(cfg); !err.empty())
     return fail(err);
   caf::actor_system_config sys_cfg;
   configure_actors(sys_cfg, cfg);
   caf::actor_system sys{sys_cfg};
-  auto handles = start_engine(sys, cfg);
+  auto handles = start_engine(sys, cfg, alipay ? &*alipay : nullptr);
   int exit_code = 0;
   {
-    http::api_server server{sys, handles, cfg};
+    http::api_server server{sys, handles, cfg,
+                            alipay ? alipay->channel_key : std::nullopt};
     std::string bind_error;
     if (!server.bind(bind_error)) {
       stop_engine(sys, handles);

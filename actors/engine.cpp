@@ -1,6 +1,8 @@
 #include "actors/engine.hpp"
 
 #include "actors/expiry_sweeper.hpp"
+#include "actors/gateway.hpp"
+#include "actors/reconciler.hpp"
 #include "actors/order_registry.hpp"
 #include "actors/storage_writer.hpp"
 
@@ -8,8 +10,14 @@
 
 namespace payengine {
 
-engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg) {
+engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
+                            const gateway_settings* alipay) {
   engine_handles h;
+  std::string notify_url;
+  if (alipay) {
+    h.gateway = sys.spawn(gateway_impl, *alipay);
+    notify_url = alipay->notify_url;
+  }
   for (uint32_t i = 0; i < cfg.storage_writers; ++i) {
     writer_settings ws{i, cfg.database_url, cfg.storage_batch_max};
     h.writers.push_back(sys.spawn<caf::detached>(storage_writer_impl, ws));
@@ -21,13 +29,24 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg) {
     rs.restarts_max = cfg.order_restarts_max;
     rs.order.idle_ms = cfg.order_idle_ms;
     rs.order.storage_timeout_ms = cfg.storage_timeout_ms;
-    h.shards.push_back(sys.spawn(order_registry_impl, rs, h.writers[i % h.writers.size()]));
+    rs.order.channel_timeout_ms = cfg.channel_timeout_ms;
+    rs.order.channel_retry_ms = cfg.scaled_ms(cfg.channel_retry_ms);
+    h.shards.push_back(sys.spawn(order_registry_impl, rs, h.writers[i % h.writers.size()],
+                                 h.gateway, notify_url));
   }
   sweeper_settings ss;
   ss.interval_ms = cfg.scaled_ms(cfg.expiry_sweep_interval_ms);
   ss.batch_max = cfg.expiry_sweep_batch_max;
   ss.request_timeout_ms = cfg.request_timeout_ms;
   h.sweeper = sys.spawn(expiry_sweeper_impl, ss, h.writers.front(), h.shards);
+  if (h.gateway) {
+    reconciler_settings rc;
+    rc.interval_ms = cfg.scaled_ms(cfg.reconcile_interval_ms);
+    rc.stale_after_ms = cfg.scaled_ms(cfg.reconcile_after_ms);
+    rc.batch_max = cfg.reconcile_batch_max;
+    rc.request_timeout_ms = cfg.channel_timeout_ms + cfg.request_timeout_ms;
+    h.reconciler = sys.spawn(reconciler_impl, rc, h.writers.front(), h.shards);
+  }
   return h;
 }
 
@@ -38,6 +57,8 @@ void stop_engine(caf::actor_system& sys, engine_handles& h) {
       self->send_exit(handle, caf::exit_reason::user_shutdown);
   };
   stop(h.sweeper);
+  stop(h.reconciler);
+  stop(h.gateway);
   for (auto& s : h.shards)
     stop(s);
   for (auto& w : h.writers)

@@ -9,7 +9,11 @@
 
 namespace payengine {
 
-engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg);
+struct gateway_settings;
+
+/// `alipay`: the gateway's settings when the channel is configured.
+engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
+                            const gateway_settings* alipay);
 
 /// Stops every actor of the engine; order actors die with their shards.
 void stop_engine(caf::actor_system& sys, engine_handles& handles);

@@ -1,6 +1,6 @@
 #include "actors/order.hpp"
 
-#include "actors/order_transitions.hpp"
+#include "actors/order_internal.hpp"
 #include "config/logging.hpp"
 #include "messages/errors.hpp"
 #include "messages/timestamps.hpp"
@@ -10,20 +10,12 @@
 #include <algorithm>
 
 namespace payengine {
-
-namespace {
-
-using phase = order_state::phase;
+namespace order_detail {
 
 std::chrono::milliseconds storage_timeout(order_self self) {
   return std::chrono::milliseconds{self->state.ctx.settings.storage_timeout_ms};
 }
 
-void touch(order_self self) {
-  self->state.last_active = std::chrono::steady_clock::now();
-}
-
-/// An empty merchant_id is the operator, who sees every order.
 bool visible_to(const order_state& st, const std::string& merchant_id) {
   return st.current == phase::live
          && (merchant_id.empty() || st.order.merchant_id == merchant_id);
@@ -31,6 +23,12 @@ bool visible_to(const order_state& st, const std::string& merchant_id) {
 
 order_reply not_found() {
   return {order_outcome::not_found, {}};
+}
+
+namespace {
+
+void touch(order_self self) {
+  self->state.last_active = std::chrono::steady_clock::now();
 }
 
 // --- after a commit ---------------------------------------------------------
@@ -62,31 +60,6 @@ void become_live(order_self self, order_record committed) {
   arm_expiry(self);
 }
 
-// --- persisting a transition --------------------------------------------
-
-transition_write make_write(const order_record& current, const transition& t,
-                            const std::string& request_id,
-                            const std::string& detail_json) {
-  transition_write w;
-  w.expected_version = current.version;
-  w.next = current;
-  w.next.status = t.to;
-  w.next.version = current.version + 1;
-  w.next.updated_at = std::max(now_us(), current.updated_at);
-  order_event_row e;
-  e.order_id = current.id;
-  e.seq = w.next.version;
-  e.type = event_type_for(t.to);
-  e.has_from = true;
-  e.from = current.status;
-  e.to = t.to;
-  e.at = w.next.updated_at;
-  e.detail_json = detail_json;
-  e.request_id = request_id;
-  w.events.push_back(std::move(e));
-  return w;
-}
-
 void log_transition(order_status before, int64_t before_version,
                     const order_record& after, const std::string& request_id) {
   if (!logging::enabled(logging::level::info))
@@ -106,14 +79,38 @@ void log_transition(order_status before, int64_t before_version,
   logging::info("order.transition", std::move(fields));
 }
 
-/// Sends `w` to the writer and holds every other message back until the
-/// commit (await): commands to one order never interleave. The reply (and
-/// any change in memory) happens only after the commit.
-caf::result<order_reply> persist(order_self self, transition_write w,
-                                 order_outcome on_success) {
-  auto rp = self->make_response_promise<order_reply>();
+} // namespace
+
+transition_write make_write(const order_record& current, order_status to,
+                            const std::string& event_type,
+                            const std::string& request_id,
+                            const std::string& detail_json) {
+  transition_write w;
+  w.expected_version = current.version;
+  w.next = current;
+  w.next.status = to;
+  w.next.version = current.version + 1;
+  w.next.updated_at = std::max(now_us(), current.updated_at);
+  order_event_row e;
+  e.order_id = current.id;
+  e.seq = w.next.version;
+  e.type = event_type;
+  e.has_from = true;
+  e.from = current.status;
+  e.to = to;
+  e.at = w.next.updated_at;
+  e.detail_json = detail_json;
+  e.request_id = request_id;
+  w.events.push_back(std::move(e));
+  return w;
+}
+
+void persist_into(order_self self, caf::typed_response_promise<order_reply> rp,
+                  transition_write w, order_outcome on_success,
+                  after_commit_fn after_commit) {
   auto next = w.next;
-  auto request_id = w.events.front().request_id;
+  auto record_only = w.record_only;
+  auto request_id = w.events.empty() ? std::string{} : w.events.front().request_id;
   self->request(self->state.ctx.writer, storage_timeout(self), std::move(w))
     .await(
       [=](const write_result& r) mutable {
@@ -132,16 +129,19 @@ caf::result<order_reply> persist(order_self self, transition_write w,
           self->quit(make_error(engine_error::version_conflict));
           return;
         }
-        auto before = st.order.status;
-        auto before_version = st.order.version;
-        become_live(self, std::move(next));
-        log_transition(before, before_version, st.order, request_id);
+        if (!record_only) {
+          auto before = st.order.status;
+          auto before_version = st.order.version;
+          become_live(self, std::move(next));
+          log_transition(before, before_version, st.order, request_id);
+        }
         rp.deliver(order_reply{on_success, st.order});
+        if (after_commit)
+          after_commit(self);
       },
       [=](caf::error& err) mutable {
         rp.deliver(err);
-        auto& st = self->state;
-        if (st.current == phase::fresh) {
+        if (self->state.current == phase::fresh) {
           self->quit(); // nothing stored; the next request starts afresh
           return;
         }
@@ -149,19 +149,31 @@ caf::result<order_reply> persist(order_self self, transition_write w,
         if (err != engine_error::storage_unavailable)
           self->quit(err);
       });
+}
+
+caf::result<order_reply> persist(order_self self, transition_write w,
+                                 order_outcome on_success, after_commit_fn after_commit) {
+  auto rp = self->make_response_promise<order_reply>();
+  persist_into(self, rp, std::move(w), on_success, std::move(after_commit));
   return rp;
 }
 
-caf::result<order_reply> apply_input(order_self self, order_input input,
-                                     const std::string& request_id,
-                                     const std::string& detail_json = "{}") {
+caf::result<order_reply>
+apply_input(order_self self, order_input input, const std::string& request_id,
+            const std::string& detail_json,
+            const std::function<void(transition_write&)>& shape,
+            after_commit_fn after_commit) {
   auto& st = self->state;
   auto t = next_status(st.order.status, input);
   if (!t)
     return order_reply{order_outcome::invalid_state, st.order};
-  return persist(self, make_write(st.order, *t, request_id, detail_json),
-                 order_outcome::ok);
+  auto w = make_write(st.order, t->to, event_type_for(t->to), request_id, detail_json);
+  if (shape)
+    shape(w);
+  return persist(self, std::move(w), order_outcome::ok, std::move(after_commit));
 }
+
+namespace {
 
 // --- command handlers ----------------------------------------------------------
 
@@ -207,13 +219,29 @@ void on_unwatch(order_self self, uint64_t id) {
   st.watchers.erase(i);
 }
 
+/// Cancel and expiry end the order; a trade that may be open at the
+/// channel is closed once that is committed.
+caf::result<order_reply> end_order(order_self self, order_input input,
+                                   const std::string& request_id,
+                                   const std::string& detail_json) {
+  auto& o = self->state.order;
+  bool trade_open = o.payment.attempt > 0
+                    && (o.status == order_status::paying
+                        || o.status == order_status::awaiting_payment);
+  auto otn = out_trade_no_of(o);
+  after_commit_fn close;
+  if (trade_open)
+    close = [otn](order_self s) { close_open_trade(s, otn); };
+  return apply_input(self, input, request_id, detail_json, {}, std::move(close));
+}
+
 /// Expires the order if its time has come, else makes sure a timer will.
 caf::result<order_reply> on_expire(order_self self) {
   auto& st = self->state;
   if (st.current != phase::live)
     return not_found();
   if (expirable(st.order.status) && now_us() >= st.order.expires_at)
-    return apply_input(self, order_input::expire, {}, R"({"reason":"expires_at reached"})");
+    return end_order(self, order_input::expire, {}, R"({"reason":"expires_at reached"})");
   arm_expiry(self);
   return order_reply{order_outcome::ok, st.order};
 }
@@ -222,7 +250,8 @@ void on_idle_check(order_self self) {
   auto& st = self->state;
   auto idle = std::chrono::milliseconds{st.ctx.settings.idle_ms};
   auto since = std::chrono::steady_clock::now() - st.last_active;
-  if (since >= idle && st.watchers.empty()) {
+  bool owes_channel_work = st.retry_armed || st.opening_trade;
+  if (since >= idle && st.watchers.empty() && !owes_channel_work) {
     // The registry answers with passivate_atom once it holds back new
     // messages for this id; see order_registry.cpp.
     self->send(st.ctx.registry, idle_atom_v, st.id);
@@ -248,6 +277,7 @@ order_actor_info describe(order_self self) {
                    std::chrono::steady_clock::now() - st.last_active)
                    .count();
   info.actor_id = std::to_string(self->id());
+  info.mailbox_depth = self->mailbox().size();
   return info;
 }
 
@@ -261,6 +291,7 @@ void load_from_storage(order_self self) {
           return;
         }
         become_live(self, std::move(rows.front()));
+        load_pending_refunds(self);
       },
       [=](caf::error& err) {
         logging::warn("order.load_failed",
@@ -270,9 +301,11 @@ void load_from_storage(order_self self) {
 }
 
 } // namespace
+} // namespace order_detail
 
 order_actor::behavior_type order_impl(order_self self, std::string id,
                                       order_context ctx, bool load) {
+  using namespace order_detail;
   self->state.id = std::move(id);
   self->state.ctx = std::move(ctx);
   touch(self);
@@ -305,9 +338,18 @@ order_actor::behavior_type order_impl(order_self self, std::string id,
       touch(self);
       if (!visible_to(self->state, cmd.merchant_id))
         return not_found();
-      return apply_input(self, order_input::cancel, cmd.request_id);
+      return end_order(self, order_input::cancel, cmd.request_id, "{}");
     },
     [=](const expire_order&) -> caf::result<order_reply> { return on_expire(self); },
+    [=](const pay_order& cmd) -> caf::result<order_reply> {
+      touch(self);
+      return on_pay(self, cmd);
+    },
+    [=](const channel_event& ev) -> caf::result<order_reply> {
+      touch(self);
+      return on_channel_event(self, ev);
+    },
+    [=](const reconcile_order&) -> caf::result<order_reply> { return on_reconcile(self); },
     [=](const inspect_order&) -> order_actor_info { return describe(self); },
     [=](passivate_atom) { self->quit(); },
     [=](idle_atom) { on_idle_check(self); },
@@ -317,6 +359,7 @@ order_actor::behavior_type order_impl(order_self self, std::string id,
         on_expire(self);
     },
     [=](unwatch_atom, uint64_t watcher_id) { on_unwatch(self, watcher_id); },
+    [=](retry_atom) { on_retry(self); },
   };
 }
 

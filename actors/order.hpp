@@ -19,12 +19,18 @@ namespace payengine {
 struct order_settings {
   uint32_t idle_ms = 60'000;
   uint32_t storage_timeout_ms = 5'000;
+  /// Deadline of one gateway call (the gateway retries within it).
+  uint32_t channel_timeout_ms = 60'000;
+  /// First back-off before channel work owed is retried (doubles, capped at 32x).
+  uint32_t channel_retry_ms = 2'000;
 };
 
 /// What an order actor needs to know of the rest of the engine.
 struct order_context {
   storage_writer_actor writer;
   order_registry_actor registry;
+  gateway_actor gateway;   // the (one) channel's gateway; invalid if not configured
+  std::string notify_url;  // where the channel posts its notifications
   order_settings settings;
 };
 
@@ -52,6 +58,13 @@ struct order_state {
   uint64_t next_watcher_id = 1;
   bool expiry_armed = false;
   std::chrono::steady_clock::time_point last_active;
+  /// Channel work owed (a trade to open, refunds to execute) is retried on
+  /// a timer with back-off; the reconciler and the next activation also
+  /// drive it, from storage.
+  bool retry_armed = false;
+  uint32_t retry_round = 0;
+  std::vector<refund_row> pending_refunds;
+  bool opening_trade = false;
 };
 
 using order_self = order_actor::stateful_pointer<order_state>;

@@ -15,9 +15,8 @@ constexpr size_t restart_records_max = 10'000;
 
 order_actor spawn_order(order_registry_self self, const std::string& id, bool load) {
   auto& st = self->state;
-  order_context ctx{st.writer,
-                    caf::actor_cast<order_registry_actor>(self),
-                    st.settings.order};
+  order_context ctx{st.writer, caf::actor_cast<order_registry_actor>(self),
+                    st.gateway, st.notify_url, st.settings.order};
   auto handle = self->spawn(order_impl, id, std::move(ctx), load);
   self->monitor(handle);
   st.ids_by_addr.emplace(handle.address(), id);
@@ -61,6 +60,9 @@ const std::string& order_id_of(const get_order& x) { return x.order_id; }
 const std::string& order_id_of(const watch_order& x) { return x.order_id; }
 const std::string& order_id_of(const cancel_order& x) { return x.order_id; }
 const std::string& order_id_of(const expire_order& x) { return x.order_id; }
+const std::string& order_id_of(const pay_order& x) { return x.order_id; }
+const std::string& order_id_of(const channel_event& x) { return x.order_id; }
+const std::string& order_id_of(const reconcile_order& x) { return x.order_id; }
 
 template <class Command>
 caf::result<order_reply> route(order_registry_self self, Command cmd) {
@@ -178,9 +180,12 @@ caf::result<order_actor_info> inspect_one(order_registry_self self,
 
 order_registry_actor::behavior_type
 order_registry_impl(order_registry_self self, registry_settings settings,
-                    storage_writer_actor writer) {
+                    storage_writer_actor writer, gateway_actor gateway,
+                    std::string notify_url) {
   self->state.settings = settings;
   self->state.writer = std::move(writer);
+  self->state.gateway = std::move(gateway);
+  self->state.notify_url = std::move(notify_url);
   self->state.counters.index = settings.index;
   self->state.counters.live_max = settings.live_max;
   self->set_down_handler([=](caf::down_msg& msg) { on_order_down(self, msg); });
@@ -197,6 +202,9 @@ order_registry_impl(order_registry_self self, registry_settings settings,
     [=](watch_order& cmd) { return route(self, std::move(cmd)); },
     [=](cancel_order& cmd) { return route(self, std::move(cmd)); },
     [=](expire_order& cmd) { return route(self, std::move(cmd)); },
+    [=](pay_order& cmd) { return route(self, std::move(cmd)); },
+    [=](channel_event& cmd) { return route(self, std::move(cmd)); },
+    [=](reconcile_order& cmd) { return route(self, std::move(cmd)); },
     [=](const inspect_order& cmd) { return inspect_one(self, cmd); },
     [=](list_atom, uint32_t limit) { return list_live(self, limit); },
     [=](info_atom) {

@@ -45,6 +45,8 @@ struct order_registry_state {
 
   registry_settings settings;
   storage_writer_actor writer;
+  gateway_actor gateway;
+  std::string notify_url;
   std::unordered_map<std::string, entry> live;
   std::unordered_map<caf::actor_addr, std::string> ids_by_addr;
   std::list<std::string> lru; // least recently used first; passivating ones are not in it
@@ -56,6 +58,7 @@ using order_registry_self = order_registry_actor::stateful_pointer<order_registr
 
 order_registry_actor::behavior_type
 order_registry_impl(order_registry_self self, registry_settings settings,
-                    storage_writer_actor writer);
+                    storage_writer_actor writer, gateway_actor gateway,
+                    std::string notify_url);
 
 } // namespace payengine

@@ -241,6 +241,16 @@ storage_writer_actor::behavior_type storage_writer_impl(storage_writer_self self
         return storage::due_for_expiry(tx, until, limit);
       });
     },
+    [=](unsettled_atom, timestamp_us until, uint32_t limit) {
+      return enqueue<std::vector<std::string>>(self, [until, limit](pqxx::work& tx) {
+        return storage::unsettled_orders(tx, until, limit);
+      });
+    },
+    [=](refunds_atom, const std::string& order_id) {
+      return enqueue<std::vector<refund_row>>(self, [order_id](pqxx::work& tx) {
+        return storage::load_refunds(tx, order_id);
+      });
+    },
     [=](ping_db_atom) {
       return enqueue<bool>(self, [](pqxx::work& tx) {
         tx.exec("SELECT 1");

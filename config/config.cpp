@@ -77,6 +77,11 @@ void add_limit_options(CLI::App& app, engine_config& c) {
   add(app, c.order_restarts_max, "order_restarts_max", "eager restarts of one crashed order actor");
   add(app, c.expiry_sweep_interval_ms, "expiry_sweep_interval_ms", "how often stored orders are checked for expiry");
   add(app, c.expiry_sweep_batch_max, "expiry_sweep_batch_max", "orders expired per sweep at most");
+  add(app, c.channel_timeout_ms, "channel_timeout_ms", "deadline of one gateway call, retries included");
+  add(app, c.channel_retry_ms, "channel_retry_ms", "first back-off before owed channel work is retried (time-scaled)");
+  add(app, c.reconcile_interval_ms, "reconcile_interval_ms", "between reconciler sweeps (time-scaled)");
+  add(app, c.reconcile_after_ms, "reconcile_after_ms", "an order waiting on a channel this long is queried (time-scaled)");
+  add(app, c.reconcile_batch_max, "reconcile_batch_max", "orders reconciled per sweep at most");
   add(app, c.storage_writers, "storage_writers", "storage writer actors (one connection each)");
   add(app, c.storage_batch_max, "storage_batch_max", "requests per group commit at most");
   add(app, c.storage_timeout_ms, "storage_timeout_ms", "deadline of one storage request");
@@ -137,8 +142,10 @@ std::string validate(const engine_config& c) {
     return "storage_writers must be 1..64";
   if (c.storage_batch_max < 1 || c.storage_batch_max > 10'000)
     return "storage_batch_max must be 1..10000";
-  if (c.expiry_sweep_batch_max < 1)
-    return "expiry_sweep_batch_max must be at least 1";
+  if (c.expiry_sweep_batch_max < 1 || c.reconcile_batch_max < 1)
+    return "expiry_sweep_batch_max and reconcile_batch_max must be at least 1";
+  if (c.channel_timeout_ms < 100 || c.channel_retry_ms < 1 || c.reconcile_interval_ms < 10)
+    return "channel_timeout_ms must be at least 100, channel_retry_ms 1, reconcile_interval_ms 10";
   static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
   if (std::none_of(std::begin(levels), std::end(levels),
                    [&](const char* l) { return c.log_level == l; }))

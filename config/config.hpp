@@ -39,6 +39,13 @@ struct engine_config {
   uint32_t expiry_sweep_interval_ms = 1'000;
   uint32_t expiry_sweep_batch_max = 2'000;
 
+  // --- channels ------------------------------------------------------------
+  uint32_t channel_timeout_ms = 60'000;  // one gateway call, retries included
+  uint32_t channel_retry_ms = 2'000;     // first back-off for owed channel work (scaled)
+  uint32_t reconcile_interval_ms = 30'000; // between reconciler sweeps (scaled)
+  uint32_t reconcile_after_ms = 60'000;  // an order waiting this long is queried (scaled)
+  uint32_t reconcile_batch_max = 500;
+
   // --- storage -------------------------------------------------------------
   uint32_t storage_writers = 2;
   uint32_t storage_batch_max = 256;

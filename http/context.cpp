@@ -74,6 +74,12 @@ api_error from_engine_error(const caf::error& err) {
         return service_unavailable("order_reloading", "The order is being reloaded from storage; retry.");
       case engine_error::overloaded:
         return {429, "rate_limit_error", "overloaded", "The engine is at a limit; retry later.", {}, {}};
+      case engine_error::channel_unavailable:
+        return {503, "channel_error", "channel_unavailable",
+                "The payment channel is unavailable (circuit open); nothing was changed. Retry later.", {}, {}};
+      case engine_error::channel_rate_limited:
+        return {429, "rate_limit_error", "channel_rate_limited",
+                "Too many requests to the payment channel; retry later.", {}, {}};
       case engine_error::invariant_broken:
         break;
     }

@@ -2,6 +2,7 @@
 // What every route handler needs: the actor system, the engine's handles,
 // the configuration and the merchant directory.
 
+#include "channels/rsa_key.hpp"
 #include "config/config.hpp"
 #include "http/api_error.hpp"
 #include "messages/interfaces.hpp"
@@ -37,6 +38,7 @@ struct server_context {
   std::set<std::string> channels;
   merchant_directory merchants;
   std::atomic<uint32_t> long_polls{0};
+  std::optional<channels::public_key> alipay_key; // verifies Alipay's notifications
 
   std::chrono::milliseconds request_timeout() const {
     return std::chrono::milliseconds{cfg.request_timeout_ms};

@@ -16,9 +16,11 @@ namespace {
 using httplib::Request;
 using httplib::Response;
 
-/// Runs `fn(merchant)` for an authenticated merchant; 401 otherwise.
-template <class F>
-httplib::Server::Handler merchant_route(server_context& ctx, F fn) {
+} // namespace
+
+httplib::Server::Handler merchant_route(
+  server_context& ctx,
+  std::function<void(const httplib::Request&, httplib::Response&, const merchant_record&)> fn) {
   return [&ctx, fn](const Request& req, Response& res) {
     auto m = authenticate(ctx, req);
     if (!m) {
@@ -29,7 +31,6 @@ httplib::Server::Handler merchant_route(server_context& ctx, F fn) {
   };
 }
 
-/// The API answer for an order actor's reply.
 void send_reply(Response& res, const caf::expected<order_reply>& reply, int ok_status) {
   if (!reply) {
     send(res, from_engine_error(reply.error()));
@@ -58,6 +59,8 @@ void send_reply(Response& res, const caf::expected<order_reply>& reply, int ok_s
       return;
   }
 }
+
+namespace {
 
 bool valid_order_id(const std::string& id) {
   return well_formed_id(id, "ord");

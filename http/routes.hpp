@@ -13,6 +13,15 @@ namespace payengine::http {
 void add_order_routes(httplib::Server& svr, server_context& ctx);
 void add_admin_routes(httplib::Server& svr, server_context& ctx);
 void add_ops_routes(httplib::Server& svr, server_context& ctx);
+void add_payment_routes(httplib::Server& svr, server_context& ctx);
+
+/// The API answer for an order actor's reply (order_routes.cpp).
+void send_reply(httplib::Response& res, const caf::expected<order_reply>& reply, int ok_status);
+
+/// Runs `fn(req, res, merchant)` for an authenticated merchant; 401 otherwise.
+httplib::Server::Handler merchant_route(
+  server_context& ctx,
+  std::function<void(const httplib::Request&, httplib::Response&, const merchant_record&)> fn);
 
 /// Runs `handler` under the request's Idempotency-Key (API.md): replays a
 /// finished response, refuses a different body (422) or a request still in

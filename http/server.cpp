@@ -25,7 +25,8 @@ httplib::Server::HandlerResponse pre_route(const httplib::Request& req, httplib:
   auto length = req.get_header_value("Content-Length");
   bool has_body = (!length.empty() && length != "0")
                   || req.has_header("Transfer-Encoding");
-  if (has_body && !is_json_content_type(req.get_header_value("Content-Type"))) {
+  bool channel_format = req.path.rfind("/v1/callbacks/", 0) == 0; // the channel's own format
+  if (has_body && !channel_format && !is_json_content_type(req.get_header_value("Content-Type"))) {
     send(res, {415, "invalid_request_error", "unsupported_media_type",
                "Send the body as 'Content-Type: application/json'.", {}, {}});
     return httplib::Server::HandlerResponse::Handled;
@@ -61,9 +62,11 @@ httplib::Server::HandlerResponse on_error(const httplib::Request&, httplib::Resp
 
 } // namespace
 
-api_server::api_server(caf::actor_system& sys, engine_handles handles, engine_config cfg)
-  : ctx_(new server_context{sys, std::move(handles), std::move(cfg), {}, {}, {}}) {
-  if (!ctx_->cfg.alipay_gateway_url.empty())
+api_server::api_server(caf::actor_system& sys, engine_handles handles, engine_config cfg,
+                       std::optional<channels::public_key> alipay_key)
+  : ctx_(new server_context{sys, std::move(handles), std::move(cfg), {}, {}, {}, {}}) {
+  ctx_->alipay_key = std::move(alipay_key);
+  if (ctx_->alipay_key && ctx_->handles.gateway)
     ctx_->channels.insert("alipay");
   configure();
 }
@@ -107,6 +110,7 @@ void api_server::configure() {
   add_order_routes(svr_, *ctx_);
   add_admin_routes(svr_, *ctx_);
   add_ops_routes(svr_, *ctx_);
+  add_payment_routes(svr_, *ctx_);
 }
 
 bool api_server::bind(std::string& error) {

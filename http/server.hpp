@@ -10,6 +10,7 @@
 #include <httplib.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -17,7 +18,8 @@ namespace payengine::http {
 
 class api_server {
 public:
-  api_server(caf::actor_system& sys, engine_handles handles, engine_config cfg);
+  api_server(caf::actor_system& sys, engine_handles handles, engine_config cfg,
+             std::optional<channels::public_key> alipay_key);
   ~api_server();
 
   /// Binds the listen address; false (with `error`) if it cannot.

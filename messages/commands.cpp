@@ -1,4 +1,5 @@
 #include "messages/commands.hpp"
+#include "messages/storage_messages.hpp"
 
 namespace payengine {
 
@@ -11,6 +12,15 @@ std::string_view to_string(order_outcome x) {
     case order_outcome::duplicate: return "duplicate";
   }
   return "unknown";
+}
+
+std::string_view to_string(refund_status x) {
+  switch (x) {
+    case refund_status::pending: return "pending";
+    case refund_status::succeeded: return "succeeded";
+    case refund_status::failed: return "failed";
+  }
+  return "pending";
 }
 
 } // namespace payengine

@@ -90,6 +90,53 @@ typename Inspector::result_type inspect(Inspector& f, expire_order& x) {
   return f(caf::meta::type_name("expire_order"), x.order_id);
 }
 
+/// Pay (API): open a channel trade (a new attempt unless the current one
+/// is still open and valid). Answered once `paying` is committed.
+struct pay_order {
+  std::string order_id;
+  std::string merchant_id;
+  std::string request_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pay_order& x) {
+  return f(caf::meta::type_name("pay_order"), x.order_id, x.merchant_id, x.request_id);
+}
+
+/// What a channel says about one of the order's trades: a verified
+/// notification (notify_id set) or a query result. Answered after what it
+/// causes is committed, so that the channel hears `success` only then.
+struct channel_event {
+  std::string order_id;
+  std::string channel;
+  std::string out_trade_no;
+  uint8_t state = 0;         // a trade_state (gateway_messages.hpp)
+  int64_t amount = 0;        // minor units, as the channel reported
+  std::string currency;      // empty: the order's
+  std::string channel_trade_no;
+  timestamp_us paid_at = 0;
+  std::string notify_id;     // empty for query results
+  std::string trade_status;  // the channel's own word, for the record
+  bool refund_notice = false;// a notification about a refund, not a payment
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, channel_event& x) {
+  return f(caf::meta::type_name("channel_event"), x.order_id, x.channel,
+           x.out_trade_no, x.state, x.amount, x.currency, x.channel_trade_no,
+           x.paid_at, x.notify_id, x.trade_status, x.refund_notice);
+}
+
+/// From the reconciler: drive an order waiting on a channel to its true state.
+struct reconcile_order {
+  std::string order_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reconcile_order& x) {
+  return f(caf::meta::type_name("reconcile_order"), x.order_id);
+}
+
 /// For the operator: live state of one order actor.
 struct inspect_order {
   std::string order_id;

@@ -12,6 +12,8 @@ std::string to_string(engine_error x) {
     case engine_error::version_conflict: return "version_conflict";
     case engine_error::overloaded: return "overloaded";
     case engine_error::invariant_broken: return "invariant_broken";
+    case engine_error::channel_unavailable: return "channel_unavailable";
+    case engine_error::channel_rate_limited: return "channel_rate_limited";
   }
   return "unknown";
 }

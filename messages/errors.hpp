@@ -18,6 +18,8 @@ enum class engine_error : uint8_t {
   version_conflict = 3,    // another writer moved the row (rule 2)
   overloaded = 4,          // a bound (live actors, long polls, ...) is reached
   invariant_broken = 5,    // a bug: the actor stops and reloads from storage
+  channel_unavailable = 6, // the channel's breaker is open or it is not configured
+  channel_rate_limited = 7,// the channel's token bucket is empty
 };
 
 std::string to_string(engine_error x);

@@ -22,7 +22,10 @@ namespace payengine {
     caf::replies_to<get_order>::with<order_reply>,                             \
     caf::replies_to<watch_order>::with<order_reply>,                           \
     caf::replies_to<cancel_order>::with<order_reply>,                          \
-    caf::replies_to<expire_order>::with<order_reply>
+    caf::replies_to<expire_order>::with<order_reply>,                          \
+    caf::replies_to<pay_order>::with<order_reply>,                             \
+    caf::replies_to<channel_event>::with<order_reply>,                         \
+    caf::replies_to<reconcile_order>::with<order_reply>
 
 /// One order (actors/order.cpp): the only writer of its row.
 using order_actor = caf::typed_actor<
@@ -31,7 +34,8 @@ using order_actor = caf::typed_actor<
   caf::reacts_to<passivate_atom>,          // from its registry shard
   caf::reacts_to<idle_atom>,               // its own idleness check
   caf::reacts_to<expiry_atom>,             // its own expiry timer
-  caf::reacts_to<unwatch_atom, uint64_t>>; // a long poll timed out
+  caf::reacts_to<unwatch_atom, uint64_t>,  // a long poll timed out
+  caf::reacts_to<retry_atom>>;             // retry the channel work still owed
 
 /// A registry shard (actors/order_registry.cpp): routes commands to order
 /// actors, activating them from storage on demand.
@@ -42,6 +46,9 @@ using order_registry_actor = caf::typed_actor<
   caf::replies_to<info_atom>::with<shard_info>,
   caf::replies_to<kill_atom, std::string>::with<bool>,
   caf::reacts_to<idle_atom, std::string>>; // an order actor may passivate
+
+/// Finds orders waiting on a channel and has them reconciled (actors/reconciler.cpp).
+using reconciler_actor = caf::typed_actor<caf::reacts_to<sweep_atom>>;
 
 /// A storage writer (actors/storage_writer.cpp): one connection, group
 /// commit. Every answer comes after the batch holding it has committed.
@@ -58,6 +65,9 @@ using storage_writer_actor = caf::typed_actor<
   caf::replies_to<release_atom, std::string, std::string>::with<bool>,
   caf::replies_to<due_atom, timestamp_us, uint32_t>::with<
     std::vector<std::string>>,
+  caf::replies_to<unsettled_atom, timestamp_us, uint32_t>::with<
+    std::vector<std::string>>,
+  caf::replies_to<refunds_atom, std::string>::with<std::vector<refund_row>>,
   caf::replies_to<ping_db_atom>::with<bool>,
   caf::replies_to<info_atom>::with<writer_info>,
   caf::reacts_to<flush_atom>>;
@@ -85,6 +95,8 @@ struct engine_handles {
   std::vector<order_registry_actor> shards;
   std::vector<storage_writer_actor> writers;
   expiry_sweeper_actor sweeper;
+  gateway_actor gateway;       // invalid when no channel is configured
+  reconciler_actor reconciler;
 
   const order_registry_actor& shard_for(const std::string& order_id) const;
   const storage_writer_actor& writer_for(const std::string& key) const;

@@ -11,19 +11,93 @@
 
 namespace payengine {
 
+/// One channel trade attempt (table channel_trades). Stored states:
+enum class stored_trade_state : uint8_t { opening = 0, waiting = 1, succeeded = 2, closed = 3, rejected = 4 };
+
+struct trade_row {
+  std::string out_trade_no;
+  std::string order_id;
+  int32_t attempt = 0;
+  std::string channel;
+  int64_t amount = 0;
+  stored_trade_state state = stored_trade_state::opening;
+  std::string qr_code;
+  std::string channel_trade_no;
+  int64_t paid_amount = 0;
+  timestamp_us paid_at = 0;
+  std::string detail;
+  timestamp_us at = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, trade_row& x) {
+  return f(caf::meta::type_name("trade_row"), x.out_trade_no, x.order_id,
+           x.attempt, x.channel, x.amount, x.state, x.qr_code,
+           x.channel_trade_no, x.paid_amount, x.paid_at, x.detail, x.at);
+}
+
+enum class refund_status : uint8_t { pending = 0, succeeded = 1, failed = 2 };
+
+std::string_view to_string(refund_status x);
+
+/// One refund (table refunds); `id` is the channel's out_request_no.
+struct refund_row {
+  std::string id;
+  std::string order_id;
+  std::string out_trade_no;
+  int64_t amount = 0;
+  std::string reason;
+  refund_status status = refund_status::pending;
+  std::string failure_reason;
+  timestamp_us created_at = 0;
+  timestamp_us updated_at = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, refund_row& x) {
+  return f(caf::meta::type_name("refund_row"), x.id, x.order_id, x.out_trade_no,
+           x.amount, x.reason, x.status, x.failure_reason, x.created_at,
+           x.updated_at);
+}
+
+/// One channel notification as received (table callbacks): the dedup key
+/// is (channel, notify_id); a replay inserts nothing.
+struct callback_row {
+  std::string channel;
+  std::string notify_id;
+  std::string out_trade_no;
+  std::string trade_status;
+  int64_t amount = 0;
+  std::string outcome;
+  timestamp_us received_at = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, callback_row& x) {
+  return f(caf::meta::type_name("callback_row"), x.channel, x.notify_id,
+           x.out_trade_no, x.trade_status, x.amount, x.outcome, x.received_at);
+}
+
 /// Persist one transition of one order: the new row (optimistic version
 /// check against expected_version; 0 means "insert a new order") plus its
-/// event rows, in one transaction.
+/// event rows and the trade, refund and callback rows it causes, in one
+/// transaction. With `record_only` the order row is not touched (no
+/// version change, no events): only the side rows are written.
 struct transition_write {
   order_record next;
   int64_t expected_version = 0;
   std::vector<order_event_row> events;
+  std::vector<trade_row> trades;       // upserted by out_trade_no
+  std::vector<refund_row> refunds;     // upserted by id
+  std::vector<callback_row> callbacks; // inserted unless already there
+  bool record_only = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, transition_write& x) {
   return f(caf::meta::type_name("transition_write"), x.next,
-           x.expected_version, x.events);
+           x.expected_version, x.events, x.trades, x.refunds, x.callbacks,
+           x.record_only);
 }
 
 struct write_result {

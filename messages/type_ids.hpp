@@ -41,6 +41,10 @@ struct close_trade;
 struct refund_trade;
 struct channel_reply;
 struct gateway_info;
+struct refund_row;
+struct pay_order;
+struct channel_event;
+struct reconcile_order;
 } // namespace payengine
 
 CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
@@ -84,6 +88,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(payengine, (payengine::refund_trade))
   CAF_ADD_TYPE_ID(payengine, (payengine::channel_reply))
   CAF_ADD_TYPE_ID(payengine, (payengine::gateway_info))
+  CAF_ADD_TYPE_ID(payengine, (payengine::refund_row))
+  CAF_ADD_TYPE_ID(payengine, (payengine::pay_order))
+  CAF_ADD_TYPE_ID(payengine, (payengine::channel_event))
+  CAF_ADD_TYPE_ID(payengine, (payengine::reconcile_order))
+  CAF_ADD_TYPE_ID(payengine, (std::vector<payengine::refund_row>))
 
   CAF_ADD_ATOM(payengine, payengine, load_atom, "load")
   CAF_ADD_ATOM(payengine, payengine, insert_atom, "insert")
@@ -103,5 +112,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
   CAF_ADD_ATOM(payengine, payengine, info_atom, "info")
   CAF_ADD_ATOM(payengine, payengine, list_atom, "list")
   CAF_ADD_ATOM(payengine, payengine, kill_atom, "kill")
+  CAF_ADD_ATOM(payengine, payengine, refunds_atom, "refunds")
+  CAF_ADD_ATOM(payengine, payengine, unsettled_atom, "unsettled")
+  CAF_ADD_ATOM(payengine, payengine, retry_atom, "retry")
 
 CAF_END_TYPE_ID_BLOCK(payengine)

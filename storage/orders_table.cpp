@@ -125,9 +125,11 @@ std::set<std::string> update_orders(pqxx::work& tx, const std::vector<const tran
 
 write_result outcome_of(pqxx::work& tx, const transition_write& w,
                         const std::set<std::string>& applied) {
-  if (applied.count(w.next.id)) {
-    for (size_t i = 1; i < w.events.size(); ++i)
+  if (w.record_only || applied.count(w.next.id)) {
+    // Events belong to a version: a record-only write has none.
+    for (size_t i = 1; !w.record_only && i < w.events.size(); ++i)
       insert_event(tx, w.events[i]);
+    write_side_rows(tx, w);
     return {true, false, {}};
   }
   if (w.expected_version != 0)
@@ -146,6 +148,8 @@ std::vector<write_result> write_transitions(pqxx::work& tx,
   std::vector<const transition_write*> inserts;
   std::vector<const transition_write*> updates;
   for (const auto* w : writes) {
+    if (w->record_only)
+      continue; // side rows only: written in outcome_of
     check_write(*w);
     (w->expected_version == 0 ? inserts : updates).push_back(w);
   }

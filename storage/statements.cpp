@@ -119,9 +119,44 @@ void prepare_idempotency(pqxx::connection& c) {
             " WHERE merchant_id = $1 AND key = $2 AND status IS NULL");
 }
 
+void prepare_payments(pqxx::connection& c) {
+  c.prepare("trades_upsert",
+            "INSERT INTO channel_trades (out_trade_no, order_id, attempt, channel, amount,"
+            " state, qr_code, channel_trade_no, paid_amount, paid_at, detail, created_at,"
+            " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+            " CASE WHEN $10::bigint = 0 THEN NULL ELSE pe_ts($10) END, $11, pe_ts($12), pe_ts($12))"
+            " ON CONFLICT (out_trade_no) DO UPDATE SET state = EXCLUDED.state,"
+            " qr_code = EXCLUDED.qr_code, channel_trade_no = EXCLUDED.channel_trade_no,"
+            " paid_amount = EXCLUDED.paid_amount, paid_at = EXCLUDED.paid_at,"
+            " detail = EXCLUDED.detail, updated_at = EXCLUDED.updated_at");
+  c.prepare("refunds_upsert",
+            "INSERT INTO refunds (id, order_id, out_trade_no, amount, reason, status,"
+            " failure_reason, created_at, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, pe_ts($8), pe_ts($9))"
+            " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"
+            " failure_reason = EXCLUDED.failure_reason, updated_at = EXCLUDED.updated_at");
+  c.prepare("callbacks_insert",
+            "INSERT INTO callbacks (channel, notify_id, out_trade_no, trade_status, amount,"
+            " outcome, received_at) VALUES ($1, $2, $3, $4, $5, $6, pe_ts($7))"
+            " ON CONFLICT DO NOTHING");
+  c.prepare("refunds_by_order",
+            "SELECT id, order_id, out_trade_no, amount, reason, status, failure_reason,"
+            " pe_us(created_at), pe_us(updated_at) FROM refunds WHERE order_id = $1"
+            " ORDER BY created_at, id");
+  // Orders waiting on a channel since before $1, and orders with refunds
+  // still pending: what the reconciler drives to their true state.
+  c.prepare("orders_unsettled",
+            "(SELECT id FROM orders WHERE status IN (2, 3) AND updated_at <= pe_ts($1)"
+            "  ORDER BY updated_at LIMIT $2)"
+            " UNION"
+            " (SELECT DISTINCT order_id FROM refunds WHERE status = 0"
+            "  AND updated_at <= pe_ts($1) LIMIT $2)");
+}
+
 } // namespace
 
 void prepare_statements(pqxx::connection& c) {
+  prepare_payments(c);
   prepare_orders(c);
   prepare_merchants(c);
   prepare_idempotency(c);

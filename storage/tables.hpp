@@ -29,6 +29,16 @@ order_page list_orders(pqxx::work& tx, const order_page_query& q);
 std::vector<std::string> due_for_expiry(pqxx::work& tx, timestamp_us until,
                                         uint32_t limit);
 
+// --- channel_trades, callbacks, refunds (payments_table.cpp) ---------------
+void upsert_trade(pqxx::work& tx, const trade_row& t);
+void upsert_refund(pqxx::work& tx, const refund_row& r);
+/// False when the notification was recorded before (a replay).
+bool insert_callback(pqxx::work& tx, const callback_row& c);
+/// The trade, refund and callback rows of a transition.
+void write_side_rows(pqxx::work& tx, const transition_write& w);
+std::vector<refund_row> load_refunds(pqxx::work& tx, const std::string& order_id);
+std::vector<std::string> unsettled_orders(pqxx::work& tx, timestamp_us until, uint32_t limit);
+
 // --- merchants (merchants_table.cpp) ---------------------------------------
 bool insert_merchant(pqxx::work& tx, const merchant_record& m,
                      const std::string& api_key_hash);

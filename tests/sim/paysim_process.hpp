@@ -54,6 +54,7 @@ class paysim_process {
 
   // SIGTERM, then the exit code (-signal when killed, after 10 s of waiting).
   int stop() {
+    if (pid_ <= 0) return -1;  // never kill(-1, ...): that signals every process we may signal
     kill(pid_, SIGTERM);
     int status = 0;
     for (int waited_ms = 0; waitpid(pid_, &status, WNOHANG) == 0; waited_ms += 10) {

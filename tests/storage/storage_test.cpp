@@ -53,7 +53,10 @@ protected:
     e.type = "order.created";
     e.to = o.status;
     e.at = o.created_at;
-    return {o, 0, {e}};
+    transition_write w;
+    w.next = o;
+    w.events = {e};
+    return w;
   }
 
   transition_write cancel_of(const order_record& o) {
@@ -63,7 +66,11 @@ protected:
     next.updated_at = o.updated_at + 1000;
     order_event_row e{o.id, next.version, "order.cancelled", true, o.status,
                       next.status, next.updated_at, "{}", "req_1"};
-    return {next, o.version, {e}};
+    transition_write w;
+    w.next = next;
+    w.expected_version = o.version;
+    w.events = {e};
+    return w;
   }
 
   write_result run(const transition_write& w) {

@@ -1,5 +1,7 @@
 #include "tests/support/engine_process.hpp"
 
+#include "tests/channels/test_keys.hpp"
+
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -36,6 +38,30 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
+namespace {
+
+std::string write_temp(const std::string& dir, const std::string& name, const std::string& text) {
+  auto path = dir + "/" + name;
+  std::ofstream{path} << text;
+  return path;
+}
+
+} // namespace
+
+const channel_keys& test_channel_keys() {
+  static const channel_keys keys = [] {
+    char tmpl[] = "/tmp/payengine-keys-XXXXXX";
+    std::string dir = ::mkdtemp(tmpl);
+    const auto& app = test::app_pems();
+    const auto& channel = test::channel_pems();
+    return channel_keys{write_temp(dir, "app_private.pem", app.private_pem),
+                        write_temp(dir, "app_public.pem", app.public_pem),
+                        write_temp(dir, "channel_private.pem", channel.private_pem),
+                        write_temp(dir, "channel_public.pem", channel.public_pem)};
+  }();
+  return keys;
+}
+
 engine_process::engine_process(std::string database_url,
                                std::map<std::string, std::string> env)
   : database_url_(std::move(database_url)), env_(std::move(env)) {
@@ -58,6 +84,9 @@ void engine_process::start() {
     {"PAYENGINE_LISTEN", "127.0.0.1:" + std::to_string(port_)},
     {"PAYENGINE_ADMIN_TOKEN", admin_token_},
     {"PAYENGINE_ALIPAY_GATEWAY_URL", "http://127.0.0.1:9/gateway.do"},
+    {"PAYENGINE_ALIPAY_APP_ID", test_app_id},
+    {"PAYENGINE_ALIPAY_PRIVATE_KEY_FILE", test_channel_keys().app_private},
+    {"PAYENGINE_ALIPAY_PUBLIC_KEY_FILE", test_channel_keys().channel_public},
   };
   for (auto& [k, v] : env_)
     env[k] = v;

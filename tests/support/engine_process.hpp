@@ -16,6 +16,18 @@ namespace payengine::testing {
 /// A free loopback TCP port (bound and released; good enough for tests).
 int free_port();
 
+/// RSA key files made once per test binary: the merchant app's pair (the
+/// engine signs with it) and the channel's pair (paysim signs with it).
+struct channel_keys {
+  std::string app_private;
+  std::string app_public;
+  std::string channel_private;
+  std::string channel_public;
+};
+const channel_keys& test_channel_keys();
+
+constexpr const char* test_app_id = "2021000000000001";
+
 struct http_result {
   int status = 0;
   nlohmann::json body;

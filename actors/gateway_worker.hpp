@@ -1,0 +1,77 @@
+#pragma once
+// A gateway worker: a detached actor (it blocks on HTTP) that owns one
+// keep-alive connection to a channel and makes exactly one HTTP attempt per
+// message, answering with the raw status and body or a transport error.
+// It knows nothing of the channel's protocol, retries or breakers: the
+// gateway (actors/gateway.cpp) decides all of that. The sync half of the
+// half-sync/half-async split.
+
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace httplib {
+class Client;
+} // namespace httplib
+
+namespace payengine {
+
+/// One POST of a form body to the channel's endpoint.
+struct http_attempt {
+  std::string body;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, http_attempt& x) {
+  return f(caf::meta::type_name("http_attempt"), x.body);
+}
+
+/// What came back. `status` 0 means no HTTP answer at all (see `error`).
+struct http_answer {
+  int status = 0;
+  std::string body;
+  std::string error; // transport error ("Connection", "Read", ...); empty otherwise
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, http_answer& x) {
+  return f(caf::meta::type_name("http_answer"), x.status, x.body, x.error);
+}
+
+using gateway_worker_actor =
+  caf::typed_actor<caf::replies_to<http_attempt>::with<http_answer>>;
+
+struct worker_settings {
+  uint32_t index = 0;
+  std::string base_url; // scheme://host[:port]
+  std::string path;     // e.g. "/gateway.do"
+  std::string content_type = "application/x-www-form-urlencoded;charset=utf-8";
+  uint32_t connect_timeout_ms = 2'000;
+  uint32_t read_timeout_ms = 5'000;
+  uint32_t write_timeout_ms = 5'000;
+};
+
+struct gateway_worker_state {
+  static inline const char* name = "gateway_worker";
+
+  gateway_worker_state();
+  ~gateway_worker_state(); // httplib::Client is complete only in the .cpp
+
+  worker_settings settings;
+  std::unique_ptr<httplib::Client> client; // keep-alive; reconnects on demand
+  uint64_t attempts = 0;
+};
+
+using gateway_worker_self =
+  gateway_worker_actor::stateful_pointer<gateway_worker_state>;
+
+/// Spawn with `caf::detached`: every message blocks for one HTTP exchange.
+gateway_worker_actor::behavior_type gateway_worker_impl(gateway_worker_self self,
+                                                        worker_settings settings);
+
+} // namespace payengine

@@ -1,0 +1,60 @@
+#pragma once
+// Internals shared by the order actor's files: order.cpp (lifecycle,
+// create, read, cancel, expire) and order_payment.cpp (pay, channel
+// events, refunds, reconciliation). Not for use outside the order actor.
+
+#include "actors/order.hpp"
+#include "actors/order_transitions.hpp"
+
+#include <functional>
+#include <string>
+
+namespace payengine::order_detail {
+
+using phase = order_state::phase;
+using after_commit_fn = std::function<void(order_self)>;
+
+std::chrono::milliseconds storage_timeout(order_self self);
+
+/// An empty merchant_id is the operator, who sees every order.
+bool visible_to(const order_state& st, const std::string& merchant_id);
+
+order_reply not_found();
+
+/// The next version of `current` in status `to`, with its event.
+transition_write make_write(const order_record& current, order_status to,
+                            const std::string& event_type,
+                            const std::string& request_id,
+                            const std::string& detail_json = "{}");
+
+/// Commits `w`, holding back every other message until then (await), then
+/// applies it in memory, answers `rp` and runs `after_commit`.
+void persist_into(order_self self, caf::typed_response_promise<order_reply> rp,
+                  transition_write w, order_outcome on_success,
+                  after_commit_fn after_commit = {});
+
+caf::result<order_reply> persist(order_self self, transition_write w,
+                                 order_outcome on_success,
+                                 after_commit_fn after_commit = {});
+
+/// The transition table's answer to `input`, persisted; `shape` adjusts the
+/// next record and adds side rows before the write.
+caf::result<order_reply>
+apply_input(order_self self, order_input input, const std::string& request_id,
+            const std::string& detail_json = "{}",
+            const std::function<void(transition_write&)>& shape = {},
+            after_commit_fn after_commit = {});
+
+// --- order_payment.cpp ---------------------------------------------------
+
+std::string out_trade_no_of(const order_record& o);
+caf::result<order_reply> on_pay(order_self self, const pay_order& cmd);
+caf::result<order_reply> on_channel_event(order_self self, const channel_event& ev);
+caf::result<order_reply> on_reconcile(order_self self);
+void on_retry(order_self self);
+/// After cancel or expiry: close the trade that may still be open.
+void close_open_trade(order_self self, const std::string& out_trade_no);
+/// After activation from storage: pick up refunds still owed.
+void load_pending_refunds(order_self self);
+
+} // namespace payengine::order_detail

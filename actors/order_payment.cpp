@@ -1,0 +1,442 @@
+// The order actor's side of payments: pay (open a channel trade), what the
+// channel says (notifications and query results), automatic refunds of
+// money that can't be kept, and reconciliation. Every change is committed
+// before anything is sent to the channel or answered (rule 1); channel work
+// still owed is retried with back-off and, after a restart, re-driven from
+// storage (rule 3).
+#include "actors/order_internal.hpp"
+
+#include "config/logging.hpp"
+#include "messages/errors.hpp"
+#include "messages/ids.hpp"
+#include "messages/timestamps.hpp"
+
+#include <caf/all.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <optional>
+
+namespace payengine::order_detail {
+
+std::string out_trade_no_of(const order_record& o) {
+  return o.id + "_" + std::to_string(o.payment.attempt);
+}
+
+namespace {
+
+using json = nlohmann::json;
+
+std::chrono::milliseconds channel_timeout(order_self self) {
+  return std::chrono::milliseconds{self->state.ctx.settings.channel_timeout_ms};
+}
+
+/// The attempt number in `otn` ("<order id>_<attempt>") if it is this order's.
+std::optional<int32_t> attempt_of(const std::string& otn, const std::string& order_id) {
+  if (otn.size() <= order_id.size() + 1 || otn.compare(0, order_id.size(), order_id) != 0
+      || otn[order_id.size()] != '_')
+    return std::nullopt;
+  int32_t n = 0;
+  auto first = otn.data() + order_id.size() + 1;
+  auto [end, ec] = std::from_chars(first, otn.data() + otn.size(), n);
+  if (ec != std::errc{} || end != otn.data() + otn.size() || n < 1)
+    return std::nullopt;
+  return n;
+}
+
+trade_row trade_of(const order_record& o, const std::string& otn, stored_trade_state state) {
+  trade_row t;
+  t.out_trade_no = otn;
+  t.order_id = o.id;
+  t.attempt = attempt_of(otn, o.id).value_or(o.payment.attempt);
+  t.channel = o.channel;
+  t.amount = o.amount;
+  t.state = state;
+  t.qr_code = o.payment.qr_code;
+  t.channel_trade_no = o.payment.channel_trade_no;
+  t.at = now_us();
+  return t;
+}
+
+callback_row callback_of(const channel_event& ev, const std::string& outcome) {
+  return {ev.channel, ev.notify_id, ev.out_trade_no, ev.trade_status, ev.amount,
+          outcome, now_us()};
+}
+
+void arm_retry(order_self self) {
+  auto& st = self->state;
+  if (st.retry_armed)
+    return;
+  st.retry_armed = true;
+  auto factor = 1u << std::min<uint32_t>(st.retry_round, 5);
+  st.retry_round++;
+  self->delayed_send(self,
+                     std::chrono::milliseconds{st.ctx.settings.channel_retry_ms * factor},
+                     retry_atom_v);
+}
+
+// --- opening a trade --------------------------------------------------------
+
+void on_opened(order_self self, const std::string& otn, const channel_reply& r) {
+  auto& st = self->state;
+  if (st.order.status != order_status::paying || out_trade_no_of(st.order) != otn)
+    return; // the order moved on meanwhile (paid, cancelled, expired)
+  if (r.outcome == channel_outcome::ok) {
+    st.retry_round = 0;
+    apply_input(self, order_input::channel_accepted, {},
+                json{{"out_trade_no", otn}, {"attempts", r.attempts}}.dump(),
+                [&](transition_write& w) {
+                  w.next.payment.qr_code = r.qr_code;
+                  w.trades.push_back(trade_of(w.next, otn, stored_trade_state::waiting));
+                });
+    return;
+  }
+  if (r.outcome == channel_outcome::rejected) {
+    apply_input(self, order_input::channel_rejected, {},
+                json{{"out_trade_no", otn}, {"reason", r.reason}}.dump(),
+                [&](transition_write& w) {
+                  w.next.payment.failure_reason = r.reason;
+                  w.trades.push_back(trade_of(w.next, otn, stored_trade_state::rejected));
+                });
+    return;
+  }
+  // Unavailable, circuit open, rate limited: nothing is known. The same
+  // out_trade_no is sent again later, so the channel never opens two.
+  arm_retry(self);
+}
+
+void request_open(order_self self) {
+  auto& st = self->state;
+  const auto& o = st.order;
+  if (o.status != order_status::paying || st.opening_trade || !st.ctx.gateway)
+    return;
+  st.opening_trade = true;
+  auto otn = out_trade_no_of(o);
+  open_trade req{o.id, otn, o.amount, o.currency, o.subject, o.expires_at, st.ctx.notify_url};
+  self->request(st.ctx.gateway, channel_timeout(self), std::move(req))
+    .then(
+      [=](const channel_reply& r) {
+        self->state.opening_trade = false;
+        on_opened(self, otn, r);
+      },
+      [=](caf::error&) {
+        self->state.opening_trade = false;
+        arm_retry(self);
+      });
+}
+
+void start_attempt(order_self self, caf::typed_response_promise<order_reply> rp,
+                   const std::string& request_id) {
+  const auto& o = self->state.order;
+  auto previous = o.status == order_status::awaiting_payment ? out_trade_no_of(o) : "";
+  auto w = make_write(o, order_status::paying, event_type_for(order_status::paying), request_id);
+  auto& p = w.next.payment;
+  p.attempt = o.payment.attempt + 1;
+  p.qr_code.clear();
+  p.channel_trade_no.clear();
+  p.failure_reason.clear();
+  auto otn = out_trade_no_of(w.next);
+  w.events.front().detail_json = json{{"attempt", p.attempt}, {"out_trade_no", otn}}.dump();
+  w.trades.push_back(trade_of(w.next, otn, stored_trade_state::opening));
+  persist_into(self, rp, std::move(w), order_outcome::ok, [previous](order_self s) {
+    request_open(s);
+    if (!previous.empty())
+      close_open_trade(s, previous);
+  });
+}
+
+// --- refunds -----------------------------------------------------------------
+
+void on_refunded(order_self self, const std::string& refund_id, const channel_reply& rep);
+
+void request_refund(order_self self, const refund_row& r) {
+  auto& st = self->state;
+  if (!st.ctx.gateway)
+    return;
+  refund_trade req{r.out_trade_no, r.id, r.amount, st.order.currency, r.reason};
+  auto id = r.id;
+  self->request(st.ctx.gateway, channel_timeout(self), std::move(req))
+    .then([=](const channel_reply& rep) { on_refunded(self, id, rep); },
+          [=](caf::error&) { arm_retry(self); });
+}
+
+void queue_refund(order_self self, const refund_row& r) {
+  self->state.pending_refunds.push_back(r);
+  request_refund(self, r);
+}
+
+/// Records the channel's answer to a refund: the refund row, an event, and
+/// for the order's own money, amount_refunded.
+void on_refunded(order_self self, const std::string& refund_id, const channel_reply& rep) {
+  auto& st = self->state;
+  auto i = std::find_if(st.pending_refunds.begin(), st.pending_refunds.end(),
+                        [&](const auto& r) { return r.id == refund_id; });
+  if (i == st.pending_refunds.end())
+    return; // answered already (a retry crossed the first answer)
+  if (rep.outcome != channel_outcome::ok && rep.outcome != channel_outcome::rejected) {
+    arm_retry(self);
+    return;
+  }
+  auto r = *i;
+  st.pending_refunds.erase(i);
+  bool ok = rep.outcome == channel_outcome::ok;
+  r.status = ok ? refund_status::succeeded : refund_status::failed;
+  r.failure_reason = ok ? "" : rep.reason;
+  r.updated_at = now_us();
+  auto type = ok ? "refund.succeeded" : "refund.failed";
+  auto w = make_write(st.order, st.order.status, type, {},
+                      json{{"refund_id", r.id}, {"amount", r.amount}, {"reason", r.reason},
+                           {"failure_reason", r.failure_reason}}.dump());
+  // A late payment's refund returns the order's own money; a duplicate
+  // payment's refund returns another trade's money and leaves it alone.
+  if (ok && r.reason == "late_payment")
+    w.next.amount_refunded = std::min(w.next.amount, w.next.amount_refunded + r.amount);
+  w.refunds.push_back(r);
+  if (!ok)
+    logging::error("refund.failed", {{"order_id", st.id}, {"refund_id", r.id}, {"reason", rep.reason}});
+  persist(self, std::move(w), order_outcome::ok);
+}
+
+refund_row new_refund(const order_record& o, const std::string& otn, int64_t amount,
+                      const std::string& reason) {
+  refund_row r;
+  r.id = new_id("rfd");
+  r.order_id = o.id;
+  r.out_trade_no = otn;
+  r.amount = amount;
+  r.reason = reason;
+  r.status = refund_status::pending;
+  r.created_at = r.updated_at = now_us();
+  return r;
+}
+
+// --- what the channel says ------------------------------------------------
+
+caf::result<order_reply> record(order_self self, const channel_event& ev,
+                                const std::string& outcome) {
+  if (ev.notify_id.empty()) // a query result: nothing to record
+    return order_reply{order_outcome::ok, self->state.order};
+  transition_write w;
+  w.next = self->state.order;
+  w.record_only = true;
+  w.callbacks.push_back(callback_of(ev, outcome));
+  return persist(self, std::move(w), order_outcome::ok);
+}
+
+/// Rule 5: an amount or currency that differs is never applied; it is
+/// flagged in the event log (and the notification recorded).
+caf::result<order_reply> flag_mismatch(order_self self, const channel_event& ev) {
+  const auto& o = self->state.order;
+  logging::error("payment.amount_mismatch", {{"order_id", o.id}, {"out_trade_no", ev.out_trade_no},
+                                             {"expected", o.amount}, {"got", ev.amount}});
+  auto w = make_write(o, o.status, "payment.amount_mismatch", {},
+                      json{{"out_trade_no", ev.out_trade_no}, {"expected_amount", o.amount},
+                           {"expected_currency", o.currency}, {"amount", ev.amount},
+                           {"currency", ev.currency}, {"flagged", true}}.dump());
+  if (!ev.notify_id.empty())
+    w.callbacks.push_back(callback_of(ev, "amount_mismatch"));
+  return persist(self, std::move(w), order_outcome::ok);
+}
+
+/// A second, different successful trade for a paid order: recorded and
+/// refunded automatically (duplicate_payment).
+caf::result<order_reply> refund_duplicate(order_self self, const channel_event& ev) {
+  const auto& o = self->state.order;
+  auto refund = new_refund(o, ev.out_trade_no, ev.amount, "duplicate_payment");
+  auto w = make_write(o, o.status, "payment.duplicate", {},
+                      json{{"out_trade_no", ev.out_trade_no},
+                           {"channel_trade_no", ev.channel_trade_no},
+                           {"refund_id", refund.id}}.dump());
+  auto trade = trade_of(o, ev.out_trade_no, stored_trade_state::succeeded);
+  trade.channel_trade_no = ev.channel_trade_no;
+  trade.paid_amount = ev.amount;
+  w.trades.push_back(trade);
+  w.refunds.push_back(refund);
+  if (!ev.notify_id.empty())
+    w.callbacks.push_back(callback_of(ev, "duplicate_payment"));
+  return persist(self, std::move(w), order_outcome::ok,
+                 [refund](order_self s) { queue_refund(s, refund); });
+}
+
+caf::result<order_reply> on_paid(order_self self, const channel_event& ev) {
+  const auto& o = self->state.order;
+  auto currency = ev.currency.empty() ? o.currency : ev.currency;
+  if (ev.amount != o.amount || currency != o.currency)
+    return flag_mismatch(self, ev);
+  if (o.payment.paid_at != 0) { // paid before
+    if (ev.channel_trade_no == o.payment.channel_trade_no)
+      return record(self, ev, "duplicate");
+    return refund_duplicate(self, ev);
+  }
+  auto t = next_status(o.status, order_input::payment_succeeded);
+  if (!t)
+    return record(self, ev, "ignored_" + std::string{to_string(o.status)});
+  std::optional<refund_row> refund;
+  if (t->refund_late_payment)
+    refund = new_refund(o, ev.out_trade_no, ev.amount, "late_payment");
+  json detail = {{"out_trade_no", ev.out_trade_no}, {"channel_trade_no", ev.channel_trade_no},
+                 {"amount", ev.amount}, {"source", ev.notify_id.empty() ? "query" : "notification"}};
+  if (refund)
+    detail.update({{"reason", "late_payment"}, {"refund_id", refund->id}});
+  auto w = make_write(o, t->to, event_type_for(t->to), {}, detail.dump());
+  w.next.payment.paid_at = ev.paid_at ? ev.paid_at : w.next.updated_at;
+  w.next.payment.channel_trade_no = ev.channel_trade_no;
+  auto trade = trade_of(w.next, ev.out_trade_no, stored_trade_state::succeeded);
+  trade.paid_amount = ev.amount;
+  trade.paid_at = w.next.payment.paid_at;
+  w.trades.push_back(trade);
+  if (refund)
+    w.refunds.push_back(*refund);
+  if (!ev.notify_id.empty())
+    w.callbacks.push_back(callback_of(ev, "applied"));
+  after_commit_fn after;
+  if (refund)
+    after = [r = *refund](order_self s) { queue_refund(s, r); };
+  return persist(self, std::move(w), order_outcome::ok, std::move(after));
+}
+
+caf::result<order_reply> on_closed(order_self self, const channel_event& ev) {
+  const auto& o = self->state.order;
+  if (ev.out_trade_no != out_trade_no_of(o) || o.status != order_status::awaiting_payment)
+    return record(self, ev, "no_change");
+  auto otn = ev.out_trade_no;
+  return apply_input(self, order_input::payment_closed, {},
+                     json{{"out_trade_no", otn}, {"reason", "closed_by_channel"}}.dump(),
+                     [&](transition_write& w) {
+                       w.next.payment.failure_reason = "closed_by_channel";
+                       w.trades.push_back(trade_of(w.next, otn, stored_trade_state::closed));
+                       if (!ev.notify_id.empty())
+                         w.callbacks.push_back(callback_of(ev, "applied"));
+                     });
+}
+
+/// Asks the channel for the truth about one trade and applies it.
+void query_and_apply(order_self self, const std::string& otn) {
+  auto& st = self->state;
+  if (!st.ctx.gateway)
+    return;
+  self->request(st.ctx.gateway, channel_timeout(self), query_trade{otn, st.order.currency})
+    .then(
+      [=](const channel_reply& r) {
+        if (r.outcome != channel_outcome::ok) {
+          arm_retry(self);
+          return;
+        }
+        channel_event ev;
+        ev.order_id = self->state.id;
+        ev.channel = self->state.order.channel;
+        ev.out_trade_no = otn;
+        ev.state = static_cast<uint8_t>(r.state);
+        ev.amount = r.amount;
+        ev.channel_trade_no = r.channel_trade_no;
+        ev.paid_at = r.paid_at;
+        ev.trade_status = std::string{to_string(r.state)};
+        on_channel_event(self, ev);
+      },
+      [=](caf::error&) { arm_retry(self); });
+}
+
+} // namespace
+
+caf::result<order_reply> on_pay(order_self self, const pay_order& cmd) {
+  auto& st = self->state;
+  if (!visible_to(st, cmd.merchant_id))
+    return not_found();
+  const auto& o = st.order;
+  if (o.status == order_status::awaiting_payment && !o.payment.qr_code.empty()
+      && now_us() < o.expires_at)
+    return order_reply{order_outcome::ok, o}; // the same open trade while it is valid
+  if (!next_status(o.status, order_input::pay))
+    return order_reply{order_outcome::invalid_state, o};
+  if (!st.ctx.gateway)
+    return make_error(engine_error::channel_unavailable, "channel not configured");
+  // Fail fast, before anything is committed, while the channel is down.
+  auto rp = self->make_response_promise<order_reply>();
+  auto request_id = cmd.request_id;
+  self->request(st.ctx.gateway, std::chrono::seconds{2}, info_atom_v)
+    .await(
+      [=](const gateway_info& gi) mutable {
+        if (gi.circuit == "open") {
+          rp.deliver(make_error(engine_error::channel_unavailable, "circuit open"));
+          return;
+        }
+        start_attempt(self, rp, request_id);
+      },
+      [=](caf::error& err) mutable { rp.deliver(err); });
+  return rp;
+}
+
+caf::result<order_reply> on_channel_event(order_self self, const channel_event& ev) {
+  auto& st = self->state;
+  if (st.current != phase::live)
+    return not_found();
+  auto attempt = attempt_of(ev.out_trade_no, st.id);
+  if (!attempt || *attempt > st.order.payment.attempt)
+    return record(self, ev, "unknown_trade");
+  if (ev.refund_notice)
+    return record(self, ev, "refund_notice");
+  switch (static_cast<trade_state>(ev.state)) {
+    case trade_state::succeeded:
+      return on_paid(self, ev);
+    case trade_state::closed:
+      return on_closed(self, ev);
+    default:
+      return record(self, ev, "no_change");
+  }
+}
+
+caf::result<order_reply> on_reconcile(order_self self) {
+  auto& st = self->state;
+  if (st.current != phase::live)
+    return not_found();
+  for (const auto& r : st.pending_refunds)
+    request_refund(self, r);
+  const auto& o = st.order;
+  if (o.status == order_status::paying && o.payment.qr_code.empty())
+    request_open(self); // the same out_trade_no: opens it, or finds it open
+  if (o.status == order_status::paying || o.status == order_status::awaiting_payment)
+    query_and_apply(self, out_trade_no_of(o));
+  return order_reply{order_outcome::ok, o};
+}
+
+void on_retry(order_self self) {
+  auto& st = self->state;
+  st.retry_armed = false;
+  if (st.order.status == order_status::paying && now_us() < st.order.expires_at)
+    request_open(self);
+  for (const auto& r : st.pending_refunds)
+    request_refund(self, r);
+}
+
+void close_open_trade(order_self self, const std::string& out_trade_no) {
+  auto& st = self->state;
+  if (!st.ctx.gateway)
+    return;
+  self->request(st.ctx.gateway, channel_timeout(self), close_trade{out_trade_no})
+    .then(
+      [=](const channel_reply& r) {
+        // Refused (e.g. paid meanwhile) or unknown: ask for the truth, which
+        // turns a late payment into an automatic refund.
+        if (r.outcome != channel_outcome::ok)
+          query_and_apply(self, out_trade_no);
+      },
+      [=](caf::error&) { query_and_apply(self, out_trade_no); });
+}
+
+void load_pending_refunds(order_self self) {
+  auto& st = self->state;
+  auto s = st.order.status;
+  if (s != order_status::paid && s != order_status::completed && s != order_status::refunded)
+    return; // only paid orders can owe refunds
+  self->request(st.ctx.writer, storage_timeout(self), refunds_atom_v, st.id)
+    .then([=](const std::vector<refund_row>& rows) {
+            for (const auto& r : rows)
+              if (r.status == refund_status::pending)
+                queue_refund(self, r);
+          },
+          [=](caf::error&) { arm_retry(self); });
+}
+
+} // namespace payengine::order_detail

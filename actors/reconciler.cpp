@@ -1,0 +1,72 @@
+#include "actors/reconciler.hpp"
+
+#include "config/logging.hpp"
+#include "messages/ids.hpp"
+#include "messages/timestamps.hpp"
+
+#include <caf/all.hpp>
+
+#include <memory>
+
+namespace payengine {
+
+namespace {
+
+void schedule(reconciler_self self, uint32_t delay_ms) {
+  self->delayed_send(self, std::chrono::milliseconds{delay_ms}, sweep_atom_v);
+}
+
+/// Sends reconcile_order to each; the next sweep waits for every answer.
+void reconcile_all(reconciler_self self, std::vector<std::string> ids) {
+  auto& st = self->state;
+  auto next_delay = ids.size() >= st.settings.batch_max ? 1u : st.settings.interval_ms;
+  if (ids.empty()) {
+    schedule(self, next_delay);
+    return;
+  }
+  logging::info("reconciler.sweep", {{"orders", ids.size()}});
+  auto pending = std::make_shared<size_t>(ids.size());
+  auto done = [self, pending, next_delay] {
+    if (--*pending == 0)
+      schedule(self, next_delay);
+  };
+  auto timeout = std::chrono::milliseconds{st.settings.request_timeout_ms};
+  for (auto& id : ids) {
+    auto& shard = st.shards[shard_index(id, static_cast<uint32_t>(st.shards.size()))];
+    st.reconciled++;
+    self->request(shard, timeout, reconcile_order{id})
+      .then([done](const order_reply&) { done(); },
+            [done](caf::error&) { done(); });
+  }
+}
+
+void sweep(reconciler_self self) {
+  auto& st = self->state;
+  st.sweeps++;
+  // At start-up every unfinished order; later only those waiting too long.
+  auto until = st.first_sweep ? now_us() : now_us() - int64_t{st.settings.stale_after_ms} * 1000;
+  st.first_sweep = false;
+  self->request(st.writer, std::chrono::milliseconds{st.settings.request_timeout_ms},
+                unsettled_atom_v, until, st.settings.batch_max)
+    .then([self](std::vector<std::string>& ids) { reconcile_all(self, std::move(ids)); },
+          [self](caf::error& err) {
+            logging::warn("reconciler.sweep_failed", {{"error", to_string(err)}});
+            schedule(self, self->state.settings.interval_ms);
+          });
+}
+
+} // namespace
+
+reconciler_actor::behavior_type reconciler_impl(reconciler_self self, reconciler_settings settings,
+                                                storage_writer_actor writer,
+                                                std::vector<order_registry_actor> shards) {
+  self->state.settings = settings;
+  self->state.writer = std::move(writer);
+  self->state.shards = std::move(shards);
+  self->send(self, sweep_atom_v);
+  return {
+    [=](sweep_atom) { sweep(self); },
+  };
+}
+
+} // namespace payengine

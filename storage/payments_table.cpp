@@ -1,0 +1,61 @@
+#include "storage/tables.hpp"
+
+namespace payengine::storage {
+
+void upsert_trade(pqxx::work& tx, const trade_row& t) {
+  tx.exec_prepared("trades_upsert", t.out_trade_no, t.order_id, t.attempt, t.channel,
+                   t.amount, static_cast<int>(t.state), t.qr_code, t.channel_trade_no,
+                   t.paid_amount, t.paid_at, t.detail, t.at);
+}
+
+void upsert_refund(pqxx::work& tx, const refund_row& r) {
+  if (r.amount <= 0 || r.id.empty())
+    throw std::logic_error("refund breaks its invariants: " + r.id);
+  tx.exec_prepared("refunds_upsert", r.id, r.order_id, r.out_trade_no, r.amount, r.reason,
+                   static_cast<int>(r.status), r.failure_reason, r.created_at, r.updated_at);
+}
+
+bool insert_callback(pqxx::work& tx, const callback_row& c) {
+  auto r = tx.exec_prepared("callbacks_insert", c.channel, c.notify_id, c.out_trade_no,
+                            c.trade_status, c.amount, c.outcome, c.received_at);
+  return r.affected_rows() == 1;
+}
+
+void write_side_rows(pqxx::work& tx, const transition_write& w) {
+  for (const auto& t : w.trades)
+    upsert_trade(tx, t);
+  for (const auto& r : w.refunds)
+    upsert_refund(tx, r);
+  for (const auto& c : w.callbacks)
+    insert_callback(tx, c);
+}
+
+std::vector<refund_row> load_refunds(pqxx::work& tx, const std::string& order_id) {
+  std::vector<refund_row> out;
+  for (const auto& r : tx.exec_prepared("refunds_by_order", order_id)) {
+    refund_row x;
+    x.id = r[0].as<std::string>();
+    x.order_id = r[1].as<std::string>();
+    x.out_trade_no = r[2].as<std::string>();
+    x.amount = r[3].as<int64_t>();
+    x.reason = r[4].as<std::string>();
+    auto status = r[5].as<int>();
+    if (status < 0 || status > 2)
+      throw std::logic_error("stored refund status out of range: " + x.id);
+    x.status = static_cast<refund_status>(status);
+    x.failure_reason = r[6].as<std::string>();
+    x.created_at = r[7].as<int64_t>();
+    x.updated_at = r[8].as<int64_t>();
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+std::vector<std::string> unsettled_orders(pqxx::work& tx, timestamp_us until, uint32_t limit) {
+  std::vector<std::string> ids;
+  for (const auto& r : tx.exec_prepared("orders_unsettled", until, static_cast<int64_t>(limit)))
+    ids.push_back(r[0].as<std::string>());
+  return ids;
+}
+
+} // namespace payengine::storage

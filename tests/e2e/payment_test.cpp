@@ -1,0 +1,207 @@
+// Paying through a real channel protocol: payengine and paysim as real
+// processes over HTTP, RSA2 signatures both ways, asynchronous notifications.
+#include "channels/alipay.hpp"
+#include "tests/sim/paysim_process.hpp"
+#include "tests/support/engine_process.hpp"
+#include "tests/support/test_db.hpp"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace payengine {
+namespace {
+
+using json = nlohmann::json;
+using testing::engine_process;
+using testing::order_body;
+using testing::test_database;
+
+std::unique_ptr<test::paysim_process> start_paysim(const std::string& time_scale = "1000") {
+  const auto& k = testing::test_channel_keys();
+  return std::make_unique<test::paysim_process>(
+    std::vector<std::string>{},
+    std::vector<std::string>{"PAYSIM_LISTEN=127.0.0.1:0", "PAYSIM_PRIVATE_KEY_FILE=" + k.channel_private,
+                             "PAYSIM_APP_PUBLIC_KEY_FILE=" + k.app_public,
+                             "PAYSIM_TIME_SCALE=" + time_scale});
+}
+
+class payment_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    PE_REQUIRE_DATABASE();
+    sim_ = start_paysim();
+    db_ = std::make_unique<test_database>("pay");
+    engine_ = std::make_unique<engine_process>(
+      db_->url(), std::map<std::string, std::string>{
+                    {"PAYENGINE_ALIPAY_GATEWAY_URL", sim_->url() + "/gateway.do"},
+                    {"PAYENGINE_TIME_SCALE", "100"}});
+    engine_->start();
+    key_ = engine_->create_merchant()["api_key"].get<std::string>();
+  }
+
+  testing::http_result call(const std::string& method, const std::string& path,
+                            const json& body = json::object()) {
+    return engine_->request(method, path, key_, method == "GET" ? "" : body.dump());
+  }
+
+  /// Long-polls until `pred(order)` holds (bounded: no fixed sleeps).
+  json wait_until(const std::string& id, const std::function<bool(const json&)>& pred) {
+    auto o = call("GET", "/v1/orders/" + id).body;
+    for (int i = 0; i < 40 && !pred(o); ++i)
+      o = call("GET", "/v1/orders/" + id + "?wait_for_change=5&version=" + std::to_string(o["version"].get<int>())).body;
+    return o;
+  }
+
+  json create_and_pay(const std::string& no) {
+    auto id = call("POST", "/v1/orders", order_body(no)).body["id"].get<std::string>();
+    auto paying = call("POST", "/v1/orders/" + id + "/pay");
+    EXPECT_EQ(paying.status, 202) << paying.raw;
+    EXPECT_EQ(paying.body["status"], "paying");
+    auto awaiting = wait_until(id, [](const json& o) { return o["status"] == "awaiting_payment"; });
+    EXPECT_EQ(awaiting["status"], "awaiting_payment") << awaiting.dump();
+    return awaiting;
+  }
+
+  /// The customer scans the QR code and pays (or fails) at the channel.
+  int customer_pays(const json& order, json body = {{"result", "success"}}) {
+    auto qr = order["payment"]["qr_code"].get<std::string>();
+    auto path = qr.substr(qr.find('/', std::string{"http://"}.size()));
+    httplib::Client c{"127.0.0.1", sim_->port()};
+    auto r = c.Post(path.c_str(), body.dump(), "application/json");
+    return r ? r->status : 0;
+  }
+
+  std::unique_ptr<test::paysim_process> sim_;
+  std::unique_ptr<test_database> db_;
+  std::unique_ptr<engine_process> engine_;
+  std::string key_;
+};
+
+TEST_F(payment_test, create_pay_customer_pays_callback_paid) {
+  auto awaiting = create_and_pay("M-pay-1");
+  auto id = awaiting["id"].get<std::string>();
+  EXPECT_EQ(awaiting["payment"]["attempt"], 1);
+  EXPECT_NE(awaiting["payment"]["qr_code"].get<std::string>().find("/qr/"), std::string::npos);
+  // Paying again while awaiting returns the same open trade.
+  auto again = call("POST", "/v1/orders/" + id + "/pay");
+  EXPECT_EQ(again.status, 202);
+  EXPECT_EQ(again.body["payment"]["qr_code"], awaiting["payment"]["qr_code"]);
+  EXPECT_EQ(again.body["version"], awaiting["version"]);
+
+  ASSERT_EQ(customer_pays(awaiting), 200);
+  auto paid = wait_until(id, [](const json& o) { return o["status"] == "paid"; });
+  ASSERT_EQ(paid["status"], "paid") << paid.dump();
+  EXPECT_FALSE(paid["payment"]["paid_at"].is_null());
+  EXPECT_FALSE(paid["payment"]["channel_trade_no"].is_null());
+
+  auto events = call("GET", "/v1/orders/" + id + "/events").body["data"];
+  std::vector<std::string> path;
+  for (auto& e : events)
+    path.push_back(e["to"]);
+  EXPECT_EQ(path, (std::vector<std::string>{"created", "paying", "awaiting_payment", "paid"}));
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM callbacks WHERE outcome = 'applied'"), "1");
+  EXPECT_EQ(db_->scalar("SELECT state FROM channel_trades"), "2");
+}
+
+TEST_F(payment_test, a_failed_payment_can_be_paid_again_with_a_new_trade) {
+  auto awaiting = create_and_pay("M-pay-2");
+  auto id = awaiting["id"].get<std::string>();
+  ASSERT_EQ(customer_pays(awaiting, {{"result", "fail"}}), 200);
+  auto failed = wait_until(id, [](const json& o) { return o["status"] == "failed"; });
+  ASSERT_EQ(failed["status"], "failed") << failed.dump();
+  auto paying = call("POST", "/v1/orders/" + id + "/pay");
+  EXPECT_EQ(paying.status, 202);
+  auto second = wait_until(id, [](const json& o) { return o["status"] == "awaiting_payment"; });
+  EXPECT_EQ(second["payment"]["attempt"], 2);
+  EXPECT_NE(second["payment"]["qr_code"], awaiting["payment"]["qr_code"]);
+  ASSERT_EQ(customer_pays(second), 200);
+  EXPECT_EQ(wait_until(id, [](const json& o) { return o["status"] == "paid"; })["status"], "paid");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM channel_trades"), "2");
+}
+
+TEST_F(payment_test, forged_replayed_and_tampered_callbacks_change_nothing) {
+  auto awaiting = create_and_pay("M-pay-3");
+  auto id = awaiting["id"].get<std::string>();
+  auto otn = id + "_1";
+  auto post_callback = [&](const std::string& body) {
+    httplib::Client c{"127.0.0.1", engine_->port()};
+    auto r = c.Post("/v1/callbacks/alipay", body, "application/x-www-form-urlencoded");
+    return std::make_pair(r ? r->status : 0, r ? r->body : std::string{});
+  };
+  // Unsigned, and signed with a key that is not the channel's.
+  channels::alipay::notification n;
+  n.notify_id = "n-forged";
+  n.notify_type = "trade_status_sync";
+  n.notify_time = "2026-11-22 10:00:00";
+  n.app_id = testing::test_app_id;
+  n.out_trade_no = otn;
+  n.trade_no = "2026X";
+  n.status = channels::alipay::trade_status::trade_success;
+  n.total_amount = 8888;
+  auto channel_key = channels::private_key::from_pem_file(testing::test_channel_keys().channel_private).value();
+  auto wrong_key = channels::private_key::from_pem_file(testing::test_channel_keys().app_private).value();
+  auto signed_form = channels::alipay::make_notification(n, channel_key).value();
+  auto unsigned_fields = channels::form_decode(signed_form).value();
+  unsigned_fields.erase("sign");
+  EXPECT_EQ(post_callback(channels::form_encode(unsigned_fields)).first, 400);
+  EXPECT_EQ(post_callback(channels::alipay::make_notification(n, wrong_key).value()).first, 400);
+  EXPECT_EQ(post_callback("garbage=%%%&&&").first, 400);
+  EXPECT_EQ(call("GET", "/v1/orders/" + id).body["version"], awaiting["version"]);
+  // Correctly signed by the channel, but tampered amount: recorded, flagged, never applied.
+  auto tampered = n;
+  tampered.notify_id = "n-tampered";
+  tampered.total_amount = 1;
+  auto r = post_callback(channels::alipay::make_notification(tampered, channel_key).value());
+  EXPECT_EQ(r.first, 200);
+  EXPECT_EQ(r.second, "success");
+  auto after = call("GET", "/v1/orders/" + id).body;
+  EXPECT_EQ(after["status"], "awaiting_payment");
+  auto events = call("GET", "/v1/orders/" + id + "/events").body["data"];
+  EXPECT_EQ(events.back()["type"], "payment.amount_mismatch");
+  EXPECT_EQ(events.back()["detail"]["flagged"], true);
+  // The customer's amount-tampered payment at the channel: the same.
+  ASSERT_EQ(customer_pays(awaiting, {{"result", "success"}, {"amount", 100}}), 200);
+  auto flagged = wait_until(id, [](const json& o) { return o["version"].get<int>() >= 5; });
+  EXPECT_EQ(flagged["status"], "awaiting_payment");
+  // A replayed valid notification is applied once.
+  auto valid = n;
+  valid.notify_id = "n-valid";
+  valid.trade_no = "2026VALID";
+  auto valid_form = channels::alipay::make_notification(valid, channel_key).value();
+  EXPECT_EQ(post_callback(valid_form).second, "success");
+  EXPECT_EQ(post_callback(valid_form).second, "success");
+  EXPECT_EQ(post_callback(valid_form).second, "success");
+  auto paid = call("GET", "/v1/orders/" + id).body;
+  EXPECT_EQ(paid["status"], "paid");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM order_events WHERE type = 'order.paid'"), "1");
+}
+
+TEST_F(payment_test, a_payment_the_engine_learns_of_after_cancel_is_refunded_automatically) {
+  auto awaiting = create_and_pay("M-pay-4");
+  auto id = awaiting["id"].get<std::string>();
+  // The customer pays, but every notification is lost on the way.
+  httplib::Client sim{"127.0.0.1", sim_->port()};
+  ASSERT_EQ(sim.Post("/sim/faults", R"({"drop_notify_rate": 1})", "application/json")->status, 200);
+  ASSERT_EQ(customer_pays(awaiting), 200);
+  // The merchant cancels; closing the trade at the channel is refused (it is
+  // paid), the engine asks for the truth and refunds the late payment.
+  auto cancelled = call("POST", "/v1/orders/" + id + "/cancel");
+  ASSERT_EQ(cancelled.status, 200);
+  EXPECT_EQ(cancelled.body["status"], "cancelled");
+  auto refunded = wait_until(id, [](const json& o) {
+    return o["status"] == "refunded" && o["amount_refunded"] == 8888;
+  });
+  EXPECT_EQ(refunded["status"], "refunded") << refunded.dump();
+  EXPECT_EQ(refunded["amount_refunded"], 8888);
+  EXPECT_EQ(db_->scalar("SELECT reason || ':' || status FROM refunds"), "late_payment:1");
+  auto events = call("GET", "/v1/orders/" + id + "/events").body["data"];
+  std::vector<std::string> types;
+  for (auto& e : events)
+    types.push_back(e["type"]);
+  EXPECT_EQ(types, (std::vector<std::string>{"order.created", "order.paying", "order.awaiting_payment",
+                                             "order.cancelled", "order.refunded", "refund.succeeded"}));
+}
+
+} // namespace
+} // namespace payengine
