@@ -105,9 +105,12 @@ transition_write make_write(const order_record& current, order_status to,
   return w;
 }
 
-void persist_into(order_self self, caf::typed_response_promise<order_reply> rp,
-                  transition_write w, order_outcome on_success,
-                  after_commit_fn after_commit) {
+void persist_into(order_self self, reply_to rp, transition_write w,
+                  order_outcome on_success, after_commit_fn after_commit) {
+  auto answer = [rp](auto&& x) mutable {
+    if (rp)
+      rp->deliver(std::forward<decltype(x)>(x));
+  };
   auto next = w.next;
   auto record_only = w.record_only;
   auto request_id = w.events.empty() ? std::string{} : w.events.front().request_id;
@@ -118,14 +121,14 @@ void persist_into(order_self self, caf::typed_response_promise<order_reply> rp,
         if (r.duplicate) {
           order_reply dup{order_outcome::duplicate, {}};
           dup.order.id = r.existing_order_id;
-          rp.deliver(std::move(dup));
+          answer(std::move(dup));
           self->quit(); // the order this actor was spawned for does not exist
           return;
         }
         if (!r.applied) { // rule 2: another writer moved the row
           logging::error("order.version_conflict",
                          {{"order_id", next.id}, {"version", next.version - 1}});
-          rp.deliver(make_error(engine_error::version_conflict));
+          answer(make_error(engine_error::version_conflict));
           self->quit(make_error(engine_error::version_conflict));
           return;
         }
@@ -135,12 +138,12 @@ void persist_into(order_self self, caf::typed_response_promise<order_reply> rp,
           become_live(self, std::move(next));
           log_transition(before, before_version, st.order, request_id);
         }
-        rp.deliver(order_reply{on_success, st.order});
+        answer(order_reply{on_success, st.order});
         if (after_commit)
           after_commit(self);
       },
       [=](caf::error& err) mutable {
-        rp.deliver(err);
+        answer(err);
         if (self->state.current == phase::fresh) {
           self->quit(); // nothing stored; the next request starts afresh
           return;
@@ -153,6 +156,11 @@ void persist_into(order_self self, caf::typed_response_promise<order_reply> rp,
 
 caf::result<order_reply> persist(order_self self, transition_write w,
                                  order_outcome on_success, after_commit_fn after_commit) {
+  auto* current = self->current_mailbox_element();
+  if (!current || !current->mid.is_request()) {
+    persist_into(self, std::nullopt, std::move(w), on_success, std::move(after_commit));
+    return order_reply{on_success, self->state.order}; // nobody reads it
+  }
   auto rp = self->make_response_promise<order_reply>();
   persist_into(self, rp, std::move(w), on_success, std::move(after_commit));
   return rp;

@@ -7,6 +7,7 @@
 #include "actors/order_transitions.hpp"
 
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace payengine::order_detail {
@@ -27,11 +28,15 @@ transition_write make_write(const order_record& current, order_status to,
                             const std::string& request_id,
                             const std::string& detail_json = "{}");
 
+/// Who waits for the outcome of a write: the requester of the message being
+/// handled, or nobody (a timer, a gateway reply: answering those would send
+/// the actor an unexpected message).
+using reply_to = std::optional<caf::typed_response_promise<order_reply>>;
+
 /// Commits `w`, holding back every other message until then (await), then
 /// applies it in memory, answers `rp` and runs `after_commit`.
-void persist_into(order_self self, caf::typed_response_promise<order_reply> rp,
-                  transition_write w, order_outcome on_success,
-                  after_commit_fn after_commit = {});
+void persist_into(order_self self, reply_to rp, transition_write w,
+                  order_outcome on_success, after_commit_fn after_commit = {});
 
 caf::result<order_reply> persist(order_self self, transition_write w,
                                  order_outcome on_success,

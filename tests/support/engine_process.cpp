@@ -75,7 +75,10 @@ engine_process::engine_process(std::string database_url,
 engine_process::~engine_process() {
   if (pid_ > 0)
     kill_hard();
-  ::unlink(log_path_.c_str());
+  if (std::getenv("PAYENGINE_TEST_KEEP_LOGS"))
+    std::fprintf(stderr, "engine log kept: %s\n", log_path_.c_str());
+  else
+    ::unlink(log_path_.c_str());
 }
 
 void engine_process::start() {
