@@ -27,7 +27,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 log "starting paysim on 127.0.0.1:$SIM_PORT"
-"$BUILD_DIR/sim/paysim" --listen "127.0.0.1:$SIM_PORT" \
+PAYSIM_TIME_SCALE=1 "$BUILD_DIR/sim/paysim" --listen "127.0.0.1:$SIM_PORT" \
   --private-key-file "$KEYS/channel_private.pem" --app-public-key-file "$KEYS/app_public.pem" \
   >"$LOCAL_DIR/paysim.log" 2>&1 &
 PIDS+=($!)
@@ -47,13 +47,42 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ENGINE_PORT/readyz" >/dev/nu
 curl -sf "http://127.0.0.1:$ENGINE_PORT/readyz" >/dev/null || { tail -5 "$LOCAL_DIR/payengine.log"; exit 1; }
 
 API="http://127.0.0.1:$ENGINE_PORT"
+SIM="http://127.0.0.1:$SIM_PORT"
+step() { printf '\n\033[1;36m-- %s\033[0m\n' "$*"; }
 MERCHANT=$(curl -sf -X POST "$API/admin/merchants" -H "Authorization: Bearer $ADMIN_TOKEN" \
-  -H 'Content-Type: application/json' -d '{"name":"Demo shop","notify_url":"http://127.0.0.1:'"$SIM_PORT"'/healthz"}')
-KEY=$(echo "$MERCHANT" | sed -E 's/.*"api_key":"([^"]+)".*/\1/')
-ORDER=$(curl -sf -X POST "$API/v1/orders" -H "Authorization: Bearer $KEY" \
-  -H 'Content-Type: application/json' -H "Idempotency-Key: demo-$(date +%s)" \
-  -d '{"merchant_order_no":"DEMO-'"$(date +%s)"'","amount":8888,"currency":"CNY","subject":"Annual plan","channel":"alipay","expires_in":900,"metadata":{"source":"demo"}}')
-ORDER_ID=$(echo "$ORDER" | sed -E 's/.*"id":"(ord_[A-Za-z0-9]+)".*/\1/')
+  -H 'Content-Type: application/json' -d '{"name":"Demo shop"}')
+KEY=$(echo "$MERCHANT" | jq -r .api_key)
+AUTH=(-H "Authorization: Bearer $KEY")
+
+step "1. the merchant creates an order (88.88 CNY)"
+ORDER=$(curl -sf -X POST "$API/v1/orders" "${AUTH[@]}" \
+  -H 'Content-Type: application/json' -H "Idempotency-Key: demo-$(date +%s%N)" \
+  -d '{"merchant_order_no":"DEMO-'"$(date +%s%N)"'","amount":8888,"currency":"CNY","subject":"Annual plan","channel":"alipay","expires_in":900,"metadata":{"source":"demo"}}')
+ORDER_ID=$(echo "$ORDER" | jq -r .id)
+echo "$ORDER" | jq -c '{id, status, amount, currency, version}'
+
+step "2. the merchant asks to pay: 202, status paying; the gateway opens a trade at paysim"
+curl -sf -X POST "$API/v1/orders/$ORDER_ID/pay" "${AUTH[@]}" -H 'Content-Length: 0' | jq -c '{status, version, payment}'
+
+step "3. long poll until the channel's QR code is there (awaiting_payment)"
+ORDER=$(curl -sf "$API/v1/orders/$ORDER_ID?wait_for_change=10&version=2" "${AUTH[@]}")
+echo "$ORDER" | jq -c '{status, version, qr_code: .payment.qr_code}'
+QR=$(echo "$ORDER" | jq -r .payment.qr_code)
+
+step "4. the customer scans and pays at the channel (POST the QR URL)"
+curl -sf -X POST "$QR" -H 'Content-Type: application/json' -d '{"result":"success"}' \
+  | jq -c '{out_trade_no, status, trade_no, paid_amount}'
+
+step "5. paysim sends its signed notification; the engine commits, then answers success"
+ORDER=$(curl -sf "$API/v1/orders/$ORDER_ID?wait_for_change=10&version=3" "${AUTH[@]}")
+echo "$ORDER" | jq -c '{status, version, paid_at: .payment.paid_at, channel_trade_no: .payment.channel_trade_no}'
+
+step "6. the order's event log"
+curl -sf "$API/v1/orders/$ORDER_ID/events" "${AUTH[@]}" | jq -c '.data[] | {seq, type, from, to, at}'
+
+step "7. the channel's view (paysim)"
+curl -sf "$SIM/sim/trades" | jq -c '.data[] | select(.out_trade_no | startswith("'"$ORDER_ID"'"))
+  | {out_trade_no, status, notifications: [.notifications[] | {trade_status, attempts, last_status}]}'
 
 cat <<TXT
 
@@ -61,15 +90,13 @@ cat <<TXT
 
   merchant api key : $KEY
   admin token      : $ADMIN_TOKEN
-  demo order       : $ORDER_ID  (88.88 CNY, status created)
+  demo order       : $ORDER_ID
 
   Try:
-    curl -s $API/v1/orders/$ORDER_ID -H 'Authorization: Bearer $KEY'
-    curl -s $API/v1/orders/$ORDER_ID/events -H 'Authorization: Bearer $KEY'
-    curl -s '$API/v1/orders/$ORDER_ID?wait_for_change=30&version=1' -H 'Authorization: Bearer $KEY'   # long poll
-    curl -s -X POST $API/v1/orders/$ORDER_ID/cancel -H 'Authorization: Bearer $KEY' -H 'Content-Length: 0'
-    curl -s $API/admin/orders/$ORDER_ID -H 'Authorization: Bearer $ADMIN_TOKEN'   # live actor beside the stored row
-    curl -s $API/admin/actors -H 'Authorization: Bearer $ADMIN_TOKEN'            # shards, writers, live orders
+    curl -s $API/v1/orders/$ORDER_ID -H 'Authorization: Bearer $KEY' | jq
+    curl -s $API/admin/orders/$ORDER_ID -H 'Authorization: Bearer $ADMIN_TOKEN' | jq   # live actor beside the stored row
+    curl -s $API/admin/actors -H 'Authorization: Bearer $ADMIN_TOKEN' | jq            # shards, writers, live orders
+    curl -s -X POST $SIM/sim/faults -H 'Content-Type: application/json' -d '{"drop_notify_rate":1}'   # lose notifications
     curl -s $API/readyz
 
   Logs: .local/payengine.log (JSON lines), .local/paysim.log.   Ctrl-C stops everything.

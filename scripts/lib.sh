@@ -13,7 +13,7 @@ PACKAGES=(
   libcaf-dev libpqxx-dev libcpp-httplib-dev nlohmann-json3-dev libssl-dev
   libspdlog-dev libcli11-dev libgtest-dev
   postgresql-15 postgresql-contrib-15 postgresql-client-15
-  wrk
+  wrk jq openssl
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
