@@ -10,11 +10,11 @@ namespace payengine::sim::limits {
 using namespace std::chrono_literals;
 
 // Handler pool; each open keep-alive connection holds one thread.
-inline constexpr std::size_t http_threads = 64;
+inline constexpr std::size_t http_threads = 512;
 // Pending connections; cpp-httplib's own backlog of 5 drops bursts.
 inline constexpr int listen_backlog = 1024;
 inline constexpr std::size_t request_bytes_max = 64 * 1024;
-inline constexpr std::size_t notify_senders = 4;       // threads delivering notifications
+inline constexpr std::size_t notify_senders = 32;      // threads delivering notifications (a real channel sends many at once)
 inline constexpr auto notify_connect_timeout = 2s;
 inline constexpr auto notify_read_timeout = 5s;
 // Alipay's schedule after the first, immediate attempt (8 attempts in ~25 h).

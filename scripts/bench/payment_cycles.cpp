@@ -1,0 +1,120 @@
+// Load generator for full payment cycles over real HTTP:
+//   create order -> pay -> (long poll) QR code -> the customer pays at the
+//   channel -> (long poll) paid, the engine having received and committed
+//   the channel's signed notification.
+// Usage: pe_bench_payment_cycles ENGINE_PORT SIM_PORT API_KEY SECONDS THREADS
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using json = nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+
+struct worker_result {
+  uint64_t cycles = 0;
+  uint64_t failures = 0;
+  std::vector<double> latencies_ms;
+};
+
+std::unique_ptr<httplib::Client> client(int port) {
+  auto c = std::make_unique<httplib::Client>("127.0.0.1", port);
+  c->set_tcp_nodelay(true);
+  c->set_keep_alive(true);
+  c->set_read_timeout(std::chrono::seconds{40});
+  return c;
+}
+
+/// One cycle; false (counted as a failure) if any step does not end as it should.
+bool cycle(httplib::Client& engine, httplib::Client& sim, const httplib::Headers& auth,
+           const std::string& no) {
+  json body = {{"merchant_order_no", no}, {"amount", 8888}, {"currency", "CNY"},
+               {"subject", "bench"}, {"channel", "alipay"}};
+  auto created = engine.Post("/v1/orders", auth, body.dump(), "application/json");
+  if (!created || created->status != 201)
+    return false;
+  auto id = json::parse(created->body)["id"].get<std::string>();
+  auto paying = engine.Post(("/v1/orders/" + id + "/pay").c_str(), auth, "", "application/json");
+  if (!paying || paying->status != 202)
+    return false;
+  auto wait = [&](int version) {
+    return engine.Get(("/v1/orders/" + id + "?wait_for_change=30&version=" + std::to_string(version)).c_str(), auth);
+  };
+  auto awaiting = wait(2);
+  if (!awaiting || awaiting->status != 200)
+    return false;
+  auto order = json::parse(awaiting->body);
+  if (order["status"] != "awaiting_payment")
+    return false;
+  auto qr = order["payment"]["qr_code"].get<std::string>();
+  auto path = qr.substr(qr.find('/', 7));
+  auto scanned = sim.Post(path.c_str(), R"({"result":"success"})", "application/json");
+  if (!scanned || scanned->status != 200)
+    return false;
+  auto paid = wait(3);
+  return paid && paid->status == 200 && json::parse(paid->body)["status"] == "paid";
+}
+
+void run(int engine_port, int sim_port, const std::string& key, clock_type::time_point until,
+         int index, worker_result& out) {
+  auto engine = client(engine_port);
+  auto sim = client(sim_port);
+  httplib::Headers auth{{"Authorization", "Bearer " + key}};
+  auto prefix = "PC-" + std::to_string(index) + "-" +
+                std::to_string(clock_type::now().time_since_epoch().count()) + "-";
+  for (uint64_t i = 0; clock_type::now() < until; ++i) {
+    auto started = clock_type::now();
+    if (!cycle(*engine, *sim, auth, prefix + std::to_string(i))) {
+      out.failures++;
+      continue;
+    }
+    out.cycles++;
+    out.latencies_ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - started).count());
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 6) {
+    std::fprintf(stderr, "usage: %s ENGINE_PORT SIM_PORT API_KEY SECONDS THREADS\n", argv[0]);
+    return 2;
+  }
+  auto engine_port = std::stoi(argv[1]);
+  auto sim_port = std::stoi(argv[2]);
+  std::string key = argv[3];
+  auto seconds = std::stoi(argv[4]);
+  auto threads = std::stoi(argv[5]);
+  std::vector<worker_result> results(threads);
+  std::vector<std::thread> workers;
+  auto started = clock_type::now();
+  auto until = started + std::chrono::seconds{seconds};
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back(run, engine_port, sim_port, key, until, t, std::ref(results[t]));
+  for (auto& w : workers)
+    w.join();
+  auto elapsed = std::chrono::duration<double>(clock_type::now() - started).count();
+  worker_result all;
+  for (auto& r : results) {
+    all.cycles += r.cycles;
+    all.failures += r.failures;
+    all.latencies_ms.insert(all.latencies_ms.end(), r.latencies_ms.begin(), r.latencies_ms.end());
+  }
+  std::sort(all.latencies_ms.begin(), all.latencies_ms.end());
+  auto pct = [&](double q) {
+    return all.latencies_ms.empty() ? 0.0 : all.latencies_ms[static_cast<size_t>(q * (all.latencies_ms.size() - 1))];
+  };
+  std::printf("cycles=%llu failures=%llu seconds=%.1f cycles_per_s=%.1f p50_ms=%.1f p99_ms=%.1f\n",
+              static_cast<unsigned long long>(all.cycles), static_cast<unsigned long long>(all.failures),
+              elapsed, all.cycles / elapsed, pct(0.5), pct(0.99));
+  return all.failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Full payment cycles per second over real HTTP, with paysim beside the
+# engine: create -> pay -> QR code -> the customer pays -> signed
+# notification -> paid. Then, on the same database, pgbench running the
+# same writes as one transaction per request (4 per cycle).
+#   scripts/bench_payments.sh [seconds=15] [concurrent customers=64]
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+DURATION="${1:-15}"
+CLIENTS="${2:-64}"
+PORT=18191
+SIM_PORT=18192
+ADMIN_TOKEN="bench-admin-token-0123456789"
+
+install_packages
+build Release
+pg_start
+pg_create_db pe_bench_pay
+URL="$(pg_url pe_bench_pay)"
+KEYS="$("$ROOT/scripts/keys.sh")"
+
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
+PAYSIM_TIME_SCALE=1 "$BUILD_DIR/sim/paysim" --listen "127.0.0.1:$SIM_PORT" \
+  --private-key-file "$KEYS/channel_private.pem" --app-public-key-file "$KEYS/app_public.pem" \
+  >"$LOCAL_DIR/bench-paysim.log" 2>&1 &
+PIDS+=($!)
+PAYENGINE_DATABASE_URL="$URL" PAYENGINE_LISTEN="127.0.0.1:$PORT" PAYENGINE_ADMIN_TOKEN="$ADMIN_TOKEN" \
+PAYENGINE_LOG_LEVEL=warn PAYENGINE_ALIPAY_GATEWAY_URL="http://127.0.0.1:$SIM_PORT/gateway.do" \
+PAYENGINE_ALIPAY_APP_ID=2021000000000000 PAYENGINE_ALIPAY_PRIVATE_KEY_FILE="$KEYS/app_private.pem" \
+PAYENGINE_ALIPAY_PUBLIC_KEY_FILE="$KEYS/channel_public.pem" \
+  "$BUILD_DIR/payengine" --http-threads 512 --long-polls-max 256 ${PAYENGINE_BENCH_FLAGS:-} \
+  >"$LOCAL_DIR/bench-engine.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+KEY=$(curl -sf -X POST "http://127.0.0.1:$PORT/admin/merchants" -H "Authorization: Bearer $ADMIN_TOKEN" \
+  -H 'Content-Type: application/json' -d '{"name":"bench"}' | jq -r .api_key)
+
+log "warm-up (3 s)"
+"$BUILD_DIR/scripts/bench/pe_bench_payment_cycles" "$PORT" "$SIM_PORT" "$KEY" 3 "$CLIENTS" >/dev/null || true
+log "engine: full payment cycles, $CLIENTS concurrent customers, ${DURATION}s"
+ENGINE_OUT=$("$BUILD_DIR/scripts/bench/pe_bench_payment_cycles" "$PORT" "$SIM_PORT" "$KEY" "$DURATION" "$CLIENTS" || true)
+echo "$ENGINE_OUT"
+CYCLES=$(echo "$ENGINE_OUT" | sed -nE 's/.*cycles_per_s=([0-9.]+).*/\1/p')
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+
+log "pgbench: the same writes, one transaction per request, $CLIENTS clients, ${DURATION}s"
+"$PG_BIN/psql" -X -q "$URL" -c "INSERT INTO merchants (id, name, api_key_hash, webhook_secret, created_at) VALUES ('mch_bench', 'pgbench', 'pgbench', 'x', now()) ON CONFLICT DO NOTHING"
+PGB_OUT=$("$PG_BIN/pgbench" -n -M prepared -c "$CLIENTS" -j 2 -T "$DURATION" \
+  -f "$ROOT/scripts/bench/payment_cycle.pgbench" "$URL" 2>&1)
+echo "$PGB_OUT" | grep -E "^tps|latency average|failed"
+PGB_CYCLES=$(echo "$PGB_OUT" | awk '/^tps/ {print $3; exit}')
+echo
+echo "engine_cycles_per_s=$CYCLES"
+echo "pgbench_cycles_per_s=$PGB_CYCLES (one pgbench transaction here is a whole cycle of 4 commits)"
+awk -v a="$CYCLES" -v b="$PGB_CYCLES" 'BEGIN { printf "ratio=%.2f\n", a / b }'
