@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
     server.start();
     logging::info("engine.started", {{"listen", cfg.listen}, {"time_scale", cfg.time_scale},
                                      {"shards", cfg.registry_shards},
-                                     {"writers", cfg.storage_writers}});
+                                     {"writers", cfg.writers()}});
     int sig = 0;
     sigwait(&stop_signals, &sig);
     logging::info("engine.stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});

@@ -18,7 +18,7 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
     h.gateway = sys.spawn(gateway_impl, *alipay);
     notify_url = alipay->notify_url;
   }
-  for (uint32_t i = 0; i < cfg.storage_writers; ++i) {
+  for (uint32_t i = 0; i < cfg.writers(); ++i) {
     writer_settings ws{i, cfg.database_url, cfg.storage_batch_max};
     h.writers.push_back(sys.spawn<caf::detached>(storage_writer_impl, ws));
   }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 namespace payengine {
@@ -82,7 +83,7 @@ void add_limit_options(CLI::App& app, engine_config& c) {
   add(app, c.reconcile_interval_ms, "reconcile_interval_ms", "between reconciler sweeps (time-scaled)");
   add(app, c.reconcile_after_ms, "reconcile_after_ms", "an order waiting on a channel this long is queried (time-scaled)");
   add(app, c.reconcile_batch_max, "reconcile_batch_max", "orders reconciled per sweep at most");
-  add(app, c.storage_writers, "storage_writers", "storage writer actors (one connection each)");
+  add(app, c.storage_writers, "storage_writers", "storage writer actors, one connection each (0: one per two cores)");
   add(app, c.storage_batch_max, "storage_batch_max", "requests per group commit at most");
   add(app, c.storage_timeout_ms, "storage_timeout_ms", "deadline of one storage request");
 }
@@ -106,6 +107,12 @@ std::string engine_config::listen_host() const {
 
 uint16_t engine_config::listen_port() const {
   return static_cast<uint16_t>(std::stoi(listen.substr(listen.rfind(':') + 1)));
+}
+
+uint32_t engine_config::writers() const {
+  if (storage_writers > 0)
+    return storage_writers;
+  return std::max(1u, std::thread::hardware_concurrency() / 2);
 }
 
 uint32_t engine_config::scaled_ms(uint64_t nominal_ms) const {
@@ -138,8 +145,8 @@ std::string validate(const engine_config& c) {
     return "live_orders_max must be at least registry_shards";
   if (c.order_idle_ms < 10 || c.expiry_sweep_interval_ms < 10)
     return "order_idle_ms and expiry_sweep_interval_ms must be at least 10";
-  if (c.storage_writers < 1 || c.storage_writers > 64)
-    return "storage_writers must be 1..64";
+  if (c.storage_writers > 64)
+    return "storage_writers must be 0 (automatic) to 64";
   if (c.storage_batch_max < 1 || c.storage_batch_max > 10'000)
     return "storage_batch_max must be 1..10000";
   if (c.expiry_sweep_batch_max < 1 || c.reconcile_batch_max < 1)

@@ -47,7 +47,7 @@ struct engine_config {
   uint32_t reconcile_batch_max = 500;
 
   // --- storage -------------------------------------------------------------
-  uint32_t storage_writers = 2;
+  uint32_t storage_writers = 0; // 0: one per two cores (fewer, larger batches win on small machines)
   uint32_t storage_batch_max = 256;
   uint32_t storage_timeout_ms = 5'000;
 
@@ -55,6 +55,8 @@ struct engine_config {
 
   std::string listen_host() const;
   uint16_t listen_port() const;
+  /// storage_writers with 0 resolved.
+  uint32_t writers() const;
   /// A schedule's real duration under time_scale (never below 1 ms).
   uint32_t scaled_ms(uint64_t nominal_ms) const;
 };

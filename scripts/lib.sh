@@ -12,7 +12,7 @@ PACKAGES=(
   build-essential cmake pkg-config ccache git curl ca-certificates
   libcaf-dev libpqxx-dev libcpp-httplib-dev nlohmann-json3-dev libssl-dev
   libspdlog-dev libcli11-dev libgtest-dev
-  postgresql-15 postgresql-contrib-15 postgresql-client-15
+  postgresql-15 postgresql-contrib postgresql-client-15
   wrk jq openssl
 )
 

@@ -305,7 +305,7 @@ TEST_F(api_test, health_readiness_and_admin_views) {
   auto actors = engine_->request("GET", "/admin/actors", engine_->admin_token());
   ASSERT_EQ(actors.status, 200);
   EXPECT_EQ(actors.body["registry_shards"].size(), 4u);
-  EXPECT_EQ(actors.body["storage_writers"].size(), 2u);
+  EXPECT_GE(actors.body["storage_writers"].size(), 1u);
 }
 
 TEST_F(api_test, a_killed_order_actor_is_restarted_from_storage) {
