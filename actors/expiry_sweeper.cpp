@@ -6,6 +6,7 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <memory>
 
 namespace payengine {
@@ -20,8 +21,10 @@ void schedule(expiry_sweeper_self self, uint32_t delay_ms) {
 /// have answered, so one sweep's work is bounded by batch_max.
 void expire_all(expiry_sweeper_self self, std::vector<std::string> ids) {
   auto& st = self->state;
+  // A full batch: more may be due; come back soon, but never spin (the
+  // batch may hold orders that are only due within the look-ahead).
   bool full = ids.size() >= st.settings.batch_max;
-  auto next_delay = full ? 1u : st.settings.interval_ms;
+  auto next_delay = full ? std::min(50u, st.settings.interval_ms) : st.settings.interval_ms;
   if (ids.empty()) {
     schedule(self, next_delay);
     return;

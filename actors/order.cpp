@@ -25,6 +25,11 @@ order_reply not_found() {
   return {order_outcome::not_found, {}};
 }
 
+bool owes_work(const order_state& st) {
+  return !st.watchers.empty() || st.channel_calls > 0 || st.retry_armed
+         || st.opening_trade || !st.pending_refunds.empty();
+}
+
 namespace {
 
 void touch(order_self self) {
@@ -149,8 +154,14 @@ void persist_into(order_self self, reply_to rp, transition_write w,
           return;
         }
         // A timeout or a broken COMMIT leaves the row unknown: reload it.
-        if (err != engine_error::storage_unavailable)
+        if (err != engine_error::storage_unavailable) {
           self->quit(err);
+          return;
+        }
+        // Nothing was stored. Work started by the channel (not by a client,
+        // who sees the error and retries) is picked up again from storage.
+        if (!rp)
+          self->send(self, retry_atom_v);
       });
 }
 
@@ -258,8 +269,7 @@ void on_idle_check(order_self self) {
   auto& st = self->state;
   auto idle = std::chrono::milliseconds{st.ctx.settings.idle_ms};
   auto since = std::chrono::steady_clock::now() - st.last_active;
-  bool owes_channel_work = st.retry_armed || st.opening_trade;
-  if (since >= idle && st.watchers.empty() && !owes_channel_work) {
+  if (since >= idle && !owes_work(st)) {
     // The registry answers with passivate_atom once it holds back new
     // messages for this id; see order_registry.cpp.
     self->send(st.ctx.registry, idle_atom_v, st.id);
@@ -359,7 +369,16 @@ order_actor::behavior_type order_impl(order_self self, std::string id,
     },
     [=](const reconcile_order&) -> caf::result<order_reply> { return on_reconcile(self); },
     [=](const inspect_order&) -> order_actor_info { return describe(self); },
-    [=](passivate_atom) { self->quit(); },
+    [=](passivate_atom) {
+      if (!owes_work(self->state)) {
+        self->quit();
+        return;
+      }
+      // Not now: the registry takes it back and replays what it held.
+      self->send(self->state.ctx.registry, keep_atom_v, self->state.id);
+      self->delayed_send(self, std::chrono::milliseconds{self->state.ctx.settings.idle_ms},
+                         idle_atom_v);
+    },
     [=](idle_atom) { on_idle_check(self); },
     [=](expiry_atom) {
       self->state.expiry_armed = false;

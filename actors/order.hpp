@@ -65,6 +65,7 @@ struct order_state {
   uint32_t retry_round = 0;
   std::vector<refund_row> pending_refunds;
   bool opening_trade = false;
+  uint32_t channel_calls = 0; // gateway requests whose replies are still due
 };
 
 using order_self = order_actor::stateful_pointer<order_state>;

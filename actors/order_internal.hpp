@@ -50,6 +50,10 @@ apply_input(order_self self, order_input input, const std::string& request_id,
             const std::function<void(transition_write&)>& shape = {},
             after_commit_fn after_commit = {});
 
+/// True while the actor owes work that dies with it: long polls, gateway
+/// replies still due, channel work to retry. It then refuses to passivate.
+bool owes_work(const order_state& st);
+
 // --- order_payment.cpp ---------------------------------------------------
 
 std::string out_trade_no_of(const order_record& o);

@@ -77,6 +77,27 @@ void arm_retry(order_self self) {
                      retry_atom_v);
 }
 
+/// Sends `req` to the gateway; `on_reply` gets its answer, or `unavailable`
+/// when none came in time. Counted, so that the actor does not passivate
+/// while a reply is due.
+template <class Request, class OnReply>
+void call_gateway(order_self self, Request req, OnReply on_reply) {
+  auto& st = self->state;
+  if (!st.ctx.gateway)
+    return;
+  st.channel_calls++;
+  self->request(st.ctx.gateway, channel_timeout(self), std::move(req))
+    .then(
+      [=](const channel_reply& r) {
+        self->state.channel_calls--;
+        on_reply(r);
+      },
+      [=](caf::error&) {
+        self->state.channel_calls--;
+        on_reply(channel_reply{});
+      });
+}
+
 // --- opening a trade --------------------------------------------------------
 
 void on_opened(order_self self, const std::string& otn, const channel_reply& r) {
@@ -115,16 +136,10 @@ void request_open(order_self self) {
   st.opening_trade = true;
   auto otn = out_trade_no_of(o);
   open_trade req{o.id, otn, o.amount, o.currency, o.subject, o.expires_at, st.ctx.notify_url};
-  self->request(st.ctx.gateway, channel_timeout(self), std::move(req))
-    .then(
-      [=](const channel_reply& r) {
-        self->state.opening_trade = false;
-        on_opened(self, otn, r);
-      },
-      [=](caf::error&) {
-        self->state.opening_trade = false;
-        arm_retry(self);
-      });
+  call_gateway(self, std::move(req), [=](const channel_reply& r) {
+    self->state.opening_trade = false;
+    on_opened(self, otn, r);
+  });
 }
 
 void start_attempt(order_self self, caf::typed_response_promise<order_reply> rp,
@@ -152,18 +167,16 @@ void start_attempt(order_self self, caf::typed_response_promise<order_reply> rp,
 void on_refunded(order_self self, const std::string& refund_id, const channel_reply& rep);
 
 void request_refund(order_self self, const refund_row& r) {
-  auto& st = self->state;
-  if (!st.ctx.gateway)
-    return;
-  refund_trade req{r.out_trade_no, r.id, r.amount, st.order.currency, r.reason};
+  refund_trade req{r.out_trade_no, r.id, r.amount, self->state.order.currency, r.reason};
   auto id = r.id;
-  self->request(st.ctx.gateway, channel_timeout(self), std::move(req))
-    .then([=](const channel_reply& rep) { on_refunded(self, id, rep); },
-          [=](caf::error&) { arm_retry(self); });
+  call_gateway(self, std::move(req), [=](const channel_reply& rep) { on_refunded(self, id, rep); });
 }
 
 void queue_refund(order_self self, const refund_row& r) {
-  self->state.pending_refunds.push_back(r);
+  auto& pending = self->state.pending_refunds;
+  if (std::any_of(pending.begin(), pending.end(), [&](const auto& p) { return p.id == r.id; }))
+    return; // owed once, executed once (the channel dedups retries by id too)
+  pending.push_back(r);
   request_refund(self, r);
 }
 
@@ -175,34 +188,42 @@ void on_refunded(order_self self, const std::string& refund_id, const channel_re
                         [&](const auto& r) { return r.id == refund_id; });
   if (i == st.pending_refunds.end())
     return; // answered already (a retry crossed the first answer)
-  if (rep.outcome != channel_outcome::ok && rep.outcome != channel_outcome::rejected) {
+  if (rep.outcome != channel_outcome::ok) {
+    // Money we must return is never given up on: a refusal may be ours (a
+    // key rotation, a balance not yet settled). It stays pending, retried
+    // with back-off, and an operator is told.
+    if (rep.outcome == channel_outcome::rejected)
+      logging::error("refund.refused", {{"order_id", st.id}, {"refund_id", refund_id},
+                                        {"reason", rep.reason}});
     arm_retry(self);
     return;
   }
   auto r = *i;
-  st.pending_refunds.erase(i);
-  bool ok = rep.outcome == channel_outcome::ok;
-  r.status = ok ? refund_status::succeeded : refund_status::failed;
-  r.failure_reason = ok ? "" : rep.reason;
+  r.status = refund_status::succeeded;
   r.updated_at = now_us();
-  auto type = ok ? "refund.succeeded" : "refund.failed";
-  auto w = make_write(st.order, st.order.status, type, {},
-                      json{{"refund_id", r.id}, {"amount", r.amount}, {"reason", r.reason},
-                           {"failure_reason", r.failure_reason}}.dump());
+  auto w = make_write(st.order, st.order.status, "refund.succeeded", {},
+                      json{{"refund_id", r.id}, {"amount", r.amount}, {"reason", r.reason}}.dump());
   // A late payment's refund returns the order's own money; a duplicate
   // payment's refund returns another trade's money and leaves it alone.
-  if (ok && r.reason == "late_payment")
+  if (r.reason == "late_payment")
     w.next.amount_refunded = std::min(w.next.amount, w.next.amount_refunded + r.amount);
   w.refunds.push_back(r);
-  if (!ok)
-    logging::error("refund.failed", {{"order_id", st.id}, {"refund_id", r.id}, {"reason", rep.reason}});
-  persist(self, std::move(w), order_outcome::ok);
+  // Owed until the success is committed: a failed write retries it.
+  persist(self, std::move(w), order_outcome::ok, [refund_id](order_self s) {
+    auto& pending = s->state.pending_refunds;
+    pending.erase(std::remove_if(pending.begin(), pending.end(),
+                                 [&](const auto& p) { return p.id == refund_id; }),
+                  pending.end());
+  });
 }
 
+/// The automatic refund of one channel trade. Its id is derived from the
+/// trade, so that however often the channel reports that money, it is
+/// refunded once (the id is the channel's out_request_no).
 refund_row new_refund(const order_record& o, const std::string& otn, int64_t amount,
                       const std::string& reason) {
   refund_row r;
-  r.id = new_id("rfd");
+  r.id = "rfd_" + sha256_hex("payengine/auto-refund/" + otn).substr(0, 32);
   r.order_id = o.id;
   r.out_trade_no = otn;
   r.amount = amount;
@@ -245,6 +266,9 @@ caf::result<order_reply> flag_mismatch(order_self self, const channel_event& ev)
 caf::result<order_reply> refund_duplicate(order_self self, const channel_event& ev) {
   const auto& o = self->state.order;
   auto refund = new_refund(o, ev.out_trade_no, ev.amount, "duplicate_payment");
+  const auto& pending = self->state.pending_refunds;
+  if (std::any_of(pending.begin(), pending.end(), [&](const auto& p) { return p.id == refund.id; }))
+    return record(self, ev, "duplicate_payment_known");
   auto w = make_write(o, o.status, "payment.duplicate", {},
                       json{{"out_trade_no", ev.out_trade_no},
                            {"channel_trade_no", ev.channel_trade_no},
@@ -315,11 +339,7 @@ caf::result<order_reply> on_closed(order_self self, const channel_event& ev) {
 /// Asks the channel for the truth about one trade and applies it.
 void query_and_apply(order_self self, const std::string& otn) {
   auto& st = self->state;
-  if (!st.ctx.gateway)
-    return;
-  self->request(st.ctx.gateway, channel_timeout(self), query_trade{otn, st.order.currency})
-    .then(
-      [=](const channel_reply& r) {
+  call_gateway(self, query_trade{otn, st.order.currency}, [=](const channel_reply& r) {
         if (r.outcome != channel_outcome::ok) {
           arm_retry(self);
           return;
@@ -334,8 +354,16 @@ void query_and_apply(order_self self, const std::string& otn) {
         ev.paid_at = r.paid_at;
         ev.trade_status = std::string{to_string(r.state)};
         on_channel_event(self, ev);
-      },
-      [=](caf::error&) { arm_retry(self); });
+  });
+}
+
+/// The trade is closed at the channel: stored, so that nobody asks again.
+void record_closed(order_self self, const std::string& otn) {
+  transition_write w;
+  w.next = self->state.order;
+  w.record_only = true;
+  w.trades.push_back(trade_of(self->state.order, otn, stored_trade_state::closed));
+  persist(self, std::move(w), order_outcome::ok);
 }
 
 } // namespace
@@ -398,6 +426,11 @@ caf::result<order_reply> on_reconcile(order_self self) {
     request_open(self); // the same out_trade_no: opens it, or finds it open
   if (o.status == order_status::paying || o.status == order_status::awaiting_payment)
     query_and_apply(self, out_trade_no_of(o));
+  // Cancelled or expired with a trade that may still be open: close it (a
+  // refused close turns into a query, and a payment there into a refund).
+  if ((o.status == order_status::cancelled || o.status == order_status::expired)
+      && o.payment.attempt > 0)
+    close_open_trade(self, out_trade_no_of(o));
   return order_reply{order_outcome::ok, o};
 }
 
@@ -408,21 +441,20 @@ void on_retry(order_self self) {
     request_open(self);
   for (const auto& r : st.pending_refunds)
     request_refund(self, r);
+  load_pending_refunds(self); // also those a failed write left only in storage
 }
 
 void close_open_trade(order_self self, const std::string& out_trade_no) {
-  auto& st = self->state;
-  if (!st.ctx.gateway)
-    return;
-  self->request(st.ctx.gateway, channel_timeout(self), close_trade{out_trade_no})
-    .then(
-      [=](const channel_reply& r) {
-        // Refused (e.g. paid meanwhile) or unknown: ask for the truth, which
-        // turns a late payment into an automatic refund.
-        if (r.outcome != channel_outcome::ok)
-          query_and_apply(self, out_trade_no);
-      },
-      [=](caf::error&) { query_and_apply(self, out_trade_no); });
+  call_gateway(self, close_trade{out_trade_no}, [=](const channel_reply& r) {
+    if (r.outcome == channel_outcome::ok) {
+      record_closed(self, out_trade_no);
+      return;
+    }
+    // Refused (e.g. paid meanwhile) or no answer: ask for the truth, which
+    // turns a late payment into an automatic refund. If that fails too, the
+    // trade stays open in storage and the reconciler comes back to it.
+    query_and_apply(self, out_trade_no);
+  });
 }
 
 void load_pending_refunds(order_self self) {
@@ -436,7 +468,7 @@ void load_pending_refunds(order_self self) {
               if (r.status == refund_status::pending)
                 queue_refund(self, r);
           },
-          [=](caf::error&) { arm_retry(self); });
+          [=](caf::error&) {}); // the reconciler finds pending refunds in storage
 }
 
 } // namespace payengine::order_detail

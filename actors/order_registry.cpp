@@ -131,6 +131,22 @@ void on_idle(order_registry_self self, const std::string& id) {
   self->send(i->second.handle, passivate_atom_v);
 }
 
+/// The actor refused to passivate (it owes work): it is live again, and
+/// what arrived meanwhile goes to it.
+void on_keep(order_registry_self self, const std::string& id) {
+  auto& st = self->state;
+  auto i = st.live.find(id);
+  if (i == st.live.end() || !i->second.passivating
+      || i->second.handle.address() != self->current_sender())
+    return;
+  i->second.passivating = false;
+  i->second.lru_pos = st.lru.insert(st.lru.end(), id);
+  auto held = std::move(i->second.held);
+  i->second.held.clear();
+  for (auto& replay : held)
+    replay(i->second.handle);
+}
+
 std::vector<order_actor_info> list_live(order_registry_self self, uint32_t limit) {
   auto& st = self->state;
   std::vector<order_actor_info> out;
@@ -221,6 +237,7 @@ order_registry_impl(order_registry_self self, registry_settings settings,
       return true;
     },
     [=](idle_atom, const std::string& id) { on_idle(self, id); },
+    [=](keep_atom, const std::string& id) { on_keep(self, id); },
   };
 }
 

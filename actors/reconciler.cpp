@@ -19,7 +19,12 @@ void schedule(reconciler_self self, uint32_t delay_ms) {
 /// Sends reconcile_order to each; the next sweep waits for every answer.
 void reconcile_all(reconciler_self self, std::vector<std::string> ids) {
   auto& st = self->state;
-  auto next_delay = ids.size() >= st.settings.batch_max ? 1u : st.settings.interval_ms;
+  // A full page: the next one follows at once; otherwise start over later.
+  bool full = ids.size() >= st.settings.batch_max;
+  st.cursor = full ? ids.back() : std::string{};
+  if (!full)
+    st.first_sweep = false;
+  auto next_delay = full ? 1u : st.settings.interval_ms;
   if (ids.empty()) {
     schedule(self, next_delay);
     return;
@@ -45,9 +50,8 @@ void sweep(reconciler_self self) {
   st.sweeps++;
   // At start-up every unfinished order; later only those waiting too long.
   auto until = st.first_sweep ? now_us() : now_us() - int64_t{st.settings.stale_after_ms} * 1000;
-  st.first_sweep = false;
   self->request(st.writer, std::chrono::milliseconds{st.settings.request_timeout_ms},
-                unsettled_atom_v, until, st.settings.batch_max)
+                unsettled_atom_v, until, st.settings.batch_max, st.cursor)
     .then([self](std::vector<std::string>& ids) { reconcile_all(self, std::move(ids)); },
           [self](caf::error& err) {
             logging::warn("reconciler.sweep_failed", {{"error", to_string(err)}});

@@ -7,6 +7,7 @@
 
 #include "messages/interfaces.hpp"
 
+#include <string>
 #include <vector>
 
 namespace payengine {
@@ -24,6 +25,7 @@ struct reconciler_state {
   storage_writer_actor writer;
   std::vector<order_registry_actor> shards;
   bool first_sweep = true;
+  std::string cursor; // last id of the previous page; empty: start over
   uint64_t sweeps = 0;
   uint64_t reconciled = 0;
 };

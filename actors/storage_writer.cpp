@@ -241,9 +241,9 @@ storage_writer_actor::behavior_type storage_writer_impl(storage_writer_self self
         return storage::due_for_expiry(tx, until, limit);
       });
     },
-    [=](unsettled_atom, timestamp_us until, uint32_t limit) {
-      return enqueue<std::vector<std::string>>(self, [until, limit](pqxx::work& tx) {
-        return storage::unsettled_orders(tx, until, limit);
+    [=](unsettled_atom, timestamp_us until, uint32_t limit, const std::string& after_id) {
+      return enqueue<std::vector<std::string>>(self, [until, limit, after_id](pqxx::work& tx) {
+        return storage::unsettled_orders(tx, until, limit, after_id);
       });
     },
     [=](refunds_atom, const std::string& order_id) {

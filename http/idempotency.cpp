@@ -3,6 +3,8 @@
 #include "http/routes.hpp"
 #include "messages/ids.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace payengine::http {
 
 namespace {
@@ -15,19 +17,34 @@ void replay(httplib::Response& res, const idempotency_result& r) {
   res.set_content(r.body, "application/json; charset=utf-8");
 }
 
-/// Keeps the response of a claimed key; a 5xx frees the key instead, so
-/// that the client's retry runs the request again.
+/// True when the engine knows the request changed nothing (so running it
+/// again is safe): refused before any commit.
+bool nothing_applied(const httplib::Response& res) {
+  auto body = nlohmann::json::parse(res.body, nullptr, false);
+  auto code = body.is_object() && body.contains("error") ? body["error"].value("code", "") : "";
+  return code == "storage_unavailable" || code == "channel_unavailable"
+         || code == "channel_rate_limited" || code == "overloaded"
+         || code == "too_many_long_polls" || code == "order_reloading";
+}
+
+/// Keeps the response of a claimed key. A refusal that changed nothing
+/// (429, 503 before any commit) frees the key so that a retry runs the
+/// request again. An unknown outcome (a timeout, a COMMIT in doubt) keeps
+/// the key claimed: a retry answers 409 in progress, never runs it twice
+/// concurrently, and may take the key over once its lock has expired.
 void finish(server_context& ctx, const storage_writer_actor& writer,
             const merchant_record& m, const std::string& key,
             const httplib::Response& res) {
   bool ok = false;
-  if (res.status < 500) {
+  if (nothing_applied(res)) {
+    auto r = ask<bool>(ctx.sys, writer, ctx.request_timeout(), release_atom_v, m.id, key);
+    ok = static_cast<bool>(r);
+  } else if (res.status < 500) {
     auto r = ask<bool>(ctx.sys, writer, ctx.request_timeout(),
                        idempotency_entry{m.id, key, res.status, res.body});
     ok = static_cast<bool>(r);
   } else {
-    auto r = ask<bool>(ctx.sys, writer, ctx.request_timeout(), release_atom_v, m.id, key);
-    ok = static_cast<bool>(r);
+    return; // outcome unknown: the claim stays until its lock expires
   }
   if (!ok) // the key stays claimed; it is taken over after its lock expires
     logging::warn("idempotency.finish_failed", {{"merchant_id", m.id}, {"key", key}});

@@ -45,7 +45,8 @@ using order_registry_actor = caf::typed_actor<
   caf::replies_to<list_atom, uint32_t>::with<std::vector<order_actor_info>>,
   caf::replies_to<info_atom>::with<shard_info>,
   caf::replies_to<kill_atom, std::string>::with<bool>,
-  caf::reacts_to<idle_atom, std::string>>; // an order actor may passivate
+  caf::reacts_to<idle_atom, std::string>,  // an order actor may passivate
+  caf::reacts_to<keep_atom, std::string>>; // ... or, asked to, must not yet
 
 /// Finds orders waiting on a channel and has them reconciled (actors/reconciler.cpp).
 using reconciler_actor = caf::typed_actor<caf::reacts_to<sweep_atom>>;
@@ -65,7 +66,7 @@ using storage_writer_actor = caf::typed_actor<
   caf::replies_to<release_atom, std::string, std::string>::with<bool>,
   caf::replies_to<due_atom, timestamp_us, uint32_t>::with<
     std::vector<std::string>>,
-  caf::replies_to<unsettled_atom, timestamp_us, uint32_t>::with<
+  caf::replies_to<unsettled_atom, timestamp_us, uint32_t, std::string>::with<
     std::vector<std::string>>,
   caf::replies_to<refunds_atom, std::string>::with<std::vector<refund_row>>,
   caf::replies_to<ping_db_atom>::with<bool>,

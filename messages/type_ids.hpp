@@ -115,5 +115,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
   CAF_ADD_ATOM(payengine, payengine, refunds_atom, "refunds")
   CAF_ADD_ATOM(payengine, payengine, unsettled_atom, "unsettled")
   CAF_ADD_ATOM(payengine, payengine, retry_atom, "retry")
+  CAF_ADD_ATOM(payengine, payengine, keep_atom, "keep")
 
 CAF_END_TYPE_ID_BLOCK(payengine)

@@ -51,9 +51,10 @@ std::vector<refund_row> load_refunds(pqxx::work& tx, const std::string& order_id
   return out;
 }
 
-std::vector<std::string> unsettled_orders(pqxx::work& tx, timestamp_us until, uint32_t limit) {
+std::vector<std::string> unsettled_orders(pqxx::work& tx, timestamp_us until, uint32_t limit,
+                                          const std::string& after_id) {
   std::vector<std::string> ids;
-  for (const auto& r : tx.exec_prepared("orders_unsettled", until, static_cast<int64_t>(limit)))
+  for (const auto& r : tx.exec_prepared("orders_unsettled", until, static_cast<int64_t>(limit), after_id))
     ids.push_back(r[0].as<std::string>());
   return ids;
 }

@@ -134,7 +134,8 @@ void prepare_payments(pqxx::connection& c) {
             " failure_reason, created_at, updated_at)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, pe_ts($8), pe_ts($9))"
             " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"
-            " failure_reason = EXCLUDED.failure_reason, updated_at = EXCLUDED.updated_at");
+            " failure_reason = EXCLUDED.failure_reason, updated_at = EXCLUDED.updated_at"
+            " WHERE refunds.status = 0"); // a settled refund never moves again
   c.prepare("callbacks_insert",
             "INSERT INTO callbacks (channel, notify_id, out_trade_no, trade_status, amount,"
             " outcome, received_at) VALUES ($1, $2, $3, $4, $5, $6, pe_ts($7))"
@@ -143,14 +144,17 @@ void prepare_payments(pqxx::connection& c) {
             "SELECT id, order_id, out_trade_no, amount, reason, status, failure_reason,"
             " pe_us(created_at), pe_us(updated_at) FROM refunds WHERE order_id = $1"
             " ORDER BY created_at, id");
-  // Orders waiting on a channel since before $1, and orders with refunds
-  // still pending: what the reconciler drives to their true state.
+  // What the reconciler drives to its true state, a page at a time (ids
+  // after the cursor $3): orders waiting on a channel since before $1,
+  // orders with refunds still pending, and cancelled or expired orders whose
+  // trade may still be open at the channel.
   c.prepare("orders_unsettled",
-            "(SELECT id FROM orders WHERE status IN (2, 3) AND updated_at <= pe_ts($1)"
-            "  ORDER BY updated_at LIMIT $2)"
-            " UNION"
-            " (SELECT DISTINCT order_id FROM refunds WHERE status = 0"
-            "  AND updated_at <= pe_ts($1) LIMIT $2)");
+            "SELECT id FROM ("
+            "  SELECT id FROM orders WHERE status IN (2, 3) AND updated_at <= pe_ts($1)"
+            "  UNION SELECT order_id FROM refunds WHERE status = 0 AND updated_at <= pe_ts($1)"
+            "  UNION SELECT t.order_id FROM channel_trades t JOIN orders o ON o.id = t.order_id"
+            "   WHERE t.state IN (0, 1) AND o.status IN (6, 7) AND t.updated_at <= pe_ts($1)"
+            " ) u WHERE id > $3 ORDER BY id LIMIT $2");
 }
 
 } // namespace

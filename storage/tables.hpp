@@ -37,7 +37,9 @@ bool insert_callback(pqxx::work& tx, const callback_row& c);
 /// The trade, refund and callback rows of a transition.
 void write_side_rows(pqxx::work& tx, const transition_write& w);
 std::vector<refund_row> load_refunds(pqxx::work& tx, const std::string& order_id);
-std::vector<std::string> unsettled_orders(pqxx::work& tx, timestamp_us until, uint32_t limit);
+/// Orders the reconciler must look at, in id order after `after_id`.
+std::vector<std::string> unsettled_orders(pqxx::work& tx, timestamp_us until, uint32_t limit,
+                                          const std::string& after_id);
 
 // --- merchants (merchants_table.cpp) ---------------------------------------
 bool insert_merchant(pqxx::work& tx, const merchant_record& m,

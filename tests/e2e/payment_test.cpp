@@ -203,5 +203,30 @@ TEST_F(payment_test, a_payment_the_engine_learns_of_after_cancel_is_refunded_aut
                                              "order.cancelled", "order.refunded", "refund.succeeded"}));
 }
 
+TEST_F(payment_test, a_payment_hidden_by_a_dead_channel_during_cancel_is_refunded_by_the_reconciler) {
+  auto awaiting = create_and_pay("M-pay-5");
+  auto id = awaiting["id"].get<std::string>();
+  httplib::Client sim{"127.0.0.1", sim_->port()};
+  auto faults = [&](const char* body) {
+    ASSERT_EQ(sim.Post("/sim/faults", body, "application/json")->status, 200);
+  };
+  faults(R"({"drop_notify_rate": 1})");
+  ASSERT_EQ(customer_pays(awaiting), 200);
+  // The channel's API fails while the merchant cancels: neither the close
+  // nor the query that follows it gets through.
+  faults(R"({"drop_notify_rate": 1, "error_rate": 1})");
+  auto cancelled = call("POST", "/v1/orders/" + id + "/cancel");
+  ASSERT_EQ(cancelled.status, 200);
+  // Nothing in memory will retry that; the trade is still open in storage,
+  // and the reconciler (every 300 ms at time scale 100) drives it.
+  faults(R"({"drop_notify_rate": 1})");
+  auto refunded = wait_until(id, [](const json& o) {
+    return o["status"] == "refunded" && o["amount_refunded"] == 8888;
+  });
+  EXPECT_EQ(refunded["status"], "refunded") << refunded.dump();
+  EXPECT_EQ(refunded["amount_refunded"], 8888);
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM refunds WHERE status = 1"), "1");
+}
+
 } // namespace
 } // namespace payengine
