@@ -131,6 +131,17 @@ void run_one_by_one(storage_writer_self self, std::vector<job>& jobs) {
   }
 }
 
+/// For /metrics: committed status changes by target status.
+void count_transitions(writer_info& info, const std::vector<job>& jobs) {
+  for (const auto& j : jobs) {
+    if (!j.transition || !j.transition->result.applied || j.transition->write.record_only)
+      continue;
+    auto code = static_cast<size_t>(j.transition->write.next.status);
+    if (code < info.transitions_by_status.size())
+      info.transitions_by_status[code]++;
+  }
+}
+
 void flush(storage_writer_self self) {
   auto& st = self->state;
   st.flush_scheduled = false;
@@ -151,6 +162,7 @@ void flush(storage_writer_self self) {
   info.last_commit_us = elapsed;
   info.total_commit_us += elapsed;
   if (outcome == batch_outcome::committed) {
+    count_transitions(info, jobs);
     for (auto& j : jobs)
       j.deliver();
     return;

@@ -4,6 +4,7 @@
 
 #include "channels/rsa_key.hpp"
 #include "config/config.hpp"
+#include "http/metrics.hpp"
 #include "http/api_error.hpp"
 #include "messages/interfaces.hpp"
 
@@ -32,6 +33,11 @@ private:
 };
 
 struct server_context {
+  server_context(caf::actor_system& system, engine_handles h, engine_config c)
+    : sys(system), handles(std::move(h)), cfg(std::move(c)) {
+    // nop
+  }
+
   caf::actor_system& sys;
   engine_handles handles;
   engine_config cfg;
@@ -39,6 +45,7 @@ struct server_context {
   merchant_directory merchants;
   std::atomic<uint32_t> long_polls{0};
   std::optional<channels::public_key> alipay_key; // verifies Alipay's notifications
+  http_metrics metrics;
 
   std::chrono::milliseconds request_timeout() const {
     return std::chrono::milliseconds{cfg.request_timeout_ms};

@@ -14,6 +14,7 @@ void add_order_routes(httplib::Server& svr, server_context& ctx);
 void add_admin_routes(httplib::Server& svr, server_context& ctx);
 void add_ops_routes(httplib::Server& svr, server_context& ctx);
 void add_payment_routes(httplib::Server& svr, server_context& ctx);
+void add_metrics_route(httplib::Server& svr, server_context& ctx);
 
 /// The API answer for an order actor's reply (order_routes.cpp).
 void send_reply(httplib::Response& res, const caf::expected<order_reply>& reply, int ok_status);

@@ -19,8 +19,12 @@ bool is_json_content_type(const std::string& value) {
   return media == "application/json";
 }
 
+/// When the current worker thread started on its request (for /metrics).
+thread_local std::chrono::steady_clock::time_point request_started;
+
 /// Refuses what no route should see: wrong content types on bodies.
 httplib::Server::HandlerResponse pre_route(const httplib::Request& req, httplib::Response& res) {
+  request_started = std::chrono::steady_clock::now();
   // The body is not read yet here: look at the headers that announce one.
   auto length = req.get_header_value("Content-Length");
   bool has_body = (!length.empty() && length != "0")
@@ -64,7 +68,7 @@ httplib::Server::HandlerResponse on_error(const httplib::Request&, httplib::Resp
 
 api_server::api_server(caf::actor_system& sys, engine_handles handles, engine_config cfg,
                        std::optional<channels::public_key> alipay_key)
-  : ctx_(new server_context{sys, std::move(handles), std::move(cfg), {}, {}, {}, {}}) {
+  : ctx_(std::make_unique<server_context>(sys, std::move(handles), std::move(cfg))) {
   ctx_->alipay_key = std::move(alipay_key);
   if (ctx_->alipay_key && ctx_->handles.gateway)
     ctx_->channels.insert("alipay");
@@ -93,6 +97,13 @@ void api_server::configure() {
     listen_socket_ = sock;
   });
   svr_.set_pre_routing_handler(pre_route);
+  svr_.set_logger([ctx = ctx_.get()](const httplib::Request& req, const httplib::Response& res) {
+    auto took = std::chrono::steady_clock::now() - request_started;
+    auto route = res.status == 404 && res.body.find("route_not_found") != std::string::npos
+                   ? std::string{"unmatched"}
+                   : http_metrics::route_of(req.path);
+    ctx->metrics.observe(route, req.method, res.status, took);
+  });
   svr_.set_error_handler(httplib::Server::HandlerWithResponse{on_error});
   svr_.set_exception_handler([](const httplib::Request& req, httplib::Response& res,
                                 std::exception_ptr ep) {
@@ -111,6 +122,7 @@ void api_server::configure() {
   add_admin_routes(svr_, *ctx_);
   add_ops_routes(svr_, *ctx_);
   add_payment_routes(svr_, *ctx_);
+  add_metrics_route(svr_, *ctx_);
 }
 
 bool api_server::bind(std::string& error) {

@@ -194,13 +194,16 @@ struct writer_info {
   int64_t total_commit_us = 0;
   uint64_t mailbox_depth = 0;
   bool connected = false;
+  /// Committed transitions by the status they moved into (index = stored code).
+  std::vector<uint64_t> transitions_by_status = std::vector<uint64_t>(10, 0);
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, writer_info& x) {
   return f(caf::meta::type_name("writer_info"), x.index, x.batches, x.jobs,
            x.failed_batches, x.last_batch_size, x.max_batch_size,
-           x.last_commit_us, x.total_commit_us, x.mailbox_depth, x.connected);
+           x.last_commit_us, x.total_commit_us, x.mailbox_depth, x.connected,
+           x.transitions_by_status);
 }
 
 } // namespace payengine

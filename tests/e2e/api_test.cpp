@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <thread>
 
 namespace payengine {
@@ -306,6 +308,31 @@ TEST_F(api_test, health_readiness_and_admin_views) {
   ASSERT_EQ(actors.status, 200);
   EXPECT_EQ(actors.body["registry_shards"].size(), 4u);
   EXPECT_GE(actors.body["storage_writers"].size(), 1u);
+}
+
+TEST_F(api_test, metrics_are_valid_prometheus_text) {
+  auto id = create("M-metrics")["id"].get<std::string>();
+  post("/v1/orders/" + id + "/cancel", json::object());
+  get("/v1/orders/ord_missing");
+  expect_error(engine_->request("GET", "/metrics", key_), 401, "authentication_error");
+  auto r = engine_->request("GET", "/metrics", engine_->admin_token());
+  ASSERT_EQ(r.status, 200);
+  for (auto needle : {"payengine_http_requests_total{route=\"/v1/orders\",method=\"POST\",status=\"201\"} 1",
+                      "payengine_http_requests_total{route=\"/v1/orders/{id}/cancel\",method=\"POST\",status=\"200\"} 1",
+                      "payengine_http_request_duration_seconds_bucket{route=\"/v1/orders\",le=\"+Inf\"} 1",
+                      "payengine_order_transitions_total{status=\"cancelled\"} 1",
+                      "payengine_order_transitions_total{status=\"created\"} 1",
+                      "payengine_order_actors_live{shard=", "payengine_storage_batches_total{writer=\"0\"}",
+                      "payengine_actor_mailbox_depth{actor=\"storage_writer-0\"}",
+                      "payengine_gateway_circuit_open{channel=\"alipay\"} 0"})
+    EXPECT_NE(r.raw.find(needle), std::string::npos) << needle << "\n" << r.raw;
+  // The format itself, checked by Prometheus's own linter when installed
+  // (scripts/test.sh installs it).
+  if (std::system("command -v promtool >/dev/null 2>&1") == 0) {
+    auto path = ::testing::TempDir() + "payengine-metrics.txt";
+    std::ofstream{path} << r.raw;
+    EXPECT_EQ(std::system(("promtool check metrics < " + path).c_str()), 0) << r.raw;
+  }
 }
 
 TEST_F(api_test, a_killed_order_actor_is_restarted_from_storage) {

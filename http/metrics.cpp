@@ -1,0 +1,85 @@
+#include "http/metrics.hpp"
+
+#include <cstdio>
+
+namespace payengine::http {
+
+std::string label_value(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"')
+      out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string http_metrics::route_of(std::string_view path) {
+  std::string out;
+  size_t pos = 0;
+  int segments = 0;
+  while (pos < path.size() && segments < 8) {
+    auto next = path.find('/', pos + 1);
+    auto seg = path.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos);
+    // An id segment ("/ord_...", "/rfd_...", ...) or anything long is a parameter.
+    bool id = seg.size() > 5 && seg[4] == '_' && seg.substr(1).find('_') == 3;
+    out += id || seg.size() > 40 ? "/{id}" : std::string{seg};
+    ++segments;
+    if (next == std::string_view::npos)
+      break;
+    pos = next;
+  }
+  return out.empty() ? "/" : out;
+}
+
+void http_metrics::observe(const std::string& route, const std::string& method, int status,
+                           std::chrono::nanoseconds took) {
+  auto seconds = std::chrono::duration<double>(took).count();
+  std::lock_guard lock{mtx_};
+  requests_[{route, method, status}]++;
+  auto& h = latency_[route];
+  for (size_t i = 0; i < buckets.size(); ++i)
+    if (seconds <= buckets[i])
+      h.counts[i]++;
+  h.count++;
+  h.sum += seconds;
+}
+
+void http_metrics::render(std::string& out) const {
+  std::lock_guard lock{mtx_};
+  char line[512];
+  out += "# HELP payengine_http_requests_total HTTP requests by route, method and status.\n"
+         "# TYPE payengine_http_requests_total counter\n";
+  for (const auto& [key, n] : requests_) {
+    const auto& [route, method, status] = key;
+    std::snprintf(line, sizeof(line),
+                  "payengine_http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} %llu\n",
+                  label_value(route).c_str(), method.c_str(), status,
+                  static_cast<unsigned long long>(n));
+    out += line;
+  }
+  out += "# HELP payengine_http_request_duration_seconds Time from routing to the response, by route.\n"
+         "# TYPE payengine_http_request_duration_seconds histogram\n";
+  for (const auto& [route, h] : latency_) {
+    auto r = label_value(route);
+    for (size_t i = 0; i < buckets.size(); ++i) {
+      std::snprintf(line, sizeof(line),
+                    "payengine_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                    r.c_str(), buckets[i], static_cast<unsigned long long>(h.counts[i]));
+      out += line;
+    }
+    std::snprintf(line, sizeof(line),
+                  "payengine_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
+                  "payengine_http_request_duration_seconds_sum{route=\"%s\"} %.9f\n"
+                  "payengine_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+                  r.c_str(), static_cast<unsigned long long>(h.count), r.c_str(), h.sum, r.c_str(),
+                  static_cast<unsigned long long>(h.count));
+    out += line;
+  }
+}
+
+} // namespace payengine::http

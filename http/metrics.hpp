@@ -1,0 +1,47 @@
+#pragma once
+// Prometheus text format (version 0.0.4) for GET /metrics: HTTP requests and
+// latency per route, measured here; actor, storage and gateway figures,
+// asked of the actors at scrape time.
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <tuple>
+
+namespace payengine::http {
+
+/// Counts and times HTTP requests by route pattern, method and status.
+class http_metrics {
+public:
+  /// Upper bounds of the latency histogram, in seconds.
+  static constexpr std::array<double, 12> buckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                     0.05,   0.1,   0.25,   0.5,   1.0,  5.0};
+
+  void observe(const std::string& route, const std::string& method, int status,
+               std::chrono::nanoseconds took);
+
+  /// Appends this class's metric families to `out`.
+  void render(std::string& out) const;
+
+  /// "/v1/orders/ord_abc/cancel" -> "/v1/orders/{id}/cancel": bounded labels.
+  static std::string route_of(std::string_view path);
+
+private:
+  struct histogram {
+    std::array<uint64_t, buckets.size()> counts{};
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  mutable std::mutex mtx_;
+  std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;
+  std::map<std::string, histogram> latency_;
+};
+
+/// Escapes a label value for the text format.
+std::string label_value(std::string_view v);
+
+} // namespace payengine::http

@@ -1,0 +1,135 @@
+// GET /metrics (admin token): Prometheus text format.
+#include "http/bridge.hpp"
+#include "http/routes.hpp"
+
+#include <cstdio>
+
+namespace payengine::http {
+
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+
+/// One metric family: HELP and TYPE lines, then the samples.
+class family {
+public:
+  family(std::string& out, const char* name, const char* type, const char* help)
+    : out_(out), name_(name) {
+    out_ += std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  }
+  void sample(const std::string& labels, double value) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%.17g", value);
+    out_ += name_ + (labels.empty() ? "" : "{" + labels + "}") + " " + buf + "\n";
+  }
+
+private:
+  std::string& out_;
+  std::string name_;
+};
+
+std::string label(const char* key, const std::string& value) {
+  return std::string{key} + "=\"" + label_value(value) + "\"";
+}
+
+void render_shards(std::string& out, const std::vector<shard_info>& shards) {
+  family live{out, "payengine_order_actors_live", "gauge", "Live order actors per registry shard."};
+  for (auto& s : shards) live.sample(label("shard", std::to_string(s.index)), double(s.live));
+  family act{out, "payengine_order_activations_total", "counter", "Order actors spawned (created or loaded from storage)."};
+  for (auto& s : shards) act.sample(label("shard", std::to_string(s.index)), double(s.activations));
+  family pas{out, "payengine_order_passivations_total", "counter", "Order actors passivated (idle or evicted)."};
+  for (auto& s : shards) pas.sample(label("shard", std::to_string(s.index)), double(s.passivations));
+  family ev{out, "payengine_order_evictions_total", "counter", "Order actors asked to passivate to stay within live_orders_max."};
+  for (auto& s : shards) ev.sample(label("shard", std::to_string(s.index)), double(s.evictions));
+  family rs{out, "payengine_order_restarts_total", "counter", "Crashed order actors restarted from storage."};
+  for (auto& s : shards) rs.sample(label("shard", std::to_string(s.index)), double(s.restarts));
+}
+
+void render_writers(std::string& out, const std::vector<writer_info>& writers) {
+  auto w_label = [](const writer_info& w) { return label("writer", std::to_string(w.index)); };
+  family batches{out, "payengine_storage_batches_total", "counter", "Group commits (one transaction each)."};
+  for (auto& w : writers) batches.sample(w_label(w), double(w.batches));
+  family reqs{out, "payengine_storage_requests_total", "counter", "Requests committed in those batches."};
+  for (auto& w : writers) reqs.sample(w_label(w), double(w.jobs));
+  family failed{out, "payengine_storage_failed_batches_total", "counter", "Batches that did not commit as a whole."};
+  for (auto& w : writers) failed.sample(w_label(w), double(w.failed_batches));
+  family maxb{out, "payengine_storage_batch_size_max", "gauge", "Largest batch so far."};
+  for (auto& w : writers) maxb.sample(w_label(w), double(w.max_batch_size));
+  family commit{out, "payengine_storage_commit_seconds_total", "counter", "Time spent running and committing batches."};
+  for (auto& w : writers) commit.sample(w_label(w), double(w.total_commit_us) / 1e6);
+  family up{out, "payengine_storage_connected", "gauge", "1 if the writer holds a database connection."};
+  for (auto& w : writers) up.sample(w_label(w), w.connected ? 1 : 0);
+  family tr{out, "payengine_order_transitions_total", "counter", "Committed order transitions by the status moved into."};
+  for (auto st : all_order_statuses) {
+    uint64_t n = 0;
+    for (auto& w : writers)
+      n += w.transitions_by_status.at(static_cast<size_t>(st));
+    tr.sample(label("status", std::string{to_string(st)}), double(n));
+  }
+}
+
+void render_mailboxes(std::string& out, const std::vector<shard_info>& shards,
+                      const std::vector<writer_info>& writers) {
+  family mb{out, "payengine_actor_mailbox_depth", "gauge", "Messages waiting in an actor's mailbox."};
+  for (auto& s : shards) mb.sample(label("actor", "order_registry-" + std::to_string(s.index)), double(s.mailbox_depth));
+  for (auto& w : writers) mb.sample(label("actor", "storage_writer-" + std::to_string(w.index)), double(w.mailbox_depth));
+}
+
+void render_gateway(std::string& out, const gateway_info& g) {
+  auto c = label("channel", g.channel);
+  family calls{out, "payengine_gateway_calls_total", "counter", "Gateway calls admitted (retries included once)."};
+  calls.sample(c, double(g.calls));
+  family fails{out, "payengine_gateway_failures_total", "counter", "Gateway calls that ended unavailable."};
+  fails.sample(c, double(g.failures));
+  family fast{out, "payengine_gateway_rejected_fast_total", "counter", "Calls refused without trying: circuit open or rate limited."};
+  fast.sample(c, double(g.rejected_fast));
+  family open{out, "payengine_gateway_circuit_open", "gauge", "1 while the channel's circuit breaker is open (0.5 half-open)."};
+  open.sample(c, g.circuit == "open" ? 1.0 : g.circuit == "half_open" ? 0.5 : 0.0);
+  family inflight{out, "payengine_gateway_in_flight", "gauge", "Gateway calls in progress, retries waiting included."};
+  inflight.sample(c, double(g.in_flight));
+  family tokens{out, "payengine_gateway_rate_tokens", "gauge", "Tokens left in the channel's rate-limit bucket."};
+  tokens.sample(c, g.tokens);
+  family p50{out, "payengine_gateway_latency_p50_seconds", "gauge", "Median latency of recent channel calls."};
+  p50.sample(c, g.p50_latency_ms / 1000.0);
+  family p99{out, "payengine_gateway_latency_p99_seconds", "gauge", "99th percentile latency of recent channel calls."};
+  p99.sample(c, g.p99_latency_ms / 1000.0);
+}
+
+void metrics_handler(server_context& ctx, Response& res) {
+  std::string out;
+  ctx.metrics.render(out);
+  std::vector<shard_info> shards;
+  for (const auto& s : ctx.handles.shards)
+    if (auto info = ask<shard_info>(ctx.sys, s, std::chrono::seconds{2}, info_atom_v))
+      shards.push_back(*info);
+  std::vector<writer_info> writers;
+  for (const auto& w : ctx.handles.writers)
+    if (auto info = ask<writer_info>(ctx.sys, w, std::chrono::seconds{2}, info_atom_v))
+      writers.push_back(*info);
+  render_shards(out, shards);
+  render_writers(out, writers);
+  render_mailboxes(out, shards, writers);
+  if (ctx.handles.gateway)
+    if (auto g = ask<gateway_info>(ctx.sys, ctx.handles.gateway, std::chrono::seconds{2}, info_atom_v))
+      render_gateway(out, *g);
+  family lp{out, "payengine_long_polls", "gauge", "wait_for_change requests in progress."};
+  lp.sample("", double(ctx.long_polls.load()));
+  res.status = 200;
+  res.set_content(out, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+} // namespace
+
+void add_metrics_route(httplib::Server& svr, server_context& ctx) {
+  svr.Get("/metrics", [&ctx](const Request& req, Response& res) {
+    if (!is_admin(ctx, req)) {
+      send(res, {401, "authentication_error", "invalid_admin_token",
+                 "Provide the admin token as 'Authorization: Bearer <token>'.", {}, {}});
+      return;
+    }
+    metrics_handler(ctx, res);
+  });
+}
+
+} // namespace payengine::http
