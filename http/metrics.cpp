@@ -1,6 +1,8 @@
 #include "http/metrics.hpp"
 
 #include <cstdio>
+#include <functional>
+#include <thread>
 
 namespace payengine::http {
 
@@ -39,9 +41,10 @@ std::string http_metrics::route_of(std::string_view path) {
 void http_metrics::observe(const std::string& route, const std::string& method, int status,
                            std::chrono::nanoseconds took) {
   auto seconds = std::chrono::duration<double>(took).count();
-  std::lock_guard lock{mtx_};
-  requests_[{route, method, status}]++;
-  auto& h = latency_[route];
+  auto& sh = shards_[std::hash<std::thread::id>{}(std::this_thread::get_id()) % shard_count];
+  std::lock_guard lock{sh.mtx};
+  sh.requests[{route, method, status}]++;
+  auto& h = sh.latency[route];
   for (size_t i = 0; i < buckets.size(); ++i)
     if (seconds <= buckets[i])
       h.counts[i]++;
@@ -50,7 +53,20 @@ void http_metrics::observe(const std::string& route, const std::string& method, 
 }
 
 void http_metrics::render(std::string& out) const {
-  std::lock_guard lock{mtx_};
+  std::map<request_key, uint64_t> requests_;
+  std::map<std::string, histogram> latency_;
+  for (auto& sh : shards_) {
+    std::lock_guard lock{sh.mtx};
+    for (const auto& [k, n] : sh.requests)
+      requests_[k] += n;
+    for (const auto& [route, h] : sh.latency) {
+      auto& sum = latency_[route];
+      for (size_t i = 0; i < buckets.size(); ++i)
+        sum.counts[i] += h.counts[i];
+      sum.count += h.count;
+      sum.sum += h.sum;
+    }
+  }
   char line[512];
   out += "# HELP payengine_http_requests_total HTTP requests by route, method and status.\n"
          "# TYPE payengine_http_requests_total counter\n";

@@ -36,9 +36,16 @@ private:
     uint64_t count = 0;
     double sum = 0;
   };
-  mutable std::mutex mtx_;
-  std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;
-  std::map<std::string, histogram> latency_;
+  using request_key = std::tuple<std::string, std::string, int>;
+  /// Many HTTP threads record at once: each records into one of several
+  /// shards (by thread), and a scrape adds them up.
+  struct shard {
+    std::mutex mtx;
+    std::map<request_key, uint64_t> requests;
+    std::map<std::string, histogram> latency;
+  };
+  static constexpr size_t shard_count = 16;
+  mutable std::array<shard, shard_count> shards_;
 };
 
 /// Escapes a label value for the text format.
