@@ -111,7 +111,8 @@ transition_write make_write(const order_record& current, order_status to,
 }
 
 void persist_into(order_self self, reply_to rp, transition_write w,
-                  order_outcome on_success, after_commit_fn after_commit) {
+                  order_outcome on_success, after_commit_fn after_commit,
+                  std::string reply_detail) {
   auto answer = [rp](auto&& x) mutable {
     if (rp)
       rp->deliver(std::forward<decltype(x)>(x));
@@ -143,7 +144,7 @@ void persist_into(order_self self, reply_to rp, transition_write w,
           become_live(self, std::move(next));
           log_transition(before, before_version, st.order, request_id);
         }
-        answer(order_reply{on_success, st.order});
+        answer(order_reply{on_success, st.order, reply_detail});
         if (after_commit)
           after_commit(self);
       },
@@ -368,6 +369,14 @@ order_actor::behavior_type order_impl(order_self self, std::string id,
       return on_channel_event(self, ev);
     },
     [=](const reconcile_order&) -> caf::result<order_reply> { return on_reconcile(self); },
+    [=](const refund_order& cmd) -> caf::result<order_reply> {
+      touch(self);
+      return on_refund(self, cmd);
+    },
+    [=](const fulfill_order& cmd) -> caf::result<order_reply> {
+      touch(self);
+      return on_fulfill(self, cmd);
+    },
     [=](const inspect_order&) -> order_actor_info { return describe(self); },
     [=](passivate_atom) {
       if (!owes_work(self->state)) {

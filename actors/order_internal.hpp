@@ -36,7 +36,8 @@ using reply_to = std::optional<caf::typed_response_promise<order_reply>>;
 /// Commits `w`, holding back every other message until then (await), then
 /// applies it in memory, answers `rp` and runs `after_commit`.
 void persist_into(order_self self, reply_to rp, transition_write w,
-                  order_outcome on_success, after_commit_fn after_commit = {});
+                  order_outcome on_success, after_commit_fn after_commit = {},
+                  std::string reply_detail = {});
 
 caf::result<order_reply> persist(order_self self, transition_write w,
                                  order_outcome on_success,
@@ -60,6 +61,8 @@ std::string out_trade_no_of(const order_record& o);
 caf::result<order_reply> on_pay(order_self self, const pay_order& cmd);
 caf::result<order_reply> on_channel_event(order_self self, const channel_event& ev);
 caf::result<order_reply> on_reconcile(order_self self);
+caf::result<order_reply> on_refund(order_self self, const refund_order& cmd);
+caf::result<order_reply> on_fulfill(order_self self, const fulfill_order& cmd);
 void on_retry(order_self self);
 /// After cancel or expiry: close the trade that may still be open.
 void close_open_trade(order_self self, const std::string& out_trade_no);

@@ -201,12 +201,19 @@ void on_refunded(order_self self, const std::string& refund_id, const channel_re
   auto r = *i;
   r.status = refund_status::succeeded;
   r.updated_at = now_us();
-  auto w = make_write(st.order, st.order.status, "refund.succeeded", {},
-                      json{{"refund_id", r.id}, {"amount", r.amount}, {"reason", r.reason}}.dump());
-  // A late payment's refund returns the order's own money; a duplicate
-  // payment's refund returns another trade's money and leaves it alone.
-  if (r.reason == "late_payment")
-    w.next.amount_refunded = std::min(w.next.amount, w.next.amount_refunded + r.amount);
+  // A duplicate payment's refund returns another trade's money: the order's
+  // own amount_refunded is about this order's payment only.
+  bool own_money = r.reason != "duplicate_payment";
+  auto refunded = own_money ? std::min(st.order.amount, st.order.amount_refunded + r.amount)
+                            : st.order.amount_refunded;
+  // The full amount back: paid or completed orders become refunded.
+  auto full = refunded == st.order.amount
+              && next_status(st.order.status, order_input::refund_completed).has_value();
+  auto to = full ? order_status::refunded : st.order.status;
+  auto w = make_write(st.order, to, "refund.succeeded", {},
+                      json{{"refund_id", r.id}, {"amount", r.amount}, {"reason", r.reason},
+                           {"amount_refunded", refunded}}.dump());
+  w.next.amount_refunded = refunded;
   w.refunds.push_back(r);
   // Owed until the success is committed: a failed write retries it.
   persist(self, std::move(w), order_outcome::ok, [refund_id](order_self s) {
@@ -432,6 +439,58 @@ caf::result<order_reply> on_reconcile(order_self self) {
       && o.payment.attempt > 0)
     close_open_trade(self, out_trade_no_of(o));
   return order_reply{order_outcome::ok, o};
+}
+
+/// Refund part of a paid order: the sum of refunds that did not fail never
+/// exceeds the amount, because this actor sees every refund of its order.
+caf::result<order_reply> on_refund(order_self self, const refund_order& cmd) {
+  auto& st = self->state;
+  if (!visible_to(st, cmd.merchant_id))
+    return not_found();
+  const auto& o = st.order;
+  if (o.status != order_status::paid && o.status != order_status::completed)
+    return order_reply{order_outcome::invalid_state, o, {}};
+  int64_t owed = 0;
+  for (const auto& r : st.pending_refunds)
+    if (r.reason != "duplicate_payment")
+      owed += r.amount;
+  auto available = o.amount - o.amount_refunded - owed;
+  if (cmd.amount < 1 || cmd.amount > available)
+    return order_reply{order_outcome::invalid_state, o,
+                       "amount_exceeds_refundable:" + std::to_string(available)};
+  refund_row r;
+  r.id = new_id("rfd");
+  r.order_id = o.id;
+  r.out_trade_no = out_trade_no_of(o);
+  r.amount = cmd.amount;
+  r.reason = cmd.reason.empty() ? "requested_by_merchant" : cmd.reason;
+  r.status = refund_status::pending;
+  r.created_at = r.updated_at = now_us();
+  auto w = make_write(o, o.status, "refund.created", cmd.request_id,
+                      json{{"refund_id", r.id}, {"amount", r.amount}, {"reason", r.reason}}.dump());
+  w.refunds.push_back(r);
+  auto rp = self->make_response_promise<order_reply>();
+  persist_into(self, rp, std::move(w), order_outcome::created,
+               [r](order_self s) { queue_refund(s, r); }, r.id);
+  return rp;
+}
+
+caf::result<order_reply> on_fulfill(order_self self, const fulfill_order& cmd) {
+  auto& st = self->state;
+  if (!visible_to(st, cmd.merchant_id))
+    return not_found();
+  const auto& o = st.order;
+  auto stage = static_cast<fulfillment_stage>(cmd.stage);
+  // Forward only, on a paid order; `delivered` completes it.
+  if (o.status != order_status::paid || cmd.stage <= static_cast<uint8_t>(o.fulfillment))
+    return order_reply{order_outcome::invalid_state, o, "fulfillment_is_" + std::string{to_string(o.fulfillment)}};
+  auto to = stage == fulfillment_stage::delivered ? order_status::completed : o.status;
+  auto type = stage == fulfillment_stage::delivered ? event_type_for(to)
+                                                    : "fulfillment." + std::string{to_string(stage)};
+  auto w = make_write(o, to, type, cmd.request_id,
+                      json{{"stage", to_string(stage)}, {"detail", cmd.detail}}.dump());
+  w.next.fulfillment = stage;
+  return persist(self, std::move(w), order_outcome::ok);
 }
 
 void on_retry(order_self self) {

@@ -63,6 +63,8 @@ const std::string& order_id_of(const expire_order& x) { return x.order_id; }
 const std::string& order_id_of(const pay_order& x) { return x.order_id; }
 const std::string& order_id_of(const channel_event& x) { return x.order_id; }
 const std::string& order_id_of(const reconcile_order& x) { return x.order_id; }
+const std::string& order_id_of(const refund_order& x) { return x.order_id; }
+const std::string& order_id_of(const fulfill_order& x) { return x.order_id; }
 
 template <class Command>
 caf::result<order_reply> route(order_registry_self self, Command cmd) {
@@ -221,6 +223,8 @@ order_registry_impl(order_registry_self self, registry_settings settings,
     [=](pay_order& cmd) { return route(self, std::move(cmd)); },
     [=](channel_event& cmd) { return route(self, std::move(cmd)); },
     [=](reconcile_order& cmd) { return route(self, std::move(cmd)); },
+    [=](refund_order& cmd) { return route(self, std::move(cmd)); },
+    [=](fulfill_order& cmd) { return route(self, std::move(cmd)); },
     [=](const inspect_order& cmd) { return inspect_one(self, cmd); },
     [=](list_atom, uint32_t limit) { return list_live(self, limit); },
     [=](info_atom) {

@@ -123,6 +123,7 @@ void api_server::configure() {
   add_ops_routes(svr_, *ctx_);
   add_payment_routes(svr_, *ctx_);
   add_metrics_route(svr_, *ctx_);
+  add_refund_routes(svr_, *ctx_);
 }
 
 bool api_server::bind(std::string& error) {

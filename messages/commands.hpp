@@ -22,13 +22,20 @@ enum class order_outcome : uint8_t {
 std::string_view to_string(order_outcome x);
 
 struct order_reply {
+  order_reply() = default;
+  order_reply(order_outcome o, order_record r, std::string d = {})
+    : outcome(o), order(std::move(r)), detail(std::move(d)) {
+    // nop
+  }
+
   order_outcome outcome = order_outcome::ok;
   order_record order;
+  std::string detail; // why a command was refused, or the id it created (rfd_...)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_reply& x) {
-  return f(caf::meta::type_name("order_reply"), x.outcome, x.order);
+  return f(caf::meta::type_name("order_reply"), x.outcome, x.order, x.detail);
 }
 
 /// Store a new order. `draft` has status created, version 1 and every field set.
@@ -135,6 +142,37 @@ struct reconcile_order {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reconcile_order& x) {
   return f(caf::meta::type_name("reconcile_order"), x.order_id);
+}
+
+/// Refund part or all of a paid order (API). Answered once the pending
+/// refund is committed; the channel is asked after that.
+struct refund_order {
+  std::string order_id;
+  std::string merchant_id;
+  std::string request_id;
+  int64_t amount = 0;
+  std::string reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, refund_order& x) {
+  return f(caf::meta::type_name("refund_order"), x.order_id, x.merchant_id, x.request_id,
+           x.amount, x.reason);
+}
+
+/// Move fulfillment forward (API): produced -> shipped -> delivered.
+struct fulfill_order {
+  std::string order_id;
+  std::string merchant_id;
+  std::string request_id;
+  uint8_t stage = 0; // a fulfillment_stage
+  std::string detail;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, fulfill_order& x) {
+  return f(caf::meta::type_name("fulfill_order"), x.order_id, x.merchant_id, x.request_id,
+           x.stage, x.detail);
 }
 
 /// For the operator: live state of one order actor.

@@ -25,7 +25,9 @@ namespace payengine {
     caf::replies_to<expire_order>::with<order_reply>,                          \
     caf::replies_to<pay_order>::with<order_reply>,                             \
     caf::replies_to<channel_event>::with<order_reply>,                         \
-    caf::replies_to<reconcile_order>::with<order_reply>
+    caf::replies_to<reconcile_order>::with<order_reply>,                       \
+    caf::replies_to<refund_order>::with<order_reply>,                          \
+    caf::replies_to<fulfill_order>::with<order_reply>
 
 /// One order (actors/order.cpp): the only writer of its row.
 using order_actor = caf::typed_actor<

@@ -45,6 +45,8 @@ struct refund_row;
 struct pay_order;
 struct channel_event;
 struct reconcile_order;
+struct refund_order;
+struct fulfill_order;
 } // namespace payengine
 
 CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
@@ -92,6 +94,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(payengine, (payengine::pay_order))
   CAF_ADD_TYPE_ID(payengine, (payengine::channel_event))
   CAF_ADD_TYPE_ID(payengine, (payengine::reconcile_order))
+  CAF_ADD_TYPE_ID(payengine, (payengine::refund_order))
+  CAF_ADD_TYPE_ID(payengine, (payengine::fulfill_order))
   CAF_ADD_TYPE_ID(payengine, (std::vector<payengine::refund_row>))
 
   CAF_ADD_ATOM(payengine, payengine, load_atom, "load")

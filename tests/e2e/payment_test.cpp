@@ -46,9 +46,10 @@ protected:
   }
 
   /// Long-polls until `pred(order)` holds (bounded: no fixed sleeps).
-  json wait_until(const std::string& id, const std::function<bool(const json&)>& pred) {
+  json wait_until(const std::string& id, const std::function<bool(const json&)>& pred,
+                  int rounds = 40) {
     auto o = call("GET", "/v1/orders/" + id).body;
-    for (int i = 0; i < 40 && !pred(o); ++i)
+    for (int i = 0; i < rounds && !pred(o); ++i)
       o = call("GET", "/v1/orders/" + id + "?wait_for_change=5&version=" + std::to_string(o["version"].get<int>())).body;
     return o;
   }
@@ -70,6 +71,12 @@ protected:
     httplib::Client c{"127.0.0.1", sim_->port()};
     auto r = c.Post(path.c_str(), body.dump(), "application/json");
     return r ? r->status : 0;
+  }
+
+  void expect_refund_refused_before_payment(const std::string& id) {
+    auto r = call("POST", "/v1/orders/" + id + "/refunds", {{"amount", 100}});
+    EXPECT_EQ(r.status, 409) << r.raw;
+    EXPECT_EQ(r.body["error"]["code"], "invalid_state");
   }
 
   std::unique_ptr<test::paysim_process> sim_;
@@ -226,6 +233,82 @@ TEST_F(payment_test, a_payment_hidden_by_a_dead_channel_during_cancel_is_refunde
   EXPECT_EQ(refunded["status"], "refunded") << refunded.dump();
   EXPECT_EQ(refunded["amount_refunded"], 8888);
   EXPECT_EQ(db_->scalar("SELECT count(*) FROM refunds WHERE status = 1"), "1");
+}
+
+TEST_F(payment_test, partial_and_full_refunds_through_the_channel) {
+  auto awaiting = create_and_pay("M-rfd-1");
+  auto id = awaiting["id"].get<std::string>();
+  expect_refund_refused_before_payment(id);
+  ASSERT_EQ(customer_pays(awaiting), 200);
+  ASSERT_EQ(wait_until(id, [](const json& o) { return o["status"] == "paid"; })["status"], "paid");
+  auto first = call("POST", "/v1/orders/" + id + "/refunds", {{"amount", 1000}, {"reason", "broken lid"}});
+  ASSERT_EQ(first.status, 202) << first.raw;
+  EXPECT_EQ(first.body["status"], "pending");
+  EXPECT_EQ(first.body["amount"], 1000);
+  EXPECT_EQ(first.body["id"].get<std::string>().rfind("rfd_", 0), 0u);
+  auto partly = wait_until(id, [](const json& o) { return o["amount_refunded"] == 1000; });
+  EXPECT_EQ(partly["status"], "paid");
+  auto too_much = call("POST", "/v1/orders/" + id + "/refunds", {{"amount", 7889}});
+  EXPECT_EQ(too_much.status, 409) << too_much.raw;
+  EXPECT_EQ(too_much.body["error"]["code"], "refund_exceeds_amount");
+  ASSERT_EQ(call("POST", "/v1/orders/" + id + "/refunds", {{"amount", 7888}}).status, 202);
+  auto refunded = wait_until(id, [](const json& o) { return o["status"] == "refunded"; });
+  EXPECT_EQ(refunded["status"], "refunded");
+  EXPECT_EQ(refunded["amount_refunded"], 8888);
+  auto list = call("GET", "/v1/orders/" + id + "/refunds");
+  ASSERT_EQ(list.body["data"].size(), 2u);
+  EXPECT_EQ(list.body["data"][0]["status"], "succeeded");
+  EXPECT_EQ(list.body["data"][1]["status"], "succeeded");
+  EXPECT_EQ(call("POST", "/v1/orders/" + id + "/refunds", {{"amount", 1}}).status, 409);
+  EXPECT_EQ(call("POST", "/v1/orders/" + id + "/refunds", {{"amount", 1.5}}).status, 400);
+}
+
+TEST_F(payment_test, fifty_concurrent_partial_refunds_never_exceed_the_amount) {
+  auto awaiting = create_and_pay("M-rfd-2");
+  auto id = awaiting["id"].get<std::string>();
+  ASSERT_EQ(customer_pays(awaiting), 200);
+  ASSERT_EQ(wait_until(id, [](const json& o) { return o["status"] == "paid"; })["status"], "paid");
+  std::vector<int> statuses(50);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < statuses.size(); ++i)
+    threads.emplace_back([&, i] {
+      statuses[i] = call("POST", "/v1/orders/" + id + "/refunds", {{"amount", 200}}).status;
+    });
+  for (auto& t : threads)
+    t.join();
+  auto accepted = std::count(statuses.begin(), statuses.end(), 202);
+  auto refused = std::count(statuses.begin(), statuses.end(), 409);
+  EXPECT_EQ(accepted, 44); // 44 * 200 = 8800 <= 8888 < 45 * 200
+  EXPECT_EQ(refused, 6);
+  EXPECT_EQ(db_->scalar("SELECT sum(amount) FROM refunds WHERE status <> 2"), "8800");
+  auto settled = wait_until(id, [](const json& o) { return o["amount_refunded"] == 8800; }, 60);
+  EXPECT_EQ(settled["amount_refunded"], 8800);
+  EXPECT_EQ(settled["status"], "paid");
+}
+
+TEST_F(payment_test, fulfillment_moves_forward_and_delivered_completes) {
+  auto created = call("POST", "/v1/orders", order_body("M-ful-1")).body;
+  auto id = created["id"].get<std::string>();
+  auto early = call("POST", "/v1/orders/" + id + "/fulfillment", {{"stage", "produced"}});
+  EXPECT_EQ(early.status, 409) << early.raw; // not paid
+  ASSERT_EQ(call("POST", "/v1/orders/" + id + "/pay").status, 202);
+  auto awaiting = wait_until(id, [](const json& o) { return o["status"] == "awaiting_payment"; });
+  ASSERT_EQ(customer_pays(awaiting), 200);
+  ASSERT_EQ(wait_until(id, [](const json& o) { return o["status"] == "paid"; })["status"], "paid");
+  auto produced = call("POST", "/v1/orders/" + id + "/fulfillment", {{"stage", "produced"}, {"detail", "batch 7"}});
+  EXPECT_EQ(produced.status, 200) << produced.raw;
+  EXPECT_EQ(produced.body["fulfillment"]["stage"], "produced");
+  EXPECT_EQ(call("POST", "/v1/orders/" + id + "/fulfillment", {{"stage", "produced"}}).status, 409);
+  EXPECT_EQ(call("POST", "/v1/orders/" + id + "/fulfillment", {{"stage", "shipped"}}).status, 200);
+  EXPECT_EQ(call("POST", "/v1/orders/" + id + "/fulfillment", {{"stage", "bogus"}}).status, 400);
+  auto delivered = call("POST", "/v1/orders/" + id + "/fulfillment", {{"stage", "delivered"}});
+  EXPECT_EQ(delivered.status, 200);
+  EXPECT_EQ(delivered.body["status"], "completed");
+  EXPECT_EQ(delivered.body["fulfillment"]["stage"], "delivered");
+  EXPECT_EQ(call("POST", "/v1/orders/" + id + "/fulfillment", {{"stage", "shipped"}}).status, 409);
+  // A completed order can still be refunded in full.
+  ASSERT_EQ(call("POST", "/v1/orders/" + id + "/refunds", {{"amount", 8888}}).status, 202);
+  EXPECT_EQ(wait_until(id, [](const json& o) { return o["status"] == "refunded"; })["status"], "refunded");
 }
 
 } // namespace

@@ -1,0 +1,140 @@
+// Refunds and fulfillment: POST/GET /v1/orders/{id}/refunds,
+// POST /v1/orders/{id}/fulfillment.
+#include "http/bridge.hpp"
+#include "http/order_json.hpp"
+#include "http/routes.hpp"
+#include "http/validation.hpp"
+#include "messages/ids.hpp"
+#include "messages/money.hpp"
+#include "messages/timestamps.hpp"
+
+namespace payengine::http {
+
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+using json = nlohmann::json;
+
+json refund_json(const refund_row& r) {
+  return {{"id", r.id},         {"object", "refund"},          {"order_id", r.order_id},
+          {"amount", r.amount}, {"status", to_string(r.status)}, {"reason", r.reason},
+          {"failure_reason", r.failure_reason.empty() ? json(nullptr) : json(r.failure_reason)},
+          {"created_at", to_rfc3339(r.created_at)}};
+}
+
+std::optional<api_error> unknown_params(const json& body, std::initializer_list<const char*> known) {
+  for (auto& [k, v] : body.items())
+    if (std::none_of(known.begin(), known.end(), [&](const char* n) { return k == n; }))
+      return invalid_request("parameter_unknown", "Received unknown parameter: " + k.substr(0, 64) + ".",
+                             k.substr(0, 64));
+  return std::nullopt;
+}
+
+void create_refund(server_context& ctx, const Request& req, Response& res, const merchant_record& m) {
+  auto id = req.matches[1].str();
+  if (!well_formed_id(id, "ord"))
+    return send(res, not_found());
+  auto body = parse_json_object(req.body);
+  if (auto* err = std::get_if<api_error>(&body))
+    return send(res, *err);
+  auto& b = std::get<json>(body);
+  if (auto err = unknown_params(b, {"amount", "reason"}))
+    return send(res, *err);
+  auto amount = b.find("amount");
+  if (amount == b.end() || !amount->is_number_integer()
+      || (amount->is_number_unsigned() && amount->get<uint64_t>() > uint64_t(amount_max))
+      || !valid_amount(amount->get<int64_t>()))
+    return send(res, invalid_param("amount", "amount must be an integer count of minor units, 1 to 1000000000000."));
+  std::string reason;
+  if (auto r = b.find("reason"); r != b.end() && !r->is_null()) {
+    if (!r->is_string() || utf8_length(r->get<std::string>()) > 256)
+      return send(res, invalid_param("reason", "reason must be a string of at most 256 characters."));
+    reason = r->get<std::string>();
+  }
+  auto reply = ask<order_reply>(ctx.sys, ctx.handles.shard_for(id), ctx.request_timeout(),
+                                refund_order{id, m.id, request_id_of(req), amount->get<int64_t>(), reason});
+  if (reply && reply->outcome == order_outcome::invalid_state
+      && reply->detail.rfind("amount_exceeds_refundable:", 0) == 0)
+    return send(res, {409, "conflict_error", "refund_exceeds_amount",
+                      "Refunds would exceed the order's amount; at most "
+                        + reply->detail.substr(reply->detail.find(':') + 1) + " can be refunded.",
+                      "amount", {}});
+  if (!reply || reply->outcome != order_outcome::created)
+    return send_reply(res, reply, 202);
+  refund_row r;
+  r.id = reply->detail;
+  r.order_id = id;
+  r.amount = amount->get<int64_t>();
+  r.reason = reason.empty() ? "requested_by_merchant" : reason;
+  r.created_at = reply->order.updated_at;
+  send_json(res, 202, refund_json(r));
+}
+
+void list_refunds(server_context& ctx, const Request& req, Response& res, const merchant_record& m) {
+  auto id = req.matches[1].str();
+  if (!well_formed_id(id, "ord"))
+    return send(res, not_found());
+  auto order = ask<order_reply>(ctx.sys, ctx.handles.shard_for(id), ctx.request_timeout(), get_order{id, m.id});
+  if (!order || order->outcome != order_outcome::ok)
+    return send_reply(res, order, 200);
+  auto rows = ask<std::vector<refund_row>>(ctx.sys, ctx.handles.writer_for(id), ctx.request_timeout(),
+                                           refunds_atom_v, id);
+  if (!rows)
+    return send(res, from_engine_error(rows.error()));
+  auto data = json::array();
+  for (const auto& r : *rows)
+    data.push_back(refund_json(r));
+  send_json(res, 200, {{"object", "list"}, {"data", std::move(data)}});
+}
+
+void fulfill(server_context& ctx, const Request& req, Response& res, const merchant_record& m) {
+  auto id = req.matches[1].str();
+  if (!well_formed_id(id, "ord"))
+    return send(res, not_found());
+  auto body = parse_json_object(req.body);
+  if (auto* err = std::get_if<api_error>(&body))
+    return send(res, *err);
+  auto& b = std::get<json>(body);
+  if (auto err = unknown_params(b, {"stage", "detail"}))
+    return send(res, *err);
+  auto stage = b.find("stage");
+  uint8_t code = 0;
+  for (auto s : {fulfillment_stage::produced, fulfillment_stage::shipped, fulfillment_stage::delivered})
+    if (stage != b.end() && stage->is_string() && stage->get<std::string>() == to_string(s))
+      code = static_cast<uint8_t>(s);
+  if (code == 0)
+    return send(res, invalid_param("stage", "stage must be one of produced, shipped, delivered."));
+  std::string detail;
+  if (auto d = b.find("detail"); d != b.end() && !d->is_null()) {
+    if (!d->is_string() || utf8_length(d->get<std::string>()) > 500)
+      return send(res, invalid_param("detail", "detail must be a string of at most 500 characters."));
+    detail = d->get<std::string>();
+  }
+  auto reply = ask<order_reply>(ctx.sys, ctx.handles.shard_for(id), ctx.request_timeout(),
+                                fulfill_order{id, m.id, request_id_of(req), code, detail});
+  if (reply && reply->outcome == order_outcome::invalid_state && reply->order.status == order_status::paid)
+    return send(res, {409, "conflict_error", "invalid_stage",
+                      "Fulfillment only moves forward; it is " + std::string{to_string(reply->order.fulfillment)} + ".",
+                      "stage", {}});
+  send_reply(res, reply, 200);
+}
+
+} // namespace
+
+void add_refund_routes(httplib::Server& svr, server_context& ctx) {
+  svr.Post(R"(/v1/orders/([^/]+)/refunds)",
+           merchant_route(ctx, [&ctx](const Request& req, Response& res, const merchant_record& m) {
+             with_idempotency(ctx, req, res, m, [&](Response& r) { create_refund(ctx, req, r, m); });
+           }));
+  svr.Get(R"(/v1/orders/([^/]+)/refunds)",
+          merchant_route(ctx, [&ctx](const Request& req, Response& res, const merchant_record& m) {
+            list_refunds(ctx, req, res, m);
+          }));
+  svr.Post(R"(/v1/orders/([^/]+)/fulfillment)",
+           merchant_route(ctx, [&ctx](const Request& req, Response& res, const merchant_record& m) {
+             with_idempotency(ctx, req, res, m, [&](Response& r) { fulfill(ctx, req, r, m); });
+           }));
+}
+
+} // namespace payengine::http
