@@ -3,6 +3,8 @@
 #include "actors/order_internal.hpp"
 #include "config/logging.hpp"
 #include "messages/errors.hpp"
+#include "messages/ids.hpp"
+#include "messages/order_json.hpp"
 #include "messages/timestamps.hpp"
 
 #include <caf/all.hpp>
@@ -110,9 +112,45 @@ transition_write make_write(const order_record& current, order_status to,
   return w;
 }
 
+namespace {
+
+/// API.md "Events for merchants": the transitions a merchant cares about.
+bool merchant_facing(const std::string& type) {
+  static const char* types[] = {"order.paid",     "order.failed",    "order.cancelled",
+                                "order.expired",  "order.refunded",  "order.completed",
+                                "refund.succeeded", "refund.failed"};
+  return std::any_of(std::begin(types), std::end(types),
+                     [&](const char* t) { return type == t; });
+}
+
+/// The transactional outbox: each merchant-facing event of `w` becomes an
+/// event row and its deliveries, committed with the transition itself.
+void add_merchant_events(transition_write& w) {
+  for (const auto& e : w.events) {
+    if (!merchant_facing(e.type))
+      continue;
+    merchant_event_row m;
+    m.id = new_id("evt");
+    m.merchant_id = w.next.merchant_id;
+    m.order_id = w.next.id;
+    m.type = e.type;
+    m.created_at = e.at;
+    m.data_json = order_json(w.next).dump();
+    m.notify_url = w.next.notify_url;
+    bool tell_customer = e.type == "order.paid" || e.type == "refund.succeeded";
+    if (tell_customer)
+      m.sms_to = w.next.customer_phone;
+    w.merchant_events.push_back(std::move(m));
+  }
+}
+
+} // namespace
+
 void persist_into(order_self self, reply_to rp, transition_write w,
                   order_outcome on_success, after_commit_fn after_commit,
                   std::string reply_detail) {
+  if (!w.record_only)
+    add_merchant_events(w);
   auto answer = [rp](auto&& x) mutable {
     if (rp)
       rp->deliver(std::forward<decltype(x)>(x));

@@ -215,6 +215,11 @@ storage_writer_actor::behavior_type storage_writer_impl(storage_writer_self self
           return storage::load_events(tx, order_id, merchant_id);
         });
     },
+    [=](events_atom, const std::string& merchant_id, const std::string& after, uint32_t limit) {
+      return enqueue<std::vector<std::string>>(self, [merchant_id, after, limit](pqxx::work& tx) {
+        return storage::merchant_events_page(tx, merchant_id, after, limit);
+      });
+    },
     [=](const order_page_query& q) {
       return enqueue<order_page>(self, [q](pqxx::work& tx) {
         return storage::list_orders(tx, q);

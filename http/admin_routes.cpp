@@ -1,6 +1,6 @@
 // /admin/*: merchants, live actors, an order's live and stored state.
 #include "http/bridge.hpp"
-#include "http/order_json.hpp"
+#include "messages/order_json.hpp"
 #include "http/routes.hpp"
 #include "http/validation.hpp"
 #include "messages/ids.hpp"

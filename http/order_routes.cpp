@@ -1,7 +1,7 @@
 // /v1/orders: create, read (with long poll), list, cancel, events.
 #include "config/logging.hpp"
 #include "http/bridge.hpp"
-#include "http/order_json.hpp"
+#include "messages/order_json.hpp"
 #include "http/routes.hpp"
 #include "http/validation.hpp"
 #include "messages/ids.hpp"
@@ -199,9 +199,42 @@ void events_handler(server_context& ctx, const Request& req, Response& res,
   send_json(res, 200, events_json(*events));
 }
 
+/// GET /v1/events: what happened to the merchant's orders, in creation order.
+void merchant_events_handler(server_context& ctx, const Request& req, Response& res,
+                             const merchant_record& m) {
+  uint32_t limit = 10;
+  std::string after;
+  for (const auto& [k, v] : req.params) {
+    if (k == "limit") {
+      auto n = parse_bounded_int(v, 1, 100);
+      if (!n)
+        return send(res, invalid_param("limit", "limit must be an integer from 1 to 100."));
+      limit = static_cast<uint32_t>(*n);
+    } else if (k == "starting_after") {
+      if (!well_formed_id(v, "evt"))
+        return send(res, invalid_param("starting_after", "starting_after must be an event id."));
+      after = v;
+    } else {
+      return send(res, invalid_request("parameter_unknown", "Received unknown parameter: " + k.substr(0, 64) + ".", k.substr(0, 64)));
+    }
+  }
+  auto rows = ask<std::vector<std::string>>(ctx.sys, ctx.handles.writer_for(m.id), ctx.request_timeout(),
+                                            events_atom_v, m.id, after, limit + 1);
+  if (!rows)
+    return send(res, from_engine_error(rows.error()));
+  auto data = nlohmann::json::array();
+  for (size_t i = 0; i < rows->size() && i < limit; ++i)
+    data.push_back(nlohmann::json::parse((*rows)[i]));
+  send_json(res, 200, {{"object", "list"}, {"data", std::move(data)}, {"has_more", rows->size() > limit}});
+}
+
 } // namespace
 
 void add_order_routes(httplib::Server& svr, server_context& ctx) {
+  svr.Get("/v1/events", merchant_route(ctx, [&ctx](const Request& req, Response& res,
+                                                   const merchant_record& m) {
+    merchant_events_handler(ctx, req, res, m);
+  }));
   svr.Post("/v1/orders", merchant_route(ctx, [&ctx](const Request& req, Response& res,
                                                     const merchant_record& m) {
     with_idempotency(ctx, req, res, m, [&](Response& r) { create_order_handler(ctx, req, r, m); });

@@ -1,7 +1,7 @@
 // Refunds and fulfillment: POST/GET /v1/orders/{id}/refunds,
 // POST /v1/orders/{id}/fulfillment.
 #include "http/bridge.hpp"
-#include "http/order_json.hpp"
+#include "messages/order_json.hpp"
 #include "http/routes.hpp"
 #include "http/validation.hpp"
 #include "messages/ids.hpp"

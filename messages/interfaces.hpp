@@ -60,6 +60,8 @@ using storage_writer_actor = caf::typed_actor<
   caf::replies_to<load_atom, std::string>::with<std::vector<order_record>>,
   caf::replies_to<events_atom, std::string, std::string>::with<
     std::vector<order_event_row>>,
+  caf::replies_to<events_atom, std::string, std::string, uint32_t>::with<
+    std::vector<std::string>>, // merchant events page (JSON objects)
   caf::replies_to<order_page_query>::with<order_page>,
   caf::replies_to<insert_atom, merchant_record, std::string>::with<bool>,
   caf::replies_to<by_key_atom, std::string>::with<std::vector<merchant_record>>,

@@ -78,6 +78,25 @@ typename Inspector::result_type inspect(Inspector& f, callback_row& x) {
            x.out_trade_no, x.trade_status, x.amount, x.outcome, x.received_at);
 }
 
+/// An event for the merchant (table merchant_events) and its deliveries
+/// (table outbox), written with the transition that causes them.
+struct merchant_event_row {
+  std::string id;
+  std::string merchant_id;
+  std::string order_id;
+  std::string type;
+  timestamp_us created_at = 0;
+  std::string data_json; // the order object
+  std::string notify_url; // '' = the merchant's default
+  std::string sms_to;     // '' = no SMS
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, merchant_event_row& x) {
+  return f(caf::meta::type_name("merchant_event_row"), x.id, x.merchant_id, x.order_id,
+           x.type, x.created_at, x.data_json, x.notify_url, x.sms_to);
+}
+
 /// Persist one transition of one order: the new row (optimistic version
 /// check against expected_version; 0 means "insert a new order") plus its
 /// event rows and the trade, refund and callback rows it causes, in one
@@ -90,6 +109,7 @@ struct transition_write {
   std::vector<trade_row> trades;       // upserted by out_trade_no
   std::vector<refund_row> refunds;     // upserted by id
   std::vector<callback_row> callbacks; // inserted unless already there
+  std::vector<merchant_event_row> merchant_events; // each with its outbox rows
   bool record_only = false;
 };
 
@@ -97,7 +117,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, transition_write& x) {
   return f(caf::meta::type_name("transition_write"), x.next,
            x.expected_version, x.events, x.trades, x.refunds, x.callbacks,
-           x.record_only);
+           x.merchant_events, x.record_only);
 }
 
 struct write_result {

@@ -1,5 +1,7 @@
 #include "storage/tables.hpp"
 
+#include "messages/ids.hpp"
+
 namespace payengine::storage {
 
 void upsert_trade(pqxx::work& tx, const trade_row& t) {
@@ -21,7 +23,28 @@ bool insert_callback(pqxx::work& tx, const callback_row& c) {
   return r.affected_rows() == 1;
 }
 
+void insert_merchant_event(pqxx::work& tx, const merchant_event_row& e) {
+  tx.exec_prepared("merchant_events_insert", e.id, e.merchant_id, e.order_id, e.type,
+                   e.created_at, e.data_json);
+  tx.exec_prepared("outbox_insert", new_id("ntf"), e.id, e.merchant_id, 1, e.notify_url,
+                   e.created_at);
+  if (!e.sms_to.empty())
+    tx.exec_prepared("outbox_insert", new_id("ntf"), e.id, e.merchant_id, 2, e.sms_to,
+                     e.created_at);
+}
+
+std::vector<std::string> merchant_events_page(pqxx::work& tx, const std::string& merchant_id,
+                                              const std::string& starting_after, uint32_t limit) {
+  std::vector<std::string> out;
+  for (const auto& r : tx.exec_prepared("merchant_events_page", merchant_id, starting_after,
+                                        static_cast<int64_t>(limit)))
+    out.push_back(r[0].as<std::string>());
+  return out;
+}
+
 void write_side_rows(pqxx::work& tx, const transition_write& w) {
+  for (const auto& e : w.merchant_events)
+    insert_merchant_event(tx, e);
   for (const auto& t : w.trades)
     upsert_trade(tx, t);
   for (const auto& r : w.refunds)

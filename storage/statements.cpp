@@ -157,9 +157,29 @@ void prepare_payments(pqxx::connection& c) {
             " ) u WHERE id > $3 ORDER BY id LIMIT $2");
 }
 
+void prepare_merchant_events(pqxx::connection& c) {
+  c.prepare("merchant_events_insert",
+            "INSERT INTO merchant_events (id, merchant_id, order_id, type, created_at, data)"
+            " VALUES ($1, $2, $3, $4, pe_ts($5), $6::jsonb)");
+  // Deliveries are due at once; the notifier takes them from there.
+  c.prepare("outbox_insert",
+            "INSERT INTO outbox (id, event_id, merchant_id, kind, target, status,"
+            " next_attempt_at, created_at, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5, 0, pe_ts($6), pe_ts($6), pe_ts($6))");
+  // Creation order after the cursor event; the event objects built here.
+  c.prepare("merchant_events_page",
+            "SELECT json_build_object('id', id, 'object', 'event', 'type', type,"
+            " 'created_at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+            " 'data', data)::text FROM merchant_events"
+            " WHERE merchant_id = $1 AND ($2 = '' OR seq > (SELECT seq FROM merchant_events"
+            "   WHERE id = $2 AND merchant_id = $1))"
+            " ORDER BY seq LIMIT $3");
+}
+
 } // namespace
 
 void prepare_statements(pqxx::connection& c) {
+  prepare_merchant_events(c);
   prepare_payments(c);
   prepare_orders(c);
   prepare_merchants(c);

@@ -34,7 +34,12 @@ void upsert_trade(pqxx::work& tx, const trade_row& t);
 void upsert_refund(pqxx::work& tx, const refund_row& r);
 /// False when the notification was recorded before (a replay).
 bool insert_callback(pqxx::work& tx, const callback_row& c);
-/// The trade, refund and callback rows of a transition.
+/// A merchant event and its outbox rows (a webhook; an SMS when asked).
+void insert_merchant_event(pqxx::work& tx, const merchant_event_row& e);
+/// GET /v1/events: event objects (JSON text) in creation order.
+std::vector<std::string> merchant_events_page(pqxx::work& tx, const std::string& merchant_id,
+                                              const std::string& starting_after, uint32_t limit);
+/// The trade, refund, callback and merchant event rows of a transition.
 void write_side_rows(pqxx::work& tx, const transition_write& w);
 std::vector<refund_row> load_refunds(pqxx::work& tx, const std::string& order_id);
 /// Orders the reconciler must look at, in id order after `after_id`.

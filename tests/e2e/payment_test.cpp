@@ -311,5 +311,38 @@ TEST_F(payment_test, fulfillment_moves_forward_and_delivered_completes) {
   EXPECT_EQ(wait_until(id, [](const json& o) { return o["status"] == "refunded"; })["status"], "refunded");
 }
 
+TEST_F(payment_test, merchant_events_and_their_deliveries_commit_with_the_transition) {
+  auto body = order_body("M-evt-1");
+  body["customer_phone"] = "+8613800000000";
+  auto id = call("POST", "/v1/orders", body).body["id"].get<std::string>();
+  ASSERT_EQ(call("POST", "/v1/orders/" + id + "/pay").status, 202);
+  auto awaiting = wait_until(id, [](const json& o) { return o["status"] == "awaiting_payment"; });
+  ASSERT_EQ(customer_pays(awaiting), 200);
+  ASSERT_EQ(wait_until(id, [](const json& o) { return o["status"] == "paid"; })["status"], "paid");
+  auto other = call("POST", "/v1/orders", order_body("M-evt-2")).body["id"].get<std::string>();
+  ASSERT_EQ(call("POST", "/v1/orders/" + other + "/cancel").status, 200);
+  // Only what a merchant cares about, in creation order, with the order as it was.
+  auto page = call("GET", "/v1/events?limit=1");
+  ASSERT_EQ(page.status, 200) << page.raw;
+  ASSERT_EQ(page.body["data"].size(), 1u);
+  EXPECT_TRUE(page.body["has_more"].get<bool>());
+  auto first = page.body["data"][0];
+  EXPECT_EQ(first["type"], "order.paid");
+  EXPECT_EQ(first["id"].get<std::string>().rfind("evt_", 0), 0u);
+  EXPECT_EQ(first["data"]["id"], id);
+  EXPECT_EQ(first["data"]["status"], "paid");
+  auto rest = call("GET", "/v1/events?starting_after=" + first["id"].get<std::string>());
+  ASSERT_EQ(rest.body["data"].size(), 1u);
+  EXPECT_EQ(rest.body["data"][0]["type"], "order.cancelled");
+  EXPECT_FALSE(rest.body["has_more"].get<bool>());
+  EXPECT_EQ(call("GET", "/v1/events?starting_after=nope").status, 400);
+  // Each event has its deliveries waiting in the outbox: a webhook, and an
+  // SMS for the customer who paid.
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM outbox WHERE kind = 1 AND status = 0"), "2");
+  EXPECT_EQ(db_->scalar("SELECT target FROM outbox WHERE kind = 2"), "+8613800000000");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM merchant_events e JOIN order_events o"
+                        " ON o.order_id = e.order_id AND o.type = e.type"), "2");
+}
+
 } // namespace
 } // namespace payengine

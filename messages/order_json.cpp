@@ -1,8 +1,8 @@
-#include "http/order_json.hpp"
+#include "messages/order_json.hpp"
 
 #include "messages/timestamps.hpp"
 
-namespace payengine::http {
+namespace payengine {
 
 namespace {
 
@@ -68,4 +68,4 @@ nlohmann::json events_json(const std::vector<order_event_row>& events) {
   return {{"data", std::move(data)}};
 }
 
-} // namespace payengine::http
+} // namespace payengine

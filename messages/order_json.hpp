@@ -7,10 +7,10 @@
 
 #include <vector>
 
-namespace payengine::http {
+namespace payengine {
 
 nlohmann::json order_json(const order_record& o);
 nlohmann::json event_json(const order_event_row& e);
 nlohmann::json events_json(const std::vector<order_event_row>& events);
 
-} // namespace payengine::http
+} // namespace payengine
