@@ -2,6 +2,7 @@
 
 #include "actors/expiry_sweeper.hpp"
 #include "actors/gateway.hpp"
+#include "actors/notifier.hpp"
 #include "actors/reconciler.hpp"
 #include "actors/order_registry.hpp"
 #include "actors/storage_writer.hpp"
@@ -39,6 +40,15 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
   ss.batch_max = cfg.expiry_sweep_batch_max;
   ss.request_timeout_ms = cfg.request_timeout_ms;
   h.sweeper = sys.spawn(expiry_sweeper_impl, ss, h.writers.front(), h.shards);
+  notifier_settings ns;
+  ns.retry_delays_ms = parse_schedule(cfg.notify_schedule_s, cfg.time_scale);
+  ns.poll_ms = cfg.notifier_poll_ms;
+  ns.batch_max = cfg.notifier_batch_max;
+  ns.per_merchant_max = cfg.notifier_per_merchant_max;
+  ns.workers = cfg.notifier_workers;
+  ns.timeout_ms = cfg.webhook_timeout_ms;
+  ns.sms_url = cfg.sms_url;
+  h.notifier = sys.spawn(notifier_impl, ns, h.writers.front());
   if (h.gateway) {
     reconciler_settings rc;
     rc.interval_ms = cfg.scaled_ms(cfg.reconcile_interval_ms);
@@ -58,6 +68,7 @@ void stop_engine(caf::actor_system& sys, engine_handles& h) {
   };
   stop(h.sweeper);
   stop(h.reconciler);
+  stop(h.notifier);
   stop(h.gateway);
   for (auto& s : h.shards)
     stop(s);

@@ -268,6 +268,26 @@ storage_writer_actor::behavior_type storage_writer_impl(storage_writer_self self
         return storage::load_refunds(tx, order_id);
       });
     },
+    [=](claim_atom, uint32_t limit, uint32_t lease_ms) {
+      return enqueue<std::vector<delivery>>(self, [limit, lease_ms](pqxx::work& tx) {
+        return storage::claim_deliveries(tx, limit, lease_ms);
+      });
+    },
+    [=](const delivery_outcome& o) {
+      return enqueue<bool>(self, [o](pqxx::work& tx) { return storage::record_delivery(tx, o); });
+    },
+    [=](unlease_atom) {
+      return enqueue<bool>(self, [](pqxx::work& tx) { return storage::unlease_deliveries(tx); });
+    },
+    [=](redeliver_atom, const std::string& id) {
+      return enqueue<bool>(self, [id](pqxx::work& tx) { return storage::redeliver(tx, id); });
+    },
+    [=](notifs_atom, const std::string& status, uint32_t limit) {
+      return enqueue<std::vector<std::string>>(self, [status, limit](pqxx::work& tx) {
+        int code = status == "pending" ? 0 : status == "delivered" ? 1 : status == "dead" ? 2 : -1;
+        return storage::list_deliveries(tx, code, limit);
+      });
+    },
     [=](ping_db_atom) {
       return enqueue<bool>(self, [](pqxx::work& tx) {
         tx.exec("SELECT 1");

@@ -83,6 +83,12 @@ void add_limit_options(CLI::App& app, engine_config& c) {
   add(app, c.reconcile_interval_ms, "reconcile_interval_ms", "between reconciler sweeps (time-scaled)");
   add(app, c.reconcile_after_ms, "reconcile_after_ms", "an order waiting on a channel this long is queried (time-scaled)");
   add(app, c.reconcile_batch_max, "reconcile_batch_max", "orders reconciled per sweep at most");
+  add(app, c.notify_schedule_s, "notify_schedule_s", "seconds before each retry of a webhook or SMS, comma-separated (time-scaled)");
+  add(app, c.webhook_timeout_ms, "webhook_timeout_ms", "deadline of one webhook or SMS attempt");
+  add(app, c.notifier_workers, "notifier_workers", "delivery workers (blocking HTTP)");
+  add(app, c.notifier_per_merchant_max, "notifier_per_merchant_max", "concurrent deliveries to one merchant");
+  add(app, c.notifier_poll_ms, "notifier_poll_ms", "how often the outbox is checked");
+  add(app, c.notifier_batch_max, "notifier_batch_max", "deliveries claimed at once");
   add(app, c.storage_writers, "storage_writers", "storage writer actors, one connection each (0: one per two cores)");
   add(app, c.storage_batch_max, "storage_batch_max", "requests per group commit at most");
   add(app, c.storage_timeout_ms, "storage_timeout_ms", "deadline of one storage request");
@@ -153,6 +159,11 @@ std::string validate(const engine_config& c) {
     return "expiry_sweep_batch_max and reconcile_batch_max must be at least 1";
   if (c.channel_timeout_ms < 100 || c.channel_retry_ms < 1 || c.reconcile_interval_ms < 10)
     return "channel_timeout_ms must be at least 100, channel_retry_ms 1, reconcile_interval_ms 10";
+  if (c.notifier_workers < 1 || c.notifier_per_merchant_max < 1 || c.notifier_batch_max < 1
+      || c.notifier_poll_ms < 10 || c.webhook_timeout_ms < 100)
+    return "notifier_* must be at least 1 (poll 10 ms, webhook_timeout_ms 100)";
+  if (c.notify_schedule_s.empty() || c.notify_schedule_s.find_first_not_of("0123456789,") != std::string::npos)
+    return "notify_schedule_s must be comma-separated whole seconds";
   static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
   if (std::none_of(std::begin(levels), std::end(levels),
                    [&](const char* l) { return c.log_level == l; }))

@@ -46,6 +46,15 @@ struct engine_config {
   uint32_t reconcile_after_ms = 60'000;  // an order waiting this long is queried (scaled)
   uint32_t reconcile_batch_max = 500;
 
+  // --- notifications -----------------------------------------------------------
+  /// Seconds before each retry of a webhook or SMS (API.md), time-scaled.
+  std::string notify_schedule_s = "0,0,0,240,600,600,3600,7200,21600,54000";
+  uint32_t webhook_timeout_ms = 5'000;
+  uint32_t notifier_workers = 8;
+  uint32_t notifier_per_merchant_max = 2;
+  uint32_t notifier_poll_ms = 500;
+  uint32_t notifier_batch_max = 100;
+
   // --- storage -------------------------------------------------------------
   uint32_t storage_writers = 0; // 0: one per two cores (fewer, larger batches win on small machines)
   uint32_t storage_batch_max = 256;

@@ -159,9 +159,46 @@ void one_actor(server_context& ctx, const Request& req, Response& res) {
   send_json(res, 200, actor_info_json(*live));
 }
 
+void list_notifications(server_context& ctx, const Request& req, Response& res) {
+  auto status = req.has_param("status") ? req.get_param_value("status") : "";
+  if (!status.empty() && status != "pending" && status != "delivered" && status != "dead")
+    return send(res, invalid_param("status", "status must be pending, delivered or dead."));
+  auto limit = parse_bounded_int(req.has_param("limit") ? req.get_param_value("limit") : "100", 1, 1000);
+  if (!limit)
+    return send(res, invalid_param("limit", "limit must be an integer from 1 to 1000."));
+  auto rows = ask<std::vector<std::string>>(ctx.sys, ctx.handles.writers.front(), ctx.request_timeout(),
+                                            notifs_atom_v, status, static_cast<uint32_t>(*limit));
+  if (!rows)
+    return send(res, from_engine_error(rows.error()));
+  auto data = json::array();
+  for (const auto& r : *rows)
+    data.push_back(json::parse(r));
+  send_json(res, 200, {{"object", "list"}, {"data", std::move(data)}});
+}
+
+void redeliver_notification(server_context& ctx, const Request& req, Response& res) {
+  auto id = req.matches[1].str();
+  if (!well_formed_id(id, "ntf"))
+    return send(res, not_found("notification"));
+  auto ok = ask<bool>(ctx.sys, ctx.handles.writers.front(), ctx.request_timeout(), redeliver_atom_v, id);
+  if (!ok)
+    return send(res, from_engine_error(ok.error()));
+  if (!*ok)
+    return send(res, {409, "conflict_error", "not_redeliverable",
+                      "No such notification, or it is still pending.", {}, {}});
+  caf::anon_send(ctx.handles.notifier, retry_atom_v);
+  send_json(res, 202, {{"id", id}, {"status", "pending"}});
+}
+
 } // namespace
 
 void add_admin_routes(httplib::Server& svr, server_context& ctx) {
+  svr.Get("/admin/notifications", admin_route(ctx, [&ctx](const Request& req, Response& res) {
+    list_notifications(ctx, req, res);
+  }));
+  svr.Post(R"(/admin/notifications/([^/]+)/redeliver)", admin_route(ctx, [&ctx](const Request& req, Response& res) {
+    redeliver_notification(ctx, req, res);
+  }));
   svr.Post("/admin/merchants", admin_route(ctx, [&ctx](const Request& req, Response& res) {
     create_merchant(ctx, req, res);
   }));

@@ -50,6 +50,11 @@ using order_registry_actor = caf::typed_actor<
   caf::reacts_to<idle_atom, std::string>,  // an order actor may passivate
   caf::reacts_to<keep_atom, std::string>>; // ... or, asked to, must not yet
 
+/// Delivers merchant webhooks and customer SMS from the outbox
+/// (actors/notifier.cpp): `sweep_atom` is its poll, `retry_atom` asks it to
+/// look for due deliveries now (a retry is due, an operator redelivered).
+using notifier_actor = caf::typed_actor<caf::reacts_to<sweep_atom>, caf::reacts_to<retry_atom>>;
+
 /// Finds orders waiting on a channel and has them reconciled (actors/reconciler.cpp).
 using reconciler_actor = caf::typed_actor<caf::reacts_to<sweep_atom>>;
 
@@ -73,6 +78,11 @@ using storage_writer_actor = caf::typed_actor<
   caf::replies_to<unsettled_atom, timestamp_us, uint32_t, std::string>::with<
     std::vector<std::string>>,
   caf::replies_to<refunds_atom, std::string>::with<std::vector<refund_row>>,
+  caf::replies_to<claim_atom, uint32_t, uint32_t>::with<std::vector<delivery>>, // limit, lease ms
+  caf::replies_to<delivery_outcome>::with<bool>,
+  caf::replies_to<unlease_atom>::with<bool>,
+  caf::replies_to<redeliver_atom, std::string>::with<bool>,
+  caf::replies_to<notifs_atom, std::string, uint32_t>::with<std::vector<std::string>>, // status, limit
   caf::replies_to<ping_db_atom>::with<bool>,
   caf::replies_to<info_atom>::with<writer_info>,
   caf::reacts_to<flush_atom>>;
@@ -102,6 +112,7 @@ struct engine_handles {
   expiry_sweeper_actor sweeper;
   gateway_actor gateway;       // invalid when no channel is configured
   reconciler_actor reconciler;
+  notifier_actor notifier;
 
   const order_registry_actor& shard_for(const std::string& order_id) const;
   const storage_writer_actor& writer_for(const std::string& key) const;

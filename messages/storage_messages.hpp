@@ -227,3 +227,45 @@ typename Inspector::result_type inspect(Inspector& f, writer_info& x) {
 }
 
 } // namespace payengine
+
+namespace payengine {
+
+/// A delivery taken from the outbox, with everything needed to send it.
+struct delivery {
+  std::string id;          // ntf_...
+  std::string event_id;    // evt_...: the webhook-id
+  std::string merchant_id;
+  uint8_t kind = 1;        // 1 webhook, 2 sms
+  std::string target;      // URL or phone, resolved
+  std::string secret;      // the merchant's whsec_...
+  std::string payload;     // the event object (JSON text)
+  std::string event_type;
+  int32_t attempts = 0;    // made before this one
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery& x) {
+  return f(caf::meta::type_name("delivery"), x.id, x.event_id, x.merchant_id, x.kind,
+           x.target, x.secret, x.payload, x.event_type, x.attempts);
+}
+
+/// The outcome of one attempt, and what comes next.
+struct delivery_outcome {
+  std::string id;
+  int32_t attempt = 0;     // 1-based
+  int32_t status_code = 0; // 0: no answer
+  int32_t latency_ms = 0;
+  std::string error;
+  bool delivered = false;
+  bool dead = false;
+  timestamp_us next_attempt_at = 0;
+  timestamp_us at = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_outcome& x) {
+  return f(caf::meta::type_name("delivery_outcome"), x.id, x.attempt, x.status_code,
+           x.latency_ms, x.error, x.delivered, x.dead, x.next_attempt_at, x.at);
+}
+
+} // namespace payengine

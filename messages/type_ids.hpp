@@ -47,6 +47,8 @@ struct channel_event;
 struct reconcile_order;
 struct refund_order;
 struct fulfill_order;
+struct delivery;
+struct delivery_outcome;
 } // namespace payengine
 
 CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
@@ -96,6 +98,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(payengine, (payengine::reconcile_order))
   CAF_ADD_TYPE_ID(payengine, (payengine::refund_order))
   CAF_ADD_TYPE_ID(payengine, (payengine::fulfill_order))
+  CAF_ADD_TYPE_ID(payengine, (payengine::delivery))
+  CAF_ADD_TYPE_ID(payengine, (std::vector<payengine::delivery>))
+  CAF_ADD_TYPE_ID(payengine, (payengine::delivery_outcome))
   CAF_ADD_TYPE_ID(payengine, (std::vector<payengine::refund_row>))
 
   CAF_ADD_ATOM(payengine, payengine, load_atom, "load")
@@ -120,5 +125,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
   CAF_ADD_ATOM(payengine, payengine, unsettled_atom, "unsettled")
   CAF_ADD_ATOM(payengine, payengine, retry_atom, "retry")
   CAF_ADD_ATOM(payengine, payengine, keep_atom, "keep")
+  CAF_ADD_ATOM(payengine, payengine, claim_atom, "claim")
+  CAF_ADD_ATOM(payengine, payengine, unlease_atom, "unlease")
+  CAF_ADD_ATOM(payengine, payengine, redeliver_atom, "redeliver")
+  CAF_ADD_ATOM(payengine, payengine, notifs_atom, "notifs")
 
 CAF_END_TYPE_ID_BLOCK(payengine)

@@ -50,14 +50,14 @@ API="http://127.0.0.1:$ENGINE_PORT"
 SIM="http://127.0.0.1:$SIM_PORT"
 step() { printf '\n\033[1;36m-- %s\033[0m\n' "$*"; }
 MERCHANT=$(curl -sf -X POST "$API/admin/merchants" -H "Authorization: Bearer $ADMIN_TOKEN" \
-  -H 'Content-Type: application/json' -d '{"name":"Demo shop"}')
+  -H 'Content-Type: application/json' -d '{"name":"Demo shop","notify_url":"'"$SIM"'/merchant/webhooks"}')
 KEY=$(echo "$MERCHANT" | jq -r .api_key)
 AUTH=(-H "Authorization: Bearer $KEY")
 
 step "1. the merchant creates an order (88.88 CNY)"
 ORDER=$(curl -sf -X POST "$API/v1/orders" "${AUTH[@]}" \
   -H 'Content-Type: application/json' -H "Idempotency-Key: demo-$(date +%s%N)" \
-  -d '{"merchant_order_no":"DEMO-'"$(date +%s%N)"'","amount":8888,"currency":"CNY","subject":"Annual plan","channel":"alipay","expires_in":900,"metadata":{"source":"demo"}}')
+  -d '{"merchant_order_no":"DEMO-'"$(date +%s%N)"'","amount":8888,"currency":"CNY","subject":"Annual plan","channel":"alipay","expires_in":900,"customer_phone":"+8613800000000","metadata":{"source":"demo"}}')
 ORDER_ID=$(echo "$ORDER" | jq -r .id)
 echo "$ORDER" | jq -c '{id, status, amount, currency, version}'
 
@@ -80,7 +80,16 @@ echo "$ORDER" | jq -c '{status, version, paid_at: .payment.paid_at, channel_trad
 step "6. the order's event log"
 curl -sf "$API/v1/orders/$ORDER_ID/events" "${AUTH[@]}" | jq -c '.data[] | {seq, type, from, to, at}'
 
-step "7. the channel's view (paysim)"
+step "7. the merchant's webhook (signed, Standard Webhooks) and the customer's SMS arrive"
+for _ in $(seq 50); do
+  [ "$(curl -sf "$SIM/merchant/webhooks" | jq '.data | length')" != "0" ] && [ "$(curl -sf "$SIM/sms/messages" | jq '.data | length')" != "0" ] && break
+  sleep 0.1
+done
+curl -sf "$SIM/merchant/webhooks" | jq -c '.data[] | {"webhook-id", "webhook-signature", type: .body.type, status: .body.data.status}'
+curl -sf "$SIM/sms/messages" | jq -c '.data[] | {to, text}'
+curl -sf "$API/admin/notifications" -H "Authorization: Bearer $ADMIN_TOKEN" | jq -c '.data[] | {id, kind, status, attempts}'
+
+step "8. the channel's view (paysim)"
 curl -sf "$SIM/sim/trades" | jq -c '.data[] | select(.out_trade_no | startswith("'"$ORDER_ID"'"))
   | {out_trade_no, status, notifications: [.notifications[] | {trade_status, attempts, last_status}]}'
 

@@ -23,6 +23,18 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# Node.js runs independent reference implementations in the tests
+# (tests/node: the Standard Webhooks verifier). The machine's own node is
+# used when there is one; else Debian's.
+install_node_checks() {
+  if ! command -v npm >/dev/null 2>&1; then
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  log "installing tests/node (npm ci)"
+  npm ci --prefix "$ROOT/tests/node" --no-audit --no-fund --loglevel=error >/dev/null
+}
+
 install_packages() {
   local missing=()
   for p in "${PACKAGES[@]}"; do

@@ -1,5 +1,8 @@
 #include "sim/routes.hpp"
 
+#include <deque>
+#include <mutex>
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -113,6 +116,34 @@ void on_sms_list(services& s, httplib::Response& res) {
   reply(res, 200, {{"data", data}});
 }
 
+// A stand-in for the merchant's server in demos: keeps the last webhooks
+// it received (bounded), with their Standard Webhooks headers.
+class webhook_sink {
+ public:
+  void add(const httplib::Request& req) {
+    std::lock_guard lock{mutex_};
+    if (received_.size() >= 1'000) received_.pop_front();
+    auto body = json::parse(req.body, nullptr, false);
+    received_.push_back({{"webhook-id", req.get_header_value("webhook-id")},
+                         {"webhook-timestamp", req.get_header_value("webhook-timestamp")},
+                         {"webhook-signature", req.get_header_value("webhook-signature")},
+                         {"body", body.is_discarded() ? json(req.body) : body}});
+  }
+  json list() const {
+    std::lock_guard lock{mutex_};
+    return {{"data", json(std::vector<json>(received_.begin(), received_.end()))}};
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::deque<json> received_;
+};
+
+webhook_sink& merchant_webhooks() {
+  static webhook_sink sink;
+  return sink;
+}
+
 }  // namespace
 
 void register_routes(httplib::Server& server, services& s) {
@@ -127,6 +158,11 @@ void register_routes(httplib::Server& server, services& s) {
   server.Get(R"(/sim/trades/(.+))", [&s](req_t req, res_t res) { on_trade(s, req, res); });
   server.Post("/sms/send", [&s](req_t req, res_t res) { on_sms_send(s, req, res); });
   server.Get("/sms/messages", [&s](req_t, res_t res) { on_sms_list(s, res); });
+  server.Post("/merchant/webhooks", [](req_t req, res_t res) {
+    merchant_webhooks().add(req);
+    reply(res, 200, {{"received", true}});
+  });
+  server.Get("/merchant/webhooks", [](req_t, res_t res) { reply(res, 200, merchant_webhooks().list()); });
   server.Get("/healthz", [](req_t, res_t res) { reply(res, 200, {{"status", "ok"}}); });
   server.set_exception_handler([](req_t, res_t res, std::exception_ptr) { reply_error(res, 500, "internal error"); });
 }

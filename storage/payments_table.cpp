@@ -42,6 +42,48 @@ std::vector<std::string> merchant_events_page(pqxx::work& tx, const std::string&
   return out;
 }
 
+std::vector<delivery> claim_deliveries(pqxx::work& tx, uint32_t limit, uint32_t lease_ms) {
+  std::vector<delivery> out;
+  for (const auto& r : tx.exec_prepared("outbox_claim", static_cast<int64_t>(limit),
+                                        static_cast<int64_t>(lease_ms))) {
+    delivery d;
+    d.id = r[0].as<std::string>();
+    d.event_id = r[1].as<std::string>();
+    d.merchant_id = r[2].as<std::string>();
+    d.kind = static_cast<uint8_t>(r[3].as<int>());
+    d.target = r[4].as<std::string>();
+    d.secret = r[5].as<std::string>();
+    d.payload = r[6].as<std::string>();
+    d.event_type = r[7].as<std::string>();
+    d.attempts = r[8].as<int32_t>();
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+bool record_delivery(pqxx::work& tx, const delivery_outcome& o) {
+  int status = o.delivered ? 1 : o.dead ? 2 : 0;
+  auto r = tx.exec_prepared("outbox_record", o.id, o.attempt, o.at, o.status_code, o.latency_ms,
+                            o.error, status, o.next_attempt_at);
+  return r.affected_rows() == 1;
+}
+
+bool unlease_deliveries(pqxx::work& tx) {
+  tx.exec_prepared("outbox_unlease");
+  return true;
+}
+
+bool redeliver(pqxx::work& tx, const std::string& id) {
+  return tx.exec_prepared("outbox_redeliver", id).affected_rows() == 1;
+}
+
+std::vector<std::string> list_deliveries(pqxx::work& tx, int status, uint32_t limit) {
+  std::vector<std::string> out;
+  for (const auto& r : tx.exec_prepared("outbox_list", status, static_cast<int64_t>(limit)))
+    out.push_back(r[0].as<std::string>());
+  return out;
+}
+
 void write_side_rows(pqxx::work& tx, const transition_write& w) {
   for (const auto& e : w.merchant_events)
     insert_merchant_event(tx, e);

@@ -166,6 +166,47 @@ void prepare_merchant_events(pqxx::connection& c) {
             "INSERT INTO outbox (id, event_id, merchant_id, kind, target, status,"
             " next_attempt_at, created_at, updated_at)"
             " VALUES ($1, $2, $3, $4, $5, 0, pe_ts($6), pe_ts($6), pe_ts($6))");
+  // Takes due deliveries for `lease` ms: the event object, the target
+  // resolved (the order's notify_url, else the merchant's) and the secret.
+  c.prepare("outbox_claim",
+            "WITH due AS (SELECT id FROM outbox WHERE status = 0 AND next_attempt_at <= now()"
+            "  AND (leased_until IS NULL OR leased_until < now())"
+            "  ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED),"
+            " leased AS (UPDATE outbox o SET leased_until = now() + $2 * interval '1 millisecond'"
+            "  FROM due WHERE o.id = due.id RETURNING o.*)"
+            " SELECT l.id, l.event_id, l.merchant_id, l.kind,"
+            "  CASE WHEN l.kind = 1 AND l.target = '' THEN m.notify_url ELSE l.target END,"
+            "  m.webhook_secret,"
+            "  json_build_object('id', e.id, 'object', 'event', 'type', e.type, 'created_at',"
+            "   to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+            "   'data', e.data)::text,"
+            "  e.type, l.attempts"
+            " FROM leased l JOIN merchant_events e ON e.id = l.event_id"
+            " JOIN merchants m ON m.id = l.merchant_id");
+  c.prepare("outbox_record",
+            "WITH a AS (INSERT INTO delivery_attempts (outbox_id, attempt, at, status_code,"
+            "  latency_ms, error) VALUES ($1, $2, pe_ts($3), $4, $5, $6) ON CONFLICT DO NOTHING)"
+            " UPDATE outbox SET attempts = $2, last_status = $4, last_error = $6,"
+            "  status = $7::smallint, leased_until = NULL, updated_at = pe_ts($3),"
+            "  delivered_at = CASE WHEN $7::smallint = 1 THEN pe_ts($3) END,"
+            "  next_attempt_at = CASE WHEN $8::bigint = 0 THEN next_attempt_at ELSE pe_ts($8) END"
+            " WHERE id = $1");
+  c.prepare("outbox_unlease", "UPDATE outbox SET leased_until = NULL WHERE leased_until IS NOT NULL");
+  c.prepare("outbox_redeliver",
+            "UPDATE outbox SET status = 0, next_attempt_at = now(), leased_until = NULL,"
+            " updated_at = now() WHERE id = $1 AND status <> 0");
+  c.prepare("outbox_list",
+            "SELECT json_build_object('id', o.id, 'object', 'notification', 'event_id', o.event_id,"
+            " 'event_type', e.type, 'order_id', e.order_id, 'merchant_id', o.merchant_id,"
+            " 'kind', CASE o.kind WHEN 1 THEN 'webhook' ELSE 'sms' END, 'target', o.target,"
+            " 'status', CASE o.status WHEN 0 THEN 'pending' WHEN 1 THEN 'delivered' ELSE 'dead' END,"
+            " 'attempts', o.attempts, 'last_status', o.last_status, 'last_error', o.last_error,"
+            " 'next_attempt_at', o.next_attempt_at, 'created_at', o.created_at,"
+            " 'history', (SELECT coalesce(json_agg(json_build_object('attempt', a.attempt, 'at', a.at,"
+            "   'status_code', a.status_code, 'latency_ms', a.latency_ms, 'error', a.error)"
+            "   ORDER BY a.attempt), '[]') FROM delivery_attempts a WHERE a.outbox_id = o.id))::text"
+            " FROM outbox o JOIN merchant_events e ON e.id = o.event_id"
+            " WHERE $1 = -1 OR o.status = $1 ORDER BY o.created_at DESC LIMIT $2");
   // Creation order after the cursor event; the event objects built here.
   c.prepare("merchant_events_page",
             "SELECT json_build_object('id', id, 'object', 'event', 'type', type,"

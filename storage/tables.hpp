@@ -39,6 +39,14 @@ void insert_merchant_event(pqxx::work& tx, const merchant_event_row& e);
 /// GET /v1/events: event objects (JSON text) in creation order.
 std::vector<std::string> merchant_events_page(pqxx::work& tx, const std::string& merchant_id,
                                               const std::string& starting_after, uint32_t limit);
+// --- deliveries (outbox) ------------------------------------------------
+std::vector<delivery> claim_deliveries(pqxx::work& tx, uint32_t limit, uint32_t lease_ms);
+bool record_delivery(pqxx::work& tx, const delivery_outcome& o);
+/// At start-up of the (single) notifier: leases of a crashed one are void.
+bool unlease_deliveries(pqxx::work& tx);
+bool redeliver(pqxx::work& tx, const std::string& id);
+/// Notifications as JSON text, newest first; status -1: any.
+std::vector<std::string> list_deliveries(pqxx::work& tx, int status, uint32_t limit);
 /// The trade, refund, callback and merchant event rows of a transition.
 void write_side_rows(pqxx::work& tx, const transition_write& w);
 std::vector<refund_row> load_refunds(pqxx::work& tx, const std::string& order_id);

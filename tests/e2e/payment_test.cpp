@@ -35,6 +35,7 @@ protected:
     engine_ = std::make_unique<engine_process>(
       db_->url(), std::map<std::string, std::string>{
                     {"PAYENGINE_ALIPAY_GATEWAY_URL", sim_->url() + "/gateway.do"},
+                    {"PAYENGINE_SMS_URL", sim_->url() + "/sms/send"},
                     {"PAYENGINE_TIME_SCALE", "100"}});
     engine_->start();
     key_ = engine_->create_merchant()["api_key"].get<std::string>();
@@ -342,6 +343,17 @@ TEST_F(payment_test, merchant_events_and_their_deliveries_commit_with_the_transi
   EXPECT_EQ(db_->scalar("SELECT target FROM outbox WHERE kind = 2"), "+8613800000000");
   EXPECT_EQ(db_->scalar("SELECT count(*) FROM merchant_events e JOIN order_events o"
                         " ON o.order_id = e.order_id AND o.type = e.type"), "2");
+  // The customer's SMS reaches the SMS provider (paysim's), off the payment path.
+  httplib::Client sim{"127.0.0.1", sim_->port()};
+  std::string sms;
+  for (int i = 0; i < 200 && sms.find("+8613800000000") == std::string::npos; ++i) {
+    auto r = sim.Get("/sms/messages");
+    sms = r ? r->body : "";
+    if (sms.find("+8613800000000") == std::string::npos)
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+  EXPECT_NE(sms.find("+8613800000000"), std::string::npos) << sms;
+  EXPECT_NE(sms.find("88.88 CNY"), std::string::npos) << sms;
 }
 
 } // namespace

@@ -1,0 +1,246 @@
+#include "actors/notifier.hpp"
+
+#include "channels/money_text.hpp"
+#include "channels/webhook_signature.hpp"
+#include "config/logging.hpp"
+#include "messages/money.hpp"
+#include "messages/timestamps.hpp"
+
+#include <caf/all.hpp>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <sstream>
+
+namespace payengine {
+
+namespace {
+
+using json = nlohmann::json;
+
+// --- the blocking side: one HTTP attempt ---------------------------------------
+
+struct split_url {
+  std::string base; // scheme://host:port
+  std::string path;
+};
+
+std::optional<split_url> split(const std::string& url) {
+  auto scheme = url.find("://");
+  if (scheme == std::string::npos || (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0))
+    return std::nullopt;
+  auto slash = url.find('/', scheme + 3);
+  if (slash == std::string::npos)
+    return split_url{url, "/"};
+  return split_url{url.substr(0, slash), url.substr(slash)};
+}
+
+std::string sms_text(const delivery& d) {
+  auto event = json::parse(d.payload, nullptr, false);
+  if (!event.is_object())
+    return "Your order was updated.";
+  const auto& o = event["data"];
+  auto currency = o.value("currency", "");
+  auto* info = find_currency(currency);
+  auto amount = info ? channels::minor_to_decimal(o.value("amount", int64_t{0}), info->exponent)
+                     : std::nullopt;
+  auto money = (amount ? *amount : std::string{"?"}) + " " + currency;
+  auto subject = o.value("subject", "");
+  if (d.event_type == "order.paid")
+    return "Payment of " + money + " received for " + subject + " (order "
+           + o.value("merchant_order_no", "") + ").";
+  return "A refund for " + subject + " (order " + o.value("merchant_order_no", "")
+         + ") has been sent to your account.";
+}
+
+delivery_outcome post(const std::string& url, const httplib::Headers& headers,
+                      const std::string& body, uint32_t timeout_ms) {
+  delivery_outcome out;
+  auto parts = split(url);
+  if (!parts) {
+    out.error = "invalid_target";
+    return out;
+  }
+  httplib::Client c{parts->base};
+  c.set_tcp_nodelay(true);
+  c.set_connection_timeout(std::chrono::milliseconds{std::min<uint32_t>(timeout_ms, 2'000)});
+  c.set_read_timeout(std::chrono::milliseconds{timeout_ms});
+  c.set_write_timeout(std::chrono::milliseconds{timeout_ms});
+  auto started = std::chrono::steady_clock::now();
+  auto r = c.Post(parts->path.c_str(), headers, body, "application/json");
+  out.latency_ms = static_cast<int32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::steady_clock::now() - started).count());
+  if (!r) {
+    out.error = httplib::to_string(r.error());
+    return out;
+  }
+  out.status_code = r->status;
+  if (r->status < 200 || r->status > 299)
+    out.error = r->body.substr(0, 200);
+  return out;
+}
+
+} // namespace
+
+delivery_outcome attempt_delivery(const delivery& d, const notifier_settings& s) {
+  if (d.target.empty()) {
+    delivery_outcome out;
+    out.error = "no_target";
+    return out;
+  }
+  if (d.kind == 2) {
+    if (s.sms_url.empty()) {
+      delivery_outcome out;
+      out.error = "sms_disabled";
+      return out;
+    }
+    json body = {{"to", d.target}, {"text", sms_text(d)}, {"id", d.id}};
+    return post(s.sms_url, {}, body.dump(), s.timeout_ms);
+  }
+  auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch()).count();
+  auto signature = channels::sign_webhook(d.secret, d.event_id, now_s, d.payload);
+  if (!signature) {
+    delivery_outcome out;
+    out.error = "merchant_secret_unusable";
+    return out;
+  }
+  httplib::Headers headers{{"webhook-id", d.event_id},
+                           {"webhook-timestamp", std::to_string(now_s)},
+                           {"webhook-signature", *signature}};
+  return post(d.target, headers, d.payload, s.timeout_ms);
+}
+
+std::vector<uint32_t> parse_schedule(const std::string& csv, double time_scale) {
+  std::vector<uint32_t> out;
+  std::stringstream in{csv};
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      size_t used = 0;
+      auto seconds = std::stoul(item, &used);
+      if (used != item.size() || seconds > 7 * 24 * 3600)
+        return {};
+      out.push_back(static_cast<uint32_t>(std::max(0.0, seconds * 1000.0 / time_scale)));
+    } catch (const std::exception&) {
+      return {};
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// --- the asynchronous side: claim, bound, schedule ---------------------------------
+
+delivery_worker_actor::behavior_type worker_impl(notifier_settings s) {
+  return {
+    [s](const delivery& d) { return attempt_delivery(d, s); },
+  };
+}
+
+/// A retry is due after `delay_ms`: look then, not only at the next poll.
+void nudge(notifier_self self, uint32_t delay_ms) {
+  self->delayed_send(self, std::chrono::milliseconds{delay_ms}, retry_atom_v);
+}
+
+void dispatch(notifier_self self);
+
+/// What follows one attempt: delivered, a retry on the schedule, or dead.
+void on_attempted(notifier_self self, const delivery& d, delivery_outcome out) {
+  auto& st = self->state;
+  st.in_flight[d.merchant_id]--;
+  st.attempts++;
+  out.id = d.id;
+  out.attempt = d.attempts + 1;
+  out.at = now_us();
+  out.delivered = out.status_code >= 200 && out.status_code <= 299;
+  auto retries = st.settings.retry_delays_ms.size();
+  // Nowhere to send it (no notify_url on the order nor the merchant; SMS
+  // off): retrying cannot help, the merchant pulls GET /v1/events instead.
+  bool hopeless = out.error == "no_target" || out.error == "sms_disabled";
+  if (!out.delivered && (hopeless || static_cast<size_t>(out.attempt) > retries)) {
+    out.dead = true;
+    st.dead++;
+    logging::warn("delivery.dead", {{"id", d.id}, {"event_id", d.event_id}, {"attempts", out.attempt},
+                                    {"error", out.error}});
+  } else if (!out.delivered) {
+    out.next_attempt_at = out.at + int64_t{st.settings.retry_delays_ms[out.attempt - 1]} * 1000;
+  } else {
+    st.delivered++;
+  }
+  self->request(st.writer, std::chrono::seconds{10}, out)
+    .then([](bool) {}, [id = d.id](caf::error& err) {
+      // The lease expires and the attempt is made again: at least once.
+      logging::warn("delivery.record_failed", {{"id", id}, {"error", to_string(err)}});
+    });
+  dispatch(self);
+  if (!out.delivered && !out.dead)
+    nudge(self, st.settings.retry_delays_ms[out.attempt - 1]);
+}
+
+void dispatch(notifier_self self) {
+  auto& st = self->state;
+  for (auto i = st.waiting.begin(); i != st.waiting.end();) {
+    auto& busy = st.in_flight[i->merchant_id];
+    if (busy >= st.settings.per_merchant_max) {
+      ++i;
+      continue;
+    }
+    busy++;
+    auto d = std::move(*i);
+    i = st.waiting.erase(i);
+    auto& worker = st.workers[st.next_worker++ % st.workers.size()];
+    self->request(worker, std::chrono::milliseconds{st.settings.timeout_ms * 3 + 1'000}, d)
+      .then([self, d](delivery_outcome& out) { on_attempted(self, d, std::move(out)); },
+            [self, d](caf::error& err) {
+              delivery_outcome out;
+              out.error = to_string(err);
+              on_attempted(self, d, std::move(out));
+            });
+  }
+}
+
+/// Claims due deliveries of merchants below their bound.
+void claim(notifier_self self) {
+  auto& st = self->state;
+  if (st.claiming || st.waiting.size() >= st.settings.batch_max)
+    return;
+  st.claiming = true;
+  auto limit = static_cast<uint32_t>(st.settings.batch_max - st.waiting.size());
+  self->request(st.writer, std::chrono::seconds{10}, claim_atom_v, limit, st.settings.lease_ms)
+    .then(
+      [self](std::vector<delivery>& due) {
+        auto& st = self->state;
+        st.claiming = false;
+        for (auto& d : due)
+          st.waiting.push_back(std::move(d));
+        dispatch(self);
+      },
+      [self](caf::error&) { self->state.claiming = false; });
+}
+
+} // namespace
+
+notifier_actor::behavior_type notifier_impl(notifier_self self, notifier_settings settings,
+                                            storage_writer_actor writer) {
+  auto& st = self->state;
+  st.settings = std::move(settings);
+  st.writer = std::move(writer);
+  for (uint32_t i = 0; i < std::max(1u, st.settings.workers); ++i)
+    st.workers.push_back(self->spawn<caf::detached + caf::linked>(worker_impl, st.settings));
+  // One notifier: leases left by a crashed process are void.
+  self->request(st.writer, std::chrono::seconds{10}, unlease_atom_v)
+    .then([self](bool) { self->send(self, sweep_atom_v); },
+          [self](caf::error&) { self->send(self, sweep_atom_v); });
+  return {
+    [=](sweep_atom) { // the poll
+      claim(self);
+      self->delayed_send(self, std::chrono::milliseconds{self->state.settings.poll_ms}, sweep_atom_v);
+    },
+    [=](retry_atom) { claim(self); },
+  };
+}
+
+} // namespace payengine

@@ -1,0 +1,60 @@
+#pragma once
+// The notifier: delivers merchant webhooks (signed per Standard Webhooks)
+// and customer SMS from the transactional outbox. Half-sync/half-async: this
+// event-based actor claims due deliveries, bounds each merchant's
+// concurrency and schedules retries; a pool of detached workers does the
+// blocking HTTP, each call with timeouts. Every attempt is recorded; after
+// the last one of the schedule the delivery is `dead` until an operator
+// redelivers it.
+
+#include "messages/interfaces.hpp"
+
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace payengine {
+
+struct notifier_settings {
+  /// Delay before attempt k+1 after attempt k failed (already time-scaled);
+  /// its size is the number of retries.
+  std::vector<uint32_t> retry_delays_ms;
+  uint32_t poll_ms = 500;
+  uint32_t batch_max = 100;
+  uint32_t per_merchant_max = 2;
+  uint32_t workers = 8;
+  uint32_t timeout_ms = 5'000;
+  uint32_t lease_ms = 600'000;
+  std::string sms_url; // empty: SMS deliveries are recorded dead ("sms_disabled")
+};
+
+/// One detached worker: one HTTP attempt per delivery.
+using delivery_worker_actor = caf::typed_actor<caf::replies_to<delivery>::with<delivery_outcome>>;
+
+struct notifier_state {
+  static inline const char* name = "notifier";
+  notifier_settings settings;
+  storage_writer_actor writer;
+  std::vector<delivery_worker_actor> workers;
+  size_t next_worker = 0;
+  std::deque<delivery> waiting;                       // claimed, merchant at its bound
+  std::unordered_map<std::string, uint32_t> in_flight; // by merchant
+  bool claiming = false;
+  uint64_t attempts = 0;
+  uint64_t delivered = 0;
+  uint64_t dead = 0;
+};
+
+using notifier_self = notifier_actor::stateful_pointer<notifier_state>;
+
+notifier_actor::behavior_type notifier_impl(notifier_self self, notifier_settings settings,
+                                            storage_writer_actor writer);
+
+/// The delivery for one attempt: its HTTP request and the answer (no CAF).
+delivery_outcome attempt_delivery(const delivery& d, const notifier_settings& s);
+
+/// "0,0,0,240,..." seconds -> delays in ms under `time_scale`; empty on error.
+std::vector<uint32_t> parse_schedule(const std::string& seconds_csv, double time_scale);
+
+} // namespace payengine

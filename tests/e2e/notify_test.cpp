@@ -1,0 +1,238 @@
+// Telling the merchant: signed webhooks from the outbox, retried on the
+// schedule, isolated per merchant, resumed after kill -9.
+#include "tests/support/engine_process.hpp"
+#include "tests/support/test_db.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+namespace payengine {
+namespace {
+
+using json = nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+using testing::engine_process;
+using testing::order_body;
+using testing::test_database;
+
+/// A merchant's webhook endpoint: answers `fail_first` times with 500 (or
+/// hangs `hang_ms` first), then 200; keeps every request it got.
+class webhook_receiver {
+public:
+  struct hit {
+    clock_type::time_point at;
+    httplib::Headers headers;
+    std::string body;
+  };
+
+  webhook_receiver(int fail_first, int hang_ms = 0) : fail_first_(fail_first), hang_ms_(hang_ms) {
+    svr_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
+      int n;
+      {
+        std::lock_guard lock{mtx_};
+        hits_.push_back({clock_type::now(), req.headers, req.body});
+        n = static_cast<int>(hits_.size());
+        cv_.notify_all();
+      }
+      if (hang_ms_ > 0 && n == 1)
+        std::this_thread::sleep_for(std::chrono::milliseconds{hang_ms_});
+      res.status = n <= fail_first_ ? 500 : 200;
+      res.set_content("ok", "text/plain");
+    });
+    port_ = svr_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+  }
+  ~webhook_receiver() {
+    svr_.stop();
+    thread_.join();
+  }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+
+  /// Waits (bounded) until `n` requests came; returns them.
+  std::vector<hit> wait_for(size_t n, std::chrono::seconds limit = std::chrono::seconds{20}) {
+    std::unique_lock lock{mtx_};
+    cv_.wait_for(lock, limit, [&] { return hits_.size() >= n; });
+    return hits_;
+  }
+
+private:
+  int fail_first_;
+  int hang_ms_;
+  httplib::Server svr_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::vector<hit> hits_;
+};
+
+std::string header(const httplib::Headers& h, const std::string& name) {
+  auto i = h.find(name);
+  return i == h.end() ? "" : i->second;
+}
+
+class notify_test : public ::testing::Test {
+protected:
+  void start(std::map<std::string, std::string> env = {}) {
+    PE_REQUIRE_DATABASE();
+    db_ = std::make_unique<test_database>("notify");
+    env.emplace("PAYENGINE_TIME_SCALE", "1000"); // 4 min -> 240 ms, 10 min -> 600 ms
+    engine_ = std::make_unique<engine_process>(db_->url(), env);
+    engine_->set_args({"--notifier-poll-ms", "50"});
+    engine_->start();
+  }
+
+  json merchant(const std::string& notify_url) {
+    auto r = engine_->request("POST", "/admin/merchants", engine_->admin_token(),
+                              json{{"name", "shop"}, {"notify_url", notify_url}}.dump());
+    EXPECT_EQ(r.status, 201);
+    return r.body;
+  }
+
+  /// An order.cancelled event for `m`, at the time of the call.
+  clock_type::time_point cancel_an_order(const json& m, const std::string& no) {
+    auto key = m["api_key"].get<std::string>();
+    auto id = engine_->request("POST", "/v1/orders", key, order_body(no).dump()).body["id"].get<std::string>();
+    auto at = clock_type::now();
+    EXPECT_EQ(engine_->request("POST", "/v1/orders/" + id + "/cancel", key, "{}").status, 200);
+    return at;
+  }
+
+  std::unique_ptr<test_database> db_;
+  std::unique_ptr<engine_process> engine_;
+};
+
+int64_t ms(clock_type::duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+TEST_F(notify_test, fails_five_times_then_delivered_on_the_schedule_and_verified_independently) {
+  start();
+  webhook_receiver hook{5};
+  auto m = merchant(hook.url());
+  cancel_an_order(m, "W-1");
+  auto hits = hook.wait_for(6);
+  ASSERT_EQ(hits.size(), 6u);
+  // 3 immediate retries, then 4 min and 10 min (time scale 1000: 240, 600 ms).
+  std::vector<int64_t> gaps;
+  for (size_t i = 1; i < hits.size(); ++i)
+    gaps.push_back(ms(hits[i].at - hits[i - 1].at));
+  for (int i = 0; i < 3; ++i)
+    EXPECT_LT(gaps[i], 200) << "retry " << i + 1 << " is immediate";
+  EXPECT_GE(gaps[3], 230);
+  EXPECT_LT(gaps[3], 240 + 400);
+  EXPECT_GE(gaps[4], 590);
+  EXPECT_LT(gaps[4], 600 + 400);
+  RecordProperty("retry_gaps_ms", json(gaps).dump());
+  // The same event every time: one webhook-id, one body.
+  for (const auto& h : hits) {
+    EXPECT_EQ(header(h.headers, "webhook-id"), header(hits[0].headers, "webhook-id"));
+    EXPECT_EQ(h.body, hits[0].body);
+  }
+  auto event = json::parse(hits.back().body);
+  EXPECT_EQ(event["type"], "order.cancelled");
+  EXPECT_EQ(event["id"], header(hits.back().headers, "webhook-id"));
+  // Recorded: delivered after 6 attempts, each attempt with its status.
+  json list;
+  for (int i = 0; i < 100; ++i) {
+    list = engine_->request("GET", "/admin/notifications?status=delivered", engine_->admin_token()).body;
+    if (!list["data"].empty())
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+  ASSERT_EQ(list["data"].size(), 1u) << list.dump();
+  EXPECT_EQ(list["data"][0]["attempts"], 6);
+  EXPECT_EQ(list["data"][0]["history"].size(), 6u);
+  EXPECT_EQ(list["data"][0]["history"][0]["status_code"], 500);
+  EXPECT_EQ(list["data"][0]["history"][5]["status_code"], 200);
+  // An independent implementation (npm standardwebhooks) verifies the signature.
+  const char* node_checks = std::getenv("PAYENGINE_NODE_CHECKS");
+  if (!node_checks)
+    GTEST_SKIP() << "PAYENGINE_NODE_CHECKS not set (scripts/test.sh sets it)";
+  json check = {{"secret", m["webhook_secret"]}, {"body", hits.back().body},
+                {"headers", {{"webhook-id", header(hits.back().headers, "webhook-id")},
+                             {"webhook-timestamp", header(hits.back().headers, "webhook-timestamp")},
+                             {"webhook-signature", header(hits.back().headers, "webhook-signature")}}}};
+  auto path = ::testing::TempDir() + "payengine-webhook.json";
+  std::ofstream{path} << check.dump();
+  auto cmd = std::string{"node "} + node_checks + "/verify_webhook.mjs " + path;
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  // A tampered body does not verify.
+  check["body"] = hits.back().body + " ";
+  std::ofstream{path} << check.dump();
+  EXPECT_NE(std::system((cmd + " 2>/dev/null").c_str()), 0);
+}
+
+TEST_F(notify_test, a_hanging_merchant_does_not_delay_another_merchants_deliveries) {
+  start();
+  webhook_receiver slow{0, 3'000};
+  webhook_receiver fast{0};
+  auto a = merchant(slow.url());
+  auto b = merchant(fast.url());
+  for (int i = 0; i < 4; ++i)
+    cancel_an_order(a, "S-" + std::to_string(i)); // the first hangs 3 s
+  slow.wait_for(1);
+  auto sent = cancel_an_order(b, "F-1");
+  auto hits = fast.wait_for(1, std::chrono::seconds{5});
+  ASSERT_EQ(hits.size(), 1u);
+  auto delay = ms(hits[0].at - sent);
+  EXPECT_LT(delay, 1'000) << "merchant B waited for merchant A";
+  RecordProperty("other_merchant_delay_ms", static_cast<int>(delay));
+}
+
+TEST_F(notify_test, a_delivery_interrupted_by_kill_9_resumes_after_restart) {
+  start();
+  webhook_receiver hook{0, 2'000}; // the first attempt hangs: the engine dies meanwhile
+  auto m = merchant(hook.url());
+  cancel_an_order(m, "K-1");
+  hook.wait_for(1);
+  engine_->kill_hard();
+  engine_->start();
+  auto hits = hook.wait_for(2);
+  ASSERT_GE(hits.size(), 2u);
+  EXPECT_EQ(header(hits[1].headers, "webhook-id"), header(hits[0].headers, "webhook-id"));
+  EXPECT_EQ(hits[1].body, hits[0].body); // the same event, not another one
+  json list;
+  for (int i = 0; i < 100; ++i) {
+    list = engine_->request("GET", "/admin/notifications?status=delivered", engine_->admin_token()).body;
+    if (!list["data"].empty())
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+  EXPECT_EQ(list["data"].size(), 1u) << list.dump();
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM merchant_events"), "1");
+}
+
+TEST_F(notify_test, dead_deliveries_wait_for_an_operator_and_redeliver) {
+  start();
+  webhook_receiver hook{100}; // never succeeds
+  auto m = merchant(hook.url());
+  engine_->terminate();
+  engine_->set_args({"--notifier-poll-ms", "50", "--notify-schedule-s", "0,1"});
+  engine_->start();
+  cancel_an_order(m, "D-1");
+  hook.wait_for(3);
+  json dead;
+  for (int i = 0; i < 100; ++i) {
+    dead = engine_->request("GET", "/admin/notifications?status=dead", engine_->admin_token()).body;
+    if (!dead["data"].empty())
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+  ASSERT_EQ(dead["data"].size(), 1u) << dead.dump();
+  auto id = dead["data"][0]["id"].get<std::string>();
+  auto r = engine_->request("POST", "/admin/notifications/" + id + "/redeliver", engine_->admin_token(), "{}");
+  EXPECT_EQ(r.status, 202) << r.raw;
+  EXPECT_GE(hook.wait_for(4).size(), 4u); // sent again
+  EXPECT_EQ(engine_->request("POST", "/admin/notifications/ntf_nope/redeliver", engine_->admin_token(), "{}").status, 409);
+}
+
+} // namespace
+} // namespace payengine
