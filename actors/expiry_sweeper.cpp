@@ -1,5 +1,7 @@
 #include "actors/expiry_sweeper.hpp"
 
+#include "actors/fan_out.hpp"
+
 #include "config/logging.hpp"
 #include "messages/ids.hpp"
 #include "messages/timestamps.hpp"
@@ -25,26 +27,10 @@ void expire_all(expiry_sweeper_self self, std::vector<std::string> ids) {
   // batch may hold orders that are only due within the look-ahead).
   bool full = ids.size() >= st.settings.batch_max;
   auto next_delay = full ? std::min(50u, st.settings.interval_ms) : st.settings.interval_ms;
-  if (ids.empty()) {
-    schedule(self, next_delay);
-    return;
-  }
-  auto pending = std::make_shared<size_t>(ids.size());
-  auto done = [self, pending, next_delay] {
-    if (--*pending == 0)
-      schedule(self, next_delay);
-  };
-  auto timeout = std::chrono::milliseconds{st.settings.request_timeout_ms};
-  for (auto& id : ids) {
-    auto& shard = st.shards[shard_index(id, static_cast<uint32_t>(st.shards.size()))];
-    st.sent++;
-    self->request(shard, timeout, expire_order{id})
-      .then([done](const order_reply&) { done(); },
-            [done, id](caf::error& err) {
-              logging::warn("expiry.failed", {{"order_id", id}, {"error", to_string(err)}});
-              done();
-            });
-  }
+  st.sent += ids.size();
+  fan_out_to_orders(self, st.shards, ids, std::chrono::milliseconds{st.settings.request_timeout_ms},
+                    "expiry.failed", [](const std::string& id) { return expire_order{id}; },
+                    [self, next_delay] { schedule(self, next_delay); });
 }
 
 void sweep(expiry_sweeper_self self) {

@@ -180,6 +180,14 @@ void queue_refund(order_self self, const refund_row& r) {
   request_refund(self, r);
 }
 
+/// The refund is settled (committed): nothing more is owed for it.
+void forget_refund(order_self self, const std::string& refund_id) {
+  auto& pending = self->state.pending_refunds;
+  pending.erase(std::remove_if(pending.begin(), pending.end(),
+                               [&](const auto& p) { return p.id == refund_id; }),
+                pending.end());
+}
+
 /// Records the channel's answer to a refund: the refund row, an event, and
 /// for the order's own money, amount_refunded.
 void on_refunded(order_self self, const std::string& refund_id, const channel_reply& rep) {
@@ -188,10 +196,24 @@ void on_refunded(order_self self, const std::string& refund_id, const channel_re
                         [&](const auto& r) { return r.id == refund_id; });
   if (i == st.pending_refunds.end())
     return; // answered already (a retry crossed the first answer)
+  bool automatic = i->reason == "late_payment" || i->reason == "duplicate_payment";
+  if (rep.outcome == channel_outcome::rejected && !automatic) {
+    // The merchant's refund, refused by the channel for good: it failed,
+    // and the merchant hears so (refund.failed).
+    auto r = *i;
+    r.status = refund_status::failed;
+    r.failure_reason = rep.reason;
+    r.updated_at = now_us();
+    auto w = make_write(st.order, st.order.status, "refund.failed", {},
+                        json{{"refund_id", r.id}, {"amount", r.amount}, {"failure_reason", rep.reason}}.dump());
+    w.refunds.push_back(r);
+    persist(self, std::move(w), order_outcome::ok, [refund_id](order_self s) { forget_refund(s, refund_id); });
+    return;
+  }
   if (rep.outcome != channel_outcome::ok) {
-    // Money we must return is never given up on: a refusal may be ours (a
-    // key rotation, a balance not yet settled). It stays pending, retried
-    // with back-off, and an operator is told.
+    // Money we must return on our own is never given up on: a refusal may
+    // be ours (a key rotation, a balance not yet settled). It stays
+    // pending, retried with back-off, and an operator is told.
     if (rep.outcome == channel_outcome::rejected)
       logging::error("refund.refused", {{"order_id", st.id}, {"refund_id", refund_id},
                                         {"reason", rep.reason}});
@@ -216,12 +238,7 @@ void on_refunded(order_self self, const std::string& refund_id, const channel_re
   w.next.amount_refunded = refunded;
   w.refunds.push_back(r);
   // Owed until the success is committed: a failed write retries it.
-  persist(self, std::move(w), order_outcome::ok, [refund_id](order_self s) {
-    auto& pending = s->state.pending_refunds;
-    pending.erase(std::remove_if(pending.begin(), pending.end(),
-                                 [&](const auto& p) { return p.id == refund_id; }),
-                  pending.end());
-  });
+  persist(self, std::move(w), order_outcome::ok, [refund_id](order_self s) { forget_refund(s, refund_id); });
 }
 
 /// The automatic refund of one channel trade. Its id is derived from the

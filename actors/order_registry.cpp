@@ -234,9 +234,16 @@ order_registry_impl(order_registry_self self, registry_settings settings,
       return info;
     },
     [=](kill_atom, const std::string& id) {
-      auto i = self->state.live.find(id);
-      if (i == self->state.live.end())
+      auto& st = self->state;
+      auto i = st.live.find(id);
+      if (i == st.live.end())
         return false;
+      // Like a passivation: what arrives until the actor is gone waits here
+      // and goes to its successor, restarted from storage.
+      if (!i->second.passivating) {
+        i->second.passivating = true;
+        st.lru.erase(i->second.lru_pos);
+      }
       self->send_exit(i->second.handle, caf::exit_reason::kill);
       return true;
     },

@@ -1,5 +1,7 @@
 #include "actors/reconciler.hpp"
 
+#include "actors/fan_out.hpp"
+
 #include "config/logging.hpp"
 #include "messages/ids.hpp"
 #include "messages/timestamps.hpp"
@@ -25,24 +27,12 @@ void reconcile_all(reconciler_self self, std::vector<std::string> ids) {
   if (!full)
     st.first_sweep = false;
   auto next_delay = full ? 1u : st.settings.interval_ms;
-  if (ids.empty()) {
-    schedule(self, next_delay);
-    return;
-  }
-  logging::info("reconciler.sweep", {{"orders", ids.size()}});
-  auto pending = std::make_shared<size_t>(ids.size());
-  auto done = [self, pending, next_delay] {
-    if (--*pending == 0)
-      schedule(self, next_delay);
-  };
-  auto timeout = std::chrono::milliseconds{st.settings.request_timeout_ms};
-  for (auto& id : ids) {
-    auto& shard = st.shards[shard_index(id, static_cast<uint32_t>(st.shards.size()))];
-    st.reconciled++;
-    self->request(shard, timeout, reconcile_order{id})
-      .then([done](const order_reply&) { done(); },
-            [done](caf::error&) { done(); });
-  }
+  if (!ids.empty())
+    logging::info("reconciler.sweep", {{"orders", ids.size()}});
+  st.reconciled += ids.size();
+  fan_out_to_orders(self, st.shards, ids, std::chrono::milliseconds{st.settings.request_timeout_ms},
+                    "reconciler.failed", [](const std::string& id) { return reconcile_order{id}; },
+                    [self, next_delay] { schedule(self, next_delay); });
 }
 
 void sweep(reconciler_self self) {

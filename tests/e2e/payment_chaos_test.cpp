@@ -1,8 +1,8 @@
 // Payments under a hostile channel: lost, duplicated and reordered
 // notifications, failing API calls, a dead channel, and kill -9 while
 // customers pay. What the channel took must end up in the order, once.
-#include "tests/sim/paysim_process.hpp"
 #include "tests/support/engine_process.hpp"
+#include "tests/support/paysim_for_tests.hpp"
 #include "tests/support/test_db.hpp"
 
 #include <gtest/gtest.h>
@@ -19,13 +19,7 @@ using testing::engine_process;
 using testing::order_body;
 using testing::test_database;
 
-std::unique_ptr<test::paysim_process> start_paysim(const std::string& listen = "127.0.0.1:0") {
-  const auto& k = testing::test_channel_keys();
-  return std::make_unique<test::paysim_process>(
-    std::vector<std::string>{},
-    std::vector<std::string>{"PAYSIM_LISTEN=" + listen, "PAYSIM_PRIVATE_KEY_FILE=" + k.channel_private,
-                             "PAYSIM_APP_PUBLIC_KEY_FILE=" + k.app_public, "PAYSIM_TIME_SCALE=1000"});
-}
+using testing::start_paysim;
 
 /// A merchant's client: create, pay (retrying what the API says to retry),
 /// wait for the QR code, and the customer's scan-and-pay at the channel.

@@ -1,8 +1,8 @@
 // Paying through a real channel protocol: payengine and paysim as real
 // processes over HTTP, RSA2 signatures both ways, asynchronous notifications.
 #include "channels/alipay.hpp"
-#include "tests/sim/paysim_process.hpp"
 #include "tests/support/engine_process.hpp"
+#include "tests/support/paysim_for_tests.hpp"
 #include "tests/support/test_db.hpp"
 
 #include <gtest/gtest.h>
@@ -17,14 +17,7 @@ using testing::engine_process;
 using testing::order_body;
 using testing::test_database;
 
-std::unique_ptr<test::paysim_process> start_paysim(const std::string& time_scale = "1000") {
-  const auto& k = testing::test_channel_keys();
-  return std::make_unique<test::paysim_process>(
-    std::vector<std::string>{},
-    std::vector<std::string>{"PAYSIM_LISTEN=127.0.0.1:0", "PAYSIM_PRIVATE_KEY_FILE=" + k.channel_private,
-                             "PAYSIM_APP_PUBLIC_KEY_FILE=" + k.app_public,
-                             "PAYSIM_TIME_SCALE=" + time_scale});
-}
+using testing::start_paysim;
 
 class payment_test : public ::testing::Test {
 protected:
