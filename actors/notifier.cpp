@@ -209,7 +209,17 @@ void claim(notifier_self self) {
     return;
   st.claiming = true;
   auto limit = static_cast<uint32_t>(st.settings.batch_max - st.waiting.size());
-  self->request(st.writer, std::chrono::seconds{10}, claim_atom_v, limit, st.settings.lease_ms)
+  // A merchant at its bound gets nothing more claimed: its deliveries wait
+  // in storage, and a hanging endpoint cannot fill the window for others.
+  std::unordered_map<std::string, uint32_t> load = st.in_flight;
+  for (const auto& d : st.waiting)
+    load[d.merchant_id]++;
+  std::vector<std::string> busy;
+  for (const auto& [merchant, n] : load)
+    if (n >= st.settings.per_merchant_max)
+      busy.push_back(merchant);
+  self->request(st.writer, std::chrono::seconds{10}, claim_atom_v, limit, st.settings.lease_ms,
+                std::move(busy))
     .then(
       [self](std::vector<delivery>& due) {
         auto& st = self->state;

@@ -268,9 +268,9 @@ storage_writer_actor::behavior_type storage_writer_impl(storage_writer_self self
         return storage::load_refunds(tx, order_id);
       });
     },
-    [=](claim_atom, uint32_t limit, uint32_t lease_ms) {
-      return enqueue<std::vector<delivery>>(self, [limit, lease_ms](pqxx::work& tx) {
-        return storage::claim_deliveries(tx, limit, lease_ms);
+    [=](claim_atom, uint32_t limit, uint32_t lease_ms, const std::vector<std::string>& busy) {
+      return enqueue<std::vector<delivery>>(self, [limit, lease_ms, busy](pqxx::work& tx) {
+        return storage::claim_deliveries(tx, limit, lease_ms, busy);
       });
     },
     [=](const delivery_outcome& o) {

@@ -78,7 +78,8 @@ using storage_writer_actor = caf::typed_actor<
   caf::replies_to<unsettled_atom, timestamp_us, uint32_t, std::string>::with<
     std::vector<std::string>>,
   caf::replies_to<refunds_atom, std::string>::with<std::vector<refund_row>>,
-  caf::replies_to<claim_atom, uint32_t, uint32_t>::with<std::vector<delivery>>, // limit, lease ms
+  // limit, lease ms, merchants at their bound
+  caf::replies_to<claim_atom, uint32_t, uint32_t, std::vector<std::string>>::with<std::vector<delivery>>,
   caf::replies_to<delivery_outcome>::with<bool>,
   caf::replies_to<unlease_atom>::with<bool>,
   caf::replies_to<redeliver_atom, std::string>::with<bool>,

@@ -1,6 +1,7 @@
 #include "storage/tables.hpp"
 
 #include "messages/ids.hpp"
+#include "storage/pg_array.hpp"
 
 namespace payengine::storage {
 
@@ -42,10 +43,14 @@ std::vector<std::string> merchant_events_page(pqxx::work& tx, const std::string&
   return out;
 }
 
-std::vector<delivery> claim_deliveries(pqxx::work& tx, uint32_t limit, uint32_t lease_ms) {
+std::vector<delivery> claim_deliveries(pqxx::work& tx, uint32_t limit, uint32_t lease_ms,
+                                       const std::vector<std::string>& busy_merchants) {
+  pg_array busy;
+  for (const auto& m : busy_merchants)
+    busy.add(m);
   std::vector<delivery> out;
   for (const auto& r : tx.exec_prepared("outbox_claim", static_cast<int64_t>(limit),
-                                        static_cast<int64_t>(lease_ms))) {
+                                        static_cast<int64_t>(lease_ms), busy.str())) {
     delivery d;
     d.id = r[0].as<std::string>();
     d.event_id = r[1].as<std::string>();

@@ -171,6 +171,7 @@ void prepare_merchant_events(pqxx::connection& c) {
   c.prepare("outbox_claim",
             "WITH due AS (SELECT id FROM outbox WHERE status = 0 AND next_attempt_at <= now()"
             "  AND (leased_until IS NULL OR leased_until < now())"
+            "  AND merchant_id <> ALL($3::text[])" // merchants at their bound wait in storage
             "  ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED),"
             " leased AS (UPDATE outbox o SET leased_until = now() + $2 * interval '1 millisecond'"
             "  FROM due WHERE o.id = due.id RETURNING o.*)"

@@ -40,7 +40,9 @@ void insert_merchant_event(pqxx::work& tx, const merchant_event_row& e);
 std::vector<std::string> merchant_events_page(pqxx::work& tx, const std::string& merchant_id,
                                               const std::string& starting_after, uint32_t limit);
 // --- deliveries (outbox) ------------------------------------------------
-std::vector<delivery> claim_deliveries(pqxx::work& tx, uint32_t limit, uint32_t lease_ms);
+/// Due deliveries, leased; none of `busy_merchants` (at their concurrency bound).
+std::vector<delivery> claim_deliveries(pqxx::work& tx, uint32_t limit, uint32_t lease_ms,
+                                       const std::vector<std::string>& busy_merchants);
 bool record_delivery(pqxx::work& tx, const delivery_outcome& o);
 /// At start-up of the (single) notifier: leases of a crashed one are void.
 bool unlease_deliveries(pqxx::work& tx);
