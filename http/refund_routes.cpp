@@ -31,16 +31,32 @@ std::optional<api_error> unknown_params(const json& body, std::initializer_list<
   return std::nullopt;
 }
 
-void create_refund(server_context& ctx, const Request& req, Response& res, const merchant_record& m) {
+/// The order id of the path and the JSON body of a command on it, or the
+/// 4xx already sent.
+std::optional<std::pair<std::string, json>> command_on_order(const Request& req, Response& res,
+                                                             std::initializer_list<const char*> known) {
   auto id = req.matches[1].str();
-  if (!well_formed_id(id, "ord"))
-    return send(res, not_found());
+  if (!well_formed_id(id, "ord")) {
+    send(res, not_found());
+    return std::nullopt;
+  }
   auto body = parse_json_object(req.body);
-  if (auto* err = std::get_if<api_error>(&body))
-    return send(res, *err);
-  auto& b = std::get<json>(body);
-  if (auto err = unknown_params(b, {"amount", "reason"}))
-    return send(res, *err);
+  if (auto* err = std::get_if<api_error>(&body)) {
+    send(res, *err);
+    return std::nullopt;
+  }
+  if (auto err = unknown_params(std::get<json>(body), known)) {
+    send(res, *err);
+    return std::nullopt;
+  }
+  return std::make_pair(id, std::get<json>(std::move(body)));
+}
+
+void create_refund(server_context& ctx, const Request& req, Response& res, const merchant_record& m) {
+  auto cmd = command_on_order(req, res, {"amount", "reason"});
+  if (!cmd)
+    return;
+  const auto& [id, b] = *cmd;
   auto amount = b.find("amount");
   if (amount == b.end() || !amount->is_number_integer()
       || (amount->is_number_unsigned() && amount->get<uint64_t>() > uint64_t(amount_max))
@@ -89,15 +105,10 @@ void list_refunds(server_context& ctx, const Request& req, Response& res, const 
 }
 
 void fulfill(server_context& ctx, const Request& req, Response& res, const merchant_record& m) {
-  auto id = req.matches[1].str();
-  if (!well_formed_id(id, "ord"))
-    return send(res, not_found());
-  auto body = parse_json_object(req.body);
-  if (auto* err = std::get_if<api_error>(&body))
-    return send(res, *err);
-  auto& b = std::get<json>(body);
-  if (auto err = unknown_params(b, {"stage", "detail"}))
-    return send(res, *err);
+  auto cmd = command_on_order(req, res, {"stage", "detail"});
+  if (!cmd)
+    return;
+  const auto& [id, b] = *cmd;
   auto stage = b.find("stage");
   uint8_t code = 0;
   for (auto s : {fulfillment_stage::produced, fulfillment_stage::shipped, fulfillment_stage::delivered})
