@@ -108,6 +108,19 @@ protected:
     return at;
   }
 
+  /// The notifications in `status`, once there is one (polled, bounded: the
+  /// notifier records an attempt just after it is made).
+  json notifications(const std::string& status) {
+    json list;
+    for (int i = 0; i < 100; ++i) {
+      list = engine_->request("GET", "/admin/notifications?status=" + status, engine_->admin_token()).body;
+      if (!list["data"].empty())
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    }
+    return list;
+  }
+
   std::unique_ptr<test_database> db_;
   std::unique_ptr<engine_process> engine_;
 };
@@ -143,13 +156,7 @@ TEST_F(notify_test, fails_five_times_then_delivered_on_the_schedule_and_verified
   EXPECT_EQ(event["type"], "order.cancelled");
   EXPECT_EQ(event["id"], header(hits.back().headers, "webhook-id"));
   // Recorded: delivered after 6 attempts, each attempt with its status.
-  json list;
-  for (int i = 0; i < 100; ++i) {
-    list = engine_->request("GET", "/admin/notifications?status=delivered", engine_->admin_token()).body;
-    if (!list["data"].empty())
-      break;
-    std::this_thread::sleep_for(std::chrono::milliseconds{20});
-  }
+  auto list = notifications("delivered");
   ASSERT_EQ(list["data"].size(), 1u) << list.dump();
   EXPECT_EQ(list["data"][0]["attempts"], 6);
   EXPECT_EQ(list["data"][0]["history"].size(), 6u);
@@ -203,13 +210,7 @@ TEST_F(notify_test, a_delivery_interrupted_by_kill_9_resumes_after_restart) {
   ASSERT_GE(hits.size(), 2u);
   EXPECT_EQ(header(hits[1].headers, "webhook-id"), header(hits[0].headers, "webhook-id"));
   EXPECT_EQ(hits[1].body, hits[0].body); // the same event, not another one
-  json list;
-  for (int i = 0; i < 100; ++i) {
-    list = engine_->request("GET", "/admin/notifications?status=delivered", engine_->admin_token()).body;
-    if (!list["data"].empty())
-      break;
-    std::this_thread::sleep_for(std::chrono::milliseconds{20});
-  }
+  auto list = notifications("delivered");
   EXPECT_EQ(list["data"].size(), 1u) << list.dump();
   EXPECT_EQ(db_->scalar("SELECT count(*) FROM merchant_events"), "1");
 }
@@ -223,13 +224,7 @@ TEST_F(notify_test, dead_deliveries_wait_for_an_operator_and_redeliver) {
   engine_->start();
   cancel_an_order(m, "D-1");
   hook.wait_for(3);
-  json dead;
-  for (int i = 0; i < 100; ++i) {
-    dead = engine_->request("GET", "/admin/notifications?status=dead", engine_->admin_token()).body;
-    if (!dead["data"].empty())
-      break;
-    std::this_thread::sleep_for(std::chrono::milliseconds{20});
-  }
+  auto dead = notifications("dead");
   ASSERT_EQ(dead["data"].size(), 1u) << dead.dump();
   auto id = dead["data"][0]["id"].get<std::string>();
   auto r = engine_->request("POST", "/admin/notifications/" + id + "/redeliver", engine_->admin_token(), "{}");
