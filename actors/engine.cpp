@@ -2,6 +2,7 @@
 
 #include "actors/expiry_sweeper.hpp"
 #include "actors/gateway.hpp"
+#include "actors/inspector.hpp"
 #include "actors/notifier.hpp"
 #include "actors/reconciler.hpp"
 #include "actors/order_registry.hpp"
@@ -14,6 +15,8 @@ namespace payengine {
 engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
                             const gateway_settings* alipay) {
   engine_handles h;
+  h.stream = std::make_shared<stream_hub>(cfg.stream_clients_max, cfg.stream_buffer_max);
+  h.inspector = sys.spawn(inspector_impl, h.stream);
   std::string notify_url;
   if (alipay) {
     h.gateway = sys.spawn(gateway_impl, *alipay);
@@ -33,7 +36,7 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
     rs.order.channel_timeout_ms = cfg.channel_timeout_ms;
     rs.order.channel_retry_ms = cfg.scaled_ms(cfg.channel_retry_ms);
     h.shards.push_back(sys.spawn(order_registry_impl, rs, h.writers[i % h.writers.size()],
-                                 h.gateway, notify_url));
+                                 h.gateway, notify_url, h.inspector));
   }
   sweeper_settings ss;
   ss.interval_ms = cfg.scaled_ms(cfg.expiry_sweep_interval_ms);
@@ -74,6 +77,9 @@ void stop_engine(caf::actor_system& sys, engine_handles& h) {
     stop(s);
   for (auto& w : h.writers)
     stop(w);
+  stop(h.inspector);
+  if (h.stream)
+    h.stream->close();
   h = engine_handles{};
 }
 

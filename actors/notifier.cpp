@@ -250,6 +250,30 @@ notifier_actor::behavior_type notifier_impl(notifier_self self, notifier_setting
       self->delayed_send(self, std::chrono::milliseconds{self->state.settings.poll_ms}, sweep_atom_v);
     },
     [=](retry_atom) { claim(self); },
+    [=](info_atom) -> caf::result<notifier_info> {
+      auto& st = self->state;
+      notifier_info mine;
+      mine.workers = static_cast<uint32_t>(st.workers.size());
+      for (const auto& kv : st.in_flight)
+        mine.in_flight += kv.second;
+      mine.waiting = static_cast<uint32_t>(st.waiting.size());
+      mine.attempts = st.attempts;
+      mine.delivered = st.delivered;
+      mine.dead = st.dead;
+      mine.mailbox_depth = self->mailbox().size();
+      // The queue itself is in the outbox table.
+      auto rp = self->make_response_promise<notifier_info>();
+      self->request(st.writer, std::chrono::seconds{2}, outbox_atom_v)
+        .then(
+          [rp, mine](const notifier_info& outbox) mutable {
+            mine.pending = outbox.pending;
+            mine.dead_rows = outbox.dead_rows;
+            mine.next_attempt_at = outbox.next_attempt_at;
+            rp.deliver(mine);
+          },
+          [rp, mine](caf::error&) mutable { rp.deliver(mine); });
+      return rp;
+    },
   };
 }
 

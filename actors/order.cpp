@@ -144,6 +144,32 @@ void add_merchant_events(transition_write& w) {
   }
 }
 
+/// What a write will tell the inspector once committed: one entry per
+/// event row (a transition when the status moves, else a plain event).
+std::vector<actor_event> describe_for_inspector(order_self self, const transition_write& w) {
+  std::vector<actor_event> out;
+  if (!self->state.ctx.inspector)
+    return out;
+  for (const auto& e : w.events) {
+    actor_event a;
+    bool moves = !e.has_from || e.from != e.to;
+    a.kind = moves && !w.record_only ? actor_event_kind::transition : actor_event_kind::event;
+    a.order_id = e.order_id;
+    a.actor_id = std::to_string(self->id());
+    a.type = e.type;
+    a.from = e.has_from ? std::string{to_string(e.from)} : std::string{};
+    a.to = std::string{to_string(e.to)};
+    a.version = e.seq;
+    a.amount = w.next.amount;
+    a.currency = w.next.currency;
+    a.request_id = e.request_id;
+    a.shard = self->state.ctx.shard;
+    a.at = e.at;
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
 } // namespace
 
 void persist_into(order_self self, reply_to rp, transition_write w,
@@ -158,6 +184,7 @@ void persist_into(order_self self, reply_to rp, transition_write w,
   auto next = w.next;
   auto record_only = w.record_only;
   auto request_id = w.events.empty() ? std::string{} : w.events.front().request_id;
+  auto told = describe_for_inspector(self, w);
   self->request(self->state.ctx.writer, storage_timeout(self), std::move(w))
     .await(
       [=](const write_result& r) mutable {
@@ -182,6 +209,8 @@ void persist_into(order_self self, reply_to rp, transition_write w,
           become_live(self, std::move(next));
           log_transition(before, before_version, st.order, request_id);
         }
+        for (auto& e : told)
+          self->send(st.ctx.inspector, std::move(e));
         answer(order_reply{on_success, st.order, reply_detail});
         if (after_commit)
           after_commit(self);

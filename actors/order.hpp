@@ -32,6 +32,8 @@ struct order_context {
   gateway_actor gateway;   // the (one) channel's gateway; invalid if not configured
   std::string notify_url;  // where the channel posts its notifications
   order_settings settings;
+  inspector_actor inspector; // hears every committed transition
+  uint32_t shard = 0;        // the registry shard's index (for the inspector)
 };
 
 struct order_state {

@@ -2,6 +2,7 @@
 
 #include "config/logging.hpp"
 #include "messages/errors.hpp"
+#include "messages/timestamps.hpp"
 
 #include <caf/all.hpp>
 
@@ -13,14 +14,34 @@ using entry = order_registry_state::entry;
 
 constexpr size_t restart_records_max = 10'000;
 
-order_actor spawn_order(order_registry_self self, const std::string& id, bool load) {
+/// Tells the inspector of an order actor's lifecycle (fire and forget).
+void report(order_registry_self self, actor_event_kind kind, const std::string& order_id,
+            caf::actor_id actor, std::string reason = {}) {
+  auto& st = self->state;
+  if (!st.inspector)
+    return;
+  actor_event e;
+  e.kind = kind;
+  e.order_id = order_id;
+  e.actor_id = std::to_string(actor);
+  e.type = std::move(reason);
+  e.shard = st.settings.index;
+  e.at = now_us();
+  self->send(st.inspector, std::move(e));
+}
+
+order_actor spawn_order(order_registry_self self, const std::string& id, bool load,
+                        bool restart = false) {
   auto& st = self->state;
   order_context ctx{st.writer, caf::actor_cast<order_registry_actor>(self),
-                    st.gateway, st.notify_url, st.settings.order};
+                    st.gateway, st.notify_url, st.settings.order, st.inspector,
+                    st.settings.index};
   auto handle = self->spawn(order_impl, id, std::move(ctx), load);
   self->monitor(handle);
   st.ids_by_addr.emplace(handle.address(), id);
   st.counters.activations++;
+  report(self, restart ? actor_event_kind::restart : actor_event_kind::spawn, id, handle.id(),
+         restart ? "restarted from storage" : load ? "loaded from storage" : "created");
   return handle;
 }
 
@@ -38,13 +59,14 @@ void make_room(order_registry_self self) {
   }
 }
 
-entry& activate(order_registry_self self, const std::string& id, bool load) {
+entry& activate(order_registry_self self, const std::string& id, bool load,
+                bool restart = false) {
   auto& st = self->state;
   auto i = st.live.find(id);
   if (i == st.live.end()) {
     make_room(self); // before the newcomer joins: it must never be the victim
     i = st.live.emplace(id, entry{}).first;
-    i->second.handle = spawn_order(self, id, load);
+    i->second.handle = spawn_order(self, id, load, restart);
     i->second.lru_pos = st.lru.insert(st.lru.end(), id);
   } else if (!i->second.passivating) {
     st.lru.splice(st.lru.end(), st.lru, i->second.lru_pos);
@@ -105,9 +127,13 @@ void on_order_down(order_registry_self self, const caf::down_msg& msg) {
     st.lru.erase(i->second.lru_pos);
   st.live.erase(i);
   bool crashed = static_cast<bool>(msg.reason);
-  if (!crashed)
+  auto actor = msg.source.id();
+  if (!crashed) {
     st.counters.passivations++;
+    report(self, actor_event_kind::passivate, id, actor);
+  }
   if (crashed) {
+    report(self, actor_event_kind::crash, id, actor, to_string(msg.reason));
     remember_restart(self, id, msg.reason);
     st.counters.restarts++;
     logging::warn("order.crashed", {{"order_id", id},
@@ -117,7 +143,7 @@ void on_order_down(order_registry_self self, const caf::down_msg& msg) {
   bool restart = crashed && st.restarts[id].count <= st.settings.restarts_max;
   if (held.empty() && !restart)
     return;
-  auto& successor = activate(self, id, true);
+  auto& successor = activate(self, id, true, crashed);
   for (auto& replay : held)
     replay(successor.handle);
 }
@@ -149,12 +175,16 @@ void on_keep(order_registry_self self, const std::string& id) {
     replay(i->second.handle);
 }
 
-std::vector<order_actor_info> list_live(order_registry_self self, uint32_t limit) {
+/// The live order actors, most recently used first (what an operator wants
+/// to see): the registry's facts, completed by each actor's own answer
+/// (status, version, mailbox depth). An actor busy beyond the deadline is
+/// listed with the registry's facts only.
+caf::result<std::vector<order_actor_info>> list_live(order_registry_self self, uint32_t limit) {
   auto& st = self->state;
-  std::vector<order_actor_info> out;
+  auto out = std::make_shared<std::vector<order_actor_info>>();
+  std::vector<order_actor> handles;
   auto now = std::chrono::steady_clock::now();
-  // Most recently used first: what an operator wants to see.
-  for (auto i = st.lru.rbegin(); i != st.lru.rend() && out.size() < limit; ++i) {
+  for (auto i = st.lru.rbegin(); i != st.lru.rend() && out->size() < limit; ++i) {
     const auto& e = st.live.at(*i);
     order_actor_info info;
     info.order_id = *i;
@@ -166,9 +196,32 @@ std::vector<order_actor_info> list_live(order_registry_self self, uint32_t limit
       info.restarts = r->second.count;
       info.last_restart_reason = r->second.last_reason;
     }
-    out.push_back(std::move(info));
+    out->push_back(std::move(info));
+    handles.push_back(e.handle);
   }
-  return out;
+  if (handles.empty())
+    return *out;
+  auto rp = self->make_response_promise<std::vector<order_actor_info>>();
+  auto pending = std::make_shared<size_t>(handles.size());
+  for (size_t k = 0; k < handles.size(); ++k) {
+    auto finish = [rp, out, pending]() mutable {
+      if (--*pending == 0)
+        rp.deliver(std::move(*out));
+    };
+    self->request(handles[k], std::chrono::milliseconds{500}, inspect_order{(*out)[k].order_id})
+      .then(
+        [out, k, finish](const order_actor_info& live) mutable {
+          auto& mine = (*out)[k];
+          mine.loaded = live.loaded;
+          mine.status = live.status;
+          mine.version = live.version;
+          mine.mailbox_depth = live.mailbox_depth;
+          mine.watchers = live.watchers;
+          finish();
+        },
+        [finish](caf::error&) mutable { finish(); });
+  }
+  return rp;
 }
 
 caf::result<order_actor_info> inspect_one(order_registry_self self,
@@ -199,8 +252,9 @@ caf::result<order_actor_info> inspect_one(order_registry_self self,
 order_registry_actor::behavior_type
 order_registry_impl(order_registry_self self, registry_settings settings,
                     storage_writer_actor writer, gateway_actor gateway,
-                    std::string notify_url) {
+                    std::string notify_url, inspector_actor inspector) {
   self->state.settings = settings;
+  self->state.inspector = std::move(inspector);
   self->state.writer = std::move(writer);
   self->state.gateway = std::move(gateway);
   self->state.notify_url = std::move(notify_url);

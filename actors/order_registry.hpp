@@ -47,6 +47,7 @@ struct order_registry_state {
   storage_writer_actor writer;
   gateway_actor gateway;
   std::string notify_url;
+  inspector_actor inspector;
   std::unordered_map<std::string, entry> live;
   std::unordered_map<caf::actor_addr, std::string> ids_by_addr;
   std::list<std::string> lru; // least recently used first; passivating ones are not in it
@@ -59,6 +60,6 @@ using order_registry_self = order_registry_actor::stateful_pointer<order_registr
 order_registry_actor::behavior_type
 order_registry_impl(order_registry_self self, registry_settings settings,
                     storage_writer_actor writer, gateway_actor gateway,
-                    std::string notify_url);
+                    std::string notify_url, inspector_actor inspector);
 
 } // namespace payengine

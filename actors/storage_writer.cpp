@@ -288,6 +288,9 @@ storage_writer_actor::behavior_type storage_writer_impl(storage_writer_self self
         return storage::list_deliveries(tx, code, limit);
       });
     },
+    [=](outbox_atom) {
+      return enqueue<notifier_info>(self, [](pqxx::work& tx) { return storage::outbox_summary(tx); });
+    },
     [=](ping_db_atom) {
       return enqueue<bool>(self, [](pqxx::work& tx) {
         tx.exec("SELECT 1");

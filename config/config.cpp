@@ -89,6 +89,8 @@ void add_limit_options(CLI::App& app, engine_config& c) {
   add(app, c.notifier_per_merchant_max, "notifier_per_merchant_max", "concurrent deliveries to one merchant");
   add(app, c.notifier_poll_ms, "notifier_poll_ms", "how often the outbox is checked");
   add(app, c.notifier_batch_max, "notifier_batch_max", "deliveries claimed at once");
+  add(app, c.stream_clients_max, "stream_clients_max", "GET /admin/stream clients at once");
+  add(app, c.stream_buffer_max, "stream_buffer_max", "events buffered per stream client (a slow one loses the oldest)");
   add(app, c.storage_writers, "storage_writers", "storage writer actors, one connection each (0: one per two cores)");
   add(app, c.storage_batch_max, "storage_batch_max", "requests per group commit at most");
   add(app, c.storage_timeout_ms, "storage_timeout_ms", "deadline of one storage request");
@@ -162,6 +164,11 @@ std::string validate(const engine_config& c) {
   if (c.notifier_workers < 1 || c.notifier_per_merchant_max < 1 || c.notifier_batch_max < 1
       || c.notifier_poll_ms < 10 || c.webhook_timeout_ms < 100)
     return "notifier_* must be at least 1 (poll 10 ms, webhook_timeout_ms 100)";
+  if (c.stream_clients_max < 1 || c.stream_clients_max > 256 || c.stream_buffer_max < 16
+      || c.stream_buffer_max > 1'000'000)
+    return "stream_clients_max must be 1..256 and stream_buffer_max 16..1000000";
+  if (c.stream_clients_max >= c.http_threads / 2)
+    return "stream_clients_max must be under half of http_threads (each stream holds a thread)";
   if (c.notify_schedule_s.empty() || c.notify_schedule_s.find_first_not_of("0123456789,") != std::string::npos)
     return "notify_schedule_s must be comma-separated whole seconds";
   static const char* levels[] = {"trace", "debug", "info", "warn", "error"};

@@ -55,6 +55,12 @@ struct engine_config {
   uint32_t notifier_poll_ms = 500;
   uint32_t notifier_batch_max = 100;
 
+  // --- operations ------------------------------------------------------------
+  /// GET /admin/stream clients at once (each holds an HTTP thread).
+  uint32_t stream_clients_max = 8;
+  /// Events buffered per stream client; a slower client loses the oldest.
+  uint32_t stream_buffer_max = 4'096;
+
   // --- storage -------------------------------------------------------------
   uint32_t storage_writers = 0; // 0: one per two cores (fewer, larger batches win on small machines)
   uint32_t storage_batch_max = 256;

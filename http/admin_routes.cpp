@@ -1,4 +1,5 @@
 // /admin/*: merchants, live actors, an order's live and stored state.
+#include "http/actor_tree.hpp"
 #include "http/bridge.hpp"
 #include "messages/order_json.hpp"
 #include "http/routes.hpp"
@@ -61,21 +62,6 @@ void create_merchant(server_context& ctx, const Request& req, Response& res) {
                        {"created_at", to_rfc3339(m.created_at)}});
 }
 
-json actor_info_json(const order_actor_info& i) {
-  json out = {{"id", i.order_id}, {"kind", "order"}, {"live", i.live},
-              {"restarts", i.restarts}, {"idle_ms", i.idle_ms}};
-  if (!i.actor_id.empty())
-    out["actor_id"] = i.actor_id;
-  if (!i.last_restart_reason.empty())
-    out["last_restart_reason"] = i.last_restart_reason;
-  if (i.loaded) {
-    out["status"] = i.status;
-    out["version"] = i.version;
-    out["watchers"] = i.watchers;
-  }
-  return out;
-}
-
 void order_detail(server_context& ctx, const Request& req, Response& res) {
   auto id = req.matches[1].str();
   if (!well_formed_id(id, "ord"))
@@ -92,48 +78,15 @@ void order_detail(server_context& ctx, const Request& req, Response& res) {
   auto live = ask<order_actor_info>(ctx.sys, ctx.handles.shard_for(id), ctx.request_timeout(),
                                     inspect_order{id});
   send_json(res, 200, {{"stored", order_json(stored->front())},
-                       {"actor", live ? actor_info_json(*live) : json(nullptr)},
+                       {"actor", live ? order_actor_json(*live) : json(nullptr)},
                        {"events", events ? events_json(*events)["data"] : json::array()}});
-}
-
-json shard_json(const shard_info& s) {
-  return {{"id", "order_registry-" + std::to_string(s.index)}, {"kind", "order_registry"},
-          {"live", s.live}, {"live_max", s.live_max}, {"activations", s.activations},
-          {"passivations", s.passivations}, {"restarts", s.restarts},
-          {"evictions", s.evictions}, {"mailbox_depth", s.mailbox_depth}};
-}
-
-json writer_json(const writer_info& w) {
-  return {{"id", "storage_writer-" + std::to_string(w.index)}, {"kind", "storage_writer"},
-          {"connected", w.connected}, {"batches", w.batches}, {"requests", w.jobs},
-          {"failed_batches", w.failed_batches}, {"last_batch_size", w.last_batch_size},
-          {"max_batch_size", w.max_batch_size}, {"last_commit_us", w.last_commit_us},
-          {"mean_batch_size", w.batches ? double(w.jobs) / double(w.batches) : 0.0},
-          {"mailbox_depth", w.mailbox_depth}};
 }
 
 void list_actors(server_context& ctx, const Request& req, Response& res) {
   auto limit = parse_bounded_int(req.has_param("limit") ? req.get_param_value("limit") : "100", 1, 1000);
   if (!limit)
     return send(res, invalid_param("limit", "limit must be an integer from 1 to 1000."));
-  auto shards = json::array();
-  auto orders = json::array();
-  auto per_shard = static_cast<uint32_t>(std::max<int64_t>(1, *limit / int64_t(ctx.handles.shards.size())));
-  for (const auto& s : ctx.handles.shards) {
-    if (auto info = ask<shard_info>(ctx.sys, s, ctx.request_timeout(), info_atom_v))
-      shards.push_back(shard_json(*info));
-    if (auto live = ask<std::vector<order_actor_info>>(ctx.sys, s, ctx.request_timeout(), list_atom_v, per_shard))
-      for (const auto& o : *live)
-        orders.push_back(actor_info_json(o));
-  }
-  auto writers = json::array();
-  for (const auto& w : ctx.handles.writers)
-    if (auto info = ask<writer_info>(ctx.sys, w, ctx.request_timeout(), info_atom_v))
-      writers.push_back(writer_json(*info));
-  send_json(res, 200, {{"supervisor", {{"id", "engine"}, {"kind", "supervisor"}}},
-                       {"registry_shards", std::move(shards)},
-                       {"storage_writers", std::move(writers)},
-                       {"orders", std::move(orders)}});
+  send_json(res, 200, actor_tree(ctx, static_cast<uint32_t>(*limit)));
 }
 
 void kill_actor(server_context& ctx, const Request& req, Response& res) {
@@ -156,7 +109,7 @@ void one_actor(server_context& ctx, const Request& req, Response& res) {
                                     inspect_order{id});
   if (!live)
     return send(res, from_engine_error(live.error()));
-  send_json(res, 200, actor_info_json(*live));
+  send_json(res, 200, order_actor_json(*live));
 }
 
 void list_notifications(server_context& ctx, const Request& req, Response& res) {

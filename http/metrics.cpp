@@ -52,6 +52,47 @@ void http_metrics::observe(const std::string& route, const std::string& method, 
   h.sum += seconds;
 }
 
+http_metrics::totals http_metrics::sum(std::string_view except) const {
+  totals out;
+  for (auto& sh : shards_) {
+    std::lock_guard lock{sh.mtx};
+    for (const auto& [k, n] : sh.requests) {
+      const auto& [route, method, status] = k;
+      if (route.rfind(except, 0) == 0)
+        continue;
+      out.requests += n;
+      if (status >= 500)
+        out.server_errors += n;
+    }
+    for (const auto& [route, h] : sh.latency) {
+      if (route.rfind(except, 0) == 0)
+        continue;
+      for (size_t i = 0; i < buckets.size(); ++i)
+        out.at_most[i] += h.counts[i];
+    }
+  }
+  return out;
+}
+
+double http_metrics::quantile(const totals& before, const totals& now, double q) {
+  if (now.requests <= before.requests)
+    return 0;
+  auto n = double(now.requests - before.requests);
+  auto rank = q * n;
+  double lower_bound = 0, below = 0;
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    auto upto = double(now.at_most[i] - before.at_most[i]);
+    if (upto >= rank) {
+      auto in_bucket = upto - below;
+      auto frac = in_bucket > 0 ? (rank - below) / in_bucket : 1.0;
+      return lower_bound + (buckets[i] - lower_bound) * frac;
+    }
+    lower_bound = buckets[i];
+    below = upto;
+  }
+  return buckets.back(); // beyond the last bucket: report its bound
+}
+
 void http_metrics::render(std::string& out) const {
   std::map<request_key, uint64_t> requests_;
   std::map<std::string, histogram> latency_;

@@ -24,6 +24,19 @@ public:
   void observe(const std::string& route, const std::string& method, int status,
                std::chrono::nanoseconds took);
 
+  /// Every route's requests added up (for the console's charts).
+  struct totals {
+    uint64_t requests = 0;
+    uint64_t server_errors = 0; // 5xx
+    std::array<uint64_t, buckets.size()> at_most{}; // cumulative, like the histogram
+  };
+  /// All routes but those starting with `except` (long-lived streams).
+  totals sum(std::string_view except) const;
+
+  /// The q-quantile (0..1) in seconds of the requests between two sums,
+  /// interpolated within its bucket; 0 without requests.
+  static double quantile(const totals& before, const totals& now, double q);
+
   /// Appends this class's metric families to `out`.
   void render(std::string& out) const;
 

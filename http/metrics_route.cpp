@@ -3,6 +3,7 @@
 #include "http/routes.hpp"
 
 #include <cstdio>
+#include <optional>
 
 namespace payengine::http {
 
@@ -70,10 +71,14 @@ void render_writers(std::string& out, const std::vector<writer_info>& writers) {
 }
 
 void render_mailboxes(std::string& out, const std::vector<shard_info>& shards,
-                      const std::vector<writer_info>& writers) {
+                      const std::vector<writer_info>& writers,
+                      const std::optional<notifier_info>& notifier,
+                      const std::optional<inspector_info>& inspector) {
   family mb{out, "payengine_actor_mailbox_depth", "gauge", "Messages waiting in an actor's mailbox."};
   for (auto& s : shards) mb.sample(label("actor", "order_registry-" + std::to_string(s.index)), double(s.mailbox_depth));
   for (auto& w : writers) mb.sample(label("actor", "storage_writer-" + std::to_string(w.index)), double(w.mailbox_depth));
+  if (notifier) mb.sample(label("actor", "notifier"), double(notifier->mailbox_depth));
+  if (inspector) mb.sample(label("actor", "inspector"), double(inspector->mailbox_depth));
 }
 
 void render_gateway(std::string& out, const gateway_info& g) {
@@ -96,6 +101,35 @@ void render_gateway(std::string& out, const gateway_info& g) {
   p99.sample(c, g.p99_latency_ms / 1000.0);
 }
 
+void render_notifier(std::string& out, const notifier_info& n) {
+  family att{out, "payengine_notification_attempts_total", "counter", "Webhook and SMS delivery attempts since start."};
+  att.sample("", double(n.attempts));
+  family ok{out, "payengine_notification_delivered_total", "counter", "Deliveries that succeeded since start."};
+  ok.sample("", double(n.delivered));
+  family dead{out, "payengine_notification_dead_total", "counter", "Deliveries given up after the last attempt since start."};
+  dead.sample("", double(n.dead));
+  family pending{out, "payengine_notification_queue_depth", "gauge", "Outbox rows waiting for delivery."};
+  pending.sample("", double(n.pending));
+  family letters{out, "payengine_notification_dead_letters", "gauge", "Dead outbox rows waiting for an operator's redeliver."};
+  letters.sample("", double(n.dead_rows));
+  family busy{out, "payengine_notification_in_flight", "gauge", "Delivery attempts running on the workers."};
+  busy.sample("", double(n.in_flight));
+  family next{out, "payengine_notification_next_attempt_timestamp_seconds", "gauge", "When the earliest pending delivery is due (0: none)."};
+  next.sample("", double(n.next_attempt_at) / 1e6);
+}
+
+void render_inspector(std::string& out, const inspector_info& i) {
+  family life{out, "payengine_actor_lifecycle_events_total", "counter", "Order actor lifecycle events seen by the inspector."};
+  life.sample(label("event", "spawn"), double(i.spawns));
+  life.sample(label("event", "passivate"), double(i.passivations));
+  life.sample(label("event", "crash"), double(i.crashes));
+  life.sample(label("event", "restart"), double(i.restarts));
+  family clients{out, "payengine_stream_clients", "gauge", "Clients of GET /admin/stream."};
+  clients.sample("", double(i.stream_clients));
+  family dropped{out, "payengine_stream_dropped_events_total", "counter", "Stream events dropped for clients too slow to read them."};
+  dropped.sample("", double(i.stream_dropped));
+}
+
 void metrics_handler(server_context& ctx, Response& res) {
   std::string out;
   ctx.metrics.render(out);
@@ -109,10 +143,22 @@ void metrics_handler(server_context& ctx, Response& res) {
       writers.push_back(*info);
   render_shards(out, shards);
   render_writers(out, writers);
-  render_mailboxes(out, shards, writers);
+  std::optional<notifier_info> notifier;
+  if (ctx.handles.notifier)
+    if (auto n = ask<notifier_info>(ctx.sys, ctx.handles.notifier, std::chrono::seconds{2}, info_atom_v))
+      notifier = *n;
+  std::optional<inspector_info> inspector;
+  if (ctx.handles.inspector)
+    if (auto i = ask<inspector_info>(ctx.sys, ctx.handles.inspector, std::chrono::seconds{2}, info_atom_v))
+      inspector = *i;
+  render_mailboxes(out, shards, writers, notifier, inspector);
   if (ctx.handles.gateway)
     if (auto g = ask<gateway_info>(ctx.sys, ctx.handles.gateway, std::chrono::seconds{2}, info_atom_v))
       render_gateway(out, *g);
+  if (notifier)
+    render_notifier(out, *notifier);
+  if (inspector)
+    render_inspector(out, *inspector);
   family lp{out, "payengine_long_polls", "gauge", "wait_for_change requests in progress."};
   lp.sample("", double(ctx.long_polls.load()));
   res.status = 200;

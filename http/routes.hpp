@@ -16,6 +16,8 @@ void add_ops_routes(httplib::Server& svr, server_context& ctx);
 void add_payment_routes(httplib::Server& svr, server_context& ctx);
 void add_metrics_route(httplib::Server& svr, server_context& ctx);
 void add_refund_routes(httplib::Server& svr, server_context& ctx);
+void add_stream_route(httplib::Server& svr, server_context& ctx);
+void add_console_route(httplib::Server& svr, server_context& ctx);
 
 /// The API answer for an order actor's reply (order_routes.cpp).
 void send_reply(httplib::Response& res, const caf::expected<order_reply>& reply, int ok_status);

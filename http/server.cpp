@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include "actors/stream_hub.hpp"
 #include "config/logging.hpp"
 #include "http/routes.hpp"
 
@@ -124,6 +125,8 @@ void api_server::configure() {
   add_payment_routes(svr_, *ctx_);
   add_metrics_route(svr_, *ctx_);
   add_refund_routes(svr_, *ctx_);
+  add_stream_route(svr_, *ctx_);
+  add_console_route(svr_, *ctx_);
 }
 
 bool api_server::bind(std::string& error) {
@@ -149,6 +152,8 @@ void api_server::start() {
 void api_server::stop() {
   if (!thread_.joinable())
     return;
+  if (ctx_->handles.stream)
+    ctx_->handles.stream->close(); // stream clients hold HTTP threads: let them go
   svr_.stop();
   thread_.join();
 }

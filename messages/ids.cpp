@@ -51,17 +51,22 @@ bool well_formed_id(std::string_view id, std::string_view prefix) {
   return true;
 }
 
-std::string sha256_hex(std::string_view data) {
+std::string sha256_bytes(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1)
     throw std::runtime_error("EVP_Digest failed");
+  return std::string(reinterpret_cast<const char*>(md), len);
+}
+
+std::string sha256_hex(std::string_view data) {
   static constexpr char hex[] = "0123456789abcdef";
+  auto md = sha256_bytes(data);
   std::string out;
-  out.reserve(len * 2);
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 0xf];
+  out.reserve(md.size() * 2);
+  for (unsigned char c : md) {
+    out += hex[c >> 4];
+    out += hex[c & 0xf];
   }
   return out;
 }

@@ -16,6 +16,8 @@ bool well_formed_id(std::string_view id, std::string_view prefix);
 
 /// Lower-case hex SHA-256 of `data` (api key hashes, request fingerprints).
 std::string sha256_hex(std::string_view data);
+/// The raw 32 bytes of SHA-256.
+std::string sha256_bytes(std::string_view data);
 
 /// Constant-time comparison of two equal-purpose secrets.
 bool secrets_equal(std::string_view a, std::string_view b);

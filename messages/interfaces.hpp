@@ -4,6 +4,7 @@
 
 #include "messages/commands.hpp"
 #include "messages/gateway_messages.hpp"
+#include "messages/inspector_messages.hpp"
 #include "messages/order.hpp"
 #include "messages/storage_messages.hpp"
 #include "messages/type_ids.hpp"
@@ -11,6 +12,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,7 +55,13 @@ using order_registry_actor = caf::typed_actor<
 /// Delivers merchant webhooks and customer SMS from the outbox
 /// (actors/notifier.cpp): `sweep_atom` is its poll, `retry_atom` asks it to
 /// look for due deliveries now (a retry is due, an operator redelivered).
-using notifier_actor = caf::typed_actor<caf::reacts_to<sweep_atom>, caf::reacts_to<retry_atom>>;
+using notifier_actor = caf::typed_actor<caf::reacts_to<sweep_atom>, caf::reacts_to<retry_atom>,
+                                        caf::replies_to<info_atom>::with<notifier_info>>;
+
+/// Hears every order actor's lifecycle and committed transitions, counts
+/// them and publishes them to /admin/stream (actors/inspector.cpp).
+using inspector_actor = caf::typed_actor<caf::reacts_to<actor_event>,
+                                         caf::replies_to<info_atom>::with<inspector_info>>;
 
 /// Finds orders waiting on a channel and has them reconciled (actors/reconciler.cpp).
 using reconciler_actor = caf::typed_actor<caf::reacts_to<sweep_atom>>;
@@ -84,6 +92,7 @@ using storage_writer_actor = caf::typed_actor<
   caf::replies_to<unlease_atom>::with<bool>,
   caf::replies_to<redeliver_atom, std::string>::with<bool>,
   caf::replies_to<notifs_atom, std::string, uint32_t>::with<std::vector<std::string>>, // status, limit
+  caf::replies_to<outbox_atom>::with<notifier_info>, // the outbox's pending and dead rows
   caf::replies_to<ping_db_atom>::with<bool>,
   caf::replies_to<info_atom>::with<writer_info>,
   caf::reacts_to<flush_atom>>;
@@ -106,6 +115,8 @@ using expiry_sweeper_actor = caf::typed_actor<caf::reacts_to<sweep_atom>>;
 
 namespace payengine {
 
+class stream_hub;
+
 /// Every handle the HTTP layer needs; built by actors/engine.cpp.
 struct engine_handles {
   std::vector<order_registry_actor> shards;
@@ -114,6 +125,8 @@ struct engine_handles {
   gateway_actor gateway;       // invalid when no channel is configured
   reconciler_actor reconciler;
   notifier_actor notifier;
+  inspector_actor inspector;
+  std::shared_ptr<stream_hub> stream; // what the inspector publishes for /admin/stream
 
   const order_registry_actor& shard_for(const std::string& order_id) const;
   const storage_writer_actor& writer_for(const std::string& key) const;

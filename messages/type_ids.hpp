@@ -49,6 +49,10 @@ struct refund_order;
 struct fulfill_order;
 struct delivery;
 struct delivery_outcome;
+struct actor_event;
+struct inspector_info;
+struct notifier_info;
+enum class actor_event_kind : uint8_t;
 } // namespace payengine
 
 CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
@@ -102,6 +106,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(payengine, (std::vector<payengine::delivery>))
   CAF_ADD_TYPE_ID(payengine, (payengine::delivery_outcome))
   CAF_ADD_TYPE_ID(payengine, (std::vector<payengine::refund_row>))
+  CAF_ADD_TYPE_ID(payengine, (payengine::actor_event_kind))
+  CAF_ADD_TYPE_ID(payengine, (payengine::actor_event))
+  CAF_ADD_TYPE_ID(payengine, (payengine::inspector_info))
+  CAF_ADD_TYPE_ID(payengine, (payengine::notifier_info))
 
   CAF_ADD_ATOM(payengine, payengine, load_atom, "load")
   CAF_ADD_ATOM(payengine, payengine, insert_atom, "insert")
@@ -129,5 +137,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
   CAF_ADD_ATOM(payengine, payengine, unlease_atom, "unlease")
   CAF_ADD_ATOM(payengine, payengine, redeliver_atom, "redeliver")
   CAF_ADD_ATOM(payengine, payengine, notifs_atom, "notifs")
+  CAF_ADD_ATOM(payengine, payengine, outbox_atom, "outbox")
 
 CAF_END_TYPE_ID_BLOCK(payengine)

@@ -3,6 +3,8 @@
 # same database's own ceiling: pgbench running the equivalent SQL as one
 # transaction per request. Prints both rates and their ratio.
 #   scripts/bench_orders.sh [seconds=15] [connections=64]
+# With PAYENGINE_BENCH_STREAM=1 a client of GET /admin/stream (what the
+# console reads) is connected throughout: the cost of watching.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 DURATION="${1:-15}"
@@ -36,6 +38,13 @@ export PAYENGINE_BENCH_KEY="$KEY"
 log "warm-up (3 s)"
 wrk -t2 -c"$CONNECTIONS" -d3s -s "$ROOT/scripts/bench/create_order.lua" "http://127.0.0.1:$PORT" >/dev/null
 
+if [ -n "${PAYENGINE_BENCH_STREAM:-}" ]; then
+  log "a stream client reads /admin/stream during the run"
+  curl -sN "http://127.0.0.1:$PORT/admin/stream" -H "Authorization: Bearer $ADMIN_TOKEN" \
+    >"$LOCAL_DIR/bench-stream.txt" &
+  STREAM_PID=$!
+  trap 'kill $STREAM_PID $ENGINE_PID 2>/dev/null || true; wait $ENGINE_PID 2>/dev/null || true' EXIT
+fi
 log "engine: POST /v1/orders, $CONNECTIONS keep-alive connections, ${DURATION}s"
 ENGINE_OUT=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$ROOT/scripts/bench/create_order.lua" "http://127.0.0.1:$PORT")
 echo "$ENGINE_OUT"
@@ -44,6 +53,13 @@ NON_201=$(echo "$ENGINE_OUT" | sed -nE 's/non_201=([0-9]+)/\1/p')
 ENGINE_ROWS=$("$PG_BIN/psql" -X -qtA "$URL" -c "SELECT count(*) FROM orders")
 BATCH=$(curl -sf "http://127.0.0.1:$PORT/admin/actors" -H "Authorization: Bearer $ADMIN_TOKEN" \
   | python3 -c 'import json,sys; w=json.load(sys.stdin)["storage_writers"]; print(", ".join("%s mean %.1f max %d" % (x["id"], x["mean_batch_size"], x["max_batch_size"]) for x in w))' 2>/dev/null || echo "n/a")
+if [ -n "${PAYENGINE_BENCH_STREAM:-}" ]; then
+  STREAMED=$(grep -c '^event: transition' "$LOCAL_DIR/bench-stream.txt" || true)
+  DROPPED=$(curl -sf "http://127.0.0.1:$PORT/metrics" -H "Authorization: Bearer $ADMIN_TOKEN" \
+    | awk '/^payengine_stream_dropped_events_total/ {print $2}')
+  echo "stream: transition_events_received=$STREAMED dropped=$DROPPED"
+  kill "$STREAM_PID" 2>/dev/null || true
+fi
 kill "$ENGINE_PID"; wait "$ENGINE_PID" 2>/dev/null || true
 
 log "pgbench: the same SQL, one transaction per request, $CONNECTIONS clients, ${DURATION}s"

@@ -54,6 +54,13 @@ MERCHANT=$(curl -sf -X POST "$API/admin/merchants" -H "Authorization: Bearer $AD
 KEY=$(echo "$MERCHANT" | jq -r .api_key)
 AUTH=(-H "Authorization: Bearer $KEY")
 
+step "0. the console: open $API/console in a browser and paste the admin token"
+echo "   admin token: $ADMIN_TOKEN"
+if [ -t 0 ] && [ -z "${PAYENGINE_DEMO_NO_PAUSE:-}" ]; then
+  read -r -t 120 -p "   Log in there to watch the order live, then press Enter (or wait 2 min) " _ || true
+  echo
+fi
+
 step "1. the merchant creates an order (88.88 CNY)"
 ORDER=$(curl -sf -X POST "$API/v1/orders" "${AUTH[@]}" \
   -H 'Content-Type: application/json' -H "Idempotency-Key: demo-$(date +%s%N)" \
@@ -101,10 +108,15 @@ cat <<TXT
   admin token      : $ADMIN_TOKEN
   demo order       : $ORDER_ID
 
+  Console          : $API/console   (log in with the admin token; live through /admin/stream)
+
   Try:
     curl -s $API/v1/orders/$ORDER_ID -H 'Authorization: Bearer $KEY' | jq
     curl -s $API/admin/orders/$ORDER_ID -H 'Authorization: Bearer $ADMIN_TOKEN' | jq   # live actor beside the stored row
-    curl -s $API/admin/actors -H 'Authorization: Bearer $ADMIN_TOKEN' | jq            # shards, writers, live orders
+    curl -s $API/admin/actors -H 'Authorization: Bearer $ADMIN_TOKEN' | jq            # the live actor tree
+    curl -sN $API/admin/stream -H 'Authorization: Bearer $ADMIN_TOKEN'                # transitions and lifecycle, live
+    curl -s -X POST $API/admin/actors/$ORDER_ID/kill -H 'Authorization: Bearer $ADMIN_TOKEN' -H 'Content-Length: 0'   # watch it restart
+    curl -s $API/metrics -H 'Authorization: Bearer $ADMIN_TOKEN'                      # Prometheus text
     curl -s -X POST $SIM/sim/faults -H 'Content-Type: application/json' -d '{"drop_notify_rate":1}'   # lose notifications
     curl -s $API/readyz
 

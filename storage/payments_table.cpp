@@ -82,6 +82,15 @@ bool redeliver(pqxx::work& tx, const std::string& id) {
   return tx.exec_prepared("outbox_redeliver", id).affected_rows() == 1;
 }
 
+notifier_info outbox_summary(pqxx::work& tx) {
+  auto r = tx.exec_prepared1("outbox_summary");
+  notifier_info out;
+  out.pending = r[0].as<uint64_t>();
+  out.dead_rows = r[1].as<uint64_t>();
+  out.next_attempt_at = r[2].as<int64_t>();
+  return out;
+}
+
 std::vector<std::string> list_deliveries(pqxx::work& tx, int status, uint32_t limit) {
   std::vector<std::string> out;
   for (const auto& r : tx.exec_prepared("outbox_list", status, static_cast<int64_t>(limit)))

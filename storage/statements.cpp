@@ -202,16 +202,21 @@ void prepare_merchant_events(pqxx::connection& c) {
             " 'kind', CASE o.kind WHEN 1 THEN 'webhook' ELSE 'sms' END, 'target', o.target,"
             " 'status', CASE o.status WHEN 0 THEN 'pending' WHEN 1 THEN 'delivered' ELSE 'dead' END,"
             " 'attempts', o.attempts, 'last_status', o.last_status, 'last_error', o.last_error,"
-            " 'next_attempt_at', o.next_attempt_at, 'created_at', o.created_at,"
-            " 'history', (SELECT coalesce(json_agg(json_build_object('attempt', a.attempt, 'at', a.at,"
+            " 'next_attempt_at', pe_rfc3339(o.next_attempt_at), 'created_at', pe_rfc3339(o.created_at),"
+            " 'history', (SELECT coalesce(json_agg(json_build_object('attempt', a.attempt, 'at', pe_rfc3339(a.at),"
             "   'status_code', a.status_code, 'latency_ms', a.latency_ms, 'error', a.error)"
             "   ORDER BY a.attempt), '[]') FROM delivery_attempts a WHERE a.outbox_id = o.id))::text"
             " FROM outbox o JOIN merchant_events e ON e.id = o.event_id"
             " WHERE $1 = -1 OR o.status = $1 ORDER BY o.created_at DESC LIMIT $2");
+  // The notifier's queue: pending rows (outbox_due), dead letters (outbox_by_status).
+  c.prepare("outbox_summary",
+            "SELECT (SELECT count(*) FROM outbox WHERE status = 0),"
+            " (SELECT count(*) FROM outbox WHERE status = 2),"
+            " (SELECT coalesce(pe_us(min(next_attempt_at)), 0) FROM outbox WHERE status = 0)");
   // Creation order after the cursor event; the event objects built here.
   c.prepare("merchant_events_page",
             "SELECT json_build_object('id', id, 'object', 'event', 'type', type,"
-            " 'created_at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+            " 'created_at', pe_rfc3339(created_at),"
             " 'data', data)::text FROM merchant_events"
             " WHERE merchant_id = $1 AND ($2 = '' OR seq > (SELECT seq FROM merchant_events"
             "   WHERE id = $2 AND merchant_id = $1))"

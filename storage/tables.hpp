@@ -2,6 +2,7 @@
 // Queries, one group per table. Each runs inside the caller's transaction
 // (a storage writer's batch) through the named statements of statements.cpp.
 
+#include "messages/inspector_messages.hpp"
 #include "messages/order.hpp"
 #include "messages/storage_messages.hpp"
 
@@ -47,6 +48,8 @@ bool record_delivery(pqxx::work& tx, const delivery_outcome& o);
 /// At start-up of the (single) notifier: leases of a crashed one are void.
 bool unlease_deliveries(pqxx::work& tx);
 bool redeliver(pqxx::work& tx, const std::string& id);
+/// Pending and dead outbox rows and the earliest pending attempt.
+notifier_info outbox_summary(pqxx::work& tx);
 /// Notifications as JSON text, newest first; status -1: any.
 std::vector<std::string> list_deliveries(pqxx::work& tx, int status, uint32_t limit);
 /// The trade, refund, callback and merchant event rows of a transition.

@@ -324,7 +324,11 @@ TEST_F(api_test, metrics_are_valid_prometheus_text) {
                       "payengine_order_transitions_total{status=\"created\"} 1",
                       "payengine_order_actors_live{shard=", "payengine_storage_batches_total{writer=\"0\"}",
                       "payengine_actor_mailbox_depth{actor=\"storage_writer-0\"}",
-                      "payengine_gateway_circuit_open{channel=\"alipay\"} 0"})
+                      "payengine_gateway_circuit_open{channel=\"alipay\"} 0",
+                      "payengine_notification_queue_depth ", "payengine_notification_dead_letters 0",
+                      "payengine_actor_mailbox_depth{actor=\"notifier\"}",
+                      "payengine_actor_lifecycle_events_total{event=\"spawn\"} 2", // the order, and ord_missing looked up
+                      "payengine_stream_clients 0"})
     EXPECT_NE(r.raw.find(needle), std::string::npos) << needle << "\n" << r.raw;
   // The format itself, checked by Prometheus's own linter when installed
   // (scripts/test.sh installs it).

@@ -47,6 +47,10 @@ public:
     });
     port_ = svr_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { svr_.listen_after_bind(); });
+    // stop() before the loop runs would be lost, and join() would hang.
+    auto deadline = clock_type::now() + std::chrono::seconds{5};
+    while (!svr_.is_running() && clock_type::now() < deadline)
+      std::this_thread::yield();
   }
   ~webhook_receiver() {
     svr_.stop();

@@ -1,0 +1,120 @@
+#include "http/actor_tree.hpp"
+
+#include "http/bridge.hpp"
+#include "messages/timestamps.hpp"
+
+namespace payengine::http {
+
+using json = nlohmann::json;
+
+json order_actor_json(const order_actor_info& i) {
+  json out = {{"id", i.order_id}, {"kind", "order"}, {"live", i.live},
+              {"restarts", i.restarts}, {"idle_ms", i.idle_ms}};
+  if (!i.actor_id.empty())
+    out["actor_id"] = i.actor_id;
+  if (!i.last_restart_reason.empty())
+    out["last_restart_reason"] = i.last_restart_reason;
+  if (i.loaded) {
+    out["status"] = i.status;
+    out["version"] = i.version;
+    out["watchers"] = i.watchers;
+    out["mailbox_depth"] = i.mailbox_depth;
+  }
+  return out;
+}
+
+namespace {
+
+json shard_json(const shard_info& s) {
+  return {{"id", "order_registry-" + std::to_string(s.index)}, {"kind", "order_registry"},
+          {"live", s.live}, {"live_max", s.live_max}, {"activations", s.activations},
+          {"passivations", s.passivations}, {"restarts", s.restarts},
+          {"evictions", s.evictions}, {"mailbox_depth", s.mailbox_depth}};
+}
+
+json writer_json(const writer_info& w) {
+  return {{"id", "storage_writer-" + std::to_string(w.index)}, {"kind", "storage_writer"},
+          {"connected", w.connected}, {"batches", w.batches}, {"requests", w.jobs},
+          {"failed_batches", w.failed_batches}, {"last_batch_size", w.last_batch_size},
+          {"max_batch_size", w.max_batch_size}, {"last_commit_us", w.last_commit_us},
+          {"mean_batch_size", w.batches ? double(w.jobs) / double(w.batches) : 0.0},
+          {"mailbox_depth", w.mailbox_depth}};
+}
+
+json gateway_json(const gateway_info& g) {
+  return {{"id", "gateway-" + g.channel}, {"kind", "gateway"}, {"channel", g.channel},
+          {"circuit", g.circuit}, {"consecutive_failures", g.consecutive_failures},
+          {"rate_tokens", g.tokens}, {"in_flight", g.in_flight}, {"calls", g.calls},
+          {"failures", g.failures}, {"rejected_fast", g.rejected_fast},
+          {"last_latency_ms", g.last_latency_ms}, {"p50_latency_ms", g.p50_latency_ms},
+          {"p99_latency_ms", g.p99_latency_ms}};
+}
+
+json notifier_json(const notifier_info& n) {
+  return {{"id", "notifier"}, {"kind", "notifier"},
+          {"queue_depth", n.pending}, {"dead_letters", n.dead_rows},
+          {"next_attempt_at", n.next_attempt_at ? json(to_rfc3339(n.next_attempt_at)) : json(nullptr)},
+          {"waiting", n.waiting}, {"attempts", n.attempts}, {"delivered", n.delivered},
+          {"dead", n.dead}, {"mailbox_depth", n.mailbox_depth},
+          {"delivery_workers", {{"kind", "delivery_worker"}, {"count", n.workers},
+                                {"busy", n.in_flight}, {"carries", {"webhook", "sms"}}}}};
+}
+
+json inspector_json(const inspector_info& i) {
+  return {{"id", "inspector"}, {"kind", "inspector"}, {"spawns", i.spawns},
+          {"passivations", i.passivations}, {"crashes", i.crashes}, {"restarts", i.restarts},
+          {"transitions", i.transitions}, {"events", i.events},
+          {"stream_clients", i.stream_clients}, {"stream_dropped", i.stream_dropped},
+          {"mailbox_depth", i.mailbox_depth}};
+}
+
+} // namespace
+
+json actor_tree(server_context& ctx, uint32_t orders_max) {
+  constexpr auto timeout = std::chrono::seconds{2};
+  const auto& h = ctx.handles;
+  auto shards = json::array();
+  auto orders = json::array();
+  auto per_shard = static_cast<uint32_t>(
+    std::max<size_t>(1, orders_max / std::max<size_t>(1, h.shards.size())));
+  for (const auto& s : h.shards) {
+    if (auto info = ask<shard_info>(ctx.sys, s, timeout, info_atom_v))
+      shards.push_back(shard_json(*info));
+    if (orders_max == 0)
+      continue;
+    if (auto live = ask<std::vector<order_actor_info>>(ctx.sys, s, timeout, list_atom_v, per_shard))
+      for (const auto& o : *live)
+        orders.push_back(order_actor_json(o));
+  }
+  auto writers = json::array();
+  for (const auto& w : h.writers)
+    if (auto info = ask<writer_info>(ctx.sys, w, timeout, info_atom_v))
+      writers.push_back(writer_json(*info));
+  auto gateways = json::array();
+  if (h.gateway)
+    if (auto g = ask<gateway_info>(ctx.sys, h.gateway, timeout, info_atom_v))
+      gateways.push_back(gateway_json(*g));
+  json notifier = nullptr;
+  if (h.notifier)
+    if (auto n = ask<notifier_info>(ctx.sys, h.notifier, timeout, info_atom_v))
+      notifier = notifier_json(*n);
+  json inspector = nullptr;
+  if (h.inspector)
+    if (auto i = ask<inspector_info>(ctx.sys, h.inspector, timeout, info_atom_v))
+      inspector = inspector_json(*i);
+  auto children = json::array();
+  for (const auto* group : {&shards, &writers, &gateways})
+    for (const auto& c : *group)
+      children.push_back(c["id"]);
+  for (const char* single : {"expiry_sweeper", "reconciler", "notifier", "inspector"})
+    children.push_back(single);
+  return {{"supervisor", {{"id", "engine"}, {"kind", "supervisor"}, {"children", children}}},
+          {"registry_shards", std::move(shards)},
+          {"storage_writers", std::move(writers)},
+          {"gateways", std::move(gateways)},
+          {"notifier", std::move(notifier)},
+          {"inspector", std::move(inspector)},
+          {"orders", std::move(orders)}};
+}
+
+} // namespace payengine::http
