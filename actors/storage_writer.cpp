@@ -161,6 +161,10 @@ void flush(storage_writer_self self) {
   info.max_batch_size = std::max<uint64_t>(info.max_batch_size, jobs.size());
   info.last_commit_us = elapsed;
   info.total_commit_us += elapsed;
+  for (size_t i = 0; i < writer_info::batch_size_bounds.size(); ++i)
+    info.batch_size_le[i] += jobs.size() <= writer_info::batch_size_bounds[i] ? 1 : 0;
+  for (size_t i = 0; i < writer_info::commit_us_bounds.size(); ++i)
+    info.commit_us_le[i] += elapsed <= writer_info::commit_us_bounds[i] ? 1 : 0;
   if (outcome == batch_outcome::committed) {
     count_transitions(info, jobs);
     for (auto& j : jobs)

@@ -19,10 +19,11 @@ public:
     : out_(out), name_(name) {
     out_ += std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
   }
-  void sample(const std::string& labels, double value) {
+  /// `suffix`: "_bucket", "_sum" or "_count" for a histogram's series.
+  void sample(const std::string& labels, double value, const char* suffix = "") {
     char buf[64];
     std::snprintf(buf, sizeof(buf), "%.17g", value);
-    out_ += name_ + (labels.empty() ? "" : "{" + labels + "}") + " " + buf + "\n";
+    out_ += name_ + suffix + (labels.empty() ? "" : "{" + labels + "}") + " " + buf + "\n";
   }
 
 private:
@@ -59,6 +60,28 @@ void render_writers(std::string& out, const std::vector<writer_info>& writers) {
   for (auto& w : writers) maxb.sample(w_label(w), double(w.max_batch_size));
   family commit{out, "payengine_storage_commit_seconds_total", "counter", "Time spent running and committing batches."};
   for (auto& w : writers) commit.sample(w_label(w), double(w.total_commit_us) / 1e6);
+  family sizes{out, "payengine_storage_batch_size", "histogram", "Requests per group commit."};
+  for (auto& w : writers) {
+    auto wl = w_label(w);
+    for (size_t i = 0; i < writer_info::batch_size_bounds.size(); ++i)
+      sizes.sample(wl + "," + label("le", std::to_string(writer_info::batch_size_bounds[i])),
+                   double(w.batch_size_le[i]), "_bucket");
+    sizes.sample(wl + "," + label("le", "+Inf"), double(w.batches), "_bucket");
+    sizes.sample(wl, double(w.jobs), "_sum");
+    sizes.sample(wl, double(w.batches), "_count");
+  }
+  family latency{out, "payengine_storage_commit_duration_seconds", "histogram", "Time to run and commit one batch."};
+  for (auto& w : writers) {
+    auto wl = w_label(w);
+    for (size_t i = 0; i < writer_info::commit_us_bounds.size(); ++i) {
+      char le[32];
+      std::snprintf(le, sizeof(le), "%g", double(writer_info::commit_us_bounds[i]) / 1e6);
+      latency.sample(wl + "," + label("le", le), double(w.commit_us_le[i]), "_bucket");
+    }
+    latency.sample(wl + "," + label("le", "+Inf"), double(w.batches), "_bucket");
+    latency.sample(wl, double(w.total_commit_us) / 1e6, "_sum");
+    latency.sample(wl, double(w.batches), "_count");
+  }
   family up{out, "payengine_storage_connected", "gauge", "1 if the writer holds a database connection."};
   for (auto& w : writers) up.sample(w_label(w), w.connected ? 1 : 0);
   family tr{out, "payengine_order_transitions_total", "counter", "Committed order transitions by the status moved into."};

@@ -6,6 +6,7 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -216,6 +217,13 @@ struct writer_info {
   bool connected = false;
   /// Committed transitions by the status they moved into (index = stored code).
   std::vector<uint64_t> transitions_by_status = std::vector<uint64_t>(10, 0);
+  /// Histograms (cumulative counts per upper bound, as Prometheus wants).
+  static constexpr std::array<uint64_t, 10> batch_size_bounds = {1, 2, 4, 8, 16, 32, 64, 128, 256, 1024};
+  static constexpr std::array<int64_t, 11> commit_us_bounds = {500,    1'000,   2'500,   5'000,
+                                                               10'000, 25'000,  50'000,  100'000,
+                                                               250'000, 500'000, 1'000'000};
+  std::vector<uint64_t> batch_size_le = std::vector<uint64_t>(batch_size_bounds.size(), 0);
+  std::vector<uint64_t> commit_us_le = std::vector<uint64_t>(commit_us_bounds.size(), 0);
 };
 
 template <class Inspector>
@@ -223,7 +231,7 @@ typename Inspector::result_type inspect(Inspector& f, writer_info& x) {
   return f(caf::meta::type_name("writer_info"), x.index, x.batches, x.jobs,
            x.failed_batches, x.last_batch_size, x.max_batch_size,
            x.last_commit_us, x.total_commit_us, x.mailbox_depth, x.connected,
-           x.transitions_by_status);
+           x.transitions_by_status, x.batch_size_le, x.commit_us_le);
 }
 
 } // namespace payengine

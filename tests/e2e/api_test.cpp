@@ -328,7 +328,9 @@ TEST_F(api_test, metrics_are_valid_prometheus_text) {
                       "payengine_notification_queue_depth ", "payengine_notification_dead_letters 0",
                       "payengine_actor_mailbox_depth{actor=\"notifier\"}",
                       "payengine_actor_lifecycle_events_total{event=\"spawn\"} 2", // the order, and ord_missing looked up
-                      "payengine_stream_clients 0"})
+                      "payengine_stream_clients 0",
+                      "payengine_storage_batch_size_bucket{writer=\"0\",le=\"1\"}",
+                      "payengine_storage_commit_duration_seconds_bucket{writer=\"0\",le=\"+Inf\"}"})
     EXPECT_NE(r.raw.find(needle), std::string::npos) << needle << "\n" << r.raw;
   // The format itself, checked by Prometheus's own linter when installed
   // (scripts/test.sh installs it).
