@@ -146,6 +146,7 @@ void nudge(notifier_self self, uint32_t delay_ms) {
 }
 
 void dispatch(notifier_self self);
+void claim(notifier_self self);
 
 /// What follows one attempt: delivered, a retry on the schedule, or dead.
 void on_attempted(notifier_self self, const delivery& d, delivery_outcome out) {
@@ -176,6 +177,10 @@ void on_attempted(notifier_self self, const delivery& d, delivery_outcome out) {
       logging::warn("delivery.record_failed", {{"id", id}, {"error", to_string(err)}});
     });
   dispatch(self);
+  // Nothing claimed is left: look for more now rather than at the next poll
+  // (a busy merchant's backlog drains at its endpoint's pace, not the poll's).
+  if (st.waiting.empty())
+    claim(self);
   if (!out.delivered && !out.dead)
     nudge(self, st.settings.retry_delays_ms[out.attempt - 1]);
 }
@@ -205,9 +210,14 @@ void dispatch(notifier_self self) {
 /// Claims due deliveries of merchants below their bound.
 void claim(notifier_self self) {
   auto& st = self->state;
-  if (st.claiming || st.waiting.size() >= st.settings.batch_max)
+  if (st.claiming) { // asked again meanwhile: once more when the answer is in
+    st.claim_again = true;
+    return;
+  }
+  if (st.waiting.size() >= st.settings.batch_max)
     return;
   st.claiming = true;
+  st.claim_again = false;
   auto limit = static_cast<uint32_t>(st.settings.batch_max - st.waiting.size());
   // A merchant at its bound gets nothing more claimed: its deliveries wait
   // in storage, and a hanging endpoint cannot fill the window for others.
@@ -227,6 +237,8 @@ void claim(notifier_self self) {
         for (auto& d : due)
           st.waiting.push_back(std::move(d));
         dispatch(self);
+        if (st.claim_again)
+          claim(self);
       },
       [self](caf::error&) { self->state.claiming = false; });
 }

@@ -41,6 +41,7 @@ struct notifier_state {
   std::deque<delivery> waiting;                       // claimed, merchant at its bound
   std::unordered_map<std::string, uint32_t> in_flight; // by merchant
   bool claiming = false;
+  bool claim_again = false; // a claim was asked for while one was running
   uint64_t attempts = 0;
   uint64_t delivered = 0;
   uint64_t dead = 0;

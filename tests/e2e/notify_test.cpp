@@ -202,6 +202,23 @@ TEST_F(notify_test, a_hanging_merchant_does_not_delay_another_merchants_deliveri
   RecordProperty("other_merchant_delay_ms", static_cast<int>(delay));
 }
 
+TEST_F(notify_test, a_merchants_backlog_drains_at_its_endpoints_pace_not_the_polls) {
+  // Five deliveries claimed at a time, a poll every 2 s: polling alone would
+  // take 80 s for 200 webhooks. Each finished claim asks for the next.
+  start({"--notifier-batch-max", "5", "--notifier-poll-ms", "2000"});
+  webhook_receiver hook{0};
+  auto m = merchant(hook.url());
+  for (int i = 0; i < 200; ++i)
+    cancel_an_order(m, "B-" + std::to_string(i));
+  auto hits = hook.wait_for(200, std::chrono::seconds{15});
+  EXPECT_EQ(hits.size(), 200u);
+  if (hits.size() == 200u) {
+    auto took = ms(hits.back().at - hits.front().at);
+    RecordProperty("backlog_200_ms", static_cast<int>(took));
+    EXPECT_LT(took, 10'000);
+  }
+}
+
 TEST_F(notify_test, a_delivery_interrupted_by_kill_9_resumes_after_restart) {
   start();
   webhook_receiver hook{0, 2'000}; // the first attempt hangs: the engine dies meanwhile
