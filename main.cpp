@@ -2,11 +2,14 @@
 //
 //   1. configuration (file < PAYENGINE_* < flags), one clear line if bad
 //   2. the database: connect and apply pending migrations
-//   3. the actors (actors/engine.cpp) and the HTTP API (http/server.cpp)
+//   3. the actors (actors/engine.cpp) under the top supervisor
+//      (actors/supervisor.cpp), and the HTTP API (http/server.cpp)
 //   4. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0
 
 #include "actors/engine.hpp"
 #include "actors/gateway.hpp"
+#include "actors/stream_hub.hpp"
+#include "actors/supervisor.hpp"
 #include "config/config.hpp"
 #include "config/logging.hpp"
 #include "http/server.hpp"
@@ -95,14 +98,24 @@ int main(int argc, char** argv) {
   caf::actor_system_config sys_cfg;
   configure_actors(sys_cfg, cfg);
   caf::actor_system sys{sys_cfg};
-  auto handles = start_engine(sys, cfg, alipay ? &*alipay : nullptr);
+  auto hub = std::make_shared<stream_hub>(cfg.stream_clients_max, cfg.stream_buffer_max);
+  auto directory = std::make_shared<engine_directory>();
+  directory->replace(std::make_shared<engine_handles>(
+    start_engine(sys, cfg, alipay ? &*alipay : nullptr, hub)));
+  auto supervisor = sys.spawn(supervisor_impl,
+                              supervisor_settings{cfg, alipay, hub, directory,
+                                                  cfg.engine_restarts_max, 60'000});
+  auto stop_actors = [&] {
+    hub->close(); // stream clients hold HTTP threads: let them go
+    caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
+  };
   int exit_code = 0;
   {
-    http::api_server server{sys, handles, cfg,
+    http::api_server server{sys, directory, cfg,
                             alipay ? alipay->channel_key : std::nullopt};
     std::string bind_error;
     if (!server.bind(bind_error)) {
-      stop_engine(sys, handles);
+      stop_actors();
       return fail(bind_error);
     }
     server.start();
@@ -112,9 +125,10 @@ int main(int argc, char** argv) {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     logging::info("engine.stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    hub->close();
     server.stop(); // finishes in-flight requests
   }
-  stop_engine(sys, handles);
+  stop_actors();
   logging::info("engine.stopped");
   return exit_code;
 }

@@ -13,9 +13,9 @@
 namespace payengine {
 
 engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
-                            const gateway_settings* alipay) {
+                            const gateway_settings* alipay, std::shared_ptr<stream_hub> hub) {
   engine_handles h;
-  h.stream = std::make_shared<stream_hub>(cfg.stream_clients_max, cfg.stream_buffer_max);
+  h.stream = std::move(hub);
   h.inspector = sys.spawn(inspector_impl, h.stream);
   std::string notify_url;
   if (alipay) {
@@ -61,26 +61,6 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
     h.reconciler = sys.spawn(reconciler_impl, rc, h.writers.front(), h.shards);
   }
   return h;
-}
-
-void stop_engine(caf::actor_system& sys, engine_handles& h) {
-  caf::scoped_actor self{sys};
-  auto stop = [&](const auto& handle) {
-    if (handle)
-      self->send_exit(handle, caf::exit_reason::user_shutdown);
-  };
-  stop(h.sweeper);
-  stop(h.reconciler);
-  stop(h.notifier);
-  stop(h.gateway);
-  for (auto& s : h.shards)
-    stop(s);
-  for (auto& w : h.writers)
-    stop(w);
-  stop(h.inspector);
-  if (h.stream)
-    h.stream->close();
-  h = engine_handles{};
 }
 
 } // namespace payengine

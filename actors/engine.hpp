@@ -1,21 +1,24 @@
 #pragma once
-// Wires the actors together: storage writers, registry shards, the expiry
-// sweeper. main.cpp starts it after migrations and stops it on SIGTERM.
+// Wires the actors together: storage writers, registry shards, gateway,
+// notifier, reconciler, expiry sweeper, inspector.
 
 #include "config/config.hpp"
 #include "messages/interfaces.hpp"
 
 #include <caf/actor_system.hpp>
 
+#include <memory>
+
 namespace payengine {
 
 struct gateway_settings;
+class stream_hub;
 
-/// `alipay`: the gateway's settings when the channel is configured.
+/// Spawns every actor of the engine. `alipay`: the gateway's settings when
+/// the channel is configured; `hub`: where the inspector publishes (it
+/// outlives restarts of the actors). The top supervisor
+/// (actors/supervisor.cpp) watches them, restarts them, and stops them.
 engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
-                            const gateway_settings* alipay);
-
-/// Stops every actor of the engine; order actors die with their shards.
-void stop_engine(caf::actor_system& sys, engine_handles& handles);
+                            const gateway_settings* alipay, std::shared_ptr<stream_hub> hub);
 
 } // namespace payengine

@@ -89,6 +89,7 @@ void add_limit_options(CLI::App& app, engine_config& c) {
   add(app, c.notifier_per_merchant_max, "notifier_per_merchant_max", "concurrent deliveries to one merchant");
   add(app, c.notifier_poll_ms, "notifier_poll_ms", "how often the outbox is checked");
   add(app, c.notifier_batch_max, "notifier_batch_max", "deliveries claimed at once");
+  add(app, c.engine_restarts_max, "engine_restarts_max", "restarts of the engine's actors allowed within a minute (then it stays down)");
   add(app, c.stream_clients_max, "stream_clients_max", "GET /admin/stream clients at once");
   add(app, c.stream_buffer_max, "stream_buffer_max", "events buffered per stream client (a slow one loses the oldest)");
   add(app, c.storage_writers, "storage_writers", "storage writer actors, one connection each (0: one per two cores)");

@@ -56,6 +56,9 @@ struct engine_config {
   uint32_t notifier_batch_max = 100;
 
   // --- operations ------------------------------------------------------------
+  /// Restarts of the whole engine (after one of its actors died) allowed
+  /// within a minute; beyond, it stays down and /readyz answers 503.
+  uint32_t engine_restarts_max = 5;
   /// GET /admin/stream clients at once (each holds an HTTP thread).
   uint32_t stream_clients_max = 8;
   /// Events buffered per stream client; a slower client loses the oldest.

@@ -72,7 +72,8 @@ json inspector_json(const inspector_info& i) {
 
 json actor_tree(server_context& ctx, uint32_t orders_max) {
   constexpr auto timeout = std::chrono::seconds{2};
-  const auto& h = ctx.handles;
+  auto snapshot = ctx.handles();
+  const auto& h = *snapshot;
   auto shards = json::array();
   auto orders = json::array();
   auto per_shard = static_cast<uint32_t>(
@@ -103,12 +104,18 @@ json actor_tree(server_context& ctx, uint32_t orders_max) {
     if (auto i = ask<inspector_info>(ctx.sys, h.inspector, timeout, info_atom_v))
       inspector = inspector_json(*i);
   auto children = json::array();
-  for (const auto* group : {&shards, &writers, &gateways})
-    for (const auto& c : *group)
-      children.push_back(c["id"]);
-  for (const char* single : {"expiry_sweeper", "reconciler", "notifier", "inspector"})
-    children.push_back(single);
-  return {{"supervisor", {{"id", "engine"}, {"kind", "supervisor"}, {"children", children}}},
+  for (const auto& child : h.children())
+    children.push_back(child.first);
+  auto restarts = ctx.directory->restarts();
+  json supervisor = {{"id", "engine"}, {"kind", "supervisor"}, {"strategy", "one_for_all"},
+                     {"children", children}, {"restarts", restarts.restarts},
+                     {"gave_up", restarts.gave_up}};
+  if (restarts.restarts > 0 || restarts.gave_up) {
+    supervisor["last_child"] = restarts.last_child;
+    supervisor["last_reason"] = restarts.last_reason;
+    supervisor["last_restart_at"] = to_rfc3339(restarts.last_at_us);
+  }
+  return {{"supervisor", std::move(supervisor)},
           {"registry_shards", std::move(shards)},
           {"storage_writers", std::move(writers)},
           {"gateways", std::move(gateways)},

@@ -51,7 +51,7 @@ void create_merchant(server_context& ctx, const Request& req, Response& res) {
   m.created_at = now_us();
   auto api_key = new_id("sk", 32);
   auto hash = sha256_hex(api_key);
-  auto ok = ask<bool>(ctx.sys, ctx.handles.writer_for(hash), ctx.request_timeout(),
+  auto ok = ask<bool>(ctx.sys, ctx.handles()->writer_for(hash), ctx.request_timeout(),
                       insert_atom_v, m, hash);
   if (!ok)
     return send(res, from_engine_error(ok.error()));
@@ -66,16 +66,16 @@ void order_detail(server_context& ctx, const Request& req, Response& res) {
   auto id = req.matches[1].str();
   if (!well_formed_id(id, "ord"))
     return send(res, not_found());
-  auto stored = ask<std::vector<order_record>>(ctx.sys, ctx.handles.writer_for(id),
+  auto stored = ask<std::vector<order_record>>(ctx.sys, ctx.handles()->writer_for(id),
                                                ctx.request_timeout(), load_atom_v, id);
   if (!stored)
     return send(res, from_engine_error(stored.error()));
   if (stored->empty())
     return send(res, not_found());
-  auto events = ask<std::vector<order_event_row>>(ctx.sys, ctx.handles.writer_for(id),
+  auto events = ask<std::vector<order_event_row>>(ctx.sys, ctx.handles()->writer_for(id),
                                                   ctx.request_timeout(), events_atom_v, id,
                                                   std::string{});
-  auto live = ask<order_actor_info>(ctx.sys, ctx.handles.shard_for(id), ctx.request_timeout(),
+  auto live = ask<order_actor_info>(ctx.sys, ctx.handles()->shard_for(id), ctx.request_timeout(),
                                     inspect_order{id});
   send_json(res, 200, {{"stored", order_json(stored->front())},
                        {"actor", live ? order_actor_json(*live) : json(nullptr)},
@@ -89,11 +89,22 @@ void list_actors(server_context& ctx, const Request& req, Response& res) {
   send_json(res, 200, actor_tree(ctx, static_cast<uint32_t>(*limit)));
 }
 
+/// The engine's own actors by name (order_registry-0, storage_writer-0,
+/// gateway-alipay, notifier, ...): killing one makes the top supervisor
+/// restart the engine's actors from storage.
+void kill_engine_actor(server_context& ctx, const std::string& name, Response& res) {
+  auto actor = ctx.handles()->child(name);
+  if (!actor)
+    return send(res, not_found("actor"));
+  caf::anon_send_exit(actor, caf::exit_reason::kill);
+  send_json(res, 202, {{"id", name}, {"killed", true}});
+}
+
 void kill_actor(server_context& ctx, const Request& req, Response& res) {
   auto id = req.matches[1].str();
   if (!well_formed_id(id, "ord"))
-    return send(res, not_found("actor"));
-  auto killed = ask<bool>(ctx.sys, ctx.handles.shard_for(id), ctx.request_timeout(), kill_atom_v, id);
+    return kill_engine_actor(ctx, id, res);
+  auto killed = ask<bool>(ctx.sys, ctx.handles()->shard_for(id), ctx.request_timeout(), kill_atom_v, id);
   if (!killed)
     return send(res, from_engine_error(killed.error()));
   if (!*killed)
@@ -101,11 +112,27 @@ void kill_actor(server_context& ctx, const Request& req, Response& res) {
   send_json(res, 202, {{"id", id}, {"killed", true}});
 }
 
+/// One of the engine's own actors, as the tree shows it.
+void one_engine_actor(server_context& ctx, const std::string& name, Response& res) {
+  auto tree = actor_tree(ctx, 0);
+  if (tree["supervisor"]["id"] == name)
+    return send_json(res, 200, tree["supervisor"]);
+  for (const auto& [key, value] : tree.items()) {
+    if (value.is_object() && value.value("id", "") == name)
+      return send_json(res, 200, value);
+    if (value.is_array())
+      for (const auto& node : value)
+        if (node.value("id", "") == name)
+          return send_json(res, 200, node);
+  }
+  send(res, not_found("actor"));
+}
+
 void one_actor(server_context& ctx, const Request& req, Response& res) {
   auto id = req.matches[1].str();
   if (!well_formed_id(id, "ord"))
-    return send(res, not_found("actor"));
-  auto live = ask<order_actor_info>(ctx.sys, ctx.handles.shard_for(id), ctx.request_timeout(),
+    return one_engine_actor(ctx, id, res);
+  auto live = ask<order_actor_info>(ctx.sys, ctx.handles()->shard_for(id), ctx.request_timeout(),
                                     inspect_order{id});
   if (!live)
     return send(res, from_engine_error(live.error()));
@@ -119,7 +146,7 @@ void list_notifications(server_context& ctx, const Request& req, Response& res) 
   auto limit = parse_bounded_int(req.has_param("limit") ? req.get_param_value("limit") : "100", 1, 1000);
   if (!limit)
     return send(res, invalid_param("limit", "limit must be an integer from 1 to 1000."));
-  auto rows = ask<std::vector<std::string>>(ctx.sys, ctx.handles.writers.front(), ctx.request_timeout(),
+  auto rows = ask<std::vector<std::string>>(ctx.sys, ctx.handles()->writers.front(), ctx.request_timeout(),
                                             notifs_atom_v, status, static_cast<uint32_t>(*limit));
   if (!rows)
     return send(res, from_engine_error(rows.error()));
@@ -133,13 +160,13 @@ void redeliver_notification(server_context& ctx, const Request& req, Response& r
   auto id = req.matches[1].str();
   if (!well_formed_id(id, "ntf"))
     return send(res, not_found("notification"));
-  auto ok = ask<bool>(ctx.sys, ctx.handles.writers.front(), ctx.request_timeout(), redeliver_atom_v, id);
+  auto ok = ask<bool>(ctx.sys, ctx.handles()->writers.front(), ctx.request_timeout(), redeliver_atom_v, id);
   if (!ok)
     return send(res, from_engine_error(ok.error()));
   if (!*ok)
     return send(res, {409, "conflict_error", "not_redeliverable",
                       "No such notification, or it is still pending.", {}, {}});
-  caf::anon_send(ctx.handles.notifier, retry_atom_v);
+  caf::anon_send(ctx.handles()->notifier, retry_atom_v);
   send_json(res, 202, {{"id", id}, {"status", "pending"}});
 }
 
@@ -174,15 +201,20 @@ void add_ops_routes(httplib::Server& svr, server_context& ctx) {
     send_json(res, 200, {{"status", "ok"}});
   });
   svr.Get("/readyz", [&ctx](const Request&, Response& res) {
+    auto h = ctx.handles();
     bool db = true;
-    for (const auto& w : ctx.handles.writers)
+    for (const auto& w : h->writers)
       db = db && ask<bool>(ctx.sys, w, std::chrono::seconds{2}, ping_db_atom_v).engaged();
     bool actors = true;
-    for (const auto& s : ctx.handles.shards)
+    for (const auto& s : h->shards)
       actors = actors && ask<shard_info>(ctx.sys, s, std::chrono::seconds{2}, info_atom_v).engaged();
-    send_json(res, db && actors ? 200 : 503,
-              {{"status", db && actors ? "ready" : "not_ready"},
-               {"database", db}, {"actors", actors}});
+    auto restarts = ctx.directory->restarts();
+    bool ready = db && actors && !restarts.gave_up;
+    if (!ready)
+      res.set_header("Retry-After", "5");
+    send_json(res, ready ? 200 : 503,
+              {{"status", ready ? "ready" : "not_ready"},
+               {"database", db}, {"actors", actors}, {"engine_restarts", restarts.restarts}});
   });
 }
 

@@ -41,7 +41,7 @@ std::optional<merchant_record> authenticate(server_context& ctx, const httplib::
   auto hash = sha256_hex(*key);
   if (auto m = ctx.merchants.cached(hash))
     return m;
-  auto found = ask<std::vector<merchant_record>>(ctx.sys, ctx.handles.writer_for(hash),
+  auto found = ask<std::vector<merchant_record>>(ctx.sys, ctx.handles()->writer_for(hash),
                                                  ctx.request_timeout(), by_key_atom_v, hash);
   if (!found || found->empty())
     return std::nullopt;

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <set>
 #include <shared_mutex>
@@ -33,19 +34,23 @@ private:
 };
 
 struct server_context {
-  server_context(caf::actor_system& system, engine_handles h, engine_config c)
-    : sys(system), handles(std::move(h)), cfg(std::move(c)) {
+  server_context(caf::actor_system& system, std::shared_ptr<engine_directory> d, engine_config c)
+    : sys(system), directory(std::move(d)), cfg(std::move(c)) {
     // nop
   }
 
   caf::actor_system& sys;
-  engine_handles handles;
+  /// The engine's actors: the top supervisor may replace them all.
+  std::shared_ptr<engine_directory> directory;
   engine_config cfg;
   std::set<std::string> channels;
   merchant_directory merchants;
   std::atomic<uint32_t> long_polls{0};
   std::optional<channels::public_key> alipay_key; // verifies Alipay's notifications
   http_metrics metrics;
+
+  /// The engine's actors as of now (take it once per request).
+  std::shared_ptr<const engine_handles> handles() const { return directory->current(); }
 
   std::chrono::milliseconds request_timeout() const {
     return std::chrono::milliseconds{cfg.request_timeout_ms};

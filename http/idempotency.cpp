@@ -67,7 +67,8 @@ void with_idempotency(server_context& ctx, const httplib::Request& req,
     return;
   }
   auto fingerprint = sha256_hex(req.method + " " + req.path + "\n" + req.body);
-  const auto& writer = ctx.handles.writer_for(m.id + "/" + key);
+  auto handles = ctx.handles();
+  const auto& writer = handles->writer_for(m.id + "/" + key);
   auto claim = ask<idempotency_result>(ctx.sys, writer, ctx.request_timeout(),
                                        idempotency_claim{m.id, key, fingerprint});
   if (!claim) {

@@ -156,28 +156,32 @@ void render_inspector(std::string& out, const inspector_info& i) {
 void metrics_handler(server_context& ctx, Response& res) {
   std::string out;
   ctx.metrics.render(out);
+  auto h = ctx.handles();
+  constexpr auto timeout = std::chrono::seconds{2};
   std::vector<shard_info> shards;
-  for (const auto& s : ctx.handles.shards)
-    if (auto info = ask<shard_info>(ctx.sys, s, std::chrono::seconds{2}, info_atom_v))
+  for (const auto& s : h->shards)
+    if (auto info = ask<shard_info>(ctx.sys, s, timeout, info_atom_v))
       shards.push_back(*info);
   std::vector<writer_info> writers;
-  for (const auto& w : ctx.handles.writers)
-    if (auto info = ask<writer_info>(ctx.sys, w, std::chrono::seconds{2}, info_atom_v))
+  for (const auto& w : h->writers)
+    if (auto info = ask<writer_info>(ctx.sys, w, timeout, info_atom_v))
       writers.push_back(*info);
   render_shards(out, shards);
   render_writers(out, writers);
   std::optional<notifier_info> notifier;
-  if (ctx.handles.notifier)
-    if (auto n = ask<notifier_info>(ctx.sys, ctx.handles.notifier, std::chrono::seconds{2}, info_atom_v))
+  if (h->notifier)
+    if (auto n = ask<notifier_info>(ctx.sys, h->notifier, timeout, info_atom_v))
       notifier = *n;
   std::optional<inspector_info> inspector;
-  if (ctx.handles.inspector)
-    if (auto i = ask<inspector_info>(ctx.sys, ctx.handles.inspector, std::chrono::seconds{2}, info_atom_v))
+  if (h->inspector)
+    if (auto i = ask<inspector_info>(ctx.sys, h->inspector, timeout, info_atom_v))
       inspector = *i;
   render_mailboxes(out, shards, writers, notifier, inspector);
-  if (ctx.handles.gateway)
-    if (auto g = ask<gateway_info>(ctx.sys, ctx.handles.gateway, std::chrono::seconds{2}, info_atom_v))
+  if (h->gateway)
+    if (auto g = ask<gateway_info>(ctx.sys, h->gateway, timeout, info_atom_v))
       render_gateway(out, *g);
+  family restarts{out, "payengine_engine_restarts_total", "counter", "Restarts of the engine's actors by the top supervisor after one died."};
+  restarts.sample("", double(ctx.directory->restarts().restarts));
   if (notifier)
     render_notifier(out, *notifier);
   if (inspector)

@@ -102,7 +102,8 @@ void create_order_handler(server_context& ctx, const Request& req, Response& res
     return;
   }
   auto draft = draft_from(std::get<new_order_fields>(fields), m, ctx.cfg);
-  const auto& shard = ctx.handles.shard_for(draft.id);
+  auto handles = ctx.handles();
+  const auto& shard = handles->shard_for(draft.id);
   auto reply = ask<order_reply>(ctx.sys, shard, ctx.request_timeout(),
                                 create_order{std::move(draft), request_id_of(req)});
   send_reply(res, reply, 201);
@@ -117,7 +118,7 @@ void get_order_handler(server_context& ctx, const Request& req, Response& res,
     return;
   }
   if (!req.has_param("wait_for_change")) {
-    auto reply = ask<order_reply>(ctx.sys, ctx.handles.shard_for(id),
+    auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(id),
                                   ctx.request_timeout(), get_order{id, m.id});
     send_reply(res, reply, 200);
     return;
@@ -140,7 +141,7 @@ void get_order_handler(server_context& ctx, const Request& req, Response& res,
     return;
   }
   auto wait_ms = static_cast<uint32_t>(*wait_s * 1000);
-  auto reply = ask<order_reply>(ctx.sys, ctx.handles.shard_for(id),
+  auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(id),
                                 ctx.request_timeout() + std::chrono::milliseconds{wait_ms},
                                 watch_order{id, m.id, *version, wait_ms});
   ctx.long_polls.fetch_sub(1);
@@ -155,7 +156,7 @@ void list_orders_handler(server_context& ctx, const Request& req, Response& res,
     return;
   }
   auto& p = std::get<list_params>(params);
-  auto page = ask<order_page>(ctx.sys, ctx.handles.writer_for(m.id), ctx.request_timeout(),
+  auto page = ask<order_page>(ctx.sys, ctx.handles()->writer_for(m.id), ctx.request_timeout(),
                               order_page_query{m.id, p.status, p.starting_after, p.limit});
   if (!page) {
     send(res, from_engine_error(page.error()));
@@ -174,7 +175,7 @@ void cancel_order_handler(server_context& ctx, const Request& req, Response& res
     send(res, not_found());
     return;
   }
-  auto reply = ask<order_reply>(ctx.sys, ctx.handles.shard_for(id), ctx.request_timeout(),
+  auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(id), ctx.request_timeout(),
                                 cancel_order{id, m.id, request_id_of(req)});
   send_reply(res, reply, 200);
 }
@@ -186,7 +187,7 @@ void events_handler(server_context& ctx, const Request& req, Response& res,
     send(res, not_found());
     return;
   }
-  auto events = ask<std::vector<order_event_row>>(ctx.sys, ctx.handles.writer_for(id),
+  auto events = ask<std::vector<order_event_row>>(ctx.sys, ctx.handles()->writer_for(id),
                                                   ctx.request_timeout(), events_atom_v, id, m.id);
   if (!events) {
     send(res, from_engine_error(events.error()));
@@ -218,7 +219,7 @@ void merchant_events_handler(server_context& ctx, const Request& req, Response& 
       return send(res, invalid_request("parameter_unknown", "Received unknown parameter: " + k.substr(0, 64) + ".", k.substr(0, 64)));
     }
   }
-  auto rows = ask<std::vector<std::string>>(ctx.sys, ctx.handles.writer_for(m.id), ctx.request_timeout(),
+  auto rows = ask<std::vector<std::string>>(ctx.sys, ctx.handles()->writer_for(m.id), ctx.request_timeout(),
                                             events_atom_v, m.id, after, limit + 1);
   if (!rows)
     return send(res, from_engine_error(rows.error()));

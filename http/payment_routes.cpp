@@ -20,7 +20,7 @@ void pay_handler(server_context& ctx, const Request& req, Response& res,
     send(res, not_found());
     return;
   }
-  auto reply = ask<order_reply>(ctx.sys, ctx.handles.shard_for(id),
+  auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(id),
                                 ctx.request_timeout() + std::chrono::seconds{2},
                                 pay_order{id, m.id, request_id_of(req)});
   send_reply(res, reply, 202);
@@ -80,7 +80,7 @@ void alipay_callback(server_context& ctx, const Request& req, Response& res) {
   ev.notify_id = n->notify_id;
   ev.trade_status = std::string{channels::alipay::to_string(n->status)};
   ev.refund_notice = n->refund_fee.has_value();
-  auto reply = ask<order_reply>(ctx.sys, ctx.handles.shard_for(order_id), ctx.request_timeout(), ev);
+  auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(order_id), ctx.request_timeout(), ev);
   if (!reply) { // not committed: the channel must send it again
     logging::warn("callback.not_committed", {{"order_id", order_id}, {"error", caf::to_string(reply.error())}});
     answer_text(res, 503, "fail");

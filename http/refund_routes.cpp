@@ -68,7 +68,7 @@ void create_refund(server_context& ctx, const Request& req, Response& res, const
       return send(res, invalid_param("reason", "reason must be a string of at most 256 characters."));
     reason = r->get<std::string>();
   }
-  auto reply = ask<order_reply>(ctx.sys, ctx.handles.shard_for(id), ctx.request_timeout(),
+  auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(id), ctx.request_timeout(),
                                 refund_order{id, m.id, request_id_of(req), amount->get<int64_t>(), reason});
   if (reply && reply->outcome == order_outcome::invalid_state
       && reply->detail.rfind("amount_exceeds_refundable:", 0) == 0)
@@ -91,10 +91,10 @@ void list_refunds(server_context& ctx, const Request& req, Response& res, const 
   auto id = req.matches[1].str();
   if (!well_formed_id(id, "ord"))
     return send(res, not_found());
-  auto order = ask<order_reply>(ctx.sys, ctx.handles.shard_for(id), ctx.request_timeout(), get_order{id, m.id});
+  auto order = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(id), ctx.request_timeout(), get_order{id, m.id});
   if (!order || order->outcome != order_outcome::ok)
     return send_reply(res, order, 200);
-  auto rows = ask<std::vector<refund_row>>(ctx.sys, ctx.handles.writer_for(id), ctx.request_timeout(),
+  auto rows = ask<std::vector<refund_row>>(ctx.sys, ctx.handles()->writer_for(id), ctx.request_timeout(),
                                            refunds_atom_v, id);
   if (!rows)
     return send(res, from_engine_error(rows.error()));
@@ -122,7 +122,7 @@ void fulfill(server_context& ctx, const Request& req, Response& res, const merch
       return send(res, invalid_param("detail", "detail must be a string of at most 500 characters."));
     detail = d->get<std::string>();
   }
-  auto reply = ask<order_reply>(ctx.sys, ctx.handles.shard_for(id), ctx.request_timeout(),
+  auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(id), ctx.request_timeout(),
                                 fulfill_order{id, m.id, request_id_of(req), code, detail});
   if (reply && reply->outcome == order_outcome::invalid_state && reply->order.status == order_status::paid)
     return send(res, {409, "conflict_error", "invalid_stage",

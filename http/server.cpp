@@ -67,11 +67,11 @@ httplib::Server::HandlerResponse on_error(const httplib::Request&, httplib::Resp
 
 } // namespace
 
-api_server::api_server(caf::actor_system& sys, engine_handles handles, engine_config cfg,
-                       std::optional<channels::public_key> alipay_key)
-  : ctx_(std::make_unique<server_context>(sys, std::move(handles), std::move(cfg))) {
+api_server::api_server(caf::actor_system& sys, std::shared_ptr<engine_directory> directory,
+                       engine_config cfg, std::optional<channels::public_key> alipay_key)
+  : ctx_(std::make_unique<server_context>(sys, std::move(directory), std::move(cfg))) {
   ctx_->alipay_key = std::move(alipay_key);
-  if (ctx_->alipay_key && ctx_->handles.gateway)
+  if (ctx_->alipay_key && ctx_->handles()->gateway)
     ctx_->channels.insert("alipay");
   configure();
 }
@@ -152,8 +152,8 @@ void api_server::start() {
 void api_server::stop() {
   if (!thread_.joinable())
     return;
-  if (ctx_->handles.stream)
-    ctx_->handles.stream->close(); // stream clients hold HTTP threads: let them go
+  if (auto h = ctx_->handles(); h && h->stream)
+    h->stream->close(); // stream clients hold HTTP threads: let them go
   svr_.stop();
   thread_.join();
 }

@@ -18,7 +18,7 @@ namespace payengine::http {
 
 class api_server {
 public:
-  api_server(caf::actor_system& sys, engine_handles handles, engine_config cfg,
+  api_server(caf::actor_system& sys, std::shared_ptr<engine_directory> directory, engine_config cfg,
              std::optional<channels::public_key> alipay_key);
   ~api_server();
 

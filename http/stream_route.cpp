@@ -98,7 +98,7 @@ void open_stream(server_context& ctx, const Request& req, Response& res) {
   if (!is_admin(ctx, req))
     return send(res, {401, "authentication_error", "invalid_admin_token",
                       "Provide the admin token as 'Authorization: Bearer <token>'.", {}, {}});
-  auto hub = ctx.handles.stream;
+  auto hub = ctx.handles()->stream;
   auto client = hub ? hub->subscribe() : nullptr;
   if (!client) {
     res.set_header("Retry-After", "5");

@@ -13,7 +13,9 @@
 #include <caf/typed_actor.hpp>
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace payengine {
@@ -130,6 +132,38 @@ struct engine_handles {
 
   const order_registry_actor& shard_for(const std::string& order_id) const;
   const storage_writer_actor& writer_for(const std::string& key) const;
+
+  /// The engine's own actors by the names the admin API shows
+  /// ("order_registry-0", "storage_writer-0", "gateway-alipay", "notifier",
+  /// "reconciler", "expiry_sweeper", "inspector"); invalid if no such one.
+  caf::actor child(const std::string& name) const;
+  /// Every (name, actor) pair of the above.
+  std::vector<std::pair<std::string, caf::actor>> children() const;
+};
+
+/// The engine's actors as of now. The top supervisor (actors/supervisor.cpp)
+/// replaces them all when one of them dies; readers (the HTTP threads) take
+/// a snapshot per use.
+class engine_directory {
+public:
+  struct restart_record {
+    uint32_t restarts = 0;
+    std::string last_child;  // the actor whose death caused the last restart
+    std::string last_reason;
+    int64_t last_at_us = 0;
+    bool gave_up = false;    // too many restarts too fast: left stopped
+  };
+
+  std::shared_ptr<const engine_handles> current() const;
+  void replace(std::shared_ptr<const engine_handles> handles);
+  restart_record restarts() const;
+  void record_restart(const std::string& child, const std::string& reason, int64_t at_us,
+                      bool gave_up);
+
+private:
+  mutable std::mutex mtx_;
+  std::shared_ptr<const engine_handles> current_;
+  restart_record record_;
 };
 
 } // namespace payengine

@@ -284,7 +284,10 @@
     if (i) kids.push(node(i.id, i.kind, `stream clients ${i.stream_clients} · dropped ${i.stream_dropped} · transitions ${i.transitions}`));
     kids.push(node("expiry_sweeper", "expiry_sweeper", "expires orders whose actors are passivated"));
     kids.push(node("reconciler", "reconciler", "queries trades stuck on the channel"));
-    $("#tree").replaceChildren(node(sup.id, sup.kind, "top supervisor", kids));
+    const supFacts = `top supervisor · ${sup.strategy || "one_for_all"} · restarts ${sup.restarts || 0}`
+      + (sup.last_child ? ` · last: ${sup.last_child} at ${timeOf(sup.last_restart_at)}` : "")
+      + (sup.gave_up ? " · GAVE UP: the engine is down" : "");
+    $("#tree").replaceChildren(node(sup.id, sup.kind, supFacts, kids));
   }
 
   function renderBreakers(gateways) {
@@ -308,6 +311,10 @@
 
   function onActorEvent(e) {
     addFeed(e);
+    if (!e.order_id) { // the engine's own actors: the supervisor restarted them
+      if (e.type === "restart") resync();
+      return;
+    }
     const o = orders.get(e.order_id) || {};
     switch (e.type) {
       case "spawn": upsertOrder(e.order_id, { live: true, actor_id: e.actor_id }); break;
@@ -412,7 +419,8 @@
     const li = h("li", { "data-type": e.type, "data-order": e.order_id || "" },
       h("span", { class: "muted" }, timeOf(e.at), " "),
       h("span", { class: "kind " + e.type }, e.type), " ",
-      e.order_id ? h("a", { href: "#", class: "id", on: { click: (ev) => { ev.preventDefault(); showOrder(e.order_id); } } }, e.order_id) : null,
+      e.order_id ? h("a", { href: "#", class: "id", on: { click: (ev) => { ev.preventDefault(); showOrder(e.order_id); } } }, e.order_id)
+                 : e.actor ? h("strong", { "data-actor": e.actor }, e.actor) : null,
       " ", text);
     const feed = $("#feed");
     feed.prepend(li);

@@ -282,6 +282,70 @@ TEST_F(console_test, the_stream_tells_transitions_and_actor_lifecycle) {
   EXPECT_EQ(tree["inspector"]["stream_clients"], 1);
 }
 
+TEST_F(console_test, a_killed_engine_actor_makes_the_supervisor_restart_the_engine_from_storage) {
+  start();
+  stream_reader stream{engine_->port(), engine_->admin_token()};
+  ASSERT_TRUE(stream.subscribed());
+  auto a = create("SUP-A");
+  ASSERT_EQ(engine_->request("POST", "/v1/orders/" + a + "/cancel", key_, "{}").status, 200);
+  const auto& admin = engine_->admin_token();
+  EXPECT_EQ(engine_->request("POST", "/admin/actors/no_such_actor/kill", admin, "{}").status, 404);
+  auto writer = engine_->request("GET", "/admin/actors/storage_writer-0", admin);
+  ASSERT_EQ(writer.status, 200) << writer.raw;
+  EXPECT_EQ(writer.body["kind"], "storage_writer");
+
+  for (const std::string victim : {"storage_writer-0", "order_registry-1", "notifier"}) {
+    auto killed = engine_->request("POST", "/admin/actors/" + victim + "/kill", admin, "{}");
+    ASSERT_EQ(killed.status, 202) << killed.raw;
+    auto crash = stream.wait_for([&](const stream_reader::frame& f) {
+      return f.event == "lifecycle" && f.data["type"] == "crash" && f.data.value("actor", "") == victim;
+    });
+    ASSERT_TRUE(crash) << victim;
+    auto restart = stream.wait_for([&](const stream_reader::frame& f) {
+      return f.event == "lifecycle" && f.data["type"] == "restart" && f.data.value("actor", "") == "engine"
+             && f.data["reason"].get<std::string>().find(victim) != std::string::npos;
+    });
+    ASSERT_TRUE(restart) << victim;
+    // What was committed is there; new work goes through the new actors.
+    auto got = engine_->request("GET", "/v1/orders/" + a, key_);
+    ASSERT_EQ(got.status, 200) << victim << got.raw;
+    EXPECT_EQ(got.body["status"], "cancelled");
+    EXPECT_EQ(got.body["version"], 2);
+    auto b = create("SUP-after-" + victim);
+    EXPECT_EQ(engine_->request("POST", "/v1/orders/" + b + "/cancel", key_, "{}").status, 200);
+    EXPECT_EQ(engine_->request("GET", "/readyz", "").status, 200);
+  }
+  auto tree = engine_->request("GET", "/admin/actors", admin).body;
+  EXPECT_EQ(tree["supervisor"]["restarts"], 3);
+  EXPECT_EQ(tree["supervisor"]["last_child"], "notifier");
+  EXPECT_EQ(tree["supervisor"]["gave_up"], false);
+  auto metrics = engine_->request("GET", "/metrics", admin).raw;
+  EXPECT_NE(metrics.find("payengine_engine_restarts_total 3"), std::string::npos);
+}
+
+TEST_F(console_test, too_many_restarts_and_the_supervisor_gives_up_visibly) {
+  start({"--engine-restarts-max", "1"});
+  const auto& admin = engine_->admin_token();
+  ASSERT_EQ(engine_->request("POST", "/admin/actors/storage_writer-0/kill", admin, "{}").status, 202);
+  for (int i = 0; i < 100; ++i)
+    if (engine_->request("GET", "/admin/actors", admin).body["supervisor"]["restarts"] == 1)
+      break;
+  ASSERT_EQ(engine_->request("GET", "/readyz", "").status, 200);
+  ASSERT_EQ(engine_->request("POST", "/admin/actors/storage_writer-0/kill", admin, "{}").status, 202);
+  testing::http_result ready;
+  for (int i = 0; i < 100; ++i) {
+    ready = engine_->request("GET", "/readyz", "");
+    if (ready.status == 503)
+      break;
+  }
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_FALSE(ready.headers.find("Retry-After") == ready.headers.end());
+  EXPECT_EQ(engine_->request("GET", "/admin/actors", admin).body["supervisor"]["gave_up"], true);
+  // Requests fail cleanly (no hang, no 500) while the engine is down.
+  auto r = engine_->request("POST", "/v1/orders", key_, order_body("SUP-down").dump());
+  EXPECT_EQ(r.status, 503) << r.raw;
+}
+
 TEST_F(console_test, stream_clients_are_bounded) {
   start({"--stream-clients-max", "2"});
   stream_reader a{engine_->port(), engine_->admin_token()};
