@@ -172,35 +172,35 @@ void redeliver_notification(server_context& ctx, const Request& req, Response& r
 
 } // namespace
 
-void add_admin_routes(httplib::Server& svr, server_context& ctx) {
-  svr.Get("/admin/notifications", admin_route(ctx, [&ctx](const Request& req, Response& res) {
+void add_admin_routes(router& svr, server_context& ctx) {
+  svr.get("/admin/notifications", admin_route(ctx, [&ctx](const Request& req, Response& res) {
     list_notifications(ctx, req, res);
   }));
-  svr.Post(R"(/admin/notifications/([^/]+)/redeliver)", admin_route(ctx, [&ctx](const Request& req, Response& res) {
+  svr.post(R"(/admin/notifications/([^/]+)/redeliver)", admin_route(ctx, [&ctx](const Request& req, Response& res) {
     redeliver_notification(ctx, req, res);
   }));
-  svr.Post("/admin/merchants", admin_route(ctx, [&ctx](const Request& req, Response& res) {
+  svr.post("/admin/merchants", admin_route(ctx, [&ctx](const Request& req, Response& res) {
     create_merchant(ctx, req, res);
   }));
-  svr.Get(R"(/admin/orders/([^/]+))", admin_route(ctx, [&ctx](const Request& req, Response& res) {
+  svr.get(R"(/admin/orders/([^/]+))", admin_route(ctx, [&ctx](const Request& req, Response& res) {
     order_detail(ctx, req, res);
   }));
-  svr.Get("/admin/actors", admin_route(ctx, [&ctx](const Request& req, Response& res) {
+  svr.get("/admin/actors", admin_route(ctx, [&ctx](const Request& req, Response& res) {
     list_actors(ctx, req, res);
   }));
-  svr.Get(R"(/admin/actors/([^/]+))", admin_route(ctx, [&ctx](const Request& req, Response& res) {
+  svr.get(R"(/admin/actors/([^/]+))", admin_route(ctx, [&ctx](const Request& req, Response& res) {
     one_actor(ctx, req, res);
   }));
-  svr.Post(R"(/admin/actors/([^/]+)/kill)", admin_route(ctx, [&ctx](const Request& req, Response& res) {
+  svr.post(R"(/admin/actors/([^/]+)/kill)", admin_route(ctx, [&ctx](const Request& req, Response& res) {
     kill_actor(ctx, req, res);
   }));
 }
 
-void add_ops_routes(httplib::Server& svr, server_context& ctx) {
-  svr.Get("/healthz", [](const Request&, Response& res) {
+void add_ops_routes(router& svr, server_context& ctx) {
+  svr.get("/healthz", [](const Request&, Response& res) {
     send_json(res, 200, {{"status", "ok"}});
   });
-  svr.Get("/readyz", [&ctx](const Request&, Response& res) {
+  svr.get("/readyz", [&ctx](const Request&, Response& res) {
     auto h = ctx.handles();
     bool db = true;
     for (const auto& w : h->writers)

@@ -194,8 +194,8 @@ void metrics_handler(server_context& ctx, Response& res) {
 
 } // namespace
 
-void add_metrics_route(httplib::Server& svr, server_context& ctx) {
-  svr.Get("/metrics", [&ctx](const Request& req, Response& res) {
+void add_metrics_route(router& svr, server_context& ctx) {
+  svr.get("/metrics", [&ctx](const Request& req, Response& res) {
     if (!is_admin(ctx, req)) {
       send(res, {401, "authentication_error", "invalid_admin_token",
                  "Provide the admin token as 'Authorization: Bearer <token>'.", {}, {}});

@@ -231,28 +231,28 @@ void merchant_events_handler(server_context& ctx, const Request& req, Response& 
 
 } // namespace
 
-void add_order_routes(httplib::Server& svr, server_context& ctx) {
-  svr.Get("/v1/events", merchant_route(ctx, [&ctx](const Request& req, Response& res,
+void add_order_routes(router& svr, server_context& ctx) {
+  svr.get("/v1/events", merchant_route(ctx, [&ctx](const Request& req, Response& res,
                                                    const merchant_record& m) {
     merchant_events_handler(ctx, req, res, m);
   }));
-  svr.Post("/v1/orders", merchant_route(ctx, [&ctx](const Request& req, Response& res,
+  svr.post("/v1/orders", merchant_route(ctx, [&ctx](const Request& req, Response& res,
                                                     const merchant_record& m) {
     with_idempotency(ctx, req, res, m, [&](Response& r) { create_order_handler(ctx, req, r, m); });
   }));
-  svr.Get("/v1/orders", merchant_route(ctx, [&ctx](const Request& req, Response& res,
+  svr.get("/v1/orders", merchant_route(ctx, [&ctx](const Request& req, Response& res,
                                                    const merchant_record& m) {
     list_orders_handler(ctx, req, res, m);
   }));
-  svr.Get(R"(/v1/orders/([^/]+))", merchant_route(ctx, [&ctx](const Request& req, Response& res,
+  svr.get(R"(/v1/orders/([^/]+))", merchant_route(ctx, [&ctx](const Request& req, Response& res,
                                                              const merchant_record& m) {
     get_order_handler(ctx, req, res, m);
   }));
-  svr.Post(R"(/v1/orders/([^/]+)/cancel)", merchant_route(ctx, [&ctx](const Request& req, Response& res,
+  svr.post(R"(/v1/orders/([^/]+)/cancel)", merchant_route(ctx, [&ctx](const Request& req, Response& res,
                                                                      const merchant_record& m) {
     with_idempotency(ctx, req, res, m, [&](Response& r) { cancel_order_handler(ctx, req, r, m); });
   }));
-  svr.Get(R"(/v1/orders/([^/]+)/events)", merchant_route(ctx, [&ctx](const Request& req, Response& res,
+  svr.get(R"(/v1/orders/([^/]+)/events)", merchant_route(ctx, [&ctx](const Request& req, Response& res,
                                                                     const merchant_record& m) {
     events_handler(ctx, req, res, m);
   }));

@@ -93,12 +93,12 @@ void alipay_callback(server_context& ctx, const Request& req, Response& res) {
 
 } // namespace
 
-void add_payment_routes(httplib::Server& svr, server_context& ctx) {
-  svr.Post(R"(/v1/orders/([^/]+)/pay)",
+void add_payment_routes(router& svr, server_context& ctx) {
+  svr.post(R"(/v1/orders/([^/]+)/pay)",
            merchant_route(ctx, [&ctx](const Request& req, Response& res, const merchant_record& m) {
              with_idempotency(ctx, req, res, m, [&](Response& r) { pay_handler(ctx, req, r, m); });
            }));
-  svr.Post("/v1/callbacks/alipay", [&ctx](const Request& req, Response& res) {
+  svr.post("/v1/callbacks/alipay", [&ctx](const Request& req, Response& res) {
     alipay_callback(ctx, req, res);
   });
 }

@@ -133,16 +133,16 @@ void fulfill(server_context& ctx, const Request& req, Response& res, const merch
 
 } // namespace
 
-void add_refund_routes(httplib::Server& svr, server_context& ctx) {
-  svr.Post(R"(/v1/orders/([^/]+)/refunds)",
+void add_refund_routes(router& svr, server_context& ctx) {
+  svr.post(R"(/v1/orders/([^/]+)/refunds)",
            merchant_route(ctx, [&ctx](const Request& req, Response& res, const merchant_record& m) {
              with_idempotency(ctx, req, res, m, [&](Response& r) { create_refund(ctx, req, r, m); });
            }));
-  svr.Get(R"(/v1/orders/([^/]+)/refunds)",
+  svr.get(R"(/v1/orders/([^/]+)/refunds)",
           merchant_route(ctx, [&ctx](const Request& req, Response& res, const merchant_record& m) {
             list_refunds(ctx, req, res, m);
           }));
-  svr.Post(R"(/v1/orders/([^/]+)/fulfillment)",
+  svr.post(R"(/v1/orders/([^/]+)/fulfillment)",
            merchant_route(ctx, [&ctx](const Request& req, Response& res, const merchant_record& m) {
              with_idempotency(ctx, req, res, m, [&](Response& r) { fulfill(ctx, req, r, m); });
            }));

@@ -7,17 +7,36 @@
 #include <httplib.h>
 
 #include <functional>
+#include <map>
+#include <set>
+#include <string>
 
 namespace payengine::http {
 
-void add_order_routes(httplib::Server& svr, server_context& ctx);
-void add_admin_routes(httplib::Server& svr, server_context& ctx);
-void add_ops_routes(httplib::Server& svr, server_context& ctx);
-void add_payment_routes(httplib::Server& svr, server_context& ctx);
-void add_metrics_route(httplib::Server& svr, server_context& ctx);
-void add_refund_routes(httplib::Server& svr, server_context& ctx);
-void add_stream_route(httplib::Server& svr, server_context& ctx);
-void add_console_route(httplib::Server& svr, server_context& ctx);
+/// Registers the routes on the server and remembers the methods of each
+/// path pattern, so that another method on a known path answers 405 with
+/// `Allow` instead of 404.
+class router {
+public:
+  explicit router(httplib::Server& svr) : svr_(svr) {}
+  void get(const std::string& pattern, httplib::Server::Handler handler);
+  void post(const std::string& pattern, httplib::Server::Handler handler);
+  /// After every route: the other methods of each pattern answer 405.
+  void refuse_other_methods();
+
+private:
+  httplib::Server& svr_;
+  std::map<std::string, std::set<std::string>> methods_; // pattern -> methods
+};
+
+void add_order_routes(router& svr, server_context& ctx);
+void add_admin_routes(router& svr, server_context& ctx);
+void add_ops_routes(router& svr, server_context& ctx);
+void add_payment_routes(router& svr, server_context& ctx);
+void add_metrics_route(router& svr, server_context& ctx);
+void add_refund_routes(router& svr, server_context& ctx);
+void add_stream_route(router& svr, server_context& ctx);
+void add_console_route(router& svr, server_context& ctx);
 
 /// The API answer for an order actor's reply (order_routes.cpp).
 void send_reply(httplib::Response& res, const caf::expected<order_reply>& reply, int ok_status);

@@ -67,6 +67,37 @@ httplib::Server::HandlerResponse on_error(const httplib::Request&, httplib::Resp
 
 } // namespace
 
+void router::get(const std::string& pattern, httplib::Server::Handler handler) {
+  methods_[pattern].insert("GET");
+  svr_.Get(pattern, std::move(handler));
+}
+
+void router::post(const std::string& pattern, httplib::Server::Handler handler) {
+  methods_[pattern].insert("POST");
+  svr_.Post(pattern, std::move(handler));
+}
+
+void router::refuse_other_methods() {
+  for (const auto& [pattern, methods] : methods_) {
+    std::string allow;
+    for (const auto& m : methods)
+      allow += (allow.empty() ? "" : ", ") + m + (m == "GET" ? ", HEAD" : "");
+    auto refuse = [allow](const httplib::Request& req, httplib::Response& res) {
+      res.set_header("Allow", allow);
+      send(res, {405, "invalid_request_error", "method_not_allowed",
+                 req.method + " is not allowed here; use " + allow + ".", {}, {}});
+    };
+    if (!methods.count("GET"))
+      svr_.Get(pattern, refuse);
+    if (!methods.count("POST"))
+      svr_.Post(pattern, refuse);
+    svr_.Put(pattern, refuse);
+    svr_.Patch(pattern, refuse);
+    svr_.Delete(pattern, refuse);
+    svr_.Options(pattern, refuse);
+  }
+}
+
 api_server::api_server(caf::actor_system& sys, std::shared_ptr<engine_directory> directory,
                        engine_config cfg, std::optional<channels::public_key> alipay_key)
   : ctx_(std::make_unique<server_context>(sys, std::move(directory), std::move(cfg))) {
@@ -119,14 +150,16 @@ void api_server::configure() {
     logging::error("http.exception", {{"path", req.path}, {"error", what}});
     send(res, {500, "api_error", "internal_error", "An internal error occurred.", {}, {}});
   });
-  add_order_routes(svr_, *ctx_);
-  add_admin_routes(svr_, *ctx_);
-  add_ops_routes(svr_, *ctx_);
-  add_payment_routes(svr_, *ctx_);
-  add_metrics_route(svr_, *ctx_);
-  add_refund_routes(svr_, *ctx_);
-  add_stream_route(svr_, *ctx_);
-  add_console_route(svr_, *ctx_);
+  router routes{svr_};
+  add_order_routes(routes, *ctx_);
+  add_admin_routes(routes, *ctx_);
+  add_ops_routes(routes, *ctx_);
+  add_payment_routes(routes, *ctx_);
+  add_metrics_route(routes, *ctx_);
+  add_refund_routes(routes, *ctx_);
+  add_stream_route(routes, *ctx_);
+  add_console_route(routes, *ctx_);
+  routes.refuse_other_methods();
 }
 
 bool api_server::bind(std::string& error) {

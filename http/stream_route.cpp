@@ -117,8 +117,8 @@ void open_stream(server_context& ctx, const Request& req, Response& res) {
 
 } // namespace
 
-void add_stream_route(httplib::Server& svr, server_context& ctx) {
-  svr.Get(stream_route, [&ctx](const Request& req, Response& res) { open_stream(ctx, req, res); });
+void add_stream_route(router& svr, server_context& ctx) {
+  svr.get(stream_route, [&ctx](const Request& req, Response& res) { open_stream(ctx, req, res); });
 }
 
 } // namespace payengine::http

@@ -106,6 +106,31 @@ TEST_F(api_test, create_read_list_cancel_and_the_event_log) {
   EXPECT_EQ(filtered.body["data"][0]["id"], id);
 }
 
+TEST_F(api_test, another_method_on_a_known_path_answers_405_with_allow) {
+  auto id = create("M-405")["id"].get<std::string>();
+  struct probe {
+    const char* method;
+    std::string path;
+    const char* allow;
+  };
+  for (const auto& p : {probe{"DELETE", "/v1/orders", "GET, HEAD, POST"},
+                        probe{"PUT", "/v1/orders/" + id, "GET, HEAD"},
+                        probe{"DELETE", "/v1/orders/" + id, "GET, HEAD"},
+                        probe{"GET", "/v1/orders/" + id + "/cancel", "POST"},
+                        probe{"GET", "/v1/callbacks/alipay", "POST"},
+                        probe{"POST", "/admin/actors", "GET, HEAD"}}) {
+    auto r = engine_->request(p.method, p.path, key_, p.method == std::string{"PUT"} ? "{}" : "");
+    expect_error(r, 405, "invalid_request_error");
+    EXPECT_EQ(r.body["error"]["code"], "method_not_allowed") << p.method << " " << p.path;
+    auto allow = r.headers.find("Allow");
+    ASSERT_NE(allow, r.headers.end()) << p.method << " " << p.path;
+    EXPECT_EQ(allow->second, p.allow) << p.method << " " << p.path;
+  }
+  // Unknown paths stay 404, and nothing changed.
+  expect_error(engine_->request("DELETE", "/v1/nothing-here", key_), 404, "invalid_request_error");
+  EXPECT_EQ(get("/v1/orders/" + id).body["status"], "created");
+}
+
 TEST_F(api_test, a_taken_merchant_order_no_answers_409_with_the_existing_id) {
   auto o = create("M-dup");
   auto r = post("/v1/orders", order_body("M-dup", 100));
