@@ -21,19 +21,12 @@ KEYS="$("$ROOT/scripts/keys.sh")"
 
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
-PAYSIM_TIME_SCALE=1 "$BUILD_DIR/sim/paysim" --listen "127.0.0.1:$SIM_PORT" \
-  --private-key-file "$KEYS/channel_private.pem" --app-public-key-file "$KEYS/app_public.pem" \
-  >"$LOCAL_DIR/bench-paysim.log" 2>&1 &
-PIDS+=($!)
-PAYENGINE_DATABASE_URL="$URL" PAYENGINE_LISTEN="127.0.0.1:$PORT" PAYENGINE_ADMIN_TOKEN="$ADMIN_TOKEN" \
-PAYENGINE_LOG_LEVEL=warn PAYENGINE_ALIPAY_GATEWAY_URL="http://127.0.0.1:$SIM_PORT/gateway.do" \
-PAYENGINE_ALIPAY_APP_ID=2021000000000000 PAYENGINE_ALIPAY_PRIVATE_KEY_FILE="$KEYS/app_private.pem" \
-PAYENGINE_ALIPAY_PUBLIC_KEY_FILE="$KEYS/channel_public.pem" \
-  "$BUILD_DIR/payengine" --http-threads 512 --long-polls-max 256 ${PAYENGINE_BENCH_FLAGS:-} \
-  >"$LOCAL_DIR/bench-engine.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
-curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || { tail -3 "$LOCAL_DIR/bench-engine.log"; exit 1; }
+start_paysim "$SIM_PORT" "$LOCAL_DIR/bench-paysim.log"
+PIDS+=("$PAYSIM_PID")
+# shellcheck disable=SC2086 # PAYENGINE_BENCH_FLAGS: several flags
+PAYENGINE_LOG_LEVEL=warn start_engine "$PORT" "$SIM_PORT" "$URL" "$ADMIN_TOKEN" "$LOCAL_DIR/bench-engine.log" \
+  --http-threads 512 --long-polls-max 256 ${PAYENGINE_BENCH_FLAGS:-} || { PIDS+=("$ENGINE_PID"); exit 1; }
+PIDS+=("$ENGINE_PID")
 KEY=$(curl -sf -X POST "http://127.0.0.1:$PORT/admin/merchants" -H "Authorization: Bearer $ADMIN_TOKEN" \
   -H 'Content-Type: application/json' -d '{"name":"bench"}' | jq -r .api_key)
 

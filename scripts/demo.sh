@@ -27,24 +27,14 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 log "starting paysim on 127.0.0.1:$SIM_PORT"
-PAYSIM_TIME_SCALE=1 "$BUILD_DIR/sim/paysim" --listen "127.0.0.1:$SIM_PORT" \
-  --private-key-file "$KEYS/channel_private.pem" --app-public-key-file "$KEYS/app_public.pem" \
-  >"$LOCAL_DIR/paysim.log" 2>&1 &
-PIDS+=($!)
+start_paysim "$SIM_PORT" "$LOCAL_DIR/paysim.log"
+PIDS+=("$PAYSIM_PID")
 
 log "starting payengine on 127.0.0.1:$ENGINE_PORT (logs: .local/payengine.log)"
-PAYENGINE_DATABASE_URL="$(pg_url payengine_demo)" \
-PAYENGINE_LISTEN="127.0.0.1:$ENGINE_PORT" \
-PAYENGINE_ADMIN_TOKEN="$ADMIN_TOKEN" \
-PAYENGINE_ALIPAY_GATEWAY_URL="http://127.0.0.1:$SIM_PORT/gateway.do" \
-PAYENGINE_ALIPAY_APP_ID="2021000000000000" \
-PAYENGINE_ALIPAY_PRIVATE_KEY_FILE="$KEYS/app_private.pem" \
-PAYENGINE_ALIPAY_PUBLIC_KEY_FILE="$KEYS/channel_public.pem" \
 PAYENGINE_SMS_URL="http://127.0.0.1:$SIM_PORT/sms/send" \
-  "$BUILD_DIR/payengine" >"$LOCAL_DIR/payengine.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ENGINE_PORT/readyz" >/dev/null && break; sleep 0.1; done
-curl -sf "http://127.0.0.1:$ENGINE_PORT/readyz" >/dev/null || { tail -5 "$LOCAL_DIR/payengine.log"; exit 1; }
+  start_engine "$ENGINE_PORT" "$SIM_PORT" "$(pg_url payengine_demo)" "$ADMIN_TOKEN" "$LOCAL_DIR/payengine.log" \
+  || { PIDS+=("$ENGINE_PID"); exit 1; }
+PIDS+=("$ENGINE_PID")
 
 API="http://127.0.0.1:$ENGINE_PORT"
 SIM="http://127.0.0.1:$SIM_PORT"

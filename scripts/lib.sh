@@ -107,3 +107,32 @@ pg_create_db() {
   PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -q -X "$(pg_url postgres)" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" \
     -c "CREATE DATABASE $name" >/dev/null
 }
+
+# --- paysim and payengine side by side (demo, benchmarks, screenshot) -----
+# Both read the key pairs of scripts/keys.sh from $KEYS. Extra PAYENGINE_*
+# settings go in front of the call: `PAYENGINE_LOG_LEVEL=warn start_engine ...`.
+
+# start_paysim PORT LOG: paysim at real time on 127.0.0.1:PORT; sets PAYSIM_PID.
+start_paysim() {
+  PAYSIM_TIME_SCALE=1 "$BUILD_DIR/sim/paysim" --listen "127.0.0.1:$1" \
+    --private-key-file "$KEYS/channel_private.pem" --app-public-key-file "$KEYS/app_public.pem" \
+    >"$2" 2>&1 &
+  PAYSIM_PID=$!
+}
+
+# start_engine PORT SIM_PORT DATABASE_URL ADMIN_TOKEN LOG [flags...]: payengine
+# with paysim as its Alipay channel; waits until ready; sets ENGINE_PID.
+start_engine() {
+  local port="$1" sim_port="$2" url="$3" token="$4" log_file="$5"
+  shift 5
+  PAYENGINE_DATABASE_URL="$url" PAYENGINE_LISTEN="127.0.0.1:$port" PAYENGINE_ADMIN_TOKEN="$token" \
+  PAYENGINE_ALIPAY_GATEWAY_URL="http://127.0.0.1:$sim_port/gateway.do" \
+  PAYENGINE_ALIPAY_APP_ID=2021000000000000 \
+  PAYENGINE_ALIPAY_PRIVATE_KEY_FILE="$KEYS/app_private.pem" \
+  PAYENGINE_ALIPAY_PUBLIC_KEY_FILE="$KEYS/channel_public.pem" \
+    "$BUILD_DIR/payengine" "$@" >"$log_file" 2>&1 &
+  ENGINE_PID=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return 0; sleep 0.1; done
+  tail -5 "$log_file" >&2
+  return 1
+}
