@@ -458,25 +458,33 @@ caf::result<order_reply> on_reconcile(order_self self) {
   return order_reply{order_outcome::ok, o};
 }
 
-/// Refund part of a paid order: the sum of refunds that did not fail never
-/// exceeds the amount, because this actor sees every refund of its order.
-caf::result<order_reply> on_refund(order_self self, const refund_order& cmd) {
+namespace {
+
+bool has_refund(const std::vector<refund_row>& rows, const std::string& id) {
+  return std::any_of(rows.begin(), rows.end(), [&](const refund_row& r) { return r.id == id; });
+}
+
+/// Checks the amount and creates the refund; every answer goes to `rp`.
+void create_refund(order_self self, const refund_order& cmd,
+                   caf::typed_response_promise<order_reply> rp) {
   auto& st = self->state;
-  if (!visible_to(st, cmd.merchant_id))
-    return not_found();
   const auto& o = st.order;
-  if (o.status != order_status::paid && o.status != order_status::completed)
-    return order_reply{order_outcome::invalid_state, o, {}};
+  if (o.status != order_status::paid && o.status != order_status::completed) {
+    rp.deliver(order_reply{order_outcome::invalid_state, o, {}});
+    return;
+  }
   int64_t owed = 0;
   for (const auto& r : st.pending_refunds)
     if (r.reason != "duplicate_payment")
       owed += r.amount;
   auto available = o.amount - o.amount_refunded - owed;
-  if (cmd.amount < 1 || cmd.amount > available)
-    return order_reply{order_outcome::invalid_state, o,
-                       "amount_exceeds_refundable:" + std::to_string(available)};
+  if (cmd.amount < 1 || cmd.amount > available) {
+    rp.deliver(order_reply{order_outcome::invalid_state, o,
+                           "amount_exceeds_refundable:" + std::to_string(available)});
+    return;
+  }
   refund_row r;
-  r.id = new_id("rfd");
+  r.id = cmd.refund_id.empty() ? new_id("rfd") : cmd.refund_id;
   r.order_id = o.id;
   r.out_trade_no = out_trade_no_of(o);
   r.amount = cmd.amount;
@@ -486,9 +494,38 @@ caf::result<order_reply> on_refund(order_self self, const refund_order& cmd) {
   auto w = make_write(o, o.status, "refund.created", cmd.request_id,
                       json{{"refund_id", r.id}, {"amount", r.amount}, {"reason", r.reason}}.dump());
   w.refunds.push_back(r);
-  auto rp = self->make_response_promise<order_reply>();
   persist_into(self, rp, std::move(w), order_outcome::created,
                [r](order_self s) { queue_refund(s, r); }, r.id);
+}
+
+} // namespace
+
+/// Refund part of a paid order: the sum of refunds that did not fail never
+/// exceeds the amount, because this actor sees every refund of its order.
+/// A refund id named by the request (from its Idempotency-Key) that exists
+/// already answers that refund: the request ran before, its answer was lost.
+caf::result<order_reply> on_refund(order_self self, const refund_order& cmd) {
+  auto& st = self->state;
+  if (!visible_to(st, cmd.merchant_id))
+    return not_found();
+  if (!cmd.refund_id.empty() && has_refund(st.pending_refunds, cmd.refund_id))
+    return order_reply{order_outcome::created, st.order, cmd.refund_id};
+  auto rp = self->make_response_promise<order_reply>();
+  if (cmd.refund_id.empty()) {
+    create_refund(self, cmd, rp);
+    return rp;
+  }
+  // Stored ones too (succeeded or failed): awaited, so that nothing else
+  // happens to this order in between.
+  self->request(st.ctx.writer, storage_timeout(self), refunds_atom_v, st.id)
+    .await(
+      [self, cmd, rp](const std::vector<refund_row>& rows) mutable {
+        if (has_refund(rows, cmd.refund_id))
+          rp.deliver(order_reply{order_outcome::created, self->state.order, cmd.refund_id});
+        else
+          create_refund(self, cmd, rp);
+      },
+      [rp](caf::error& err) mutable { rp.deliver(err); });
   return rp;
 }
 

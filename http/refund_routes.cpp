@@ -68,8 +68,13 @@ void create_refund(server_context& ctx, const Request& req, Response& res, const
       return send(res, invalid_param("reason", "reason must be a string of at most 256 characters."));
     reason = r->get<std::string>();
   }
-  auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(id), ctx.request_timeout(),
-                                refund_order{id, m.id, request_id_of(req), amount->get<int64_t>(), reason});
+  refund_order order{id, m.id, request_id_of(req), amount->get<int64_t>(), reason, {}};
+  // Under an Idempotency-Key the refund's id follows from the key: if the
+  // key's record is lost after an unknown outcome, running the request
+  // again finds the refund instead of refunding twice.
+  if (auto key = req.get_header_value("Idempotency-Key"); !key.empty())
+    order.refund_id = "rfd_" + sha256_hex("payengine/refund/" + m.id + "/" + id + "/" + key).substr(0, 32);
+  auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(id), ctx.request_timeout(), order);
   if (reply && reply->outcome == order_outcome::invalid_state
       && reply->detail.rfind("amount_exceeds_refundable:", 0) == 0)
     return send(res, {409, "conflict_error", "refund_exceeds_amount",

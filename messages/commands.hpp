@@ -152,12 +152,16 @@ struct refund_order {
   std::string request_id;
   int64_t amount = 0;
   std::string reason;
+  /// Derived from the request's Idempotency-Key, else empty (the engine
+  /// picks one): a request run again after its key's record was lost finds
+  /// its refund instead of making a second one.
+  std::string refund_id;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, refund_order& x) {
   return f(caf::meta::type_name("refund_order"), x.order_id, x.merchant_id, x.request_id,
-           x.amount, x.reason);
+           x.amount, x.reason, x.refund_id);
 }
 
 /// Move fulfillment forward (API): produced -> shipped -> delivered.

@@ -257,6 +257,38 @@ TEST_F(payment_test, partial_and_full_refunds_through_the_channel) {
   EXPECT_EQ(call("POST", "/v1/orders/" + id + "/refunds", {{"amount", 1.5}}).status, 400);
 }
 
+TEST_F(payment_test, a_refund_run_again_after_its_idempotency_record_was_lost_is_not_made_twice) {
+  auto awaiting = create_and_pay("M-rfd-idem");
+  auto id = awaiting["id"].get<std::string>();
+  ASSERT_EQ(customer_pays(awaiting), 200);
+  ASSERT_EQ(wait_until(id, [](const json& o) { return o["status"] == "paid"; })["status"], "paid");
+  httplib::Headers key{{"Idempotency-Key", "refund-once-42"}};
+  auto body = json{{"amount", 1000}}.dump();
+  auto first = engine_->request("POST", "/v1/orders/" + id + "/refunds", key_, body, key);
+  ASSERT_EQ(first.status, 202) << first.raw;
+  // The answer was lost and the key's record with it (a timeout, a COMMIT
+  // in doubt, then the key's lock expired): the request runs again.
+  ASSERT_EQ(db_->scalar("DELETE FROM idempotency_keys RETURNING 1"), "1");
+  auto again = engine_->request("POST", "/v1/orders/" + id + "/refunds", key_, body, key);
+  ASSERT_EQ(again.status, 202) << again.raw;
+  EXPECT_EQ(again.body["id"], first.body["id"]); // the same refund
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM refunds WHERE order_id = '" + id + "'"), "1");
+  auto settled = wait_until(id, [](const json& o) { return o["amount_refunded"] == 1000; });
+  EXPECT_EQ(settled["amount_refunded"], 1000);
+  // Once more after it succeeded (found in storage, not in memory).
+  ASSERT_EQ(db_->scalar("DELETE FROM idempotency_keys RETURNING 1"), "1");
+  auto late = engine_->request("POST", "/v1/orders/" + id + "/refunds", key_, body, key);
+  ASSERT_EQ(late.status, 202) << late.raw;
+  EXPECT_EQ(late.body["id"], first.body["id"]);
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM refunds WHERE order_id = '" + id + "'"), "1");
+  EXPECT_EQ(call("GET", "/v1/orders/" + id).body["amount_refunded"], 1000);
+  // Another key is another refund.
+  auto other = engine_->request("POST", "/v1/orders/" + id + "/refunds", key_, body,
+                                {{"Idempotency-Key", "refund-twice-43"}});
+  ASSERT_EQ(other.status, 202) << other.raw;
+  EXPECT_NE(other.body["id"], first.body["id"]);
+}
+
 TEST_F(payment_test, fifty_concurrent_partial_refunds_never_exceed_the_amount) {
   auto awaiting = create_and_pay("M-rfd-2");
   auto id = awaiting["id"].get<std::string>();
