@@ -13,7 +13,8 @@
 namespace payengine {
 
 engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
-                            const gateway_settings* alipay, std::shared_ptr<stream_hub> hub) {
+                            const gateway_settings* alipay, std::shared_ptr<stream_hub> hub,
+                            bool restart) {
   engine_handles h;
   h.stream = std::move(hub);
   h.inspector = sys.spawn(inspector_impl, h.stream);
@@ -51,6 +52,7 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
   ns.workers = cfg.notifier_workers;
   ns.timeout_ms = cfg.webhook_timeout_ms;
   ns.sms_url = cfg.sms_url;
+  ns.successor = restart;
   h.notifier = sys.spawn(notifier_impl, ns, h.writers.front());
   if (h.gateway) {
     reconciler_settings rc;

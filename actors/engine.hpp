@@ -16,9 +16,10 @@ class stream_hub;
 
 /// Spawns every actor of the engine. `alipay`: the gateway's settings when
 /// the channel is configured; `hub`: where the inspector publishes (it
-/// outlives restarts of the actors). The top supervisor
-/// (actors/supervisor.cpp) watches them, restarts them, and stops them.
+/// outlives restarts of the actors); `restart`: by the top supervisor in a
+/// running process (actors/supervisor.cpp watches, restarts and stops them).
 engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
-                            const gateway_settings* alipay, std::shared_ptr<stream_hub> hub);
+                            const gateway_settings* alipay, std::shared_ptr<stream_hub> hub,
+                            bool restart = false);
 
 } // namespace payengine

@@ -136,7 +136,18 @@ namespace {
 
 delivery_worker_actor::behavior_type worker_impl(notifier_settings s) {
   return {
-    [s](const delivery& d) { return attempt_delivery(d, s); },
+    [s](const delivery& d) {
+      // Whatever a target does to the HTTP client (a URL it cannot parse, an
+      // exception inside it) is that delivery's failure, never the worker's
+      // death: one bad notify_url must not take the notifier down.
+      try {
+        return attempt_delivery(d, s);
+      } catch (const std::exception& e) {
+        delivery_outcome out;
+        out.error = std::string{"invalid_target: "} + e.what();
+        return out;
+      }
+    },
   };
 }
 
@@ -240,7 +251,12 @@ void claim(notifier_self self) {
         if (st.claim_again)
           claim(self);
       },
-      [self](caf::error&) { self->state.claiming = false; });
+      [self](caf::error&) {
+        auto& st = self->state;
+        st.claiming = false;
+        if (st.claim_again)
+          claim(self);
+      });
 }
 
 } // namespace
@@ -252,11 +268,24 @@ notifier_actor::behavior_type notifier_impl(notifier_self self, notifier_setting
   st.writer = std::move(writer);
   for (uint32_t i = 0; i < std::max(1u, st.settings.workers); ++i)
     st.workers.push_back(self->spawn<caf::detached + caf::linked>(worker_impl, st.settings));
-  // One notifier: leases left by a crashed process are void.
-  self->request(st.writer, std::chrono::seconds{10}, unlease_atom_v)
-    .then([self](bool) { self->send(self, sweep_atom_v); },
-          [self](caf::error&) { self->send(self, sweep_atom_v); });
+  if (!st.settings.successor) {
+    // One notifier per process: leases left by a crashed process are void.
+    self->request(st.writer, std::chrono::seconds{10}, unlease_atom_v, timestamp_us{0})
+      .then([self](bool) { self->send(self, sweep_atom_v); },
+            [self](caf::error&) { self->send(self, sweep_atom_v); });
+  } else {
+    // The previous notifier's attempts end by their deadline; then the
+    // leases it took (all ending before ours would) are void.
+    auto deadline = std::chrono::milliseconds{st.settings.timeout_ms * 3 + 1'000};
+    auto before = now_us() + int64_t{st.settings.lease_ms} * 1000;
+    self->delayed_send(self, deadline, unlease_atom_v, before);
+    self->send(self, sweep_atom_v);
+  }
   return {
+    [=](unlease_atom, timestamp_us ending_before) {
+      self->request(self->state.writer, std::chrono::seconds{10}, unlease_atom_v, ending_before)
+        .then([self](bool) { claim(self); }, [](caf::error&) {});
+    },
     [=](sweep_atom) { // the poll
       claim(self);
       self->delayed_send(self, std::chrono::milliseconds{self->state.settings.poll_ms}, sweep_atom_v);

@@ -26,6 +26,10 @@ struct notifier_settings {
   uint32_t workers = 8;
   uint32_t timeout_ms = 5'000;
   uint32_t lease_ms = 600'000;
+  /// Started by the top supervisor in a running process: the previous
+  /// notifier's workers may still be finishing their attempts, so its
+  /// leases are voided only after an attempt's deadline has passed.
+  bool successor = false;
   std::string sms_url; // empty: SMS deliveries are recorded dead ("sms_disabled")
 };
 

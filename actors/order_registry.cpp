@@ -8,6 +8,16 @@
 
 namespace payengine {
 
+bool note_crash(restart_record& rec, std::chrono::steady_clock::time_point now,
+                std::chrono::milliseconds window, uint32_t max) {
+  if (rec.recent > 0 && now - rec.last_at > window)
+    rec.recent = 0; // crashes long ago do not count against the limit
+  rec.count++;
+  rec.recent++;
+  rec.last_at = now;
+  return rec.recent <= max;
+}
+
 namespace {
 
 using entry = order_registry_state::entry;
@@ -102,14 +112,16 @@ caf::result<order_reply> route(order_registry_self self, Command cmd) {
   return rp;
 }
 
-void remember_restart(order_registry_self self, const std::string& id,
-                      const caf::error& reason) {
+/// Counts the crash of `id`; true if it may be restarted at once.
+bool remember_crash(order_registry_self self, const std::string& id, const caf::error& reason) {
   auto& st = self->state;
   if (st.restarts.size() >= restart_records_max && !st.restarts.count(id))
     st.restarts.erase(st.restarts.begin());
   auto& rec = st.restarts[id];
-  rec.count++;
   rec.last_reason = to_string(reason);
+  return note_crash(rec, std::chrono::steady_clock::now(),
+                    std::chrono::milliseconds{st.settings.restart_window_ms},
+                    st.settings.restarts_max);
 }
 
 void on_order_down(order_registry_self self, const caf::down_msg& msg) {
@@ -132,15 +144,15 @@ void on_order_down(order_registry_self self, const caf::down_msg& msg) {
     st.counters.passivations++;
     report(self, actor_event_kind::passivate, id, actor);
   }
+  bool restart = false;
   if (crashed) {
     report(self, actor_event_kind::crash, id, actor, to_string(msg.reason));
-    remember_restart(self, id, msg.reason);
+    restart = remember_crash(self, id, msg.reason);
     st.counters.restarts++;
     logging::warn("order.crashed", {{"order_id", id},
                                     {"reason", to_string(msg.reason)},
                                     {"restarts", st.restarts[id].count}});
   }
-  bool restart = crashed && st.restarts[id].count <= st.settings.restarts_max;
   if (held.empty() && !restart)
     return;
   auto& successor = activate(self, id, true, crashed);
@@ -261,12 +273,28 @@ order_registry_impl(order_registry_self self, registry_settings settings,
   self->state.counters.index = settings.index;
   self->state.counters.live_max = settings.live_max;
   self->set_down_handler([=](caf::down_msg& msg) { on_order_down(self, msg); });
-  self->set_exit_handler([=](caf::exit_msg& msg) {
-    // Order actors are not linked (a crash must not take the shard down),
-    // so the shard stops them itself on shutdown.
+  // Order actors are not linked (a crash must not take the shard down), so
+  // the shard stops them itself when it stops or crashes: none is left
+  // behind, and the shard's successor activates them again from storage.
+  auto stop_orders = [=](const caf::error& reason) {
     for (auto& kv : self->state.live)
-      self->send_exit(kv.second.handle, msg.reason);
+      self->send_exit(kv.second.handle, reason);
+  };
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    stop_orders(msg.reason);
     self->quit(msg.reason);
+  });
+  self->set_exception_handler([=](std::exception_ptr& ep) -> caf::error {
+    std::string what = "unknown";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    logging::error("registry.crashed", {{"shard", self->state.settings.index}, {"error", what}});
+    stop_orders(caf::exit_reason::user_shutdown);
+    return caf::make_error(caf::sec::runtime_error, what);
   });
   return {
     [=](create_order& cmd) { return route(self, std::move(cmd)); },

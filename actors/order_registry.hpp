@@ -21,9 +21,24 @@ namespace payengine {
 struct registry_settings {
   uint32_t index = 0;
   uint32_t live_max = 50'000;
-  uint32_t restarts_max = 5;
+  uint32_t restarts_max = 5; // restarts of one order within the window
+  uint32_t restart_window_ms = 600'000;
   order_settings order;
 };
+
+/// An order actor's crashes, as its shard counts them.
+struct restart_record {
+  uint32_t count = 0;  // since the engine started (shown to operators)
+  uint32_t recent = 0; // within the restart window (what the limit counts)
+  std::chrono::steady_clock::time_point last_at;
+  std::string last_reason;
+};
+
+/// Counts a crash at `now`; true if the actor may be restarted at once
+/// (at most `max` within `window`; crashes older than the window are
+/// forgotten). Beyond it the order is only activated again on demand.
+bool note_crash(restart_record& rec, std::chrono::steady_clock::time_point now,
+                std::chrono::milliseconds window, uint32_t max);
 
 struct order_registry_state {
   static inline const char* name = "order_registry";
@@ -36,11 +51,6 @@ struct order_registry_state {
     std::vector<std::function<void(const order_actor&)>> held;
     std::list<std::string>::iterator lru_pos;
     std::chrono::steady_clock::time_point last_routed;
-  };
-
-  struct restart_record {
-    uint32_t count = 0;
-    std::string last_reason;
   };
 
   registry_settings settings;

@@ -280,8 +280,10 @@ storage_writer_actor::behavior_type storage_writer_impl(storage_writer_self self
     [=](const delivery_outcome& o) {
       return enqueue<bool>(self, [o](pqxx::work& tx) { return storage::record_delivery(tx, o); });
     },
-    [=](unlease_atom) {
-      return enqueue<bool>(self, [](pqxx::work& tx) { return storage::unlease_deliveries(tx); });
+    [=](unlease_atom, timestamp_us ending_before) {
+      return enqueue<bool>(self, [ending_before](pqxx::work& tx) {
+        return storage::unlease_deliveries(tx, ending_before);
+      });
     },
     [=](redeliver_atom, const std::string& id) {
       return enqueue<bool>(self, [id](pqxx::work& tx) { return storage::redeliver(tx, id); });

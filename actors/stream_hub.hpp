@@ -57,6 +57,10 @@ public:
   /// Wakes every client for good (shutdown).
   void close();
 
+  bool closed() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return closed_;
+  }
   bool has_clients() const { return clients_count_.load(std::memory_order_relaxed) > 0; }
   uint32_t clients() const { return clients_count_.load(std::memory_order_relaxed); }
   uint64_t dropped() const { return dropped_total_.load(std::memory_order_relaxed); }

@@ -75,7 +75,7 @@ void add_limit_options(CLI::App& app, engine_config& c) {
   add(app, c.registry_shards, "registry_shards", "order registry shards");
   add(app, c.live_orders_max, "live_orders_max", "live order actors in memory (LRU beyond)");
   add(app, c.order_idle_ms, "order_idle_ms", "idle time before an order actor passivates");
-  add(app, c.order_restarts_max, "order_restarts_max", "eager restarts of one crashed order actor");
+  add(app, c.order_restarts_max, "order_restarts_max", "eager restarts of one crashed order actor within ten minutes (then only on demand)");
   add(app, c.expiry_sweep_interval_ms, "expiry_sweep_interval_ms", "how often stored orders are checked for expiry");
   add(app, c.expiry_sweep_batch_max, "expiry_sweep_batch_max", "orders expired per sweep at most");
   add(app, c.channel_timeout_ms, "channel_timeout_ms", "deadline of one gateway call, retries included");

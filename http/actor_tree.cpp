@@ -70,8 +70,7 @@ json inspector_json(const inspector_info& i) {
 
 } // namespace
 
-json actor_tree(server_context& ctx, uint32_t orders_max) {
-  constexpr auto timeout = std::chrono::seconds{2};
+json actor_tree(server_context& ctx, uint32_t orders_max, std::chrono::milliseconds timeout) {
   auto snapshot = ctx.handles();
   const auto& h = *snapshot;
   auto shards = json::array();
@@ -106,6 +105,14 @@ json actor_tree(server_context& ctx, uint32_t orders_max) {
   auto children = json::array();
   for (const auto& child : h.children())
     children.push_back(child.first);
+  // Periodic actors with nothing to report but that they run.
+  auto sweepers = json::array();
+  if (h.sweeper)
+    sweepers.push_back({{"id", "expiry_sweeper"}, {"kind", "expiry_sweeper"},
+                        {"interval_ms", ctx.cfg.scaled_ms(ctx.cfg.expiry_sweep_interval_ms)}});
+  if (h.reconciler)
+    sweepers.push_back({{"id", "reconciler"}, {"kind", "reconciler"},
+                        {"interval_ms", ctx.cfg.scaled_ms(ctx.cfg.reconcile_interval_ms)}});
   auto restarts = ctx.directory->restarts();
   json supervisor = {{"id", "engine"}, {"kind", "supervisor"}, {"strategy", "one_for_all"},
                      {"children", children}, {"restarts", restarts.restarts},
@@ -121,6 +128,7 @@ json actor_tree(server_context& ctx, uint32_t orders_max) {
           {"gateways", std::move(gateways)},
           {"notifier", std::move(notifier)},
           {"inspector", std::move(inspector)},
+          {"sweepers", std::move(sweepers)},
           {"orders", std::move(orders)}};
 }
 

@@ -12,7 +12,8 @@ namespace payengine::http {
 /// Supervisor, registry shards, storage writers, gateways, notifier (with
 /// its delivery workers), inspector, and up to `orders_max` live orders
 /// (most recently used first).
-nlohmann::json actor_tree(server_context& ctx, uint32_t orders_max);
+nlohmann::json actor_tree(server_context& ctx, uint32_t orders_max,
+                          std::chrono::milliseconds timeout = std::chrono::seconds{2});
 
 /// One order actor as the admin API shows it.
 nlohmann::json order_actor_json(const order_actor_info& i);

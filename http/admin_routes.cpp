@@ -96,7 +96,9 @@ void kill_engine_actor(server_context& ctx, const std::string& name, Response& r
   auto actor = ctx.handles()->child(name);
   if (!actor)
     return send(res, not_found("actor"));
-  caf::anon_send_exit(actor, caf::exit_reason::kill);
+  // An exit its handlers see (a shard stops its order actors first); any
+  // death of an engine actor makes the supervisor restart them all.
+  caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
   send_json(res, 202, {{"id", name}, {"killed", true}});
 }
 

@@ -10,10 +10,12 @@
 
 #include <caf/actor_system.hpp>
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <shared_mutex>
@@ -48,6 +50,13 @@ struct server_context {
   std::atomic<uint32_t> long_polls{0};
   std::optional<channels::public_key> alipay_key; // verifies Alipay's notifications
   http_metrics metrics;
+  /// The actor tree of the stream's stats frames: asked once a second
+  /// whatever the number of stream clients (http/stream_route.cpp).
+  struct {
+    std::mutex mtx;
+    std::chrono::steady_clock::time_point at;
+    nlohmann::json tree;
+  } stream_tree;
 
   /// The engine's actors as of now (take it once per request).
   std::shared_ptr<const engine_handles> handles() const { return directory->current(); }

@@ -20,22 +20,12 @@ std::string label_value(std::string_view v) {
   return out;
 }
 
-std::string http_metrics::route_of(std::string_view path) {
-  std::string out;
-  size_t pos = 0;
-  int segments = 0;
-  while (pos < path.size() && segments < 8) {
-    auto next = path.find('/', pos + 1);
-    auto seg = path.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos);
-    // An id segment ("/ord_...", "/rfd_...", ...) or anything long is a parameter.
-    bool id = seg.size() > 5 && seg[4] == '_' && seg.substr(1).find('_') == 3;
-    out += id || seg.size() > 40 ? "/{id}" : std::string{seg};
-    ++segments;
-    if (next == std::string_view::npos)
-      break;
-    pos = next;
-  }
-  return out.empty() ? "/" : out;
+std::string http_metrics::route_label(std::string_view pattern) {
+  std::string out{pattern};
+  static const std::string parameter = "([^/]+)";
+  for (auto at = out.find(parameter); at != std::string::npos; at = out.find(parameter))
+    out.replace(at, parameter.size(), "{id}");
+  return out;
 }
 
 void http_metrics::observe(const std::string& route, const std::string& method, int status,

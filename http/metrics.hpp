@@ -40,8 +40,10 @@ public:
   /// Appends this class's metric families to `out`.
   void render(std::string& out) const;
 
-  /// "/v1/orders/ord_abc/cancel" -> "/v1/orders/{id}/cancel": bounded labels.
-  static std::string route_of(std::string_view path);
+  /// The label of a route pattern: R"(/v1/orders/([^/]+)/cancel)" ->
+  /// "/v1/orders/{id}/cancel". Labels come from the routes, never from the
+  /// request's path, so a client cannot grow the set.
+  static std::string route_label(std::string_view pattern);
 
 private:
   struct histogram {

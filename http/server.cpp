@@ -20,12 +20,15 @@ bool is_json_content_type(const std::string& value) {
   return media == "application/json";
 }
 
-/// When the current worker thread started on its request (for /metrics).
+/// When the current worker thread started on its request, and the route
+/// that took it (for /metrics).
 thread_local std::chrono::steady_clock::time_point request_started;
+thread_local const std::string* request_route = nullptr;
 
 /// Refuses what no route should see: wrong content types on bodies.
 httplib::Server::HandlerResponse pre_route(const httplib::Request& req, httplib::Response& res) {
   request_started = std::chrono::steady_clock::now();
+  request_route = nullptr;
   // The body is not read yet here: look at the headers that announce one.
   auto length = req.get_header_value("Content-Length");
   bool has_body = (!length.empty() && length != "0")
@@ -67,14 +70,27 @@ httplib::Server::HandlerResponse on_error(const httplib::Request&, httplib::Resp
 
 } // namespace
 
+namespace {
+
+/// Remembers the route's label for the metrics, then runs the handler.
+httplib::Server::Handler labelled(const std::string& pattern, httplib::Server::Handler handler) {
+  auto label = std::make_shared<const std::string>(http_metrics::route_label(pattern));
+  return [label, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+    request_route = label.get();
+    handler(req, res);
+  };
+}
+
+} // namespace
+
 void router::get(const std::string& pattern, httplib::Server::Handler handler) {
   methods_[pattern].insert("GET");
-  svr_.Get(pattern, std::move(handler));
+  svr_.Get(pattern, labelled(pattern, std::move(handler)));
 }
 
 void router::post(const std::string& pattern, httplib::Server::Handler handler) {
   methods_[pattern].insert("POST");
-  svr_.Post(pattern, std::move(handler));
+  svr_.Post(pattern, labelled(pattern, std::move(handler)));
 }
 
 void router::refuse_other_methods() {
@@ -82,11 +98,11 @@ void router::refuse_other_methods() {
     std::string allow;
     for (const auto& m : methods)
       allow += (allow.empty() ? "" : ", ") + m + (m == "GET" ? ", HEAD" : "");
-    auto refuse = [allow](const httplib::Request& req, httplib::Response& res) {
+    auto refuse = labelled(pattern, [allow](const httplib::Request& req, httplib::Response& res) {
       res.set_header("Allow", allow);
       send(res, {405, "invalid_request_error", "method_not_allowed",
                  req.method + " is not allowed here; use " + allow + ".", {}, {}});
-    };
+    });
     if (!methods.count("GET"))
       svr_.Get(pattern, refuse);
     if (!methods.count("POST"))
@@ -131,10 +147,8 @@ void api_server::configure() {
   svr_.set_pre_routing_handler(pre_route);
   svr_.set_logger([ctx = ctx_.get()](const httplib::Request& req, const httplib::Response& res) {
     auto took = std::chrono::steady_clock::now() - request_started;
-    auto route = res.status == 404 && res.body.find("route_not_found") != std::string::npos
-                   ? std::string{"unmatched"}
-                   : http_metrics::route_of(req.path);
-    ctx->metrics.observe(route, req.method, res.status, took);
+    static const std::string unmatched = "unmatched";
+    ctx->metrics.observe(request_route ? *request_route : unmatched, req.method, res.status, took);
   });
   svr_.set_error_handler(httplib::Server::HandlerWithResponse{on_error});
   svr_.set_exception_handler([](const httplib::Request& req, httplib::Response& res,

@@ -39,11 +39,24 @@ std::string frame(const char* event, const json& data) {
          + data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
 }
 
+/// The actor tree, asked at most about once a second for all clients, with
+/// short deadlines: a stats frame never waits long on a busy actor.
+json shared_tree(server_context& ctx) {
+  auto& cache = ctx.stream_tree;
+  std::lock_guard<std::mutex> guard{cache.mtx};
+  auto now = clock_type::now();
+  if (cache.tree.is_null() || now - cache.at >= std::chrono::milliseconds{900}) {
+    cache.tree = actor_tree(ctx, 0, std::chrono::milliseconds{500});
+    cache.at = now;
+  }
+  return cache.tree;
+}
+
 json stats(server_context& ctx, stream_session& s) {
   auto now = clock_type::now();
   auto seconds = std::max(0.001, std::chrono::duration<double>(now - s.stats_at).count());
   auto http_now = ctx.metrics.sum(stream_route);
-  auto tree = actor_tree(ctx, 0);
+  auto tree = shared_tree(ctx);
   uint64_t transitions = tree["inspector"].is_object() ? tree["inspector"].value("transitions", uint64_t{0})
                                                        : 0;
   json out = {
@@ -54,7 +67,9 @@ json stats(server_context& ctx, stream_session& s) {
               {"errors_per_s", double(http_now.server_errors - s.http_before.server_errors) / seconds},
               {"p50_ms", http_metrics::quantile(s.http_before, http_now, 0.50) * 1000},
               {"p99_ms", http_metrics::quantile(s.http_before, http_now, 0.99) * 1000}}},
-    {"transitions_per_s", s.greeted ? double(transitions - s.transitions_before) / seconds : 0.0},
+    // A restarted inspector starts counting again: no negative rates.
+    {"transitions_per_s", s.greeted && transitions >= s.transitions_before
+                            ? double(transitions - s.transitions_before) / seconds : 0.0},
     {"tree", std::move(tree)}};
   s.http_before = http_now;
   s.transitions_before = transitions;
@@ -100,6 +115,8 @@ void open_stream(server_context& ctx, const Request& req, Response& res) {
                       "Provide the admin token as 'Authorization: Bearer <token>'.", {}, {}});
   auto hub = ctx.handles()->stream;
   auto client = hub ? hub->subscribe() : nullptr;
+  if (!client && hub && hub->closed())
+    return send(res, {503, "api_error", "shutting_down", "The engine is stopping.", {}, {}});
   if (!client) {
     res.set_header("Retry-After", "5");
     return send(res, {429, "rate_limit_error", "too_many_streams",

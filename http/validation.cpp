@@ -212,11 +212,27 @@ std::optional<int64_t> parse_bounded_int(std::string_view value, int64_t lo, int
 
 bool plausible_url(std::string_view url) {
   auto scheme_ok = url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
+  if (!scheme_ok)
+    return false;
   auto host_start = url.find("://") + 3;
-  return scheme_ok && url.size() > host_start
-         && std::none_of(url.begin(), url.end(), [](char c) {
-              return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
-            });
+  if (url.size() <= host_start
+      || std::any_of(url.begin(), url.end(), [](char c) {
+           return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+         }))
+    return false;
+  // host[:port], where a port is 1..65535 (an IPv6 literal in brackets).
+  auto authority = url.substr(host_start, url.find_first_of("/?#", host_start) - host_start);
+  if (authority.empty() || authority.find('@') != std::string_view::npos)
+    return false;
+  auto host_end = authority.front() == '[' ? authority.find(']') : authority.find(':');
+  if (authority.front() == '[' && host_end == std::string_view::npos)
+    return false;
+  auto port_at = authority.front() == '[' ? host_end + 1 : host_end;
+  if (port_at == std::string_view::npos || port_at >= authority.size())
+    return port_at == std::string_view::npos || authority.front() == '[';
+  if (authority[port_at] != ':')
+    return false;
+  return parse_bounded_int(authority.substr(port_at + 1), 1, 65'535).has_value();
 }
 
 size_t utf8_length(std::string_view s) {

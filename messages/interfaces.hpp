@@ -58,6 +58,7 @@ using order_registry_actor = caf::typed_actor<
 /// (actors/notifier.cpp): `sweep_atom` is its poll, `retry_atom` asks it to
 /// look for due deliveries now (a retry is due, an operator redelivered).
 using notifier_actor = caf::typed_actor<caf::reacts_to<sweep_atom>, caf::reacts_to<retry_atom>,
+                                        caf::reacts_to<unlease_atom, timestamp_us>,
                                         caf::replies_to<info_atom>::with<notifier_info>>;
 
 /// Hears every order actor's lifecycle and committed transitions, counts
@@ -91,7 +92,7 @@ using storage_writer_actor = caf::typed_actor<
   // limit, lease ms, merchants at their bound
   caf::replies_to<claim_atom, uint32_t, uint32_t, std::vector<std::string>>::with<std::vector<delivery>>,
   caf::replies_to<delivery_outcome>::with<bool>,
-  caf::replies_to<unlease_atom>::with<bool>,
+  caf::replies_to<unlease_atom, timestamp_us>::with<bool>, // leases ending before (0: all)
   caf::replies_to<redeliver_atom, std::string>::with<bool>,
   caf::replies_to<notifs_atom, std::string, uint32_t>::with<std::vector<std::string>>, // status, limit
   caf::replies_to<outbox_atom>::with<notifier_info>, // the outbox's pending and dead rows

@@ -73,8 +73,8 @@ bool record_delivery(pqxx::work& tx, const delivery_outcome& o) {
   return r.affected_rows() == 1;
 }
 
-bool unlease_deliveries(pqxx::work& tx) {
-  tx.exec_prepared("outbox_unlease");
+bool unlease_deliveries(pqxx::work& tx, timestamp_us ending_before) {
+  tx.exec_prepared("outbox_unlease", ending_before);
   return true;
 }
 

@@ -192,7 +192,9 @@ void prepare_merchant_events(pqxx::connection& c) {
             "  delivered_at = CASE WHEN $7::smallint = 1 THEN pe_ts($3) END,"
             "  next_attempt_at = CASE WHEN $8::bigint = 0 THEN next_attempt_at ELSE pe_ts($8) END"
             " WHERE id = $1");
-  c.prepare("outbox_unlease", "UPDATE outbox SET leased_until = NULL WHERE leased_until IS NOT NULL");
+  // Leases that end before $1 (0: all of them) are void.
+  c.prepare("outbox_unlease", "UPDATE outbox SET leased_until = NULL WHERE leased_until IS NOT NULL"
+                              " AND ($1::bigint = 0 OR leased_until < pe_ts($1))");
   c.prepare("outbox_redeliver",
             "UPDATE outbox SET status = 0, next_attempt_at = now(), leased_until = NULL,"
             " updated_at = now() WHERE id = $1 AND status <> 0");

@@ -45,8 +45,9 @@ std::vector<std::string> merchant_events_page(pqxx::work& tx, const std::string&
 std::vector<delivery> claim_deliveries(pqxx::work& tx, uint32_t limit, uint32_t lease_ms,
                                        const std::vector<std::string>& busy_merchants);
 bool record_delivery(pqxx::work& tx, const delivery_outcome& o);
-/// At start-up of the (single) notifier: leases of a crashed one are void.
-bool unlease_deliveries(pqxx::work& tx);
+/// Leases of a notifier that is gone are void: those ending before
+/// `ending_before` (0: all, at start-up of the process).
+bool unlease_deliveries(pqxx::work& tx, timestamp_us ending_before);
 bool redeliver(pqxx::work& tx, const std::string& id);
 /// Pending and dead outbox rows and the earliest pending attempt.
 notifier_info outbox_summary(pqxx::work& tx);

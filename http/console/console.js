@@ -8,11 +8,12 @@
   const ORDERS_SHOWN = 60;   // order rows drawn
   const FEED_MAX = 150;      // live events kept in the feed
   const HISTORY = 120;       // chart points (one per second)
-  const STALL_MS = 5000;     // no frame for this long: reconnect
+  const STALL_MS = 15000;    // no frame for this long: reconnect
 
   const $ = (selector) => document.querySelector(selector);
   let token = sessionStorage.getItem(TOKEN_KEY) || "";
   let stream = null;         // the AbortController of the running stream
+  let streamGeneration = 0;  // a newer login ends an older stream loop
   let lastFrameAt = 0;
   let statsTicks = 0;
   let selectedOrder = "";
@@ -89,6 +90,7 @@
 
   function logout(message) {
     token = "";
+    streamGeneration++;
     sessionStorage.removeItem(TOKEN_KEY);
     if (stream) stream.abort();
     stream = null;
@@ -107,8 +109,9 @@
   }
 
   async function runStream() {
+    const generation = ++streamGeneration;
     let backoff = 1000;
-    while (token) {
+    while (token && generation === streamGeneration) {
       const controller = new AbortController();
       stream = controller;
       setStreamState("connecting");
@@ -139,7 +142,7 @@
       } catch (e) {
         if (stream !== controller) return; // logged out or replaced
       }
-      if (!token) return;
+      if (!token || generation !== streamGeneration) return;
       setStreamState("offline");
       await sleep(backoff);
       backoff = Math.min(backoff * 2, 10000);
@@ -282,8 +285,9 @@
     }
     const i = tree.inspector;
     if (i) kids.push(node(i.id, i.kind, `stream clients ${i.stream_clients} · dropped ${i.stream_dropped} · transitions ${i.transitions}`));
-    kids.push(node("expiry_sweeper", "expiry_sweeper", "expires orders whose actors are passivated"));
-    kids.push(node("reconciler", "reconciler", "queries trades stuck on the channel"));
+    const roles = { expiry_sweeper: "expires orders whose actors are passivated", reconciler: "queries trades stuck on the channel" };
+    for (const s of tree.sweepers || [])
+      kids.push(node(s.id, s.kind, `${roles[s.kind] || ""} · every ${s.interval_ms} ms`));
     const supFacts = `top supervisor · ${sup.strategy || "one_for_all"} · restarts ${sup.restarts || 0}`
       + (sup.last_child ? ` · last: ${sup.last_child} at ${timeOf(sup.last_restart_at)}` : "")
       + (sup.gave_up ? " · GAVE UP: the engine is down" : "");

@@ -339,6 +339,8 @@ TEST_F(api_test, metrics_are_valid_prometheus_text) {
   auto id = create("M-metrics")["id"].get<std::string>();
   post("/v1/orders/" + id + "/cancel", json::object());
   get("/v1/orders/ord_missing");
+  engine_->request("GET", "/no/such/path-4711", key_);        // a client cannot add labels
+  engine_->request("POST", "/v1/orders/whatever-4712/x", key_, "{}");
   expect_error(engine_->request("GET", "/metrics", key_), 401, "authentication_error");
   auto r = engine_->request("GET", "/metrics", engine_->admin_token());
   ASSERT_EQ(r.status, 200);
@@ -357,6 +359,10 @@ TEST_F(api_test, metrics_are_valid_prometheus_text) {
                       "payengine_storage_batch_size_bucket{writer=\"0\",le=\"1\"}",
                       "payengine_storage_commit_duration_seconds_bucket{writer=\"0\",le=\"+Inf\"}"})
     EXPECT_NE(r.raw.find(needle), std::string::npos) << needle << "\n" << r.raw;
+  EXPECT_EQ(r.raw.find("4711"), std::string::npos);
+  EXPECT_EQ(r.raw.find("4712"), std::string::npos);
+  EXPECT_NE(r.raw.find("payengine_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"}"),
+            std::string::npos);
   // The format itself, checked by Prometheus's own linter when installed
   // (scripts/test.sh installs it).
   if (std::system("command -v promtool >/dev/null 2>&1") == 0) {

@@ -321,6 +321,8 @@ TEST_F(console_test, a_killed_engine_actor_makes_the_supervisor_restart_the_engi
   EXPECT_EQ(tree["supervisor"]["gave_up"], false);
   auto metrics = engine_->request("GET", "/metrics", admin).raw;
   EXPECT_NE(metrics.find("payengine_engine_restarts_total 3"), std::string::npos);
+  // No order actor was left behind by its killed shard: SIGTERM stops it all.
+  EXPECT_EQ(engine_->terminate(), 0);
 }
 
 TEST_F(console_test, too_many_restarts_and_the_supervisor_gives_up_visibly) {

@@ -168,3 +168,20 @@ TEST(validation, mutated_bodies_never_crash) {
 
 } // namespace
 } // namespace payengine::http
+
+namespace payengine::http {
+namespace {
+
+TEST(plausible_url, takes_http_urls_with_sane_hosts_and_ports) {
+  for (const char* ok : {"http://127.0.0.1:8090/merchant/webhooks", "https://shop.example.com/hook",
+                         "http://h", "http://h:1/", "http://h:65535/x?y#z", "http://[::1]:8080/hook",
+                         "http://[::1]/hook"})
+    EXPECT_TRUE(plausible_url(ok)) << ok;
+  for (const char* bad : {"ftp://h/", "http://", "http:///path", "http://h:99999999999/", "http://h:0/",
+                          "http://h:65536/", "http://h:/", "http://h:8x/", "http://u:p@h/", "http://[::1/",
+                          "http://h /", "http://h\x7f/"})
+    EXPECT_FALSE(plausible_url(bad)) << bad;
+}
+
+} // namespace
+} // namespace payengine::http

@@ -128,9 +128,17 @@ int engine_process::terminate() {
     return -1;
   ::kill(pid_, SIGTERM);
   int status = 0;
-  ::waitpid(pid_, &status, 0);
-  pid_ = -1;
-  return status;
+  // Bounded: a process that does not stop in 20 s is a failed test, not a
+  // hung one (it is killed and -2 returned).
+  for (int i = 0; i < 2'000; ++i) {
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return status;
+    }
+    ::usleep(10'000);
+  }
+  kill_hard();
+  return -2;
 }
 
 void engine_process::kill_hard() {

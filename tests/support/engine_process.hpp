@@ -46,7 +46,8 @@ public:
 
   /// Starts the binary and waits until /healthz answers (or fails the test).
   void start();
-  /// SIGTERM, then waits; returns the exit status (as from waitpid).
+  /// SIGTERM, then waits (20 s at most, then SIGKILL and -2); returns the
+  /// exit status (as from waitpid).
   int terminate();
   /// SIGKILL, then waits.
   void kill_hard();
