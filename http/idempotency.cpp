@@ -91,7 +91,9 @@ void with_idempotency(server_context& ctx, const httplib::Request& req,
       break;
   }
   handler(res);
-  finish(ctx, writer, m, key, res);
+  // The writers of now: the supervisor may have restarted them meanwhile.
+  auto now_handles = ctx.handles();
+  finish(ctx, now_handles->writer_for(m.id + "/" + key), m, key, res);
 }
 
 } // namespace payengine::http
