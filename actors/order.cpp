@@ -373,7 +373,11 @@ void load_from_storage(order_self self) {
     .await(
       [=](std::vector<order_record>& rows) {
         if (rows.empty()) {
+          // No such order: answer what is queued with not_found and go
+          // (through the registry's handshake, which holds what comes
+          // meanwhile), rather than occupy a live slot until idle.
           self->state.current = phase::missing;
+          self->send(self->state.ctx.registry, idle_atom_v, self->state.id);
           return;
         }
         become_live(self, std::move(rows.front()));

@@ -361,7 +361,9 @@ TEST_F(console_test, stream_clients_are_bounded) {
 }
 
 TEST_F(console_test, a_client_that_does_not_read_loses_events_and_slows_nobody) {
-  start({"--stream-buffer-max", "16"});
+  // Every client's buffer: 2,048 events (half a second of this load), room
+  // for the reading client's scheduling hiccups on a busy 2-core machine.
+  start({"--stream-buffer-max", "2048"});
   stuck_client stuck{engine_->port(), engine_->admin_token()};
   ASSERT_TRUE(stuck.connected());
   stream_reader reader{engine_->port(), engine_->admin_token()};
@@ -373,7 +375,7 @@ TEST_F(console_test, a_client_that_does_not_read_loses_events_and_slows_nobody) 
       break;
   }
   // Orders until the stuck client's buffers are full and the engine drops
-  // its events: its 16-frame buffer, after the kernel's socket buffers
+  // its events: its 2,048-event buffer, after the kernel's socket buffers
   // (up to 4 MiB here) took their share. Four merchants' threads at once.
   std::atomic<int> orders{0};
   std::atomic<int> refused{0};
