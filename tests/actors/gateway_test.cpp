@@ -180,8 +180,8 @@ class gateway_e2e : public testing::Test {
     gateway_settings s;
     s.gateway_url = sim_.url() + "/gateway.do";
     s.app_id = app_id;
-    s.app_key = channels::private_key::from_pem(test::app_pems().private_pem).value();
-    s.channel_key = channels::public_key::from_pem(test::channel_pems().public_pem).value();
+    s.app_key = test::app_private();
+    s.channel_key = test::channel_public();
     s.workers = 4;
     s.time_scale = gateway_time_scale;
     return s;
@@ -477,7 +477,7 @@ TEST_F(gateway_e2e, an_empty_bucket_answers_rate_limited_without_calling_the_cha
 
 TEST_F(gateway_e2e, a_response_that_does_not_verify_is_never_ok) {
   auto s = settings();
-  s.channel_key = channels::public_key::from_pem(test::app_pems().public_pem).value();  // not the channel's
+  s.channel_key = test::app_public();  // not the channel's
   auto g = spawn(std::move(s));
   const auto opened = ask(g, trade("T-forged", 100));
   EXPECT_EQ(opened.outcome, channel_outcome::unavailable);

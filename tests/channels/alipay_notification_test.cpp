@@ -8,15 +8,8 @@
 namespace payengine::channels::alipay {
 namespace {
 
-const private_key& channel_private() {
-  static const private_key key = private_key::from_pem(test::channel_pems().private_pem).value();
-  return key;
-}
-
-const public_key& channel_public() {
-  static const public_key key = public_key::from_pem(test::channel_pems().public_pem).value();
-  return key;
-}
+using test::channel_private;
+using test::channel_public;
 
 constexpr std::string_view app_id = "2021000000000001";
 
@@ -75,7 +68,7 @@ TEST(channels_alipay_notification, unsigned_forged_and_foreign_are_refused) {
   unsigned_fields.erase("sign");
   EXPECT_EQ(verify_notification(form_encode(unsigned_fields), channel_public(), app_id).error().code,
             errc::missing_signature);
-  const auto app_key = private_key::from_pem(test::app_pems().private_pem).value();
+  const auto& app_key = test::app_private();
   const auto forged = make_notification(sample(), app_key).value();
   EXPECT_EQ(verify_notification(forged, channel_public(), app_id).error().code, errc::bad_signature);
   EXPECT_EQ(verify_notification(form_encode(fields), channel_public(), "2021000000000002").error().code,

@@ -10,15 +10,8 @@
 namespace payengine::channels::alipay {
 namespace {
 
-const private_key& app_private() {
-  static const private_key key = private_key::from_pem(test::app_pems().private_pem).value();
-  return key;
-}
-
-const public_key& app_public() {
-  static const public_key key = public_key::from_pem(test::app_pems().public_pem).value();
-  return key;
-}
+using test::app_private;
+using test::app_public;
 
 const request_envelope envelope{"2021000000000001", "http://engine.test/v1/callbacks/alipay",
                                 "2024-05-01 12:00:00"};
@@ -99,7 +92,7 @@ TEST(channels_alipay_request, missing_or_foreign_signatures_are_typed) {
   auto rsa1 = fields;
   rsa1["sign_type"] = "RSA";
   EXPECT_EQ(verify_request(rsa1, app_public()).error().code, errc::unsupported_sign_type);
-  const auto other = public_key::from_pem(test::channel_pems().public_pem).value();
+  const auto& other = test::channel_public();
   EXPECT_EQ(verify_request(fields, other).error().code, errc::bad_signature);
 }
 

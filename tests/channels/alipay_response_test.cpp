@@ -10,15 +10,8 @@
 namespace payengine::channels::alipay {
 namespace {
 
-const private_key& channel_private() {
-  static const private_key key = private_key::from_pem(test::channel_pems().private_pem).value();
-  return key;
-}
-
-const public_key& channel_public() {
-  static const public_key key = public_key::from_pem(test::channel_pems().public_pem).value();
-  return key;
-}
+using test::channel_private;
+using test::channel_public;
 
 std::string signed_body(std::string_view method, std::string_view body) {
   return make_signed_response(response_key(method), body, channel_private()).value();
@@ -86,7 +79,7 @@ TEST(channels_alipay_response, tampered_or_foreign_responses_fail) {
   std::string spaced = text;
   spaced.insert(spaced.find("\"msg\""), " ");  // same JSON value, other bytes
   EXPECT_EQ(parse_precreate_response(spaced, channel_public()).error().code, errc::bad_signature);
-  const auto app_public = public_key::from_pem(test::app_pems().public_pem).value();
+  const auto& app_public = test::app_public();
   EXPECT_EQ(parse_precreate_response(text, app_public).error().code, errc::bad_signature);
   EXPECT_TRUE(parse_precreate_response(text, channel_public()));
 }

@@ -10,6 +10,8 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include "channels/rsa_key.hpp"
+
 namespace payengine::test {
 
 struct pem_pair {
@@ -44,6 +46,27 @@ inline const pem_pair& app_pems() {
 inline const pem_pair& channel_pems() {
   static const pem_pair pair = generate_pem_pair();
   return pair;
+}
+
+// The same pairs parsed, as the channel code takes them.
+inline const channels::private_key& app_private() {
+  static const auto key = channels::private_key::from_pem(app_pems().private_pem).value();
+  return key;
+}
+
+inline const channels::public_key& app_public() {
+  static const auto key = channels::public_key::from_pem(app_pems().public_pem).value();
+  return key;
+}
+
+inline const channels::private_key& channel_private() {
+  static const auto key = channels::private_key::from_pem(channel_pems().private_pem).value();
+  return key;
+}
+
+inline const channels::public_key& channel_public() {
+  static const auto key = channels::public_key::from_pem(channel_pems().public_pem).value();
+  return key;
 }
 
 }  // namespace payengine::test

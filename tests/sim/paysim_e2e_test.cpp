@@ -69,15 +69,8 @@ class paysim_e2e : public testing::Test {
 
   void TearDown() override { EXPECT_EQ(sim_.stop(), 0); }
 
-  static const channels::private_key& app_key() {
-    static const auto key = channels::private_key::from_pem(test::app_pems().private_pem).value();
-    return key;
-  }
-
-  static const channels::public_key& sim_public() {
-    static const auto key = channels::public_key::from_pem(test::channel_pems().public_pem).value();
-    return key;
-  }
+  static const channels::private_key& app_key() { return test::app_private(); }
+  static const channels::public_key& sim_public() { return test::channel_public(); }
 
   alipay::request_envelope envelope(std::string notify_url = "") const {
     return {app_id, std::move(notify_url), alipay::format_timestamp(std::chrono::system_clock::now())};
@@ -287,7 +280,7 @@ TEST_F(paysim_e2e, refunds_are_idempotent_and_bounded) {
 
 TEST_F(paysim_e2e, forged_or_unsigned_requests_are_refused) {
   const auto request = alipay::precreate_request{"ord_forged_1", 100, "s", "", ""};
-  const auto forger = channels::private_key::from_pem(test::channel_pems().private_pem).value();
+  const auto& forger = test::channel_private();
   const auto forged = alipay::parse_precreate_response(
       gateway(alipay::build_request(request, envelope(), forger).value()), sim_public());
   ASSERT_TRUE(forged);  // the refusal itself is signed by the simulator
