@@ -227,9 +227,10 @@ void persist_into(order_self self, reply_to rp, transition_write w,
           return;
         }
         // Nothing was stored. Work started by the channel (not by a client,
-        // who sees the error and retries) is picked up again from storage.
+        // who sees the error and retries) is picked up again from storage,
+        // with back-off (the database may be down for a while).
         if (!rp)
-          self->send(self, retry_atom_v);
+          arm_retry(self);
       });
 }
 
@@ -381,7 +382,7 @@ void load_from_storage(order_self self) {
           return;
         }
         become_live(self, std::move(rows.front()));
-        load_pending_refunds(self);
+        load_pending_refunds(self, true);
       },
       [=](caf::error& err) {
         logging::warn("order.load_failed",

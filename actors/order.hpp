@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,9 @@ struct order_state {
   bool retry_armed = false;
   uint32_t retry_round = 0;
   std::vector<refund_row> pending_refunds;
+  /// Refunds whose outcome is committed: never owed (nor counted) again,
+  /// whatever an older read of storage still says.
+  std::set<std::string> settled_refunds;
   bool opening_trade = false;
   uint32_t channel_calls = 0; // gateway requests whose replies are still due
 };

@@ -64,9 +64,12 @@ caf::result<order_reply> on_reconcile(order_self self);
 caf::result<order_reply> on_refund(order_self self, const refund_order& cmd);
 caf::result<order_reply> on_fulfill(order_self self, const fulfill_order& cmd);
 void on_retry(order_self self);
+/// Retries the channel work still owed after a back-off (doubling, capped).
+void arm_retry(order_self self);
 /// After cancel or expiry: close the trade that may still be open.
 void close_open_trade(order_self self, const std::string& out_trade_no);
-/// After activation from storage: pick up refunds still owed.
-void load_pending_refunds(order_self self);
+/// Picks up refunds still owed from storage (awaited). `required`: at
+/// activation, where failing to read them stops the actor.
+void load_pending_refunds(order_self self, bool required);
 
 } // namespace payengine::order_detail

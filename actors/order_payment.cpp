@@ -21,6 +21,18 @@
 
 namespace payengine::order_detail {
 
+void arm_retry(order_self self) {
+  auto& st = self->state;
+  if (st.retry_armed)
+    return;
+  st.retry_armed = true;
+  auto factor = 1u << std::min<uint32_t>(st.retry_round, 5);
+  st.retry_round++;
+  self->delayed_send(self,
+                     std::chrono::milliseconds{st.ctx.settings.channel_retry_ms * factor},
+                     retry_atom_v);
+}
+
 std::string out_trade_no_of(const order_record& o) {
   return o.id + "_" + std::to_string(o.payment.attempt);
 }
@@ -65,17 +77,6 @@ callback_row callback_of(const channel_event& ev, const std::string& outcome) {
           outcome, now_us()};
 }
 
-void arm_retry(order_self self) {
-  auto& st = self->state;
-  if (st.retry_armed)
-    return;
-  st.retry_armed = true;
-  auto factor = 1u << std::min<uint32_t>(st.retry_round, 5);
-  st.retry_round++;
-  self->delayed_send(self,
-                     std::chrono::milliseconds{st.ctx.settings.channel_retry_ms * factor},
-                     retry_atom_v);
-}
 
 /// Sends `req` to the gateway; `on_reply` gets its answer, or `unavailable`
 /// when none came in time. Counted, so that the actor does not passivate
@@ -174,6 +175,8 @@ void request_refund(order_self self, const refund_row& r) {
 
 void queue_refund(order_self self, const refund_row& r) {
   auto& pending = self->state.pending_refunds;
+  if (self->state.settled_refunds.count(r.id))
+    return; // settled and committed: an older read of storage is not news
   if (std::any_of(pending.begin(), pending.end(), [&](const auto& p) { return p.id == r.id; }))
     return; // owed once, executed once (the channel dedups retries by id too)
   pending.push_back(r);
@@ -182,6 +185,7 @@ void queue_refund(order_self self, const refund_row& r) {
 
 /// The refund is settled (committed): nothing more is owed for it.
 void forget_refund(order_self self, const std::string& refund_id) {
+  self->state.settled_refunds.insert(refund_id);
   auto& pending = self->state.pending_refunds;
   pending.erase(std::remove_if(pending.begin(), pending.end(),
                                [&](const auto& p) { return p.id == refund_id; }),
@@ -554,7 +558,7 @@ void on_retry(order_self self) {
     request_open(self);
   for (const auto& r : st.pending_refunds)
     request_refund(self, r);
-  load_pending_refunds(self); // also those a failed write left only in storage
+  load_pending_refunds(self, false); // also those a failed write left only in storage
 }
 
 void close_open_trade(order_self self, const std::string& out_trade_no) {
@@ -570,18 +574,28 @@ void close_open_trade(order_self self, const std::string& out_trade_no) {
   });
 }
 
-void load_pending_refunds(order_self self) {
+void load_pending_refunds(order_self self, bool required) {
   auto& st = self->state;
   auto s = st.order.status;
   if (s != order_status::paid && s != order_status::completed && s != order_status::refunded)
     return; // only paid orders can owe refunds
+  // Awaited: a refund request must never see the order without the refunds
+  // it already owes (it would offer their money a second time).
   self->request(st.ctx.writer, storage_timeout(self), refunds_atom_v, st.id)
-    .then([=](const std::vector<refund_row>& rows) {
-            for (const auto& r : rows)
-              if (r.status == refund_status::pending)
-                queue_refund(self, r);
-          },
-          [=](caf::error&) {}); // the reconciler finds pending refunds in storage
+    .await(
+      [=](const std::vector<refund_row>& rows) {
+        for (const auto& r : rows) {
+          if (r.status != refund_status::pending)
+            self->state.settled_refunds.insert(r.id);
+          else
+            queue_refund(self, r);
+        }
+      },
+      [=](caf::error& err) {
+        if (required) // activation: without them the order is not known
+          self->quit(err);
+        // else: the reconciler finds pending refunds in storage
+      });
 }
 
 } // namespace payengine::order_detail

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 namespace payengine {
@@ -242,6 +243,10 @@ TEST_F(payment_test, partial_and_full_refunds_through_the_channel) {
   EXPECT_EQ(first.body["id"].get<std::string>().rfind("rfd_", 0), 0u);
   auto partly = wait_until(id, [](const json& o) { return o["amount_refunded"] == 1000; });
   EXPECT_EQ(partly["status"], "paid");
+  // Text PostgreSQL cannot store is a client error, not a 503.
+  auto nul = call("POST", "/v1/orders/" + id + "/refunds", {{"amount", 1}, {"reason", std::string("a\0b", 3)}});
+  EXPECT_EQ(nul.status, 400) << nul.raw;
+  EXPECT_EQ(nul.body["error"]["param"], "reason");
   auto too_much = call("POST", "/v1/orders/" + id + "/refunds", {{"amount", 7889}});
   EXPECT_EQ(too_much.status, 409) << too_much.raw;
   EXPECT_EQ(too_much.body["error"]["code"], "refund_exceeds_amount");
@@ -253,6 +258,9 @@ TEST_F(payment_test, partial_and_full_refunds_through_the_channel) {
   ASSERT_EQ(list.body["data"].size(), 2u);
   EXPECT_EQ(list.body["data"][0]["status"], "succeeded");
   EXPECT_EQ(list.body["data"][1]["status"], "succeeded");
+  std::multiset<std::string> reasons{list.body["data"][0]["reason"].get<std::string>(),
+                                     list.body["data"][1]["reason"].get<std::string>()};
+  EXPECT_EQ(reasons, (std::multiset<std::string>{"broken lid", "requested_by_merchant"}));
   EXPECT_EQ(call("POST", "/v1/orders/" + id + "/refunds", {{"amount", 1}}).status, 409);
   EXPECT_EQ(call("POST", "/v1/orders/" + id + "/refunds", {{"amount", 1.5}}).status, 400);
 }
@@ -287,6 +295,29 @@ TEST_F(payment_test, a_refund_run_again_after_its_idempotency_record_was_lost_is
                                 {{"Idempotency-Key", "refund-twice-43"}});
   ASSERT_EQ(other.status, 202) << other.raw;
   EXPECT_NE(other.body["id"], first.body["id"]);
+}
+
+TEST_F(payment_test, a_reloaded_order_counts_the_refunds_it_still_owes) {
+  auto awaiting = create_and_pay("M-rfd-reload");
+  auto id = awaiting["id"].get<std::string>();
+  ASSERT_EQ(customer_pays(awaiting), 200);
+  ASSERT_EQ(wait_until(id, [](const json& o) { return o["status"] == "paid"; })["status"], "paid");
+  // The channel's API fails: the refund stays pending, owed.
+  httplib::Client sim{"127.0.0.1", sim_->port()};
+  ASSERT_EQ(sim.Post("/sim/faults", R"({"error_rate": 1})", "application/json")->status, 200);
+  ASSERT_EQ(call("POST", "/v1/orders/" + id + "/refunds", {{"amount", 8000}}).status, 202);
+  // The actor is gone; the next request reaches its successor, loaded from
+  // storage. It must know the 80.00 still owed before it answers.
+  ASSERT_EQ(engine_->request("POST", "/admin/actors/" + id + "/kill", engine_->admin_token(), "{}").status, 202);
+  auto second = call("POST", "/v1/orders/" + id + "/refunds", {{"amount", 8000}});
+  EXPECT_EQ(second.status, 409) << second.raw;
+  EXPECT_EQ(second.body["error"]["code"], "refund_exceeds_amount");
+  EXPECT_EQ(db_->scalar("SELECT sum(amount) FROM refunds WHERE order_id = '" + id + "'"), "8000");
+  // The channel back: the owed refund goes through, once.
+  ASSERT_EQ(sim.Post("/sim/faults", R"({"error_rate": 0})", "application/json")->status, 200);
+  auto settled = wait_until(id, [](const json& o) { return o["amount_refunded"] == 8000; }, 60);
+  EXPECT_EQ(settled["amount_refunded"], 8000);
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM refunds WHERE order_id = '" + id + "' AND status = 1"), "1");
 }
 
 TEST_F(payment_test, fifty_concurrent_partial_refunds_never_exceed_the_amount) {
