@@ -37,8 +37,8 @@ void create_merchant(server_context& ctx, const Request& req, Response& res) {
       return send(res, invalid_request("parameter_unknown", "Received unknown parameter: " + k.substr(0, 64) + ".", k.substr(0, 64)));
   auto name = b.find("name");
   if (name == b.end() || !name->is_string() || name->get<std::string>().empty()
-      || utf8_length(name->get<std::string>()) > 200)
-    return send(res, invalid_param("name", "name must be a string of 1 to 200 characters."));
+      || !acceptable_text(name->get_ref<const std::string&>(), 200))
+    return send(res, invalid_param("name", "name must be a string of 1 to 200 characters, without NUL."));
   merchant_record m;
   m.id = new_id("mch");
   m.name = name->get<std::string>();

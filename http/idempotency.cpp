@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace payengine::http {
 
 namespace {
@@ -60,9 +62,12 @@ void with_idempotency(server_context& ctx, const httplib::Request& req,
     return;
   }
   auto key = req.get_header_value("Idempotency-Key");
-  if (key.empty() || key.size() > key_length_max) {
+  // Printable ASCII: what clients send (UUIDs), and what the database's
+  // UTF-8 text takes whatever the bytes.
+  bool printable = std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+  if (key.empty() || key.size() > key_length_max || !printable) {
     send(res, invalid_request("idempotency_key_invalid",
-                              "Idempotency-Key must be 1 to 255 characters.",
+                              "Idempotency-Key must be 1 to 255 printable ASCII characters.",
                               "Idempotency-Key"));
     return;
   }

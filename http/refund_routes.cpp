@@ -64,8 +64,8 @@ void create_refund(server_context& ctx, const Request& req, Response& res, const
     return send(res, invalid_param("amount", "amount must be an integer count of minor units, 1 to 1000000000000."));
   std::string reason;
   if (auto r = b.find("reason"); r != b.end() && !r->is_null()) {
-    if (!r->is_string() || utf8_length(r->get<std::string>()) > 256)
-      return send(res, invalid_param("reason", "reason must be a string of at most 256 characters."));
+    if (!r->is_string() || !acceptable_text(r->get_ref<const std::string&>(), 256))
+      return send(res, invalid_param("reason", "reason must be a string of at most 256 characters, without NUL."));
     reason = r->get<std::string>();
   }
   refund_order order{id, m.id, request_id_of(req), amount->get<int64_t>(), reason, {}};
@@ -123,8 +123,8 @@ void fulfill(server_context& ctx, const Request& req, Response& res, const merch
     return send(res, invalid_param("stage", "stage must be one of produced, shipped, delivered."));
   std::string detail;
   if (auto d = b.find("detail"); d != b.end() && !d->is_null()) {
-    if (!d->is_string() || utf8_length(d->get<std::string>()) > 500)
-      return send(res, invalid_param("detail", "detail must be a string of at most 500 characters."));
+    if (!d->is_string() || !acceptable_text(d->get_ref<const std::string&>(), 500))
+      return send(res, invalid_param("detail", "detail must be a string of at most 500 characters, without NUL."));
     detail = d->get<std::string>();
   }
   auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(id), ctx.request_timeout(),

@@ -141,8 +141,8 @@ std::optional<api_error> check_metadata(const json& body, new_order_fields& out)
   for (auto& [k, v] : i->items()) {
     if (k.empty() || utf8_length(k) > 40 || has_control_chars(k))
       return invalid_param("metadata", "metadata keys must be 1 to 40 characters.");
-    if (!v.is_string() || utf8_length(v.get_ref<const std::string&>()) > 500)
-      return invalid_param("metadata", "metadata values must be strings of at most 500 characters.");
+    if (!v.is_string() || !acceptable_text(v.get_ref<const std::string&>(), 500))
+      return invalid_param("metadata", "metadata values must be strings of at most 500 characters, without NUL.");
     out.metadata.emplace(k, v.get<std::string>());
   }
   return std::nullopt;
@@ -233,6 +233,10 @@ bool plausible_url(std::string_view url) {
   if (authority[port_at] != ':')
     return false;
   return parse_bounded_int(authority.substr(port_at + 1), 1, 65'535).has_value();
+}
+
+bool acceptable_text(std::string_view s, size_t max_chars) {
+  return s.find('\0') == std::string_view::npos && utf8_length(s) <= max_chars;
 }
 
 size_t utf8_length(std::string_view s) {

@@ -56,4 +56,9 @@ bool plausible_url(std::string_view url);
 /// Counts UTF-8 code points; the text is already valid UTF-8 (from JSON).
 size_t utf8_length(std::string_view s);
 
+/// A free-text value (a metadata value, a refund reason, a fulfillment
+/// detail) at most `max_chars` long and without NUL, which PostgreSQL's
+/// text and jsonb cannot hold.
+bool acceptable_text(std::string_view s, size_t max_chars);
+
 } // namespace payengine::http

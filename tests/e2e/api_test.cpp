@@ -163,12 +163,26 @@ TEST_F(api_test, every_malformed_input_gets_a_4xx_error_object_and_changes_nothi
     int status;
     std::string type;
     std::string content_type = "application/json";
+    std::string code = {}; // the error code, where the case is about one check
+  };
+  auto valid_with_raw_subject = [](const std::string& raw) {
+    auto b = order_body("M-bad").dump();
+    auto at = b.find("\"subject\":");
+    auto end = b.find('"', b.find('"', at + 10) + 1);
+    return b.substr(0, at) + "\"subject\":\"" + raw + "\"" + b.substr(end + 1);
   };
   std::vector<bad_case> cases = {
     {"invalid json", "{\"amount\": ", 400, "invalid_request_error"},
     {"not an object", "[1,2,3]", 400, "invalid_request_error"},
     {"deep nesting", std::string(5000, '[') + std::string(5000, ']'), 400, "invalid_request_error"},
-    {"invalid utf-8", "{\"subject\":\"\xc3\x28\"}", 400, "invalid_request_error"},
+    {"deep nesting in a valid body",
+     with("metadata", json::object()).replace(with("metadata", json::object()).find("{}"), 2,
+                                              std::string(40, '[') + std::string(40, ']')),
+     400, "invalid_request_error", "application/json", "invalid_json"},
+    {"invalid utf-8", valid_with_raw_subject("\xc3\x28"), 400, "invalid_request_error",
+     "application/json", "invalid_json"},
+    {"NUL in a metadata value", with("metadata", {{"k", std::string("a\0b", 3)}}), 400,
+     "invalid_request_error", "application/json", "parameter_invalid"},
     {"amount as float", with("amount", 88.88), 400, "invalid_request_error"},
     {"amount as integral float", with("amount", 8888.0), 400, "invalid_request_error"},
     {"amount as string", with("amount", "8888"), 400, "invalid_request_error"},
@@ -193,6 +207,9 @@ TEST_F(api_test, every_malformed_input_gets_a_4xx_error_object_and_changes_nothi
     SCOPED_TRACE(c.name);
     auto r = engine_->request("POST", "/v1/orders", key_, c.body, {}, c.content_type);
     expect_error(r, c.status, c.type);
+    if (!c.code.empty()) {
+      EXPECT_EQ(r.body["error"]["code"], c.code) << r.raw;
+    }
   }
   // Credentials.
   expect_error(engine_->request("POST", "/v1/orders", "", order_body("M-bad").dump()), 401, "authentication_error");
@@ -209,6 +226,9 @@ TEST_F(api_test, every_malformed_input_gets_a_4xx_error_object_and_changes_nothi
   expect_error(get("/v1/orders/ord_x?wait_for_change=99"), 400, "invalid_request_error");
   expect_error(post("/v1/orders", order_body("M-key"), {{"Idempotency-Key", std::string(256, 'k')}}),
                400, "invalid_request_error");
+  auto latin1_key = post("/v1/orders", order_body("M-key"), {{"Idempotency-Key", "k\xe9"}});
+  expect_error(latin1_key, 400, "invalid_request_error");
+  EXPECT_EQ(latin1_key.body["error"]["code"], "idempotency_key_invalid");
   EXPECT_EQ(orders_count(), "0");
   // The engine is still well.
   create("M-good");
