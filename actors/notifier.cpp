@@ -7,6 +7,8 @@
 #include "messages/timestamps.hpp"
 
 #include <caf/all.hpp>
+
+#include <algorithm>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
@@ -160,9 +162,11 @@ void dispatch(notifier_self self);
 void claim(notifier_self self);
 
 /// What follows one attempt: delivered, a retry on the schedule, or dead.
-void on_attempted(notifier_self self, const delivery& d, delivery_outcome out) {
+void on_attempted(notifier_self self, const delivery& d, size_t worker, delivery_outcome out) {
   auto& st = self->state;
-  st.in_flight[d.merchant_id]--;
+  st.worker_busy[worker] = false;
+  if (--st.in_flight[d.merchant_id] == 0)
+    st.in_flight.erase(d.merchant_id); // bounded by the merchants in flight
   st.attempts++;
   out.id = d.id;
   out.attempt = d.attempts + 1;
@@ -196,24 +200,30 @@ void on_attempted(notifier_self self, const delivery& d, delivery_outcome out) {
     nudge(self, st.settings.retry_delays_ms[out.attempt - 1]);
 }
 
+/// Hands waiting deliveries to idle workers only: an attempt never queues
+/// behind another (a hanging endpoint), so its deadline is its own.
 void dispatch(notifier_self self) {
   auto& st = self->state;
   for (auto i = st.waiting.begin(); i != st.waiting.end();) {
-    auto& busy = st.in_flight[i->merchant_id];
-    if (busy >= st.settings.per_merchant_max) {
+    auto idle = std::find(st.worker_busy.begin(), st.worker_busy.end(), false);
+    if (idle == st.worker_busy.end())
+      return; // a finished attempt dispatches again
+    if (st.in_flight.count(i->merchant_id)
+        && st.in_flight[i->merchant_id] >= st.settings.per_merchant_max) {
       ++i;
       continue;
     }
-    busy++;
+    st.in_flight[i->merchant_id]++;
+    auto k = static_cast<size_t>(idle - st.worker_busy.begin());
+    st.worker_busy[k] = true;
     auto d = std::move(*i);
     i = st.waiting.erase(i);
-    auto& worker = st.workers[st.next_worker++ % st.workers.size()];
-    self->request(worker, std::chrono::milliseconds{st.settings.timeout_ms * 3 + 1'000}, d)
-      .then([self, d](delivery_outcome& out) { on_attempted(self, d, std::move(out)); },
-            [self, d](caf::error& err) {
+    self->request(st.workers[k], std::chrono::milliseconds{st.settings.timeout_ms * 3 + 1'000}, d)
+      .then([self, d, k](delivery_outcome& out) { on_attempted(self, d, k, std::move(out)); },
+            [self, d, k](caf::error& err) {
               delivery_outcome out;
               out.error = to_string(err);
-              on_attempted(self, d, std::move(out));
+              on_attempted(self, d, k, std::move(out));
             });
   }
 }
@@ -268,6 +278,7 @@ notifier_actor::behavior_type notifier_impl(notifier_self self, notifier_setting
   st.writer = std::move(writer);
   for (uint32_t i = 0; i < std::max(1u, st.settings.workers); ++i)
     st.workers.push_back(self->spawn<caf::detached + caf::linked>(worker_impl, st.settings));
+  st.worker_busy.assign(st.workers.size(), false);
   if (!st.settings.successor) {
     // One notifier per process: leases left by a crashed process are void.
     self->request(st.writer, std::chrono::seconds{10}, unlease_atom_v, timestamp_us{0})

@@ -41,7 +41,7 @@ struct notifier_state {
   notifier_settings settings;
   storage_writer_actor writer;
   std::vector<delivery_worker_actor> workers;
-  size_t next_worker = 0;
+  std::vector<bool> worker_busy; // an attempt goes only to an idle worker
   std::deque<delivery> waiting;                       // claimed, merchant at its bound
   std::unordered_map<std::string, uint32_t> in_flight; // by merchant
   bool claiming = false;
