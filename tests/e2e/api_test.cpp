@@ -254,6 +254,7 @@ TEST_F(api_test, idempotency_key_replays_and_refuses_another_body) {
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad_again.status, 400);
   EXPECT_EQ(bad_again.headers.count("Idempotent-Replayed"), 1u);
+  EXPECT_EQ(bad_again.raw, bad.raw); // the first answer itself, byte for byte
 }
 
 TEST_F(api_test, thirty_concurrent_creates_with_one_key_make_exactly_one_order) {

@@ -356,6 +356,11 @@ TEST_F(payment_test, fulfillment_moves_forward_and_delivered_completes) {
   EXPECT_EQ(produced.status, 200) << produced.raw;
   EXPECT_EQ(produced.body["fulfillment"]["stage"], "produced");
   EXPECT_EQ(call("POST", "/v1/orders/" + id + "/fulfillment", {{"stage", "produced"}}).status, 409);
+  // The detail is kept in the order's event log.
+  auto events = call("GET", "/v1/orders/" + id + "/events").body["data"];
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back()["type"], "fulfillment.produced");
+  EXPECT_EQ(events.back()["detail"]["detail"], "batch 7") << events.back().dump();
   EXPECT_EQ(call("POST", "/v1/orders/" + id + "/fulfillment", {{"stage", "shipped"}}).status, 200);
   EXPECT_EQ(call("POST", "/v1/orders/" + id + "/fulfillment", {{"stage", "bogus"}}).status, 400);
   auto delivered = call("POST", "/v1/orders/" + id + "/fulfillment", {{"stage", "delivered"}});
