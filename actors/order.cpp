@@ -10,6 +10,7 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <set>
 
 namespace payengine {
 namespace order_detail {
@@ -20,7 +21,7 @@ std::chrono::milliseconds storage_timeout(order_self self) {
 
 bool visible_to(const order_state& st, const std::string& merchant_id) {
   return st.current == phase::live
-         && (merchant_id.empty() || st.order.merchant_id == merchant_id);
+         && (merchant_id.empty() || st.book.order.merchant_id == merchant_id);
 }
 
 order_reply not_found() {
@@ -29,7 +30,7 @@ order_reply not_found() {
 
 bool owes_work(const order_state& st) {
   return !st.watchers.empty() || st.channel_calls > 0 || st.retry_armed
-         || st.opening_trade || !st.pending_refunds.empty();
+         || st.opening_trade || !st.book.owed.empty();
 }
 
 namespace {
@@ -44,17 +45,17 @@ void answer_watchers(order_self self) {
   auto& st = self->state;
   auto ready = std::stable_partition(
     st.watchers.begin(), st.watchers.end(),
-    [&](const auto& w) { return w.after_version >= st.order.version; });
+    [&](const auto& w) { return w.after_version >= st.book.order.version; });
   for (auto i = ready; i != st.watchers.end(); ++i)
-    i->promise.deliver(order_reply{order_outcome::ok, st.order});
+    i->promise.deliver(order_reply{order_outcome::ok, st.book.order});
   st.watchers.erase(ready, st.watchers.end());
 }
 
 void arm_expiry(order_self self) {
   auto& st = self->state;
-  if (st.expiry_armed || !expirable(st.order.status))
+  if (st.expiry_armed || !expirable(st.book.order.status))
     return;
-  auto delay_us = std::max<int64_t>(0, st.order.expires_at - now_us());
+  auto delay_us = std::max<int64_t>(0, st.book.order.expires_at - now_us());
   st.expiry_armed = true;
   self->delayed_send(self, std::chrono::microseconds{delay_us}, expiry_atom_v);
 }
@@ -62,7 +63,7 @@ void arm_expiry(order_self self) {
 void become_live(order_self self, order_record committed) {
   auto& st = self->state;
   st.current = phase::live;
-  st.order = std::move(committed);
+  st.book.order = std::move(committed);
   answer_watchers(self);
   arm_expiry(self);
 }
@@ -88,61 +89,7 @@ void log_transition(order_status before, int64_t before_version,
 
 } // namespace
 
-transition_write make_write(const order_record& current, order_status to,
-                            const std::string& event_type,
-                            const std::string& request_id,
-                            const std::string& detail_json) {
-  transition_write w;
-  w.expected_version = current.version;
-  w.next = current;
-  w.next.status = to;
-  w.next.version = current.version + 1;
-  w.next.updated_at = std::max(now_us(), current.updated_at);
-  order_event_row e;
-  e.order_id = current.id;
-  e.seq = w.next.version;
-  e.type = event_type;
-  e.has_from = true;
-  e.from = current.status;
-  e.to = to;
-  e.at = w.next.updated_at;
-  e.detail_json = detail_json;
-  e.request_id = request_id;
-  w.events.push_back(std::move(e));
-  return w;
-}
-
 namespace {
-
-/// API.md "Events for merchants": the transitions a merchant cares about.
-bool merchant_facing(const std::string& type) {
-  static const char* types[] = {"order.paid",     "order.failed",    "order.cancelled",
-                                "order.expired",  "order.refunded",  "order.completed",
-                                "refund.succeeded", "refund.failed"};
-  return std::any_of(std::begin(types), std::end(types),
-                     [&](const char* t) { return type == t; });
-}
-
-/// The transactional outbox: each merchant-facing event of `w` becomes an
-/// event row and its deliveries, committed with the transition itself.
-void add_merchant_events(transition_write& w) {
-  for (const auto& e : w.events) {
-    if (!merchant_facing(e.type))
-      continue;
-    merchant_event_row m;
-    m.id = new_id("evt");
-    m.merchant_id = w.next.merchant_id;
-    m.order_id = w.next.id;
-    m.type = e.type;
-    m.created_at = e.at;
-    m.data_json = order_json(w.next).dump();
-    m.notify_url = w.next.notify_url;
-    bool tell_customer = e.type == "order.paid" || e.type == "refund.succeeded";
-    if (tell_customer)
-      m.sms_to = w.next.customer_phone;
-    w.merchant_events.push_back(std::move(m));
-  }
-}
 
 /// What a write will tell the inspector once committed: one entry per
 /// event row (a transition when the status moves, else a plain event).
@@ -174,9 +121,7 @@ std::vector<actor_event> describe_for_inspector(order_self self, const transitio
 
 void persist_into(order_self self, reply_to rp, transition_write w,
                   order_outcome on_success, after_commit_fn after_commit,
-                  std::string reply_detail) {
-  if (!w.record_only)
-    add_merchant_events(w);
+                  std::string created_id) {
   auto answer = [rp](auto&& x) mutable {
     if (rp)
       rp->deliver(std::forward<decltype(x)>(x));
@@ -204,14 +149,14 @@ void persist_into(order_self self, reply_to rp, transition_write w,
           return;
         }
         if (!record_only) {
-          auto before = st.order.status;
-          auto before_version = st.order.version;
+          auto before = st.book.order.status;
+          auto before_version = st.book.order.version;
           become_live(self, std::move(next));
-          log_transition(before, before_version, st.order, request_id);
+          log_transition(before, before_version, st.book.order, request_id);
         }
         for (auto& e : told)
           self->send(st.ctx.inspector, std::move(e));
-        answer(order_reply{on_success, st.order, reply_detail});
+        answer(order_reply{on_success, st.book.order, created_id});
         if (after_commit)
           after_commit(self);
       },
@@ -221,7 +166,11 @@ void persist_into(order_self self, reply_to rp, transition_write w,
           self->quit(); // nothing stored; the next request starts afresh
           return;
         }
-        // A timeout or a broken COMMIT leaves the row unknown: reload it.
+        if (err == engine_error::invariant_broken) // storage refused a write as impossible
+          logging::error("order.invariant_broken", {{"order_id", self->state.id},
+                                                    {"what", to_string(err)}});
+        // A timeout, a broken COMMIT or a broken invariant leaves the row
+        // unknown or suspect: reload it from storage.
         if (err != engine_error::storage_unavailable) {
           self->quit(err);
           return;
@@ -234,31 +183,59 @@ void persist_into(order_self self, reply_to rp, transition_write w,
       });
 }
 
-caf::result<order_reply> persist(order_self self, transition_write w,
-                                 order_outcome on_success, after_commit_fn after_commit) {
-  auto* current = self->current_mailbox_element();
-  if (!current || !current->mid.is_request()) {
-    persist_into(self, std::nullopt, std::move(w), on_success, std::move(after_commit));
-    return order_reply{on_success, self->state.order}; // nobody reads it
-  }
-  auto rp = self->make_response_promise<order_reply>();
-  persist_into(self, rp, std::move(w), on_success, std::move(after_commit));
-  return rp;
+namespace {
+
+void stop_on_broken_invariant(order_self self, reply_to rp, const std::string& what) {
+  logging::error("order.invariant_broken", {{"order_id", self->state.id}, {"what", what}});
+  auto err = make_error(engine_error::invariant_broken, what);
+  if (rp)
+    rp->deliver(err);
+  self->quit(err); // the registry restarts the order from storage
 }
 
-caf::result<order_reply>
-apply_input(order_self self, order_input input, const std::string& request_id,
-            const std::string& detail_json,
-            const std::function<void(transition_write&)>& shape,
-            after_commit_fn after_commit) {
+order_reply refusal_reply(const order_state& st, const domain::decision& d) {
+  order_reply r{order_outcome::invalid_state, st.book.order};
+  r.refusal = d.refused;
+  r.refundable = d.refundable;
+  return r;
+}
+
+} // namespace
+
+void act_into(order_self self, reply_to rp, const domain::order_input_event& input) {
   auto& st = self->state;
-  auto t = next_status(st.order.status, input);
-  if (!t)
-    return order_reply{order_outcome::invalid_state, st.order};
-  auto w = make_write(st.order, t->to, event_type_for(t->to), request_id, detail_json);
-  if (shape)
-    shape(w);
-  return persist(self, std::move(w), order_outcome::ok, std::move(after_commit));
+  auto d = domain::decide(st.book, input, now_us());
+  if (!d.broken_invariant.empty()) {
+    stop_on_broken_invariant(self, rp, d.broken_invariant);
+    return;
+  }
+  if (d.is_refusal()) {
+    if (rp)
+      rp->deliver(refusal_reply(st, d));
+    return;
+  }
+  if (!d.write) {
+    if (rp)
+      rp->deliver(order_reply{d.on_success, st.book.order, d.created_id});
+    run_effects(self, d.effects);
+    return;
+  }
+  after_commit_fn after;
+  if (!d.effects.empty())
+    after = [effects = std::move(d.effects)](order_self s) { run_effects(s, effects); };
+  persist_into(self, std::move(rp), std::move(*d.write), d.on_success, std::move(after),
+               d.created_id);
+}
+
+caf::result<order_reply> act(order_self self, const domain::order_input_event& input) {
+  auto* current = self->current_mailbox_element();
+  if (!current || !current->mid.is_request()) {
+    act_into(self, std::nullopt, input);
+    return order_reply{order_outcome::ok, self->state.book.order}; // nobody reads it
+  }
+  auto rp = self->make_response_promise<order_reply>();
+  act_into(self, rp, input);
+  return rp;
 }
 
 namespace {
@@ -280,15 +257,17 @@ caf::result<order_reply> on_create(order_self self, create_order& cmd) {
   e.at = w.next.created_at;
   e.request_id = cmd.request_id;
   w.events.push_back(std::move(e));
-  return persist(self, std::move(w), order_outcome::created);
+  auto rp = self->make_response_promise<order_reply>();
+  persist_into(self, rp, std::move(w), order_outcome::created);
+  return rp;
 }
 
 caf::result<order_reply> on_watch(order_self self, const watch_order& cmd) {
   auto& st = self->state;
   if (!visible_to(st, cmd.merchant_id))
     return not_found();
-  if (st.order.version > cmd.after_version || cmd.timeout_ms == 0)
-    return order_reply{order_outcome::ok, st.order};
+  if (st.book.order.version > cmd.after_version || cmd.timeout_ms == 0)
+    return order_reply{order_outcome::ok, st.book.order};
   auto rp = self->make_response_promise<order_reply>();
   auto id = st.next_watcher_id++;
   st.watchers.push_back({id, cmd.after_version, cmd.merchant_id, rp});
@@ -303,24 +282,8 @@ void on_unwatch(order_self self, uint64_t id) {
                         [id](const auto& w) { return w.id == id; });
   if (i == st.watchers.end())
     return;
-  i->promise.deliver(order_reply{order_outcome::ok, st.order});
+  i->promise.deliver(order_reply{order_outcome::ok, st.book.order});
   st.watchers.erase(i);
-}
-
-/// Cancel and expiry end the order; a trade that may be open at the
-/// channel is closed once that is committed.
-caf::result<order_reply> end_order(order_self self, order_input input,
-                                   const std::string& request_id,
-                                   const std::string& detail_json) {
-  auto& o = self->state.order;
-  bool trade_open = o.payment.attempt > 0
-                    && (o.status == order_status::paying
-                        || o.status == order_status::awaiting_payment);
-  auto otn = out_trade_no_of(o);
-  after_commit_fn close;
-  if (trade_open)
-    close = [otn](order_self s) { close_open_trade(s, otn); };
-  return apply_input(self, input, request_id, detail_json, {}, std::move(close));
 }
 
 /// Expires the order if its time has come, else makes sure a timer will.
@@ -328,10 +291,9 @@ caf::result<order_reply> on_expire(order_self self) {
   auto& st = self->state;
   if (st.current != phase::live)
     return not_found();
-  if (expirable(st.order.status) && now_us() >= st.order.expires_at)
-    return end_order(self, order_input::expire, {}, R"({"reason":"expires_at reached"})");
+  auto result = act(self, domain::expiry_due{});
   arm_expiry(self);
-  return order_reply{order_outcome::ok, st.order};
+  return result;
 }
 
 void on_idle_check(order_self self) {
@@ -356,8 +318,8 @@ order_actor_info describe(order_self self) {
   info.live = true;
   info.loaded = st.current == phase::live;
   if (info.loaded) {
-    info.status = std::string{to_string(st.order.status)};
-    info.version = st.order.version;
+    info.status = std::string{to_string(st.book.order.status)};
+    info.version = st.book.order.version;
   }
   info.watchers = static_cast<uint32_t>(st.watchers.size());
   info.idle_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -419,7 +381,7 @@ order_actor::behavior_type order_impl(order_self self, std::string id,
       touch(self);
       if (!visible_to(self->state, cmd.merchant_id))
         return not_found();
-      return order_reply{order_outcome::ok, self->state.order};
+      return order_reply{order_outcome::ok, self->state.book.order};
     },
     [=](const watch_order& cmd) -> caf::result<order_reply> {
       touch(self);
@@ -429,7 +391,7 @@ order_actor::behavior_type order_impl(order_self self, std::string id,
       touch(self);
       if (!visible_to(self->state, cmd.merchant_id))
         return not_found();
-      return end_order(self, order_input::cancel, cmd.request_id, "{}");
+      return act(self, domain::cancel_requested{cmd.request_id});
     },
     [=](const expire_order&) -> caf::result<order_reply> { return on_expire(self); },
     [=](const pay_order& cmd) -> caf::result<order_reply> {
@@ -447,7 +409,10 @@ order_actor::behavior_type order_impl(order_self self, std::string id,
     },
     [=](const fulfill_order& cmd) -> caf::result<order_reply> {
       touch(self);
-      return on_fulfill(self, cmd);
+      if (!visible_to(self->state, cmd.merchant_id))
+        return not_found();
+      return act(self, domain::fulfillment_reported{static_cast<fulfillment_stage>(cmd.stage),
+                                                     cmd.detail, cmd.request_id});
     },
     [=](const inspect_order&) -> order_actor_info { return describe(self); },
     [=](passivate_atom) {

@@ -1,12 +1,15 @@
 #pragma once
 // The order actor: one per live order, the only writer of its row.
 //
-// Every command is checked against the transition table
-// (order_transitions.hpp), persisted through a storage writer (new row
-// version + event row, one transaction) and only after the commit applied
-// in memory and answered. While a write is in flight the actor awaits it,
-// so commands to one order are strictly serialized by its mailbox.
+// What a command, a channel answer or a timer does to the order is decided
+// by the pure core (domain/order_decisions.hpp). This actor persists each
+// decision through a storage writer (new row version + event, outbox,
+// trade and refund rows, one transaction), and only after the commit
+// applies it in memory, answers and runs its effects (channel calls).
+// While a write is in flight the actor awaits it, so commands to one order
+// are strictly serialized by its mailbox.
 
+#include "domain/order_decisions.hpp"
 #include "messages/interfaces.hpp"
 
 #include <chrono>
@@ -56,7 +59,9 @@ struct order_state {
   std::string id;
   order_context ctx;
   phase current = phase::fresh;
-  order_record order;
+  /// The committed row, the refunds it owes and those settled: what the
+  /// core decides on.
+  domain::order_book book;
   std::vector<watcher> watchers;
   uint64_t next_watcher_id = 1;
   bool expiry_armed = false;
@@ -66,10 +71,6 @@ struct order_state {
   /// drive it, from storage.
   bool retry_armed = false;
   uint32_t retry_round = 0;
-  std::vector<refund_row> pending_refunds;
-  /// Refunds whose outcome is committed: never owed (nor counted) again,
-  /// whatever an older read of storage still says.
-  std::set<std::string> settled_refunds;
   bool opening_trade = false;
   uint32_t channel_calls = 0; // gateway requests whose replies are still due
 };

@@ -1,10 +1,10 @@
 #pragma once
 // Internals shared by the order actor's files: order.cpp (lifecycle,
-// create, read, cancel, expire) and order_payment.cpp (pay, channel
-// events, refunds, reconciliation). Not for use outside the order actor.
+// create, read, watch, persisting decisions) and order_payment.cpp (the
+// effects of decisions: channel calls, refunds, reconciliation). Not for
+// use outside the order actor.
 
 #include "actors/order.hpp"
-#include "actors/order_transitions.hpp"
 
 #include <functional>
 #include <optional>
@@ -22,12 +22,6 @@ bool visible_to(const order_state& st, const std::string& merchant_id);
 
 order_reply not_found();
 
-/// The next version of `current` in status `to`, with its event.
-transition_write make_write(const order_record& current, order_status to,
-                            const std::string& event_type,
-                            const std::string& request_id,
-                            const std::string& detail_json = "{}");
-
 /// Who waits for the outcome of a write: the requester of the message being
 /// handled, or nobody (a timer, a gateway reply: answering those would send
 /// the actor an unexpected message).
@@ -37,19 +31,15 @@ using reply_to = std::optional<caf::typed_response_promise<order_reply>>;
 /// applies it in memory, answers `rp` and runs `after_commit`.
 void persist_into(order_self self, reply_to rp, transition_write w,
                   order_outcome on_success, after_commit_fn after_commit = {},
-                  std::string reply_detail = {});
+                  std::string created_id = {});
 
-caf::result<order_reply> persist(order_self self, transition_write w,
-                                 order_outcome on_success,
-                                 after_commit_fn after_commit = {});
+/// Decides `input` with the core and carries the decision out: a refusal
+/// is answered, a broken invariant stops the actor, a write is committed
+/// and then applied, answered and followed by its effects.
+void act_into(order_self self, reply_to rp, const domain::order_input_event& input);
 
-/// The transition table's answer to `input`, persisted; `shape` adjusts the
-/// next record and adds side rows before the write.
-caf::result<order_reply>
-apply_input(order_self self, order_input input, const std::string& request_id,
-            const std::string& detail_json = "{}",
-            const std::function<void(transition_write&)>& shape = {},
-            after_commit_fn after_commit = {});
+/// act_into, answering the current request (if the message is one).
+caf::result<order_reply> act(order_self self, const domain::order_input_event& input);
 
 /// True while the actor owes work that dies with it: long polls, gateway
 /// replies still due, channel work to retry. It then refuses to passivate.
@@ -57,17 +47,15 @@ bool owes_work(const order_state& st);
 
 // --- order_payment.cpp ---------------------------------------------------
 
-std::string out_trade_no_of(const order_record& o);
+/// Runs the effects of a committed (or write-less) decision.
+void run_effects(order_self self, const std::vector<domain::effect>& effects);
 caf::result<order_reply> on_pay(order_self self, const pay_order& cmd);
 caf::result<order_reply> on_channel_event(order_self self, const channel_event& ev);
 caf::result<order_reply> on_reconcile(order_self self);
 caf::result<order_reply> on_refund(order_self self, const refund_order& cmd);
-caf::result<order_reply> on_fulfill(order_self self, const fulfill_order& cmd);
 void on_retry(order_self self);
 /// Retries the channel work still owed after a back-off (doubling, capped).
 void arm_retry(order_self self);
-/// After cancel or expiry: close the trade that may still be open.
-void close_open_trade(order_self self, const std::string& out_trade_no);
 /// Picks up refunds still owed from storage (awaited). `required`: at
 /// activation, where failing to read them stops the actor.
 void load_pending_refunds(order_self self, bool required);

@@ -149,6 +149,8 @@ void on_order_down(order_registry_self self, const caf::down_msg& msg) {
     report(self, actor_event_kind::crash, id, actor, to_string(msg.reason));
     restart = remember_crash(self, id, msg.reason);
     st.counters.restarts++;
+    if (msg.reason == engine_error::invariant_broken)
+      st.counters.invariant_stops++;
     logging::warn("order.crashed", {{"order_id", id},
                                     {"reason", to_string(msg.reason)},
                                     {"restarts", st.restarts[id].count}});

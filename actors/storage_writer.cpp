@@ -3,6 +3,7 @@
 #include "config/logging.hpp"
 #include "messages/errors.hpp"
 #include "storage/database.hpp"
+#include "storage/failures.hpp"
 #include "storage/tables.hpp"
 
 #include <caf/all.hpp>
@@ -15,7 +16,10 @@ namespace {
 
 using job = storage_writer_state::job;
 
-enum class batch_outcome { committed, rolled_back, unavailable, in_doubt };
+/// rolled_back: nothing applied, and the cause may be one request of the
+/// batch (they are then run one by one); broken: the (single) request
+/// breaks an invariant that storage keeps.
+enum class batch_outcome { committed, rolled_back, broken, unavailable, in_doubt };
 
 void schedule_flush(storage_writer_self self);
 
@@ -102,15 +106,28 @@ batch_outcome run_batch(storage_writer_self self, std::vector<job>& jobs,
     error_text = e.what();
     st.conn.reset();
     return batch_outcome::unavailable;
+  } catch (const pqxx::sql_error& e) {
+    error_text = e.what();
+    auto kind = storage::classify_sqlstate(e.sqlstate());
+    if (kind == storage::failure_kind::broken_invariant)
+      return jobs.size() > 1 ? batch_outcome::rolled_back : batch_outcome::broken;
+    return batch_outcome::rolled_back;
+  } catch (const std::logic_error& e) { // our own checks at the storage boundary
+    error_text = e.what();
+    return jobs.size() > 1 ? batch_outcome::rolled_back : batch_outcome::broken;
   } catch (const std::exception& e) {
     error_text = e.what();
     return batch_outcome::rolled_back;
   }
 }
 
+/// What the requester hears. Only a failure known to have applied nothing
+/// for a reason of the moment is "unavailable, nothing changed, retry".
 caf::error error_for(batch_outcome outcome, const std::string& text) {
   if (outcome == batch_outcome::in_doubt)
     return make_error(engine_error::commit_in_doubt, text);
+  if (outcome == batch_outcome::broken)
+    return make_error(engine_error::invariant_broken, text);
   return make_error(engine_error::storage_unavailable, text);
 }
 
@@ -125,8 +142,10 @@ void run_one_by_one(storage_writer_self self, std::vector<job>& jobs) {
       single.front().deliver();
       continue;
     }
-    logging::error("storage.request_failed",
+    logging::error(outcome == batch_outcome::broken ? "storage.invariant_broken" : "storage.request_failed",
                    {{"writer", self->state.settings.index}, {"error", text}});
+    if (outcome == batch_outcome::broken)
+      self->state.info.broken_invariants++;
     single.front().fail(error_for(outcome, text));
   }
 }
@@ -178,6 +197,10 @@ void flush(storage_writer_self self) {
   if (outcome == batch_outcome::rolled_back && jobs.size() > 1) {
     run_one_by_one(self, jobs);
     return;
+  }
+  if (outcome == batch_outcome::broken) {
+    info.broken_invariants++;
+    logging::error("storage.invariant_broken", {{"writer", st.settings.index}, {"error", text}});
   }
   for (auto& j : jobs)
     j.fail(error_for(outcome, text));

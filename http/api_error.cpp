@@ -31,6 +31,12 @@ api_error service_unavailable(std::string code, std::string message) {
   return {503, "api_error", std::move(code), std::move(message), {}, {}};
 }
 
+api_error unavailable_nothing_changed(std::string code, std::string message) {
+  auto e = service_unavailable(std::move(code), std::move(message));
+  e.nothing_changed = true;
+  return e;
+}
+
 nlohmann::json to_json(const api_error& e) {
   nlohmann::json err = {{"type", e.type}, {"code", e.code}, {"message", e.message}};
   if (!e.param.empty())
@@ -43,6 +49,8 @@ nlohmann::json to_json(const api_error& e) {
 void send(httplib::Response& res, const api_error& e) {
   if (e.status == 429 || e.status == 503)
     res.set_header("Retry-After", "1");
+  if (e.nothing_changed)
+    res.set_header(nothing_changed_header, "true");
   send_json(res, e.status, to_json(e));
 }
 

@@ -16,13 +16,22 @@ struct api_error {
   std::string message;
   std::string param;     // only where one field is at fault
   nlohmann::json extra;  // more members of the error object (e.g. "id")
+  /// Known to have changed nothing (refused before any commit): running the
+  /// request again is safe, and its Idempotency-Key is released. Sent as
+  /// `Payengine-Nothing-Changed: true`.
+  bool nothing_changed = false;
 };
+
+/// The header that carries api_error::nothing_changed.
+constexpr const char* nothing_changed_header = "Payengine-Nothing-Changed";
 
 api_error invalid_request(std::string code, std::string message, std::string param = {});
 api_error invalid_param(std::string param, std::string message);
 api_error not_found(std::string what = "order");
 api_error unauthorized();
 api_error service_unavailable(std::string code, std::string message);
+/// 503 for a request refused before anything was committed.
+api_error unavailable_nothing_changed(std::string code, std::string message);
 
 nlohmann::json to_json(const api_error& e);
 

@@ -34,17 +34,21 @@ std::optional<std::string> bearer_token(const httplib::Request& req) {
 
 } // namespace
 
-std::optional<merchant_record> authenticate(server_context& ctx, const httplib::Request& req) {
+std::variant<merchant_record, api_error> authenticate(server_context& ctx,
+                                                     const httplib::Request& req) {
   auto key = bearer_token(req);
   if (!key || key->size() > 128 || key->rfind("sk_", 0) != 0)
-    return std::nullopt;
+    return unauthorized();
   auto hash = sha256_hex(*key);
   if (auto m = ctx.merchants.cached(hash))
-    return m;
+    return *m;
   auto found = ask<std::vector<merchant_record>>(ctx.sys, ctx.handles()->writer_for(hash),
                                                  ctx.request_timeout(), by_key_atom_v, hash);
-  if (!found || found->empty())
-    return std::nullopt;
+  if (!found) // nothing is known to be wrong with the key: the database could not say
+    return unavailable_nothing_changed(
+      "storage_unavailable", "The API key cannot be checked now (database unavailable); retry later.");
+  if (found->empty())
+    return unauthorized();
   ctx.merchants.remember(hash, found->front());
   return found->front();
 }
@@ -67,21 +71,28 @@ api_error from_engine_error(const caf::error& err) {
   if (err.category() == engine_error_category) {
     switch (static_cast<engine_error>(err.code())) {
       case engine_error::storage_unavailable:
-        return service_unavailable("storage_unavailable", "The database is unavailable; nothing was changed. Retry later.");
+        return unavailable_nothing_changed("storage_unavailable", "The database is unavailable; nothing was changed. Retry later.");
       case engine_error::commit_in_doubt:
         return service_unavailable("commit_in_doubt", "The outcome is unknown; retry with the same Idempotency-Key or read the order.");
       case engine_error::version_conflict:
-        return service_unavailable("order_reloading", "The order is being reloaded from storage; retry.");
+        // The version check refused the write: nothing of this request applied.
+        return unavailable_nothing_changed("order_reloading", "The order is being reloaded from storage; nothing was changed. Retry.");
       case engine_error::overloaded:
-        return {429, "rate_limit_error", "overloaded", "The engine is at a limit; retry later.", {}, {}};
+        return {429, "rate_limit_error", "overloaded", "The engine is at a limit; retry later.", {}, {}, true};
       case engine_error::channel_unavailable:
         return {503, "channel_error", "channel_unavailable",
-                "The payment channel is unavailable (circuit open); nothing was changed. Retry later.", {}, {}};
+                "The payment channel is unavailable (circuit open); nothing was changed. Retry later.", {}, {}, true};
       case engine_error::channel_rate_limited:
         return {429, "rate_limit_error", "channel_rate_limited",
-                "Too many requests to the payment channel; retry later.", {}, {}};
+                "Too many requests to the payment channel; retry later.", {}, {}, true};
       case engine_error::invariant_broken:
-        break;
+        // A bug, caught before it was stored: the order actor stopped and is
+        // reloaded from storage. Not "retry, nothing changed": a retry meets
+        // the same bug, so the request's key stays claimed.
+        logging::error("http.invariant_broken", {{"error", caf::to_string(err)}});
+        return {500, "api_error", "invariant_broken",
+                "An internal consistency check failed; the request was not applied. "
+                "The operator has been alerted.", {}, {}};
     }
   } else if (err == caf::sec::request_timeout) {
     return service_unavailable("timeout", "The engine did not answer in time; the outcome is unknown. Retry with the same Idempotency-Key.");

@@ -13,6 +13,9 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <map>
+#include <mutex>
+#include <variant>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -58,6 +61,15 @@ struct server_context {
     nlohmann::json tree;
   } stream_tree;
 
+  /// Idempotency-Keys this node claimed for requests that changed nothing
+  /// but could not be released then (the database was down). The next
+  /// request with the key releases it first, while the claim is surely
+  /// still ours (before its lock could be taken over). Bounded.
+  struct {
+    std::mutex mtx;
+    std::map<std::pair<std::string, std::string>, std::chrono::steady_clock::time_point> keys;
+  } unreleased_keys;
+
   /// The engine's actors as of now (take it once per request).
   std::shared_ptr<const engine_handles> handles() const { return directory->current(); }
 
@@ -66,8 +78,10 @@ struct server_context {
   }
 };
 
-/// The merchant behind `Authorization: Bearer sk_...`, or nothing.
-std::optional<merchant_record> authenticate(server_context& ctx, const httplib::Request& req);
+/// The merchant behind `Authorization: Bearer sk_...`; else 401, or 503
+/// when the key could not be checked (the database is unavailable).
+std::variant<merchant_record, api_error> authenticate(server_context& ctx,
+                                                     const httplib::Request& req);
 
 /// True if the request carries the admin token.
 bool is_admin(const server_context& ctx, const httplib::Request& req);

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <mutex>
 
 namespace payengine::http {
 
@@ -19,21 +21,51 @@ void replay(httplib::Response& res, const idempotency_result& r) {
   res.set_content(r.body, "application/json; charset=utf-8");
 }
 
-/// True when the engine knows the request changed nothing (so running it
-/// again is safe): refused before any commit.
+/// True when the engine knows the request changed nothing (refused before
+/// any commit), so that running it again is safe: set from the typed error
+/// (api_error::nothing_changed), never read back from the body.
 bool nothing_applied(const httplib::Response& res) {
-  auto body = nlohmann::json::parse(res.body, nullptr, false);
-  auto code = body.is_object() && body.contains("error") ? body["error"].value("code", "") : "";
-  return code == "storage_unavailable" || code == "channel_unavailable"
-         || code == "channel_rate_limited" || code == "overloaded"
-         || code == "too_many_long_polls" || code == "order_reloading";
+  return res.get_header_value(nothing_changed_header) == "true";
+}
+
+/// A claim is taken over by another request only after its lock expired
+/// (storage/statements.cpp: 60 s); until then a late release is still ours.
+constexpr auto release_window = std::chrono::seconds{50};
+constexpr size_t unreleased_max = 10'000;
+
+void remember_unreleased(server_context& ctx, const std::string& merchant_id, const std::string& key) {
+  std::lock_guard lock{ctx.unreleased_keys.mtx};
+  auto& keys = ctx.unreleased_keys.keys;
+  if (keys.size() < unreleased_max)
+    keys[{merchant_id, key}] = std::chrono::steady_clock::now();
+}
+
+/// Releases the key first if an earlier request of this node could not.
+void release_if_owed(server_context& ctx, const storage_writer_actor& writer,
+                     const std::string& merchant_id, const std::string& key) {
+  std::chrono::steady_clock::time_point since;
+  {
+    std::lock_guard lock{ctx.unreleased_keys.mtx};
+    auto i = ctx.unreleased_keys.keys.find({merchant_id, key});
+    if (i == ctx.unreleased_keys.keys.end())
+      return;
+    since = i->second;
+    ctx.unreleased_keys.keys.erase(i);
+  }
+  if (std::chrono::steady_clock::now() - since > release_window)
+    return; // its lock expires on its own; another request may hold it now
+  auto r = ask<bool>(ctx.sys, writer, ctx.request_timeout(), release_atom_v, merchant_id, key);
+  if (!r)
+    remember_unreleased(ctx, merchant_id, key);
 }
 
 /// Keeps the response of a claimed key. A refusal that changed nothing
 /// (429, 503 before any commit) frees the key so that a retry runs the
-/// request again. An unknown outcome (a timeout, a COMMIT in doubt) keeps
-/// the key claimed: a retry answers 409 in progress, never runs it twice
-/// concurrently, and may take the key over once its lock has expired.
+/// request again (now, or with the next request of the key if the database
+/// is down). An unknown outcome (a timeout, a COMMIT in doubt, a broken
+/// invariant) keeps the key claimed: a retry answers 409 in progress, never
+/// runs it twice concurrently, and may take the key over once its lock has
+/// expired.
 void finish(server_context& ctx, const storage_writer_actor& writer,
             const merchant_record& m, const std::string& key,
             const httplib::Response& res) {
@@ -41,6 +73,8 @@ void finish(server_context& ctx, const storage_writer_actor& writer,
   if (nothing_applied(res)) {
     auto r = ask<bool>(ctx.sys, writer, ctx.request_timeout(), release_atom_v, m.id, key);
     ok = static_cast<bool>(r);
+    if (!ok)
+      remember_unreleased(ctx, m.id, key);
   } else if (res.status < 500) {
     auto r = ask<bool>(ctx.sys, writer, ctx.request_timeout(),
                        idempotency_entry{m.id, key, res.status, res.body});
@@ -74,6 +108,7 @@ void with_idempotency(server_context& ctx, const httplib::Request& req,
   auto fingerprint = sha256_hex(req.method + " " + req.path + "\n" + req.body);
   auto handles = ctx.handles();
   const auto& writer = handles->writer_for(m.id + "/" + key);
+  release_if_owed(ctx, writer, m.id, key);
   auto claim = ask<idempotency_result>(ctx.sys, writer, ctx.request_timeout(),
                                        idempotency_claim{m.id, key, fingerprint});
   if (!claim) {

@@ -46,6 +46,9 @@ void render_shards(std::string& out, const std::vector<shard_info>& shards) {
   for (auto& s : shards) ev.sample(label("shard", std::to_string(s.index)), double(s.evictions));
   family rs{out, "payengine_order_restarts_total", "counter", "Crashed order actors restarted from storage."};
   for (auto& s : shards) rs.sample(label("shard", std::to_string(s.index)), double(s.restarts));
+  family inv{out, "payengine_order_invariant_stops_total", "counter",
+             "Order actors stopped because a decision or a stored write broke an invariant (a bug; alert on any)."};
+  for (auto& s : shards) inv.sample(label("shard", std::to_string(s.index)), double(s.invariant_stops));
 }
 
 void render_writers(std::string& out, const std::vector<writer_info>& writers) {
@@ -56,6 +59,9 @@ void render_writers(std::string& out, const std::vector<writer_info>& writers) {
   for (auto& w : writers) reqs.sample(w_label(w), double(w.jobs));
   family failed{out, "payengine_storage_failed_batches_total", "counter", "Batches that did not commit as a whole."};
   for (auto& w : writers) failed.sample(w_label(w), double(w.failed_batches));
+  family broken{out, "payengine_storage_broken_invariants_total", "counter",
+                "Requests storage refused as impossible (a constraint or check): a bug, never retried as if nothing happened."};
+  for (auto& w : writers) broken.sample(w_label(w), double(w.broken_invariants));
   family maxb{out, "payengine_storage_batch_size_max", "gauge", "Largest batch so far."};
   for (auto& w : writers) maxb.sample(w_label(w), double(w.max_batch_size));
   family commit{out, "payengine_storage_commit_seconds_total", "counter", "Time spent running and committing batches."};

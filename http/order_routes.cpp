@@ -23,11 +23,11 @@ httplib::Server::Handler merchant_route(
   std::function<void(const httplib::Request&, httplib::Response&, const merchant_record&)> fn) {
   return [&ctx, fn](const Request& req, Response& res) {
     auto m = authenticate(ctx, req);
-    if (!m) {
-      send(res, unauthorized());
+    if (auto* err = std::get_if<api_error>(&m)) {
+      send(res, *err);
       return;
     }
-    fn(req, res, *m);
+    fn(req, res, std::get<merchant_record>(m));
   };
 }
 
@@ -47,6 +47,13 @@ void send_reply(Response& res, const caf::expected<order_reply>& reply, int ok_s
       return;
     case order_outcome::invalid_state: {
       auto status = std::string{to_string(r.order.status)};
+      if (r.refusal == refusal_code::fulfillment_not_forward) {
+        auto stage = std::string{to_string(r.order.fulfillment)};
+        send(res, {409, "conflict_error", "invalid_state",
+                   "Fulfillment is " + stage + "; stages only move forward.", "stage",
+                   {{"status", status}, {"fulfillment", stage}}});
+        return;
+      }
       send(res, {409, "conflict_error", "invalid_state",
                  "The order is " + status + "; this action is not allowed.", {},
                  {{"status", status}}});
@@ -137,7 +144,7 @@ void get_order_handler(server_context& ctx, const Request& req, Response& res,
   if (ctx.long_polls.fetch_add(1) >= ctx.cfg.long_polls_max) {
     ctx.long_polls.fetch_sub(1);
     send(res, {429, "rate_limit_error", "too_many_long_polls",
-               "Too many concurrent wait_for_change requests; retry later.", {}, {}});
+               "Too many concurrent wait_for_change requests; retry later.", {}, {}, true});
     return;
   }
   auto wait_ms = static_cast<uint32_t>(*wait_s * 1000);

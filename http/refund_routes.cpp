@@ -18,7 +18,8 @@ using json = nlohmann::json;
 
 json refund_json(const refund_row& r) {
   return {{"id", r.id},         {"object", "refund"},          {"order_id", r.order_id},
-          {"amount", r.amount}, {"status", to_string(r.status)}, {"reason", r.reason},
+          {"amount", r.amount}, {"status", to_string(r.status)},
+          {"origin", to_string(r.origin)}, {"reason", r.reason},
           {"failure_reason", r.failure_reason.empty() ? json(nullptr) : json(r.failure_reason)},
           {"created_at", to_rfc3339(r.created_at)}};
 }
@@ -75,18 +76,18 @@ void create_refund(server_context& ctx, const Request& req, Response& res, const
   if (auto key = req.get_header_value("Idempotency-Key"); !key.empty())
     order.refund_id = "rfd_" + sha256_hex("payengine/refund/" + m.id + "/" + id + "/" + key).substr(0, 32);
   auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(id), ctx.request_timeout(), order);
-  if (reply && reply->outcome == order_outcome::invalid_state
-      && reply->detail.rfind("amount_exceeds_refundable:", 0) == 0)
+  if (reply && reply->refusal == refusal_code::refund_exceeds_amount)
     return send(res, {409, "conflict_error", "refund_exceeds_amount",
                       "Refunds would exceed the order's amount; at most "
-                        + reply->detail.substr(reply->detail.find(':') + 1) + " can be refunded.",
-                      "amount", {}});
+                        + std::to_string(reply->refundable) + " can be refunded.",
+                      "amount", {{"refundable", reply->refundable}}});
   if (!reply || reply->outcome != order_outcome::created)
     return send_reply(res, reply, 202);
   refund_row r;
-  r.id = reply->detail;
+  r.id = reply->created_id;
   r.order_id = id;
   r.amount = amount->get<int64_t>();
+  r.origin = refund_origin::merchant;
   r.reason = reason.empty() ? "requested_by_merchant" : reason;
   r.created_at = reply->order.updated_at;
   send_json(res, 202, refund_json(r));

@@ -14,6 +14,34 @@ std::string_view to_string(order_outcome x) {
   return "unknown";
 }
 
+std::string_view to_string(refusal_code x) {
+  switch (x) {
+    case refusal_code::none: return "none";
+    case refusal_code::invalid_state: return "invalid_state";
+    case refusal_code::refund_exceeds_amount: return "refund_exceeds_amount";
+    case refusal_code::fulfillment_not_forward: return "fulfillment_not_forward";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(refund_origin x) {
+  switch (x) {
+    case refund_origin::merchant: return "merchant";
+    case refund_origin::late_payment: return "late_payment";
+    case refund_origin::duplicate_payment: return "duplicate_payment";
+  }
+  return "merchant";
+}
+
+std::optional<refund_origin> refund_origin_from_code(int code) {
+  switch (code) {
+    case 1: return refund_origin::merchant;
+    case 2: return refund_origin::late_payment;
+    case 3: return refund_origin::duplicate_payment;
+    default: return std::nullopt;
+  }
+}
+
 std::string_view to_string(refund_status x) {
   switch (x) {
     case refund_status::pending: return "pending";

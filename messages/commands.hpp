@@ -21,21 +21,35 @@ enum class order_outcome : uint8_t {
 
 std::string_view to_string(order_outcome x);
 
+/// Why a command was refused, as data: HTTP builds its answer from these
+/// fields and never parses text. Numbers are part of the protocol.
+enum class refusal_code : uint8_t {
+  none = 0,
+  invalid_state = 1,           // the transition table refuses it in `order.status`
+  refund_exceeds_amount = 2,   // `refundable` is what may still be refunded
+  fulfillment_not_forward = 3, // stages only move forward (`order.fulfillment`)
+};
+
+std::string_view to_string(refusal_code x);
+
 struct order_reply {
   order_reply() = default;
   order_reply(order_outcome o, order_record r, std::string d = {})
-    : outcome(o), order(std::move(r)), detail(std::move(d)) {
+    : outcome(o), order(std::move(r)), created_id(std::move(d)) {
     // nop
   }
 
   order_outcome outcome = order_outcome::ok;
   order_record order;
-  std::string detail; // why a command was refused, or the id it created (rfd_...)
+  std::string created_id; // the id a command created (rfd_...)
+  refusal_code refusal = refusal_code::none; // with invalid_state
+  int64_t refundable = 0;                    // with refund_exceeds_amount
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_reply& x) {
-  return f(caf::meta::type_name("order_reply"), x.outcome, x.order, x.detail);
+  return f(caf::meta::type_name("order_reply"), x.outcome, x.order, x.created_id,
+           x.refusal, x.refundable);
 }
 
 /// Store a new order. `draft` has status created, version 1 and every field set.
@@ -220,13 +234,14 @@ struct shard_info {
   uint64_t restarts = 0;
   uint64_t evictions = 0;
   uint64_t mailbox_depth = 0;
+  uint64_t invariant_stops = 0; // order actors stopped on a broken invariant
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_info& x) {
   return f(caf::meta::type_name("shard_info"), x.index, x.live, x.live_max,
            x.activations, x.passivations, x.restarts, x.evictions,
-           x.mailbox_depth);
+           x.mailbox_depth, x.invariant_stops);
 }
 
 } // namespace payengine

@@ -7,6 +7,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,13 +42,27 @@ enum class refund_status : uint8_t { pending = 0, succeeded = 1, failed = 2 };
 
 std::string_view to_string(refund_status x);
 
+/// Where a refund comes from (API.md v1.1). Stored: never renumber. Only
+/// `merchant` refunds count toward the order's amount_refunded and its cap;
+/// the other two return money the order could not keep. A refund's
+/// `reason` is the merchant's free text and never decides anything.
+enum class refund_origin : uint8_t {
+  merchant = 1,          // POST /v1/orders/{id}/refunds
+  late_payment = 2,      // paid after the order was cancelled or expired
+  duplicate_payment = 3, // a second successful trade for a paid order
+};
+
+std::string_view to_string(refund_origin x);
+std::optional<refund_origin> refund_origin_from_code(int code);
+
 /// One refund (table refunds); `id` is the channel's out_request_no.
 struct refund_row {
   std::string id;
   std::string order_id;
   std::string out_trade_no;
   int64_t amount = 0;
-  std::string reason;
+  refund_origin origin = refund_origin::merchant;
+  std::string reason; // free text, shown, never interpreted
   refund_status status = refund_status::pending;
   std::string failure_reason;
   timestamp_us created_at = 0;
@@ -57,7 +72,7 @@ struct refund_row {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, refund_row& x) {
   return f(caf::meta::type_name("refund_row"), x.id, x.order_id, x.out_trade_no,
-           x.amount, x.reason, x.status, x.failure_reason, x.created_at,
+           x.amount, x.origin, x.reason, x.status, x.failure_reason, x.created_at,
            x.updated_at);
 }
 
@@ -209,6 +224,7 @@ struct writer_info {
   uint64_t batches = 0;
   uint64_t jobs = 0;
   uint64_t failed_batches = 0;
+  uint64_t broken_invariants = 0; // requests refused as impossible (constraint, check)
   uint64_t last_batch_size = 0;
   uint64_t max_batch_size = 0;
   int64_t last_commit_us = 0;
@@ -229,7 +245,7 @@ struct writer_info {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, writer_info& x) {
   return f(caf::meta::type_name("writer_info"), x.index, x.batches, x.jobs,
-           x.failed_batches, x.last_batch_size, x.max_batch_size,
+           x.failed_batches, x.broken_invariants, x.last_batch_size, x.max_batch_size,
            x.last_commit_us, x.total_commit_us, x.mailbox_depth, x.connected,
            x.transitions_by_status, x.batch_size_le, x.commit_us_le);
 }

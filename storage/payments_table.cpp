@@ -15,7 +15,8 @@ void upsert_refund(pqxx::work& tx, const refund_row& r) {
   if (r.amount <= 0 || r.id.empty())
     throw std::logic_error("refund breaks its invariants: " + r.id);
   tx.exec_prepared("refunds_upsert", r.id, r.order_id, r.out_trade_no, r.amount, r.reason,
-                   static_cast<int>(r.status), r.failure_reason, r.created_at, r.updated_at);
+                   static_cast<int>(r.status), r.failure_reason, r.created_at, r.updated_at,
+                   static_cast<int>(r.origin));
 }
 
 bool insert_callback(pqxx::work& tx, const callback_row& c) {
@@ -125,6 +126,10 @@ std::vector<refund_row> load_refunds(pqxx::work& tx, const std::string& order_id
     x.failure_reason = r[6].as<std::string>();
     x.created_at = r[7].as<int64_t>();
     x.updated_at = r[8].as<int64_t>();
+    auto origin = refund_origin_from_code(r[9].as<int>());
+    if (!origin)
+      throw std::logic_error("stored refund origin out of range: " + x.id);
+    x.origin = *origin;
     out.push_back(std::move(x));
   }
   return out;

@@ -131,8 +131,8 @@ void prepare_payments(pqxx::connection& c) {
             " detail = EXCLUDED.detail, updated_at = EXCLUDED.updated_at");
   c.prepare("refunds_upsert",
             "INSERT INTO refunds (id, order_id, out_trade_no, amount, reason, status,"
-            " failure_reason, created_at, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, pe_ts($8), pe_ts($9))"
+            " failure_reason, created_at, updated_at, origin)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, pe_ts($8), pe_ts($9), $10)"
             " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"
             " failure_reason = EXCLUDED.failure_reason, updated_at = EXCLUDED.updated_at"
             " WHERE refunds.status = 0"); // a settled refund never moves again
@@ -142,7 +142,7 @@ void prepare_payments(pqxx::connection& c) {
             " ON CONFLICT DO NOTHING");
   c.prepare("refunds_by_order",
             "SELECT id, order_id, out_trade_no, amount, reason, status, failure_reason,"
-            " pe_us(created_at), pe_us(updated_at) FROM refunds WHERE order_id = $1"
+            " pe_us(created_at), pe_us(updated_at), origin FROM refunds WHERE order_id = $1"
             " ORDER BY created_at, id");
   // What the reconciler drives to its true state, a page at a time (ids
   // after the cursor $3): orders waiting on a channel since before $1,

@@ -1,6 +1,6 @@
 // Walks every (status, input) pair of the transition table against the
 // table of API.md, written out here independently of the implementation.
-#include "actors/order_transitions.hpp"
+#include "domain/order_transitions.hpp"
 
 #include <gtest/gtest.h>
 

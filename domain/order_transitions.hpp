@@ -1,6 +1,6 @@
 #pragma once
 // The transition table of API.md as a pure function: no CAF, no I/O.
-// tests/actors/order_transitions_test.cpp walks every (status, input) pair.
+// tests/domain/order_transitions_test.cpp walks every (status, input) pair.
 
 #include "messages/order.hpp"
 

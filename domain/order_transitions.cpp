@@ -1,4 +1,4 @@
-#include "actors/order_transitions.hpp"
+#include "domain/order_transitions.hpp"
 
 namespace payengine {
 
