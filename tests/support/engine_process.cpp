@@ -203,6 +203,34 @@ nlohmann::json engine_process::create_merchant(const std::string& name) const {
   return r.body;
 }
 
+::testing::AssertionResult no_order_actor_restarts(const engine_process& engine) {
+  // Named: everything below reads parts of it (a range-for over a part of a
+  // temporary would read freed memory).
+  const auto tree = engine.request("GET", "/admin/actors", engine.admin_token());
+  if (tree.status != 200)
+    return ::testing::AssertionFailure() << "GET /admin/actors answered " << tree.status << ": " << tree.raw;
+  const auto& body = tree.body;
+  auto shards = body.find("registry_shards");
+  auto supervisor = body.find("supervisor");
+  if (shards == body.end() || !shards->is_array() || supervisor == body.end()
+      || !supervisor->contains("children"))
+    return ::testing::AssertionFailure() << "not the actor tree: " << tree.raw;
+  size_t expected = 0;
+  for (const auto& child : supervisor->at("children"))
+    expected += child.is_string() && child.get<std::string>().rfind("order_registry-", 0) == 0;
+  if (expected == 0 || shards->size() != expected)
+    return ::testing::AssertionFailure() << shards->size() << " of " << expected
+                                         << " registry shards answered: " << tree.raw;
+  for (const auto& shard : *shards) {
+    auto restarts = shard.find("restarts");
+    if (restarts == shard.end() || !restarts->is_number_unsigned())
+      return ::testing::AssertionFailure() << "a shard without a restart count: " << shard.dump();
+    if (*restarts != 0)
+      return ::testing::AssertionFailure() << "order actors were restarted: " << shard.dump();
+  }
+  return ::testing::AssertionSuccess() << expected << " registry shards, no order actor restarted";
+}
+
 nlohmann::json order_body(const std::string& merchant_order_no, int64_t amount) {
   return {{"merchant_order_no", merchant_order_no}, {"amount", amount},
           {"currency", "CNY"}, {"subject", "Annual plan"}, {"channel", "alipay"}};
