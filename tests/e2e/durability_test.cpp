@@ -1,5 +1,6 @@
 // What survives: kill -9 right after acknowledged creates, a restart, expiry
 // on time afterwards; graceful SIGTERM; clear failures at start.
+#include "tests/support/child_process.hpp"
 #include "tests/support/engine_process.hpp"
 #include "tests/support/test_db.hpp"
 
@@ -32,14 +33,8 @@ int64_t millis_between(const std::string& a, const std::string& b) {
 
 /// Runs the binary with `env` and returns {exit status, combined output}.
 std::pair<int, std::string> run_engine(const std::string& env) {
-  std::string cmd = "env -i " + env + " " PAYENGINE_BINARY " 2>&1";
-  auto* pipe = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[512];
-  while (auto n = std::fread(buf, 1, sizeof(buf), pipe))
-    out.append(buf, n);
-  auto status = ::pclose(pipe);
-  return {status, out};
+  auto r = testing::run_command("env -i " + env + " " PAYENGINE_BINARY " 2>&1");
+  return {r.status, std::move(r.output)};
 }
 
 TEST(durability, acknowledged_orders_survive_kill_9_and_still_expire_on_time) {
