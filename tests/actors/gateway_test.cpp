@@ -96,7 +96,7 @@ TEST(gateway_latency_window, keeps_the_recent_samples) {
 
 // Per process: ctest runs each test in its own process, each with its own keys.
 std::string write_temp(const std::string& name, const std::string& text) {
-  const std::string path = testing::TempDir() + "gateway_test_" + std::to_string(getpid()) + "_" + name;
+  const std::string path = ::testing::TempDir() + "gateway_test_" + std::to_string(getpid()) + "_" + name;
   std::ofstream(path) << text;
   return path;
 }
@@ -166,7 +166,7 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg) {
 
 // --- the actor against paysim -----------------------------------------------------
 
-class gateway_e2e : public testing::Test {
+class gateway_e2e : public ::testing::Test {
  protected:
   gateway_e2e() : sim_(sim_args("127.0.0.1:0"), {}), http_("127.0.0.1", sim_.port()), sys_(configure(cfg_)) {
     http_.set_read_timeout(10s);

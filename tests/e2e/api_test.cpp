@@ -1,5 +1,6 @@
 // The order API over real HTTP against a real payengine process and a real
 // PostgreSQL: flows, auth, every malformed-input class, idempotency, long poll.
+#include "tests/support/child_process.hpp"
 #include "tests/support/engine_process.hpp"
 #include "tests/support/test_db.hpp"
 
@@ -386,10 +387,11 @@ TEST_F(api_test, metrics_are_valid_prometheus_text) {
             std::string::npos);
   // The format itself, checked by Prometheus's own linter when installed
   // (scripts/test.sh installs it).
-  if (std::system("command -v promtool >/dev/null 2>&1") == 0) {
+  if (testing::run_command("command -v promtool >/dev/null 2>&1").status == 0) {
     auto path = ::testing::TempDir() + "payengine-metrics.txt";
     std::ofstream{path} << r.raw;
-    EXPECT_EQ(std::system(("promtool check metrics < " + path).c_str()), 0) << r.raw;
+    auto lint = testing::run_command("promtool check metrics < " + path + " 2>&1");
+    EXPECT_EQ(lint.status, 0) << lint.output << "\n" << r.raw;
   }
 }
 

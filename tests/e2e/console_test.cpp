@@ -1,6 +1,7 @@
 // For operators: GET /admin/stream (Server-Sent Events of transitions and
 // actor lifecycle, bounded per client), GET /console, and the console in a
 // real browser (Debian's chromium, npm playwright-core).
+#include "tests/support/child_process.hpp"
 #include "tests/support/engine_process.hpp"
 #include "tests/support/paysim_for_tests.hpp"
 #include "tests/support/test_db.hpp"
@@ -444,7 +445,8 @@ TEST_F(console_test, in_a_browser_an_operator_watches_an_order_get_paid_and_its_
   auto cmd = std::string{"node "} + node_checks + "/console_check.mjs http://127.0.0.1:"
              + std::to_string(engine_->port()) + " " + engine_->admin_token() + " " + key_ + " "
              + screenshot;
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << engine_->log().substr(0, 4000);
+  auto check = testing::run_command(cmd);
+  ASSERT_EQ(check.status, 0) << cmd << "\n" << check.output << "\n" << engine_->log().substr(0, 4000);
   std::ifstream png{screenshot, std::ios::binary};
   std::string magic(8, '\0');
   png.read(magic.data(), 8);

@@ -1,5 +1,6 @@
 // What survives: kill -9 right after acknowledged creates, a restart, expiry
 // on time afterwards; graceful SIGTERM; clear failures at start.
+#include "tests/support/child_process.hpp"
 #include "tests/support/engine_process.hpp"
 #include "tests/support/test_db.hpp"
 
@@ -32,14 +33,8 @@ int64_t millis_between(const std::string& a, const std::string& b) {
 
 /// Runs the binary with `env` and returns {exit status, combined output}.
 std::pair<int, std::string> run_engine(const std::string& env) {
-  std::string cmd = "env -i " + env + " " PAYENGINE_BINARY " 2>&1";
-  auto* pipe = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[512];
-  while (auto n = std::fread(buf, 1, sizeof(buf), pipe))
-    out.append(buf, n);
-  auto status = ::pclose(pipe);
-  return {status, out};
+  auto r = testing::run_command("env -i " + env + " " PAYENGINE_BINARY " 2>&1");
+  return {r.status, std::move(r.output)};
 }
 
 TEST(durability, acknowledged_orders_survive_kill_9_and_still_expire_on_time) {
@@ -107,8 +102,7 @@ TEST(durability, acknowledged_orders_survive_kill_9_and_still_expire_on_time) {
   RecordProperty("orders_acknowledged", static_cast<int>(acknowledged.size()));
   RecordProperty("worst_expiry_delay_ms", static_cast<int>(worst_ms));
   EXPECT_EQ(db.scalar("SELECT count(*) FROM orders WHERE version <> 2"), "0");
-  for (auto& shard : engine.request("GET", "/admin/actors", engine.admin_token()).body["registry_shards"])
-    EXPECT_EQ(shard["restarts"], 0) << "expiry must not crash order actors: " << shard.dump();
+  EXPECT_TRUE(testing::no_order_actor_restarts(engine)) << "expiry must not crash order actors";
 }
 
 TEST(durability, sigterm_finishes_and_exits_zero) {

@@ -1,5 +1,6 @@
 // Telling the merchant: signed webhooks from the outbox, retried on the
 // schedule, isolated per merchant, resumed after kill -9.
+#include "tests/support/child_process.hpp"
 #include "tests/support/engine_process.hpp"
 #include "tests/support/test_db.hpp"
 
@@ -177,11 +178,12 @@ TEST_F(notify_test, fails_five_times_then_delivered_on_the_schedule_and_verified
   auto path = ::testing::TempDir() + "payengine-webhook.json";
   std::ofstream{path} << check.dump();
   auto cmd = std::string{"node "} + node_checks + "/verify_webhook.mjs " + path;
-  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  auto verified = testing::run_command(cmd);
+  EXPECT_EQ(verified.status, 0) << cmd << "\n" << verified.output;
   // A tampered body does not verify.
   check["body"] = hits.back().body + " ";
   std::ofstream{path} << check.dump();
-  EXPECT_NE(std::system((cmd + " 2>/dev/null").c_str()), 0);
+  EXPECT_NE(testing::run_command(cmd + " 2>/dev/null").status, 0);
 }
 
 TEST_F(notify_test, a_hanging_merchant_does_not_delay_another_merchants_deliveries) {

@@ -3,6 +3,7 @@
 // to every operation it can be driven through conform to it, checked by an
 // independent validator (tests/node/validate_responses.mjs, Ajv).
 #include "channels/alipay.hpp"
+#include "tests/support/child_process.hpp"
 #include "tests/support/engine_process.hpp"
 #include "tests/support/paysim_for_tests.hpp"
 #include "tests/support/test_db.hpp"
@@ -58,17 +59,8 @@ struct command_result {
 
 /// Runs `cmd` through the shell; its stdout (and stderr too when asked).
 command_result run(const std::string& cmd, bool with_stderr = true) {
-  command_result out;
-  FILE* p = ::popen((cmd + (with_stderr ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
-  if (!p)
-    return out;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
-    out.output.append(buf, n);
-  int status = ::pclose(p);
-  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  auto r = testing::run_command(cmd + (with_stderr ? " 2>&1" : " 2>/dev/null"));
+  return {WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1, std::move(r.output)};
 }
 
 /// The validator's verdict on `exchanges`, written to `file` first.

@@ -13,6 +13,7 @@
 #include "tests/channels/test_keys.hpp"
 #include "tests/sim/notify_receiver.hpp"
 #include "tests/sim/paysim_process.hpp"
+#include "tests/support/child_process.hpp"
 
 namespace payengine {
 namespace {
@@ -25,7 +26,7 @@ constexpr const char* app_id = "2021000000000001";
 
 // Per process: ctest may run tests in parallel, each with its own keys.
 std::string write_temp(const std::string& name, const std::string& text) {
-  const std::string path = testing::TempDir() + "paysim_e2e_" + std::to_string(getpid()) + "_" + name;
+  const std::string path = ::testing::TempDir() + "paysim_e2e_" + std::to_string(getpid()) + "_" + name;
   std::ofstream(path) << text;
   return path;
 }
@@ -57,7 +58,7 @@ bool eventually(Check check, std::chrono::milliseconds deadline = 10s) {
   return true;
 }
 
-class paysim_e2e : public testing::Test {
+class paysim_e2e : public ::testing::Test {
  protected:
   paysim_e2e()
       : sim_({"--listen", "127.0.0.1:0", "--private-key-file", files().sim_private, "--app-public-key-file",
@@ -378,12 +379,7 @@ TEST(paysim_config, environment_is_read_and_bad_values_exit_non_zero) {
 
   const std::string command = std::string("PAYSIM_TIME_SCALE=0.5 ") + PAYSIM_BINARY + " --private-key-file " +
                               files().sim_private + " --app-public-key-file " + files().app_public + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[256];
-  while (const auto n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  const int status = pclose(pipe);
+  const auto [status, output] = testing::run_command(command);
   EXPECT_EQ(WEXITSTATUS(status), 2);
   EXPECT_EQ(output.rfind("paysim: ", 0), 0u) << output;
   EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;

@@ -1,18 +1,21 @@
 #pragma once
 
-// Runs the real paysim binary as a child process on a free loopback port.
+// Runs the real paysim binary as a child process on a free loopback port. It
+// dies with the test however the test ends (tests/support/child_process.hpp).
+#include "tests/support/child_process.hpp"
+
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
 #include <stdexcept>
 #include <string>
+#include <sys/wait.h>
 #include <utility>
 #include <vector>
-
-extern char** environ;
 
 namespace payengine::test {
 
@@ -20,25 +23,32 @@ class paysim_process {
  public:
   // `env` entries ("NAME=value") are added to this process's environment.
   paysim_process(const std::vector<std::string>& args, const std::vector<std::string>& env) {
-    std::vector<std::string> argv_text{PAYSIM_BINARY};
-    argv_text.insert(argv_text.end(), args.begin(), args.end());
-    std::vector<std::string> env_text(env);
-    for (char** e = environ; *e != nullptr; ++e) env_text.emplace_back(*e);
+    std::vector<std::string> argv{PAYSIM_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::map<std::string, std::string> overrides;
+    for (const auto& entry : env) {
+      const auto eq = entry.find('=');
+      overrides[entry.substr(0, eq)] = entry.substr(eq + 1);
+    }
     int pipe_fds[2];
-    if (pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
-    // Everything the child touches is prepared before fork.
-    auto argv = pointers(argv_text);
-    auto envp = pointers(env_text);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(pipe_fds[1], STDOUT_FILENO);
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    try {
+      pid_ = ::payengine::testing::spawn_child(argv, ::payengine::testing::environment_with(overrides),
+                                               {-1, pipe_fds[1], -1});
+    } catch (...) {
       close(pipe_fds[0]);
-      execve(argv[0], argv.data(), envp.data());
-      _exit(127);
+      close(pipe_fds[1]);
+      throw;
     }
     close(pipe_fds[1]);
     stdout_fd_ = pipe_fds[0];
-    port_ = read_port(std::chrono::seconds(10));
+    try {
+      port_ = read_port(std::chrono::seconds(10));
+    } catch (...) {  // no destructor runs for a constructor that throws
+      stop();
+      close(stdout_fd_);
+      throw;
+    }
   }
 
   ~paysim_process() {
@@ -49,30 +59,20 @@ class paysim_process {
   paysim_process(const paysim_process&) = delete;
   paysim_process& operator=(const paysim_process&) = delete;
 
+  [[nodiscard]] pid_t pid() const { return pid_; }
   [[nodiscard]] int port() const { return port_; }
   [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
   // SIGTERM, then the exit code (-signal when killed, after 10 s of waiting).
   int stop() {
     if (pid_ <= 0) return -1;  // never kill(-1, ...): that signals every process we may signal
-    kill(pid_, SIGTERM);
-    int status = 0;
-    for (int waited_ms = 0; waitpid(pid_, &status, WNOHANG) == 0; waited_ms += 10) {
-      if (waited_ms > 10'000) kill(pid_, SIGKILL);
-      poll(nullptr, 0, 10);
-    }
+    const auto status = ::payengine::testing::stop_child(pid_, std::chrono::seconds(10));
     pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    if (!status) return -SIGKILL;
+    return WIFEXITED(*status) ? WEXITSTATUS(*status) : -WTERMSIG(*status);
   }
 
  private:
-  static std::vector<char*> pointers(std::vector<std::string>& texts) {
-    std::vector<char*> out;
-    for (auto& text : texts) out.push_back(text.data());
-    out.push_back(nullptr);
-    return out;
-  }
-
   // The port from "paysim listening on http://127.0.0.1:PORT".
   int read_port(std::chrono::milliseconds timeout) {
     std::string line;

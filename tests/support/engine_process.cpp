@@ -1,15 +1,14 @@
 #include "tests/support/engine_process.hpp"
 
 #include "tests/channels/test_keys.hpp"
+#include "tests/support/child_process.hpp"
 
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -93,24 +92,17 @@ void engine_process::start() {
   };
   for (auto& [k, v] : env_)
     env[k] = v;
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    for (auto& [k, v] : env)
-      ::setenv(k.c_str(), v.c_str(), 1);
-    auto fd = ::open(log_path_.c_str(), O_WRONLY | O_APPEND);
-    ::dup2(fd, STDERR_FILENO);
-    ::dup2(fd, STDOUT_FILENO);
-    std::vector<char*> argv{const_cast<char*>(PAYENGINE_BINARY)};
-    for (auto& a : args_)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(PAYENGINE_BINARY, argv.data());
-    ::_exit(127);
-  }
+  std::vector<std::string> argv{PAYENGINE_BINARY};
+  argv.insert(argv.end(), args_.begin(), args_.end());
+  const int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (log_fd < 0)
+    FAIL() << "cannot open " << log_path_;
+  // A child that dies with this process (tests/support/child_process.hpp).
+  pid_ = spawn_child(argv, environment_with(env), {-1, log_fd, log_fd});
+  ::close(log_fd);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{20};
   while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+    if (wait_child(pid_, std::chrono::milliseconds{0})) {
       pid_ = -1;
       FAIL() << "payengine exited at start:\n" << log();
     }
@@ -126,27 +118,17 @@ void engine_process::start() {
 int engine_process::terminate() {
   if (pid_ <= 0)
     return -1;
-  ::kill(pid_, SIGTERM);
-  int status = 0;
   // Bounded: a process that does not stop in 20 s is a failed test, not a
   // hung one (it is killed and -2 returned).
-  for (int i = 0; i < 2'000; ++i) {
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return status;
-    }
-    ::usleep(10'000);
-  }
-  kill_hard();
-  return -2;
+  auto status = stop_child(pid_, std::chrono::seconds{20});
+  pid_ = -1;
+  return status.value_or(-2);
 }
 
 void engine_process::kill_hard() {
   if (pid_ <= 0)
     return;
-  ::kill(pid_, SIGKILL);
-  int status = 0;
-  ::waitpid(pid_, &status, 0);
+  kill_child(pid_);
   pid_ = -1;
 }
 
@@ -201,6 +183,34 @@ nlohmann::json engine_process::create_merchant(const std::string& name) const {
                    nlohmann::json{{"name", name}}.dump());
   EXPECT_EQ(r.status, 201) << r.raw;
   return r.body;
+}
+
+::testing::AssertionResult no_order_actor_restarts(const engine_process& engine) {
+  // Named: everything below reads parts of it (a range-for over a part of a
+  // temporary would read freed memory).
+  const auto tree = engine.request("GET", "/admin/actors", engine.admin_token());
+  if (tree.status != 200)
+    return ::testing::AssertionFailure() << "GET /admin/actors answered " << tree.status << ": " << tree.raw;
+  const auto& body = tree.body;
+  auto shards = body.find("registry_shards");
+  auto supervisor = body.find("supervisor");
+  if (shards == body.end() || !shards->is_array() || supervisor == body.end()
+      || !supervisor->contains("children"))
+    return ::testing::AssertionFailure() << "not the actor tree: " << tree.raw;
+  size_t expected = 0;
+  for (const auto& child : supervisor->at("children"))
+    expected += child.is_string() && child.get<std::string>().rfind("order_registry-", 0) == 0;
+  if (expected == 0 || shards->size() != expected)
+    return ::testing::AssertionFailure() << shards->size() << " of " << expected
+                                         << " registry shards answered: " << tree.raw;
+  for (const auto& shard : *shards) {
+    auto restarts = shard.find("restarts");
+    if (restarts == shard.end() || !restarts->is_number_unsigned())
+      return ::testing::AssertionFailure() << "a shard without a restart count: " << shard.dump();
+    if (*restarts != 0)
+      return ::testing::AssertionFailure() << "order actors were restarted: " << shard.dump();
+  }
+  return ::testing::AssertionSuccess() << expected << " registry shards, no order actor restarted";
 }
 
 nlohmann::json order_body(const std::string& merchant_order_no, int64_t amount) {

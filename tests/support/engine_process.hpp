@@ -2,6 +2,7 @@
 // A real payengine process for end-to-end tests: started with a fresh
 // database, reached over HTTP, stopped with SIGTERM or killed with SIGKILL.
 
+#include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
@@ -77,6 +78,12 @@ private:
   int port_ = 0;
   pid_t pid_ = -1;
 };
+
+/// Passes when `GET /admin/actors` lists every registry shard (one per
+/// `order_registry-N` child of the supervisor, so a shard that did not answer
+/// cannot hide its count) and each reports `restarts` = 0: no order actor
+/// crashed and was restarted from storage.
+::testing::AssertionResult no_order_actor_restarts(const engine_process& engine);
 
 /// A valid order body with `merchant_order_no`.
 nlohmann::json order_body(const std::string& merchant_order_no, int64_t amount = 8888);
