@@ -222,7 +222,8 @@ void persist_into(order_self self, reply_to rp, transition_write w,
           return;
         }
         // A timeout or a broken COMMIT leaves the row unknown: reload it.
-        if (err != engine_error::storage_unavailable) {
+        // Unavailable or a full queue: nothing was stored.
+        if (err != engine_error::storage_unavailable && err != engine_error::overloaded) {
           self->quit(err);
           return;
         }

@@ -146,7 +146,7 @@ std::string validate_gateway(const engine_config& c) {
         << " slack ms) + back-off " << c.gateway_call_worst_ms()
              - c.gateway_attempts_max * c.gateway_attempt_timeout_ms()
         << " ms = " << c.gateway_call_worst_ms() << " ms exceed channel_timeout_ms "
-        << c.channel_timeout_ms;
+        << c.channel_timeout_ms << " (shorten the timeouts, or fewer tries, or a longer deadline)";
     return out.str();
   }
   return {};
@@ -163,7 +163,8 @@ std::string validate_storage_limits(const engine_config& c) {
     std::ostringstream out;
     out << "storage timeouts do not add up: connect " << c.db_connect_timeout_s()
         << " s + 2 x db_statement_timeout_ms " << c.db_statement_timeout_ms << " = "
-        << c.storage_worst_ms() << " ms exceed storage_timeout_ms " << c.storage_timeout_ms;
+        << c.storage_worst_ms() << " ms exceed storage_timeout_ms " << c.storage_timeout_ms
+        << " (a stuck statement would end as an unknown outcome, not as nothing changed)";
     return out.str();
   }
   return {};

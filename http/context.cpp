@@ -72,8 +72,8 @@ api_error from_engine_error(const caf::error& err) {
         return service_unavailable("commit_in_doubt", "The outcome is unknown; retry with the same Idempotency-Key or read the order.");
       case engine_error::version_conflict:
         return service_unavailable("order_reloading", "The order is being reloaded from storage; retry.");
-      case engine_error::overloaded:
-        return {429, "rate_limit_error", "overloaded", "The engine is at a limit; retry later.", {}, {}};
+      case engine_error::overloaded: // a full queue (storage writers) or a stopped actor
+        return service_unavailable("overloaded", "The engine is at a limit; nothing was changed. Retry later.");
       case engine_error::channel_unavailable:
         return {503, "channel_error", "channel_unavailable",
                 "The payment channel is unavailable (circuit open); nothing was changed. Retry later.", {}, {}};
