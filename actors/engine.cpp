@@ -24,7 +24,13 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
     notify_url = alipay->notify_url;
   }
   for (uint32_t i = 0; i < cfg.writers(); ++i) {
-    writer_settings ws{i, cfg.database_url, cfg.storage_batch_max};
+    writer_settings ws;
+    ws.index = i;
+    ws.database_url = cfg.database_url;
+    ws.batch_max = cfg.storage_batch_max;
+    ws.queue_max = cfg.storage_queue_max;
+    ws.limits.connect_timeout_s = cfg.db_connect_timeout_s();
+    ws.limits.statement_timeout_ms = cfg.db_statement_timeout_ms;
     h.writers.push_back(sys.spawn<caf::detached>(storage_writer_impl, ws));
   }
   for (uint32_t i = 0; i < cfg.registry_shards; ++i) {

@@ -1,20 +1,16 @@
 #include "actors/gateway.hpp"
 
-#include "channels/alipay.hpp"
+#include "channels/alipay_protocol.hpp"
 #include "config/logging.hpp"
-#include "messages/money.hpp"
 
 #include <caf/all.hpp>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <ctime>
 #include <limits>
 
 namespace payengine {
 
-namespace alipay = channels::alipay;
 using clock_type = std::chrono::steady_clock;
 
 // --- settings ------------------------------------------------------------------
@@ -57,8 +53,9 @@ uint32_t gateway_settings::scaled_ms(uint64_t nominal_ms) const {
 }
 
 uint32_t gateway_settings::attempt_timeout_ms() const {
-  // Connect, send, wait for the answer, plus a second of queueing slack.
-  return connect_timeout_ms + write_timeout_ms + read_timeout_ms + 1'000;
+  // Connect, send, wait for the answer, plus queueing slack (the same sum
+  // as engine_config::gateway_attempt_timeout_ms, behind the start-up rule).
+  return connect_timeout_ms + write_timeout_ms + read_timeout_ms + gateway_attempt_slack_ms;
 }
 
 std::string validate(const gateway_settings& s) {
@@ -68,6 +65,8 @@ std::string validate(const gateway_settings& s) {
     return "app_id is required";
   if (!s.app_key || !s.channel_key)
     return "both keys (the app's private key, the channel's public key) are required";
+  if (s.channel != "alipay")
+    return "channel must be alipay (the one protocol in channels/), got '" + s.channel + "'";
   if (s.workers < 1 || s.workers > 256 || s.in_flight_max < 1)
     return "workers must be 1..256 and in_flight_max at least 1";
   if (s.connect_timeout_ms < 1 || s.read_timeout_ms < 1 || s.write_timeout_ms < 1)
@@ -91,6 +90,17 @@ gateway_settings_from(const engine_config& cfg) {
   if (!cfg.public_url.empty())
     s.notify_url = without_trailing_slash(cfg.public_url) + "/v1/callbacks/" + s.channel;
   s.time_scale = cfg.time_scale;
+  s.workers = cfg.gateway_workers;
+  s.in_flight_max = cfg.gateway_in_flight_max;
+  s.connect_timeout_ms = cfg.gateway_connect_timeout_ms;
+  s.write_timeout_ms = cfg.gateway_write_timeout_ms;
+  s.read_timeout_ms = cfg.gateway_read_timeout_ms;
+  s.attempts_max = cfg.gateway_attempts_max;
+  s.retry_step_ms = cfg.gateway_retry_step_ms;
+  s.breaker_failures_max = cfg.gateway_breaker_failures_max;
+  s.breaker_open_ms = cfg.gateway_breaker_open_ms;
+  s.rate_per_s = cfg.gateway_rate_per_s;
+  s.burst = cfg.gateway_burst;
   if (!split_url(s.gateway_url))
     return "PAYENGINE_ALIPAY_GATEWAY_URL must be an http(s) URL, got '" + s.gateway_url + "'";
   if (s.app_id.empty())
@@ -110,447 +120,18 @@ gateway_settings_from(const engine_config& cfg) {
   return s;
 }
 
-// --- circuit breaker -------------------------------------------------------------
-
-circuit_breaker::circuit_breaker(uint32_t failures_max,
-                                 std::chrono::milliseconds open_for)
-  : failures_max_(std::max<uint32_t>(1, failures_max)), open_for_(open_for) {
-  // nop
-}
-
-circuit_breaker::state circuit_breaker::refresh(clock::time_point now) {
-  if (state_ == state::open && now >= open_until_) {
-    state_ = state::half_open;
-    probing_ = false;
-  }
-  return state_;
-}
-
-circuit_breaker::decision circuit_breaker::admit() const {
-  switch (state_) {
-    case state::closed: return decision::pass;
-    case state::open: return decision::refuse;
-    case state::half_open: return probing_ ? decision::refuse : decision::probe;
-  }
-  return decision::refuse;
-}
-
-void circuit_breaker::start_probe() {
-  probing_ = true;
-}
-
-void circuit_breaker::abandon_probe() {
-  probing_ = false;
-}
-
-void circuit_breaker::record(bool healthy, bool probe, clock::time_point now) {
-  if (probe) {
-    probing_ = false;
-    if (healthy) {
-      state_ = state::closed;
-      failures_ = 0;
-    } else {
-      ++failures_;
-      open(now);
-    }
-    return;
-  }
-  // Only the probe decides outside `closed`: late answers just count.
-  if (healthy) {
-    if (state_ == state::closed)
-      failures_ = 0;
-    return;
-  }
-  ++failures_;
-  if (state_ == state::closed && failures_ >= failures_max_)
-    open(now);
-}
-
-std::chrono::milliseconds circuit_breaker::retry_after(clock::time_point now) const {
-  using std::chrono::milliseconds;
-  if (state_ == state::open && open_until_ > now)
-    return std::max(milliseconds{1},
-                    std::chrono::ceil<milliseconds>(open_until_ - now));
-  return std::max(milliseconds{1}, open_for_); // a probe is deciding
-}
-
-void circuit_breaker::open(clock::time_point now) {
-  state_ = state::open;
-  open_until_ = now + open_for_;
-}
-
-std::string_view to_string(circuit_breaker::state x) {
-  switch (x) {
-    case circuit_breaker::state::closed: return "closed";
-    case circuit_breaker::state::open: return "open";
-    case circuit_breaker::state::half_open: return "half_open";
-  }
-  return "unknown";
-}
-
-// --- token bucket ----------------------------------------------------------------
-
-token_bucket::token_bucket(double rate_per_s, double burst, clock::time_point now)
-  : rate_per_s_(rate_per_s), burst_(burst), tokens_(burst), refilled_at_(now) {
-  // nop
-}
-
-void token_bucket::refill(clock::time_point now) {
-  if (now <= refilled_at_)
-    return;
-  std::chrono::duration<double> elapsed = now - refilled_at_;
-  tokens_ = std::min(burst_, tokens_ + elapsed.count() * rate_per_s_);
-  refilled_at_ = now;
-}
-
-bool token_bucket::take(clock::time_point now) {
-  refill(now);
-  if (tokens_ < 1.0)
-    return false;
-  tokens_ -= 1.0;
-  return true;
-}
-
-double token_bucket::tokens(clock::time_point now) {
-  refill(now);
-  return tokens_;
-}
-
-std::chrono::milliseconds token_bucket::wait_for_one(clock::time_point now) {
-  refill(now);
-  auto ms = std::ceil((1.0 - tokens_) / rate_per_s_ * 1000.0);
-  return std::chrono::milliseconds{static_cast<int64_t>(std::clamp(ms, 1.0, 4.0e9))};
-}
-
-// --- latency window --------------------------------------------------------------
-
-latency_window::latency_window(uint32_t capacity)
-  : capacity_(std::max<uint32_t>(1, capacity)) {
-  samples_.reserve(capacity_);
-}
-
-void latency_window::add(uint32_t ms) {
-  last_ = ms;
-  if (samples_.size() < capacity_) {
-    samples_.push_back(ms);
-    return;
-  }
-  samples_[next_] = ms;
-  next_ = (next_ + 1) % capacity_;
-}
-
-uint32_t latency_window::percentile(double q) const {
-  if (samples_.empty())
-    return 0;
-  auto sorted = samples_;
-  auto index = static_cast<size_t>(std::clamp(q, 0.0, 1.0)
-                                   * static_cast<double>(sorted.size()));
-  index = std::min(index, sorted.size() - 1);
-  std::nth_element(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(index),
-                   sorted.end());
-  return sorted[index];
-}
-
-// --- the protocol: requests ------------------------------------------------------
+// --- the channel's protocol -------------------------------------------------------
 
 namespace {
 
-using call_kind = gateway_state::call_kind;
-using channel_request = std::variant<alipay::precreate_request, alipay::query_request,
-                                     alipay::close_request, alipay::refund_request>;
+using channels::reply_of;
 
-/// A request in the channel's terms, checked and ready to sign.
-struct outbound {
-  call_kind kind = call_kind::open;
-  channel_request request;
-  std::string out_trade_no;
-  std::string notify_url; // precreate only
-  int exponent = alipay::amount_exponent;
-};
-
-/// Either what to send, or the reply refusing the request up front.
-using prepared = std::variant<outbound, channel_reply>;
-
-channel_reply reply_of(channel_outcome outcome, std::string reason = {}) {
-  channel_reply r;
-  r.outcome = outcome;
-  r.reason = std::move(reason);
-  return r;
-}
-
-int64_t power_of_ten(int n) {
-  int64_t x = 1;
-  while (n-- > 0)
-    x *= 10;
-  return x;
-}
-
-/// Minor units of a currency with `exponent` -> the channel's (fen).
-std::optional<int64_t> to_channel_units(int64_t amount, int exponent) {
-  const int shift = alipay::amount_exponent - exponent;
-  if (shift >= 0) {
-    const auto factor = power_of_ten(shift);
-    if (amount > std::numeric_limits<int64_t>::max() / factor)
-      return std::nullopt;
-    return amount * factor;
-  }
-  const auto divisor = power_of_ten(-shift);
-  if (amount % divisor != 0)
-    return std::nullopt; // finer than the channel can express
-  return amount / divisor;
-}
-
-/// The channel's minor units -> those of a currency with `exponent`.
-std::optional<int64_t> from_channel_units(int64_t amount, int exponent) {
-  return to_channel_units(amount, 2 * alipay::amount_exponent - exponent);
-}
-
-std::optional<int> settled_exponent(const std::string& currency,
-                                    const gateway_settings& s) {
-  const auto* info = find_currency(currency);
-  if (info == nullptr
-      || std::find(s.currencies.begin(), s.currencies.end(), currency)
-           == s.currencies.end())
-    return std::nullopt;
-  return info->exponent;
-}
-
-/// Alipay's "yyyy-MM-dd HH:mm:ss" (Beijing time) for a UTC timestamp.
-std::string channel_time(timestamp_us t) {
-  if (t <= 0)
-    return {};
-  return alipay::format_timestamp(std::chrono::system_clock::time_point{
-    std::chrono::duration_cast<std::chrono::system_clock::duration>(
-      std::chrono::microseconds{t})});
-}
-
-prepared prepare(const open_trade& x, const gateway_settings& s) {
-  const auto exponent = settled_exponent(x.currency, s);
-  if (!exponent)
-    return reply_of(channel_outcome::rejected, "unsupported_currency");
-  const auto amount = to_channel_units(x.amount, *exponent);
-  if (!amount)
-    return reply_of(channel_outcome::rejected, "invalid_request: amount");
-  alipay::precreate_request r{x.out_trade_no, *amount, x.subject, {},
-                              channel_time(x.expires_at)};
-  return outbound{call_kind::open, std::move(r), x.out_trade_no,
-                  x.notify_url.empty() ? s.notify_url : x.notify_url, *exponent};
-}
-
-prepared prepare(const query_trade& x, const gateway_settings& s) {
-  const auto exponent = settled_exponent(x.currency, s);
-  if (!exponent)
-    return reply_of(channel_outcome::rejected, "unsupported_currency");
-  return outbound{call_kind::query, alipay::query_request{x.out_trade_no, {}},
-                  x.out_trade_no, {}, *exponent};
-}
-
-prepared prepare(const close_trade& x, const gateway_settings&) {
-  return outbound{call_kind::close, alipay::close_request{x.out_trade_no, {}},
-                  x.out_trade_no, {}, alipay::amount_exponent};
-}
-
-prepared prepare(const refund_trade& x, const gateway_settings& s) {
-  const auto exponent = settled_exponent(x.currency, s);
-  if (!exponent)
-    return reply_of(channel_outcome::rejected, "unsupported_currency");
-  const auto amount = to_channel_units(x.amount, *exponent);
-  if (!amount)
-    return reply_of(channel_outcome::rejected, "invalid_request: amount");
-  alipay::refund_request r{x.out_trade_no, {}, *amount, x.refund_id, x.reason};
-  return outbound{call_kind::refund, std::move(r), x.out_trade_no, {}, *exponent};
-}
-
-/// What the channel would refuse anyway is refused here, unsent.
-prepared checked(prepared p) {
-  auto* out = std::get_if<outbound>(&p);
-  if (out == nullptr)
-    return p;
-  auto biz = std::visit([](const auto& r) { return alipay::to_biz_content(r); },
-                        out->request);
-  if (!biz)
-    return reply_of(channel_outcome::rejected,
-                    "invalid_request: " + biz.error().detail);
-  return p;
-}
-
-channels::result<std::string> sign(const outbound& out, const gateway_settings& s) {
-  alipay::request_envelope envelope{
-    s.app_id, out.notify_url,
-    alipay::format_timestamp(std::chrono::system_clock::now())};
-  return std::visit(
-    [&](const auto& r) { return alipay::build_request(r, envelope, *s.app_key); },
-    out.request);
-}
-
-// --- the protocol: answers -------------------------------------------------------
-
-/// What one attempt's answer means.
-struct verdict {
-  bool healthy = false; // the channel answered usably (for the breaker)
-  bool retry = false;   // send the same request again, later
-  channel_reply reply;  // the answer when not retried; reason set either way
-};
-
-verdict answered(channel_reply r) {
-  return {true, false, std::move(r)};
-}
-
-verdict try_again(std::string why) {
-  return {false, true, reply_of(channel_outcome::unavailable, std::move(why))};
-}
-
-/// An answer that cannot be trusted or read: not retried, nothing known.
-verdict unusable(std::string why) {
-  return {false, false, reply_of(channel_outcome::unavailable, std::move(why))};
-}
-
-std::string reason_of(const alipay::reply_head& head) {
-  return head.sub_code.empty() ? head.code : head.sub_code;
-}
-
-/// "yyyy-MM-dd HH:mm:ss" in Beijing time -> UTC microseconds; 0 if unreadable.
-timestamp_us parse_channel_time(const std::optional<std::string>& text) {
-  if (!text)
-    return 0;
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, used = 0;
-  if (std::sscanf(text->c_str(), "%4d-%2d-%2d %2d:%2d:%2d%n", &y, &mo, &d, &h, &mi,
-                  &s, &used) != 6
-      || static_cast<size_t>(used) != text->size())
-    return 0;
-  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
-    return 0;
-  std::tm fields{};
-  fields.tm_year = y - 1900;
-  fields.tm_mon = mo - 1;
-  fields.tm_mday = d;
-  fields.tm_hour = h;
-  fields.tm_min = mi;
-  fields.tm_sec = s;
-  constexpr std::time_t beijing_offset_s = 8 * 3600;
-  return static_cast<timestamp_us>(timegm(&fields) - beijing_offset_s) * 1'000'000;
-}
-
-trade_state state_of(alipay::trade_status status) {
-  switch (status) {
-    case alipay::trade_status::wait_buyer_pay: return trade_state::waiting;
-    case alipay::trade_status::trade_success:
-    case alipay::trade_status::trade_finished: return trade_state::succeeded;
-    case alipay::trade_status::trade_closed: return trade_state::closed;
-  }
-  return trade_state::unknown;
-}
-
-/// The common reading of a parsed answer; `on_success` maps a success.
-/// `not_exist_ok`: "no such trade" is an answer (ok, state unknown).
-template <class Response, class OnSuccess>
-verdict read(const channels::result<Response>& parsed, const std::string& out_trade_no,
-             bool not_exist_ok, OnSuccess on_success) {
-  if (!parsed)
-    return unusable("invalid_response: " + std::string(to_string(parsed.error().code))
-                    + ": " + parsed.error().detail);
-  const auto& head = parsed->head;
-  switch (head.classify()) {
-    case alipay::outcome::success:
-      if (!parsed->out_trade_no.empty() && parsed->out_trade_no != out_trade_no)
-        return unusable("invalid_response: answer for another out_trade_no");
-      return on_success(*parsed);
-    case alipay::outcome::retryable:
-      return try_again("channel: " + head.code + " " + head.sub_code);
-    case alipay::outcome::business_failure:
-      if (not_exist_ok && head.sub_code == alipay::sub_codes::trade_not_exist)
-        return answered(reply_of(channel_outcome::ok));
-      return answered(reply_of(channel_outcome::rejected, reason_of(head)));
-    case alipay::outcome::rejected:
-      return answered(reply_of(channel_outcome::rejected, reason_of(head)));
-  }
-  return unusable("invalid_response: unclassified");
-}
-
-verdict read_open(std::string_view body, const gateway_state::call& c,
-                  const channels::public_key& key) {
-  return read(alipay::parse_precreate_response(body, key), c.out_trade_no, false,
-              [](const alipay::precreate_response& r) {
-                auto reply = reply_of(channel_outcome::ok);
-                reply.qr_code = r.qr_code;
-                reply.state = trade_state::waiting;
-                return answered(std::move(reply));
-              });
-}
-
-verdict read_query(std::string_view body, const gateway_state::call& c,
-                   const channels::public_key& key) {
-  const int exponent = c.exponent;
-  return read(alipay::parse_query_response(body, key), c.out_trade_no, true,
-              [exponent](const alipay::query_response& r) {
-                const auto amount = from_channel_units(r.total_amount.value_or(0), exponent);
-                if (!amount || !r.status)
-                  return unusable("invalid_response: amount or status");
-                auto reply = reply_of(channel_outcome::ok);
-                reply.state = state_of(*r.status);
-                reply.channel_trade_no = r.trade_no;
-                reply.amount = *amount;
-                reply.paid_at = parse_channel_time(r.send_pay_date);
-                return answered(std::move(reply));
-              });
-}
-
-verdict read_close(std::string_view body, const gateway_state::call& c,
-                   const channels::public_key& key) {
-  return read(alipay::parse_close_response(body, key), c.out_trade_no, true,
-              [](const alipay::close_response& r) {
-                auto reply = reply_of(channel_outcome::ok);
-                reply.state = trade_state::closed;
-                reply.channel_trade_no = r.trade_no;
-                return answered(std::move(reply));
-              });
-}
-
-verdict read_refund(std::string_view body, const gateway_state::call& c,
-                    const channels::public_key& key) {
-  const int exponent = c.exponent;
-  return read(alipay::parse_refund_response(body, key), c.out_trade_no, false,
-              [exponent](const alipay::refund_response& r) {
-                const auto amount = from_channel_units(r.refund_fee.value_or(0), exponent);
-                if (!amount)
-                  return unusable("invalid_response: refund_fee");
-                auto reply = reply_of(channel_outcome::ok);
-                reply.channel_trade_no = r.trade_no;
-                reply.amount = *amount;
-                return answered(std::move(reply));
-              });
-}
-
-bool retryable_status(int status) {
-  return status >= 500 || status == 408 || status == 429;
-}
-
-/// The meaning of one HTTP exchange for call `c`.
-verdict judge(const gateway_state::call& c, const http_answer& a,
-              const channels::public_key& key) {
-  if (a.status == 0)
-    return try_again("transport: " + a.error);
-  if (retryable_status(a.status))
-    return try_again("http_" + std::to_string(a.status));
-  if (a.status != 200)
-    return unusable("http_" + std::to_string(a.status));
-  switch (c.kind) {
-    case call_kind::open: return read_open(a.body, c, key);
-    case call_kind::query: return read_query(a.body, c, key);
-    case call_kind::close: return read_close(a.body, c, key);
-    case call_kind::refund: return read_refund(a.body, c, key);
-  }
-  return unusable("invalid_response: unknown call");
-}
-
-std::string_view method_of(call_kind kind) {
-  switch (kind) {
-    case call_kind::open: return alipay::methods::precreate;
-    case call_kind::query: return alipay::methods::query;
-    case call_kind::close: return alipay::methods::close;
-    case call_kind::refund: return alipay::methods::refund;
-  }
-  return "unknown";
+/// The protocol of the gateway's channel (validate() accepts only these).
+std::shared_ptr<const channels::channel_protocol> protocol_for(const gateway_settings& s) {
+  if (s.channel == "alipay")
+    return std::make_shared<channels::alipay_protocol>(channels::alipay_protocol_settings{
+      s.app_id, s.notify_url, *s.app_key, *s.channel_key, s.currencies});
+  return nullptr;
 }
 
 // --- the actor: breaker bookkeeping ----------------------------------------------
@@ -630,7 +211,7 @@ void finish(gateway_self self, uint64_t id, channel_reply reply) {
   if (reply.outcome == channel_outcome::unavailable) {
     ++st.failures;
     logging::warn("gateway.call_failed", {{"channel", st.settings.channel},
-                                          {"method", method_of(c.kind)},
+                                          {"method", st.protocol->method_of(c.kind)},
                                           {"out_trade_no", c.out_trade_no},
                                           {"attempts", c.attempts},
                                           {"reason", reply.reason}});
@@ -669,7 +250,8 @@ void on_answer(gateway_self self, uint64_t id, size_t worker,
   if (i == st.calls.end())
     return;
   auto& c = i->second;
-  auto v = judge(c, answer, *st.settings.channel_key);
+  auto v = st.protocol->judge({c.kind, c.out_trade_no, c.exponent},
+                             {answer.status, answer.body, answer.error});
   record_attempt(self, v.healthy, c.probe);
   c.probe = false; // the breaker has its answer
   if (v.retry)
@@ -710,15 +292,15 @@ void on_retry(gateway_self self, uint64_t id) {
   dispatch(self, id);
 }
 
-caf::result<channel_reply> start(gateway_self self, prepared p) {
+caf::result<channel_reply> start(gateway_self self, channels::prepared p) {
   if (auto* refusal = std::get_if<channel_reply>(&p))
     return std::move(*refusal);
-  auto& out = std::get<outbound>(p);
+  auto& out = std::get<channels::outbound>(p);
   auto& st = self->state;
   bool probe = false;
   if (auto refusal = admit(self, probe))
     return std::move(*refusal);
-  auto body = sign(out, st.settings);
+  auto body = out.sign();
   if (!body) {
     if (probe)
       st.breaker.abandon_probe();
@@ -742,7 +324,7 @@ caf::result<channel_reply> start(gateway_self self, prepared p) {
 
 template <class Request>
 caf::result<channel_reply> on_request(gateway_self self, const Request& x) {
-  return start(self, checked(prepare(x, self->state.settings)));
+  return start(self, self->state.protocol->prepare(x));
 }
 
 gateway_info info(gateway_self self) {
@@ -788,6 +370,7 @@ void init_state(gateway_self self, gateway_settings settings) {
   st.breaker = circuit_breaker{settings.breaker_failures_max, open_for};
   st.bucket = token_bucket{settings.rate_per_s, static_cast<double>(settings.burst), now};
   st.latencies = latency_window{settings.latency_window};
+  st.protocol = protocol_for(settings);
   st.settings = std::move(settings);
 }
 

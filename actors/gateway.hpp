@@ -4,9 +4,11 @@
 // workers (actors/gateway_worker.hpp) that do the blocking I/O.
 //
 // For every request (open / query / close / refund a trade) it
-//   1. checks the request and converts it to the channel's protocol,
+//   1. has the channel's protocol (channels/channel_protocol.hpp, picked by
+//      the channel's name) check it and convert it,
 //   2. admits it: circuit breaker (fail fast while the channel is down),
-//      bounded in-flight count, token bucket (rate limit),
+//      bounded in-flight count, token bucket (rate limit); those and the
+//      latency window are plain code in actors/gateway_limits.hpp,
 //   3. signs it once and sends it to the least busy worker,
 //   4. verifies and reads the signed answer, and answers a channel_reply,
 //      or retries transport errors and "try again" answers after 1, 2, 3,
@@ -15,7 +17,9 @@
 //      idempotent at the channel).
 // Failures are outcomes (channel_outcome), never errors.
 
+#include "actors/gateway_limits.hpp"
 #include "actors/gateway_worker.hpp"
+#include "channels/channel_protocol.hpp"
 #include "channels/rsa_key.hpp"
 #include "config/config.hpp"
 #include "messages/interfaces.hpp"
@@ -24,6 +28,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -32,7 +37,7 @@
 
 namespace payengine {
 
-/// Every knob of a gateway, with its default. Durations are nominal: the
+/// Every knob of a gateway. Durations are nominal: the
 /// back-off and the breaker's open interval are divided by `time_scale`;
 /// HTTP timeouts are real network timeouts and are not.
 struct gateway_settings {
@@ -46,24 +51,22 @@ struct gateway_settings {
   /// Currencies the channel settles in; anything else is refused up front.
   std::vector<std::string> currencies = {"CNY"};
 
-  // --- HTTP workers ------------------------------------------------------
-  uint32_t workers = 8;
-  uint32_t in_flight_max = 512; // calls in progress, retries included
-  uint32_t connect_timeout_ms = 2'000;
-  uint32_t read_timeout_ms = 5'000;
-  uint32_t write_timeout_ms = 5'000;
-
-  // --- retries: the n-th retry waits n * retry_step_ms -------------------
-  uint32_t attempts_max = 5;
-  uint32_t retry_step_ms = 1'000;
-
-  // --- circuit breaker -----------------------------------------------------
-  uint32_t breaker_failures_max = 5; // consecutive failed attempts
-  uint32_t breaker_open_ms = 10'000;
-
-  // --- token bucket --------------------------------------------------------
-  double rate_per_s = 500;
-  uint32_t burst = 1'000;
+  // --- the knobs of config/config.hpp (gateway_*), with its defaults --------
+  // HTTP workers
+  uint32_t workers = config_defaults().gateway_workers;
+  uint32_t in_flight_max = config_defaults().gateway_in_flight_max; // retries included
+  uint32_t connect_timeout_ms = config_defaults().gateway_connect_timeout_ms;
+  uint32_t read_timeout_ms = config_defaults().gateway_read_timeout_ms;
+  uint32_t write_timeout_ms = config_defaults().gateway_write_timeout_ms;
+  // retries: the n-th retry waits n * retry_step_ms
+  uint32_t attempts_max = config_defaults().gateway_attempts_max;
+  uint32_t retry_step_ms = config_defaults().gateway_retry_step_ms;
+  // circuit breaker: opens after breaker_failures_max consecutive failed attempts
+  uint32_t breaker_failures_max = config_defaults().gateway_breaker_failures_max;
+  uint32_t breaker_open_ms = config_defaults().gateway_breaker_open_ms;
+  // token bucket
+  double rate_per_s = config_defaults().gateway_rate_per_s;
+  uint32_t burst = config_defaults().gateway_burst;
 
   uint32_t latency_window = 256; // recent attempts behind p50 / p99
   double time_scale = 1.0;
@@ -83,85 +86,6 @@ std::string validate(const gateway_settings& s);
 std::variant<gateway_settings, std::string>
 gateway_settings_from(const engine_config& cfg);
 
-// --- the gateway's pure parts (no CAF, no I/O; tested on their own) -----
-
-/// Opens after `failures_max` consecutive failed attempts; while open it
-/// refuses everything; after `open_for` it lets exactly one probe through
-/// (half-open): the probe's success closes it, its failure re-opens it.
-class circuit_breaker {
-public:
-  using clock = std::chrono::steady_clock;
-  enum class state : uint8_t { closed, open, half_open };
-  enum class decision : uint8_t { pass, probe, refuse };
-
-  circuit_breaker(uint32_t failures_max, std::chrono::milliseconds open_for);
-
-  /// May move open -> half_open; call before deciding.
-  state refresh(clock::time_point now);
-  /// What to do with a new request; no side effects (see start_probe).
-  decision admit() const;
-  /// The admitted request is the half-open probe.
-  void start_probe();
-  /// The probe was admitted but never sent: let another one through.
-  void abandon_probe();
-  /// The outcome of an attempt; `probe`: it was the probe's.
-  void record(bool healthy, bool probe, clock::time_point now);
-  /// When a refused caller should come back.
-  std::chrono::milliseconds retry_after(clock::time_point now) const;
-
-  state current() const { return state_; }
-  uint32_t consecutive_failures() const { return failures_; }
-
-private:
-  void open(clock::time_point now);
-
-  uint32_t failures_max_;
-  std::chrono::milliseconds open_for_;
-  state state_ = state::closed;
-  uint32_t failures_ = 0;
-  bool probing_ = false;
-  clock::time_point open_until_{};
-};
-
-std::string_view to_string(circuit_breaker::state x);
-
-/// `rate_per_s` tokens a second, at most `burst` saved up; one per call.
-class token_bucket {
-public:
-  using clock = std::chrono::steady_clock;
-
-  token_bucket(double rate_per_s, double burst, clock::time_point now);
-
-  bool take(clock::time_point now);
-  double tokens(clock::time_point now);
-  /// Until one token is there (at least 1 ms).
-  std::chrono::milliseconds wait_for_one(clock::time_point now);
-
-private:
-  void refill(clock::time_point now);
-
-  double rate_per_s_;
-  double burst_;
-  double tokens_;
-  clock::time_point refilled_at_;
-};
-
-/// The last `capacity` latencies, for p50 / p99.
-class latency_window {
-public:
-  explicit latency_window(uint32_t capacity);
-  void add(uint32_t ms);
-  uint32_t last() const { return last_; }
-  /// q in [0, 1]; 0 when empty.
-  uint32_t percentile(double q) const;
-
-private:
-  std::vector<uint32_t> samples_;
-  size_t capacity_;
-  size_t next_ = 0;
-  uint32_t last_ = 0;
-};
-
 // --- the actor ---------------------------------------------------------------
 
 /// The gateway's retry timer, sent to itself with delayed_send.
@@ -176,7 +100,7 @@ using gateway_self_actor =
 struct gateway_state {
   static inline const char* name = "gateway";
 
-  enum class call_kind : uint8_t { open, query, close, refund };
+  using call_kind = channels::call_kind;
 
   /// One request from admission to its answer.
   struct call {
@@ -193,6 +117,8 @@ struct gateway_state {
   gateway_state();
 
   gateway_settings settings;
+  /// The channel's protocol (immutable; this gateway's own).
+  std::shared_ptr<const channels::channel_protocol> protocol;
   std::vector<gateway_worker_actor> workers;
   std::vector<uint32_t> worker_load; // attempts outstanding per worker
   std::unordered_map<uint64_t, call> calls;

@@ -170,8 +170,9 @@ void persist_into(order_self self, reply_to rp, transition_write w,
           logging::error("order.invariant_broken", {{"order_id", self->state.id},
                                                     {"what", to_string(err)}});
         // A timeout, a broken COMMIT or a broken invariant leaves the row
-        // unknown or suspect: reload it from storage.
-        if (err != engine_error::storage_unavailable) {
+        // unknown or suspect: reload it from storage. Unavailable or a full
+        // queue: nothing was stored.
+        if (err != engine_error::storage_unavailable && err != engine_error::overloaded) {
           self->quit(err);
           return;
         }

@@ -23,9 +23,36 @@ enum class batch_outcome { committed, rolled_back, broken, unavailable, in_doubt
 
 void schedule_flush(storage_writer_self self);
 
+/// Whether a request may wait here. `bounded` false: it finishes work
+/// already done, and refusing it would leave that work dangling.
+enum class admission : bool { bounded, always };
+
+/// True when the queue is full: the request is refused, unqueued.
+bool refuse(storage_writer_self self, admission a) {
+  auto& st = self->state;
+  const auto waiting = st.batch.size() + self->mailbox().size();
+  const bool full = a == admission::bounded && waiting >= st.settings.queue_max;
+  if (full) {
+    ++st.refused;
+    if (!st.full)
+      logging::warn("storage.queue_full", {{"writer", st.settings.index},
+                                           {"waiting", waiting},
+                                           {"refused", st.refused}});
+  }
+  st.full = full;
+  return full;
+}
+
+caf::error queue_full() {
+  return make_error(engine_error::overloaded, "storage queue full");
+}
+
 /// Queues `query` for the next batch; the promise is kept after the commit.
 template <class T, class Query>
-caf::result<T> enqueue(storage_writer_self self, Query query) {
+caf::result<T> enqueue(storage_writer_self self, Query query,
+                       admission a = admission::bounded) {
+  if (refuse(self, a))
+    return queue_full();
   auto rp = self->make_response_promise<T>();
   auto out = std::make_shared<T>();
   self->state.batch.push_back(job{
@@ -39,6 +66,8 @@ caf::result<T> enqueue(storage_writer_self self, Query query) {
 }
 
 caf::result<write_result> enqueue_transition(storage_writer_self self, transition_write w) {
+  if (refuse(self, admission::bounded))
+    return queue_full();
   auto rp = self->make_response_promise<write_result>();
   auto slot = std::make_shared<storage_writer_state::transition_slot>();
   slot->write = std::move(w);
@@ -57,7 +86,7 @@ bool ensure_connected(storage_writer_self self) {
   if (st.conn && st.conn->is_open())
     return true;
   try {
-    st.conn = storage::connect(st.settings.database_url);
+    st.conn = storage::connect(st.settings.database_url, st.settings.limits);
     st.info.connected = true;
     return true;
   } catch (const std::exception& e) {
@@ -273,12 +302,12 @@ storage_writer_actor::behavior_type storage_writer_impl(storage_writer_self self
     [=](const idempotency_entry& e) {
       return enqueue<bool>(self, [e](pqxx::work& tx) {
         return storage::complete_idempotency_key(tx, e);
-      });
+      }, admission::always);
     },
     [=](release_atom, const std::string& merchant_id, const std::string& key) {
       return enqueue<bool>(self, [merchant_id, key](pqxx::work& tx) {
         return storage::release_idempotency_key(tx, merchant_id, key);
-      });
+      }, admission::always);
     },
     [=](due_atom, timestamp_us until, uint32_t limit) {
       return enqueue<std::vector<std::string>>(self, [until, limit](pqxx::work& tx) {
@@ -301,12 +330,13 @@ storage_writer_actor::behavior_type storage_writer_impl(storage_writer_self self
       });
     },
     [=](const delivery_outcome& o) {
-      return enqueue<bool>(self, [o](pqxx::work& tx) { return storage::record_delivery(tx, o); });
+      return enqueue<bool>(
+        self, [o](pqxx::work& tx) { return storage::record_delivery(tx, o); }, admission::always);
     },
     [=](unlease_atom, timestamp_us ending_before) {
       return enqueue<bool>(self, [ending_before](pqxx::work& tx) {
         return storage::unlease_deliveries(tx, ending_before);
-      });
+      }, admission::always);
     },
     [=](redeliver_atom, const std::string& id) {
       return enqueue<bool>(self, [id](pqxx::work& tx) { return storage::redeliver(tx, id); });

@@ -3,9 +3,14 @@
 // connection and drains its mailbox into one transaction per batch (group
 // commit). Each request is answered only after its batch has committed; a
 // database error fails the requests of that batch with a clear error and
-// never crashes the engine.
+// never crashes the engine. Its queue is bounded: a request that finds
+// `queue_max` others waiting is refused at once (overloaded, nothing
+// applied), except the ones that finish work already done (completing or
+// releasing an idempotency key, recording a delivery, ending leases).
+// Each statement is bounded by the session's statement_timeout.
 
 #include "messages/interfaces.hpp"
+#include "storage/database.hpp"
 
 #include <functional>
 #include <memory>
@@ -20,6 +25,10 @@ struct writer_settings {
   uint32_t index = 0;
   std::string database_url;
   uint32_t batch_max = 256;
+  /// Requests waiting (mailbox and open batch) beyond which a new one is
+  /// refused at once with engine_error::overloaded, nothing applied.
+  uint32_t queue_max = 4'096;
+  storage::session_limits limits; // connect and statement timeouts
 };
 
 struct storage_writer_state {
@@ -45,6 +54,8 @@ struct storage_writer_state {
   std::unique_ptr<pqxx::connection> conn;
   std::vector<job> batch;
   bool flush_scheduled = false;
+  bool full = false;        // the last request was refused (for the log)
+  uint64_t refused = 0;     // requests refused because the queue was full
   writer_info info;
 };
 

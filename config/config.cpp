@@ -78,7 +78,7 @@ void add_limit_options(CLI::App& app, engine_config& c) {
   add(app, c.order_restarts_max, "order_restarts_max", "eager restarts of one crashed order actor within ten minutes (then only on demand)");
   add(app, c.expiry_sweep_interval_ms, "expiry_sweep_interval_ms", "how often stored orders are checked for expiry");
   add(app, c.expiry_sweep_batch_max, "expiry_sweep_batch_max", "orders expired per sweep at most");
-  add(app, c.channel_timeout_ms, "channel_timeout_ms", "deadline of one gateway call, retries included");
+  add(app, c.channel_timeout_ms, "channel_timeout_ms", "deadline of one gateway call, retries included (the gateway's worst case must fit)", "PAYENGINE_CHANNEL_TIMEOUT_MS");
   add(app, c.channel_retry_ms, "channel_retry_ms", "first back-off before owed channel work is retried (time-scaled)");
   add(app, c.reconcile_interval_ms, "reconcile_interval_ms", "between reconciler sweeps (time-scaled)");
   add(app, c.reconcile_after_ms, "reconcile_after_ms", "an order waiting on a channel this long is queried (time-scaled)");
@@ -94,7 +94,24 @@ void add_limit_options(CLI::App& app, engine_config& c) {
   add(app, c.stream_buffer_max, "stream_buffer_max", "events buffered per stream client (a slow one loses the oldest)");
   add(app, c.storage_writers, "storage_writers", "storage writer actors, one connection each (0: one per two cores)");
   add(app, c.storage_batch_max, "storage_batch_max", "requests per group commit at most");
-  add(app, c.storage_timeout_ms, "storage_timeout_ms", "deadline of one storage request");
+  add(app, c.storage_timeout_ms, "storage_timeout_ms", "deadline of one storage request", "PAYENGINE_STORAGE_TIMEOUT_MS");
+  add(app, c.storage_queue_max, "storage_queue_max", "requests waiting per storage writer (beyond: 503, nothing applied)", "PAYENGINE_STORAGE_QUEUE_MAX");
+  add(app, c.db_connect_timeout_ms, "db_connect_timeout_ms", "libpq connect timeout of each writer (whole seconds, at least 2)", "PAYENGINE_DB_CONNECT_TIMEOUT_MS");
+  add(app, c.db_statement_timeout_ms, "db_statement_timeout_ms", "statement_timeout of each writer's session", "PAYENGINE_DB_STATEMENT_TIMEOUT_MS");
+}
+
+void add_gateway_options(CLI::App& app, engine_config& c) {
+  add(app, c.gateway_workers, "gateway_workers", "HTTP workers per channel gateway, one connection each", "PAYENGINE_GATEWAY_WORKERS");
+  add(app, c.gateway_in_flight_max, "gateway_in_flight_max", "gateway calls in progress, retries included", "PAYENGINE_GATEWAY_IN_FLIGHT_MAX");
+  add(app, c.gateway_connect_timeout_ms, "gateway_connect_timeout_ms", "channel HTTP connect timeout", "PAYENGINE_GATEWAY_CONNECT_TIMEOUT_MS");
+  add(app, c.gateway_write_timeout_ms, "gateway_write_timeout_ms", "channel HTTP write timeout", "PAYENGINE_GATEWAY_WRITE_TIMEOUT_MS");
+  add(app, c.gateway_read_timeout_ms, "gateway_read_timeout_ms", "channel HTTP read timeout", "PAYENGINE_GATEWAY_READ_TIMEOUT_MS");
+  add(app, c.gateway_attempts_max, "gateway_attempts_max", "tries of one channel call, the first included (1..10)", "PAYENGINE_GATEWAY_ATTEMPTS_MAX");
+  add(app, c.gateway_retry_step_ms, "gateway_retry_step_ms", "the n-th retry waits n steps (time-scaled)", "PAYENGINE_GATEWAY_RETRY_STEP_MS");
+  add(app, c.gateway_breaker_failures_max, "gateway_breaker_failures_max", "consecutive failed attempts that open the circuit breaker", "PAYENGINE_GATEWAY_BREAKER_FAILURES_MAX");
+  add(app, c.gateway_breaker_open_ms, "gateway_breaker_open_ms", "open circuit before one probe (time-scaled)", "PAYENGINE_GATEWAY_BREAKER_OPEN_MS");
+  add(app, c.gateway_rate_per_s, "gateway_rate_per_s", "channel calls a second (token bucket)", "PAYENGINE_GATEWAY_RATE_PER_S");
+  add(app, c.gateway_burst, "gateway_burst", "channel calls saved up at most (token bucket)", "PAYENGINE_GATEWAY_BURST");
 }
 
 bool valid_host_port(const std::string& s) {
@@ -106,6 +123,51 @@ bool valid_host_port(const std::string& s) {
     return false;
   auto n = std::stoi(port);
   return n >= 0 && n <= 65535;
+}
+
+/// The gateway's ranges, then its rule: one call's worst case fits within
+/// the order actor's deadline for it (else the order gives up on a call
+/// the gateway still makes, and the outcome becomes unknown).
+std::string validate_gateway(const engine_config& c) {
+  if (c.gateway_workers < 1 || c.gateway_workers > 256 || c.gateway_in_flight_max < 1)
+    return "gateway_workers must be 1..256 and gateway_in_flight_max at least 1";
+  if (c.gateway_connect_timeout_ms < 1 || c.gateway_write_timeout_ms < 1
+      || c.gateway_read_timeout_ms < 1)
+    return "gateway_connect_timeout_ms, gateway_write_timeout_ms and gateway_read_timeout_ms must be at least 1";
+  if (c.gateway_attempts_max < 1 || c.gateway_attempts_max > 10 || c.gateway_breaker_failures_max < 1)
+    return "gateway_attempts_max must be 1..10 and gateway_breaker_failures_max at least 1";
+  if (!std::isfinite(c.gateway_rate_per_s) || c.gateway_rate_per_s <= 0 || c.gateway_burst < 1)
+    return "gateway_rate_per_s must be positive and gateway_burst at least 1";
+  if (c.gateway_call_worst_ms() > c.channel_timeout_ms) {
+    std::ostringstream out;
+    out << "gateway timeouts do not add up: " << c.gateway_attempts_max << " tries x ("
+        << c.gateway_connect_timeout_ms << " connect + " << c.gateway_write_timeout_ms
+        << " write + " << c.gateway_read_timeout_ms << " read + " << gateway_attempt_slack_ms
+        << " slack ms) + back-off " << c.gateway_call_worst_ms()
+             - c.gateway_attempts_max * c.gateway_attempt_timeout_ms()
+        << " ms = " << c.gateway_call_worst_ms() << " ms exceed channel_timeout_ms "
+        << c.channel_timeout_ms << " (shorten the timeouts, or fewer tries, or a longer deadline)";
+    return out.str();
+  }
+  return {};
+}
+
+/// The storage limits: a stuck statement becomes an error (503, nothing
+/// applied) before the asking actor's deadline (an unknown outcome).
+std::string validate_storage_limits(const engine_config& c) {
+  if (c.storage_queue_max < 1 || c.storage_queue_max > 1'000'000)
+    return "storage_queue_max must be 1..1000000";
+  if (c.db_connect_timeout_ms < 1 || c.db_statement_timeout_ms < 1)
+    return "db_connect_timeout_ms and db_statement_timeout_ms must be at least 1";
+  if (c.storage_worst_ms() > c.storage_timeout_ms) {
+    std::ostringstream out;
+    out << "storage timeouts do not add up: connect " << c.db_connect_timeout_s()
+        << " s + 2 x db_statement_timeout_ms " << c.db_statement_timeout_ms << " = "
+        << c.storage_worst_ms() << " ms exceed storage_timeout_ms " << c.storage_timeout_ms
+        << " (a stuck statement would end as an unknown outcome, not as nothing changed)";
+    return out.str();
+  }
+  return {};
 }
 
 } // namespace
@@ -127,6 +189,30 @@ uint32_t engine_config::writers() const {
 uint32_t engine_config::scaled_ms(uint64_t nominal_ms) const {
   auto scaled = static_cast<double>(nominal_ms) / time_scale;
   return static_cast<uint32_t>(std::clamp(scaled, 1.0, 4.0e9));
+}
+
+uint64_t engine_config::gateway_attempt_timeout_ms() const {
+  return uint64_t{gateway_connect_timeout_ms} + gateway_write_timeout_ms
+         + gateway_read_timeout_ms + gateway_attempt_slack_ms;
+}
+
+uint64_t engine_config::gateway_call_worst_ms() const {
+  const uint64_t tries = gateway_attempts_max;
+  const uint64_t back_off_steps = tries * (tries - std::min<uint64_t>(tries, 1)) / 2;
+  return tries * gateway_attempt_timeout_ms() + back_off_steps * gateway_retry_step_ms;
+}
+
+uint32_t engine_config::db_connect_timeout_s() const {
+  return std::max(2u, (db_connect_timeout_ms + 999) / 1000);
+}
+
+uint64_t engine_config::storage_worst_ms() const {
+  return uint64_t{db_connect_timeout_s()} * 1000 + 2 * uint64_t{db_statement_timeout_ms};
+}
+
+const engine_config& config_defaults() {
+  static const engine_config defaults;
+  return defaults;
 }
 
 std::string validate(const engine_config& c) {
@@ -172,6 +258,10 @@ std::string validate(const engine_config& c) {
     return "stream_clients_max must be under half of http_threads (each stream holds a thread)";
   if (c.notify_schedule_s.empty() || c.notify_schedule_s.find_first_not_of("0123456789,") != std::string::npos)
     return "notify_schedule_s must be comma-separated whole seconds";
+  if (auto err = validate_gateway(c); !err.empty())
+    return err;
+  if (auto err = validate_storage_limits(c); !err.empty())
+    return err;
   static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
   if (std::none_of(std::begin(levels), std::end(levels),
                    [&](const char* l) { return c.log_level == l; }))
@@ -187,6 +277,7 @@ std::variant<engine_config, config_error> load_config(int argc, char** argv) {
   app.set_version_flag("--version", "payengine 0.1.0");
   add_run_options(app, cfg);
   add_limit_options(app, cfg);
+  add_gateway_options(app, cfg);
   auto args = arguments_with_environment(argc, argv);
   std::vector<char*> raw;
   for (auto& a : args)

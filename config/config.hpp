@@ -40,11 +40,28 @@ struct engine_config {
   uint32_t expiry_sweep_batch_max = 2'000;
 
   // --- channels ------------------------------------------------------------
-  uint32_t channel_timeout_ms = 60'000;  // one gateway call, retries included
+  /// The order actor's deadline for one gateway call, retries included: the
+  /// gateway's worst case (gateway_call_worst_ms) must fit within it.
+  uint32_t channel_timeout_ms = 60'000;
   uint32_t channel_retry_ms = 2'000;     // first back-off for owed channel work (scaled)
   uint32_t reconcile_interval_ms = 30'000; // between reconciler sweeps (scaled)
   uint32_t reconcile_after_ms = 60'000;  // an order waiting this long is queried (scaled)
   uint32_t reconcile_batch_max = 500;
+
+  // --- channel gateways (actors/gateway.cpp; the same for every channel) ---
+  // HTTP timeouts are real; the back-off and the breaker's open interval
+  // are nominal (divided by time_scale).
+  uint32_t gateway_workers = 8;              // detached HTTP workers, one connection each
+  uint32_t gateway_in_flight_max = 512;      // calls in progress, retries included
+  uint32_t gateway_connect_timeout_ms = 2'000;
+  uint32_t gateway_write_timeout_ms = 2'000; // a request is a few kB
+  uint32_t gateway_read_timeout_ms = 4'000;
+  uint32_t gateway_attempts_max = 5;         // tries of one call, the first included
+  uint32_t gateway_retry_step_ms = 1'000;    // the n-th retry waits n steps
+  uint32_t gateway_breaker_failures_max = 5; // consecutive failed attempts open it
+  uint32_t gateway_breaker_open_ms = 10'000; // then one probe
+  double gateway_rate_per_s = 500;           // token bucket: calls a second
+  uint32_t gateway_burst = 1'000;            // saved-up calls at most
 
   // --- notifications -----------------------------------------------------------
   /// Seconds before each retry of a webhook or SMS (API.md), time-scaled.
@@ -67,7 +84,17 @@ struct engine_config {
   // --- storage -------------------------------------------------------------
   uint32_t storage_writers = 0; // 0: one per two cores (fewer, larger batches win on small machines)
   uint32_t storage_batch_max = 256;
+  /// The deadline of one storage request (the asking actor's); a stuck
+  /// statement must turn into an error before it: see validate().
   uint32_t storage_timeout_ms = 5'000;
+  /// Requests waiting per writer (its mailbox and its open batch); beyond,
+  /// a request is refused at once (503 overloaded, nothing applied).
+  uint32_t storage_queue_max = 4'096;
+  /// libpq connect_timeout of each writer's connection: whole seconds,
+  /// rounded up, at least 2 (libpq's minimum).
+  uint32_t db_connect_timeout_ms = 2'000;
+  /// statement_timeout of each writer's session (the migrations' is not set).
+  uint32_t db_statement_timeout_ms = 1'500;
 
   std::string log_level = "info";
 
@@ -77,7 +104,27 @@ struct engine_config {
   uint32_t writers() const;
   /// A schedule's real duration under time_scale (never below 1 ms).
   uint32_t scaled_ms(uint64_t nominal_ms) const;
+  /// How long the gateway waits for a worker's answer to one attempt.
+  uint64_t gateway_attempt_timeout_ms() const;
+  /// The longest one gateway call can take: gateway_attempts_max attempts
+  /// of gateway_attempt_timeout_ms, plus the back-off between them
+  /// (1 + 2 + ... + (attempts - 1) steps, nominal: time_scale 1).
+  uint64_t gateway_call_worst_ms() const;
+  /// db_connect_timeout_ms as libpq takes it: whole seconds, at least 2.
+  uint32_t db_connect_timeout_s() const;
+  /// The longest a writer may hold a request that meets a stuck statement:
+  /// a reconnect, the batch's statement timing out, then the request
+  /// alone timing out again (a failed batch is retried one by one).
+  uint64_t storage_worst_ms() const;
 };
+
+/// The queueing slack in gateway_attempt_timeout_ms: a worker may finish
+/// another attempt before it starts this one.
+constexpr uint32_t gateway_attempt_slack_ms = 1'000;
+
+/// A default-constructed engine_config: the one place for defaults, for
+/// code that keeps its own copy of a knob (actors/gateway.hpp).
+const engine_config& config_defaults();
 
 /// Either a valid configuration, or one line saying what is wrong.
 struct config_error {

@@ -77,8 +77,8 @@ api_error from_engine_error(const caf::error& err) {
       case engine_error::version_conflict:
         // The version check refused the write: nothing of this request applied.
         return unavailable_nothing_changed("order_reloading", "The order is being reloaded from storage; nothing was changed. Retry.");
-      case engine_error::overloaded:
-        return {429, "rate_limit_error", "overloaded", "The engine is at a limit; retry later.", {}, {}, true};
+      case engine_error::overloaded: // a full queue (storage writers) or a stopped actor
+        return unavailable_nothing_changed("overloaded", "The engine is at a limit; nothing was changed. Retry later.");
       case engine_error::channel_unavailable:
         return {503, "channel_error", "channel_unavailable",
                 "The payment channel is unavailable (circuit open); nothing was changed. Retry later.", {}, {}, true};

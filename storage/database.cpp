@@ -10,8 +10,24 @@ constexpr long migration_lock_key = 0x70617965; // "paye"
 
 } // namespace
 
-std::unique_ptr<pqxx::connection> connect(const std::string& url) {
-  auto conn = std::make_unique<pqxx::connection>(url);
+std::string with_connect_timeout(const std::string& url, uint32_t seconds) {
+  const auto setting = "connect_timeout=" + std::to_string(seconds);
+  const bool uri = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+  if (!uri)
+    return url.empty() ? setting : url + " " + setting;
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + setting;
+}
+
+std::unique_ptr<pqxx::connection> connect(const std::string& url,
+                                          const session_limits& limits) {
+  auto conn = std::make_unique<pqxx::connection>(
+    limits.connect_timeout_s > 0 ? with_connect_timeout(url, limits.connect_timeout_s) : url);
+  if (limits.statement_timeout_ms > 0) {
+    // SET at session level: every statement of this connection, kept
+    // across its transactions.
+    pqxx::nontransaction tx{*conn};
+    tx.exec("SET statement_timeout = " + std::to_string(limits.statement_timeout_ms));
+  }
   prepare_statements(*conn);
   return conn;
 }

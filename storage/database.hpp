@@ -4,15 +4,29 @@
 
 #include <pqxx/pqxx>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace payengine::storage {
 
-/// Opens a connection and prepares every statement of statements.cpp.
-/// Throws pqxx::broken_connection when the database is unreachable.
-std::unique_ptr<pqxx::connection> connect(const std::string& url);
+/// Bounds on one connection's session; 0 leaves libpq's (or the server's)
+/// own default.
+struct session_limits {
+  uint32_t connect_timeout_s = 0;    // libpq connect_timeout (it takes at least 2)
+  uint32_t statement_timeout_ms = 0; // the session's statement_timeout
+};
+
+/// `url` (a key=value conninfo or a postgres[ql]:// URI) with libpq's
+/// connect_timeout set to `seconds` (a later key wins in libpq).
+std::string with_connect_timeout(const std::string& url, uint32_t seconds);
+
+/// Opens a connection within `limits` and prepares every statement of
+/// statements.cpp. Throws pqxx::broken_connection when the database is
+/// unreachable (or not reached within the connect timeout).
+std::unique_ptr<pqxx::connection> connect(const std::string& url,
+                                          const session_limits& limits = {});
 
 /// A plain connection (no prepared statements) for applying migrations.
 std::unique_ptr<pqxx::connection> connect_for_migrations(const std::string& url);

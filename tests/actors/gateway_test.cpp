@@ -2,7 +2,8 @@
 // actor_system (sharing scheduler), requests through scoped actors with
 // finite timeouts, faults injected through paysim's /sim/faults. Time is
 // driven by time_scale (a 1 s back-off step takes 1 ms here), never slept.
-// The gateway's pure parts (breaker, bucket, latency window) come first.
+// The gateway's pure parts (breaker, bucket, latency window) are walked as
+// tables in gateway_limits_test.cpp.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -31,66 +32,6 @@ using steady = std::chrono::steady_clock;
 
 constexpr const char* app_id = "2021000000000001";
 constexpr double gateway_time_scale = 1000;  // back-off steps of 1 ms
-
-// --- the pure parts ------------------------------------------------------------
-
-TEST(gateway_circuit_breaker, opens_after_consecutive_failures_then_probes_once) {
-  const auto t0 = steady::now();
-  circuit_breaker b{3, 100ms};
-  b.record(false, false, t0);
-  b.record(false, false, t0);
-  b.record(true, false, t0);  // a success resets the count
-  EXPECT_EQ(b.consecutive_failures(), 0u);
-  for (int i = 0; i < 3; ++i) b.record(false, false, t0);
-  EXPECT_EQ(b.refresh(t0 + 10ms), circuit_breaker::state::open);
-  EXPECT_EQ(b.admit(), circuit_breaker::decision::refuse);
-  EXPECT_EQ(b.retry_after(t0 + 10ms), 90ms);
-  EXPECT_EQ(b.refresh(t0 + 100ms), circuit_breaker::state::half_open);
-  EXPECT_EQ(b.admit(), circuit_breaker::decision::probe);
-  b.start_probe();
-  EXPECT_EQ(b.admit(), circuit_breaker::decision::refuse);  // exactly one probe
-  b.record(false, true, t0 + 110ms);                        // the probe failed: open again
-  EXPECT_EQ(b.refresh(t0 + 150ms), circuit_breaker::state::open);
-  EXPECT_EQ(b.refresh(t0 + 210ms), circuit_breaker::state::half_open);
-  b.start_probe();
-  b.record(false, false, t0 + 211ms);  // a late non-probe answer decides nothing
-  EXPECT_EQ(b.current(), circuit_breaker::state::half_open);
-  b.record(true, true, t0 + 212ms);
-  EXPECT_EQ(b.current(), circuit_breaker::state::closed);
-  EXPECT_EQ(b.consecutive_failures(), 0u);
-}
-
-TEST(gateway_circuit_breaker, an_abandoned_probe_lets_the_next_one_through) {
-  const auto t0 = steady::now();
-  circuit_breaker b{1, 10ms};
-  b.record(false, false, t0);
-  b.refresh(t0 + 10ms);
-  b.start_probe();
-  b.abandon_probe();
-  EXPECT_EQ(b.admit(), circuit_breaker::decision::probe);
-}
-
-TEST(gateway_token_bucket, spends_the_burst_then_refills_at_the_rate) {
-  const auto t0 = steady::now();
-  token_bucket bucket{10, 2, t0};
-  EXPECT_TRUE(bucket.take(t0));
-  EXPECT_TRUE(bucket.take(t0));
-  EXPECT_FALSE(bucket.take(t0));
-  EXPECT_EQ(bucket.wait_for_one(t0), 100ms);
-  EXPECT_EQ(bucket.wait_for_one(t0 + 40ms), 60ms);
-  EXPECT_TRUE(bucket.take(t0 + 100ms));
-  EXPECT_DOUBLE_EQ(bucket.tokens(t0 + 10s), 2.0);  // never above the burst
-}
-
-TEST(gateway_latency_window, keeps_the_recent_samples) {
-  latency_window w{100};
-  EXPECT_EQ(w.percentile(0.5), 0u);
-  for (uint32_t ms = 1; ms <= 300; ++ms) w.add(ms);  // keeps 201..300
-  EXPECT_EQ(w.last(), 300u);
-  EXPECT_EQ(w.percentile(0.0), 201u);
-  EXPECT_EQ(w.percentile(0.5), 251u);
-  EXPECT_EQ(w.percentile(0.99), 300u);
-}
 
 // --- keys and files ---------------------------------------------------------------
 

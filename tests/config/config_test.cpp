@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <random>
 #include <vector>
 
@@ -28,7 +29,9 @@ class config_test : public ::testing::Test {
 protected:
   void SetUp() override {
     for (auto name : {"PAYENGINE_DATABASE_URL", "PAYENGINE_ADMIN_TOKEN", "PAYENGINE_LISTEN",
-                      "PAYENGINE_TIME_SCALE", "PAYENGINE_PUBLIC_URL"})
+                      "PAYENGINE_TIME_SCALE", "PAYENGINE_PUBLIC_URL", "PAYENGINE_GATEWAY_ATTEMPTS_MAX",
+                      "PAYENGINE_GATEWAY_READ_TIMEOUT_MS", "PAYENGINE_CHANNEL_TIMEOUT_MS",
+                      "PAYENGINE_DB_STATEMENT_TIMEOUT_MS", "PAYENGINE_STORAGE_QUEUE_MAX"})
       ::unsetenv(name);
   }
   std::string write_file(const std::string& text) {
@@ -104,6 +107,104 @@ TEST_F(config_test, garbage_config_files_never_crash) {
       EXPECT_FALSE(e->message.empty());
     }
   }
+}
+
+// --- timeouts that must add up --------------------------------------------------
+
+TEST_F(config_test, the_defaults_add_up) {
+  const engine_config c;
+  // 5 tries x (2 + 2 + 4 s, + 1 s slack) + back-off 1 + 2 + 3 + 4 s = 55 s <= 60 s.
+  EXPECT_EQ(c.gateway_attempt_timeout_ms(), 9'000u);
+  EXPECT_EQ(c.gateway_call_worst_ms(), 55'000u);
+  EXPECT_LE(c.gateway_call_worst_ms(), c.channel_timeout_ms);
+  // connect 2 s + 2 x 1.5 s statements = 5 s <= storage_timeout_ms 5 s.
+  EXPECT_EQ(c.db_connect_timeout_s(), 2u);
+  EXPECT_EQ(c.storage_worst_ms(), 5'000u);
+  EXPECT_LE(c.storage_worst_ms(), c.storage_timeout_ms);
+}
+
+TEST_F(config_test, libpq_connect_timeout_is_whole_seconds_at_least_two) {
+  engine_config c;
+  for (auto [ms, s] : std::vector<std::pair<uint32_t, uint32_t>>{
+         {1, 2}, {1'999, 2}, {2'000, 2}, {2'001, 3}, {10'000, 10}}) {
+    c.db_connect_timeout_ms = ms;
+    EXPECT_EQ(c.db_connect_timeout_s(), s) << ms;
+  }
+}
+
+struct timeout_case {
+  std::string name;
+  std::vector<std::string> flags;
+  std::map<std::string, std::string> env;
+  bool accepted;
+  std::string said; // in the one line when refused
+};
+
+TEST_F(config_test, gateway_and_storage_timeouts_are_accepted_or_refused_as_a_whole) {
+  ::setenv("PAYENGINE_DATABASE_URL", "dbname=x", 1);
+  ::setenv("PAYENGINE_ADMIN_TOKEN", "token-0123456789abcdef", 1);
+  const std::vector<timeout_case> cases = {
+    {"defaults", {}, {}, true, ""},
+    // The former defaults: 5 x (2 + 5 + 5 + 1 s) + 10 s = 75 s > 60 s.
+    {"former_defaults", {"--gateway-write-timeout-ms", "5000", "--gateway-read-timeout-ms", "5000"},
+     {}, false, "75000 ms exceed channel_timeout_ms 60000"},
+    {"former_defaults_with_fewer_tries", // 4 x 13 s + 6 s = 58 s
+     {"--gateway-write-timeout-ms", "5000", "--gateway-read-timeout-ms", "5000",
+      "--gateway-attempts-max", "4"}, {}, true, ""},
+    {"former_defaults_with_a_longer_deadline", // exactly 75 s
+     {"--gateway-write-timeout-ms", "5000", "--gateway-read-timeout-ms", "5000",
+      "--channel-timeout-ms", "75000"}, {}, true, ""},
+    {"longer_back_off", {"--gateway-retry-step-ms", "2000"}, {}, false, "channel_timeout_ms"},
+    {"more_tries_from_the_environment", {}, {{"PAYENGINE_GATEWAY_ATTEMPTS_MAX", "10"}}, false,
+     "10 tries"},
+    {"a_shorter_deadline_from_the_environment", {}, {{"PAYENGINE_CHANNEL_TIMEOUT_MS", "54999"}},
+     false, "55000 ms exceed channel_timeout_ms 54999"},
+    {"one_try", {"--gateway-attempts-max", "1", "--channel-timeout-ms", "9000"}, {}, true, ""},
+    {"no_tries", {"--gateway-attempts-max", "0"}, {}, false, "gateway_attempts_max"},
+    {"a_zero_timeout", {"--gateway-read-timeout-ms", "0"}, {}, false, "gateway_read_timeout_ms"},
+    {"no_burst", {"--gateway-burst", "0"}, {}, false, "gateway_burst"},
+    {"a_longer_statement_timeout", {}, {{"PAYENGINE_DB_STATEMENT_TIMEOUT_MS", "2000"}}, false,
+     "exceed storage_timeout_ms 5000"},
+    {"a_longer_statement_timeout_and_storage_deadline",
+     {"--db-statement-timeout-ms", "2000", "--storage-timeout-ms", "6000"}, {}, true, ""},
+    {"a_longer_connect_timeout", {"--db-connect-timeout-ms", "2001"}, {}, false,
+     "storage timeouts do not add up"},
+    {"no_storage_queue", {}, {{"PAYENGINE_STORAGE_QUEUE_MAX", "0"}}, false, "storage_queue_max"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    for (const auto& [k, v] : c.env)
+      ::setenv(k.c_str(), v.c_str(), 1);
+    auto r = args{c.flags}.load();
+    for (const auto& [k, v] : c.env)
+      ::unsetenv(k.c_str());
+    if (c.accepted) {
+      ASSERT_TRUE(std::holds_alternative<engine_config>(r)) << std::get<config_error>(r).message;
+      const auto& cfg = std::get<engine_config>(r);
+      EXPECT_LE(cfg.gateway_call_worst_ms(), cfg.channel_timeout_ms);
+      EXPECT_LE(cfg.storage_worst_ms(), cfg.storage_timeout_ms);
+      continue;
+    }
+    ASSERT_TRUE(std::holds_alternative<config_error>(r));
+    const auto& e = std::get<config_error>(r);
+    EXPECT_EQ(e.exit_code, 2);
+    EXPECT_EQ(e.message.find('\n'), std::string::npos) << e.message;
+    EXPECT_NE(e.message.find(c.said), std::string::npos) << e.message;
+  }
+}
+
+TEST_F(config_test, help_lists_the_gateway_and_storage_knobs) {
+  auto r = args{{"--help"}}.load();
+  const auto& text = std::get<config_error>(r).message;
+  for (auto name : {"--gateway-attempts-max", "PAYENGINE_GATEWAY_ATTEMPTS_MAX",
+                    "PAYENGINE_GATEWAY_RETRY_STEP_MS", "PAYENGINE_GATEWAY_BREAKER_FAILURES_MAX",
+                    "PAYENGINE_GATEWAY_BREAKER_OPEN_MS", "PAYENGINE_GATEWAY_RATE_PER_S",
+                    "PAYENGINE_GATEWAY_BURST", "PAYENGINE_GATEWAY_IN_FLIGHT_MAX",
+                    "PAYENGINE_GATEWAY_WORKERS", "PAYENGINE_GATEWAY_CONNECT_TIMEOUT_MS",
+                    "PAYENGINE_GATEWAY_WRITE_TIMEOUT_MS", "PAYENGINE_GATEWAY_READ_TIMEOUT_MS",
+                    "PAYENGINE_DB_CONNECT_TIMEOUT_MS", "PAYENGINE_DB_STATEMENT_TIMEOUT_MS",
+                    "PAYENGINE_STORAGE_QUEUE_MAX"})
+    EXPECT_NE(text.find(name), std::string::npos) << name;
 }
 
 TEST_F(config_test, time_scale_shortens_schedules) {

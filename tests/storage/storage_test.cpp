@@ -256,5 +256,30 @@ TEST_F(storage_test, text_with_quotes_and_backslashes_survives_the_array_encodin
   EXPECT_EQ(loaded->metadata, o.metadata);
 }
 
+// --- session limits --------------------------------------------------------------
+
+TEST(storage_session, the_connect_timeout_joins_either_form_of_connection_string) {
+  EXPECT_EQ(storage::with_connect_timeout("dbname=x host=/tmp", 3),
+            "dbname=x host=/tmp connect_timeout=3");
+  EXPECT_EQ(storage::with_connect_timeout("", 2), "connect_timeout=2");
+  EXPECT_EQ(storage::with_connect_timeout("postgresql://u@h:5432/db", 2),
+            "postgresql://u@h:5432/db?connect_timeout=2");
+  EXPECT_EQ(storage::with_connect_timeout("postgres://h/db?sslmode=disable", 4),
+            "postgres://h/db?sslmode=disable&connect_timeout=4");
+}
+
+TEST(storage_session, a_writer_connection_carries_its_limits) {
+  PE_REQUIRE_DATABASE();
+  test_database db{"session"};
+  auto conn = storage::connect(db.url(), {2, 250});
+  pqxx::nontransaction tx{*conn};
+  EXPECT_EQ(tx.exec("SHOW statement_timeout")[0][0].as<std::string>(), "250ms");
+  EXPECT_THROW(tx.exec("SELECT pg_sleep(5)"), pqxx::sql_error); // cancelled at 250 ms
+  EXPECT_EQ(tx.exec("SELECT 1")[0][0].as<int>(), 1);           // and still usable
+  auto unbounded = storage::connect(db.url());
+  pqxx::nontransaction plain{*unbounded};
+  EXPECT_EQ(plain.exec("SHOW statement_timeout")[0][0].as<std::string>(), "0");
+}
+
 } // namespace
 } // namespace payengine

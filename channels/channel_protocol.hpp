@@ -1,0 +1,88 @@
+#pragma once
+// What a gateway (actors/gateway.cpp) needs from a payment channel's
+// protocol, as plain code (no CAF, no I/O): turn a channel-neutral request
+// (messages/gateway_messages.hpp) into the channel's signed request, and a
+// channel's answer into a channel_reply. One implementation per channel
+// (channels/alipay_protocol.hpp today; WeChat Pay v3 beside it later); the
+// gateway picks one by its channel's name and keeps the retries, the
+// breaker, the bucket and the workers to itself.
+
+#include "channels/result.hpp"
+#include "messages/gateway_messages.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace payengine::channels {
+
+/// The four calls a gateway makes, whatever the channel.
+enum class call_kind : uint8_t { open, query, close, refund };
+
+/// A request checked and converted to the channel's terms, not yet signed.
+struct outbound {
+  call_kind kind = call_kind::open;
+  std::string out_trade_no;
+  int exponent = 2; // of the request's currency: reads the answer's amounts
+  /// Signs the request, once it is admitted: the body the gateway sends
+  /// (and resends unchanged on every retry).
+  std::function<result<std::string>()> sign;
+};
+
+/// Either what to send, or the reply refusing the request up front, unsent
+/// (what the channel would refuse anyway).
+using prepared = std::variant<outbound, channel_reply>;
+
+/// What the gateway remembers of a call when an answer comes back.
+struct call_facts {
+  call_kind kind = call_kind::open;
+  std::string_view out_trade_no;
+  int exponent = 2;
+};
+
+/// One HTTP exchange as a worker saw it. `status` 0: no HTTP answer at all
+/// (`transport_error` says why).
+struct exchange {
+  int status = 0;
+  std::string_view body;
+  std::string_view transport_error;
+};
+
+/// What one attempt's answer means.
+struct verdict {
+  bool healthy = false; // the channel answered usably (for the breaker)
+  bool retry = false;   // send the same request again, later
+  channel_reply reply;  // the answer when not retried; reason set either way
+};
+
+/// A reply with `outcome` and `reason`, nothing else known.
+channel_reply reply_of(channel_outcome outcome, std::string reason = {});
+
+/// The channel answered: `r` is the answer (healthy, final).
+verdict answered(channel_reply r);
+/// No usable answer that another try may fix (transport, 5xx, "busy").
+verdict try_again(std::string why);
+/// An answer that cannot be trusted or read: not retried, nothing known.
+verdict unusable(std::string why);
+
+/// One channel's protocol. Implementations are immutable after
+/// construction (keys, ids, currencies), so a gateway may call them freely.
+class channel_protocol {
+public:
+  virtual ~channel_protocol() = default;
+
+  virtual prepared prepare(const open_trade& x) const = 0;
+  virtual prepared prepare(const query_trade& x) const = 0;
+  virtual prepared prepare(const close_trade& x) const = 0;
+  virtual prepared prepare(const refund_trade& x) const = 0;
+
+  /// The meaning of one HTTP exchange made for `call`.
+  virtual verdict judge(const call_facts& call, const exchange& answer) const = 0;
+
+  /// The channel's name of a call, for logs ("alipay.trade.precreate").
+  virtual std::string_view method_of(call_kind kind) const = 0;
+};
+
+} // namespace payengine::channels
