@@ -57,8 +57,9 @@ uint32_t gateway_settings::scaled_ms(uint64_t nominal_ms) const {
 }
 
 uint32_t gateway_settings::attempt_timeout_ms() const {
-  // Connect, send, wait for the answer, plus a second of queueing slack.
-  return connect_timeout_ms + write_timeout_ms + read_timeout_ms + 1'000;
+  // The worker's total deadline (DNS, connect, send, answer), plus a
+  // second of queueing slack.
+  return call_deadline_ms + 1'000;
 }
 
 std::string validate(const gateway_settings& s) {
@@ -70,8 +71,9 @@ std::string validate(const gateway_settings& s) {
     return "both keys (the app's private key, the channel's public key) are required";
   if (s.workers < 1 || s.workers > 256 || s.in_flight_max < 1)
     return "workers must be 1..256 and in_flight_max at least 1";
-  if (s.connect_timeout_ms < 1 || s.read_timeout_ms < 1 || s.write_timeout_ms < 1)
-    return "HTTP timeouts must be at least 1 ms";
+  if (s.connect_timeout_ms < 1 || s.read_timeout_ms < 1 || s.write_timeout_ms < 1
+      || s.call_deadline_ms < 1 || s.response_max_bytes < 1)
+    return "HTTP timeouts, call_deadline_ms and response_max_bytes must be at least 1";
   if (s.attempts_max < 1 || s.attempts_max > 10 || s.breaker_failures_max < 1)
     return "attempts_max must be 1..10 and breaker_failures_max at least 1";
   if (!std::isfinite(s.rate_per_s) || s.rate_per_s <= 0 || s.burst < 1)
@@ -91,6 +93,14 @@ gateway_settings_from(const engine_config& cfg) {
   if (!cfg.public_url.empty())
     s.notify_url = without_trailing_slash(cfg.public_url) + "/v1/callbacks/" + s.channel;
   s.time_scale = cfg.time_scale;
+  s.connect_timeout_ms = cfg.outbound_connect_timeout_ms;
+  s.call_deadline_ms = cfg.channel_call_deadline_ms; // real time: not scaled
+  s.response_max_bytes = cfg.channel_response_max_bytes;
+  if (auto policy = net::address_policy::parse(cfg.outbound_allow);
+      auto* p = std::get_if<net::address_policy>(&policy))
+    s.outbound_policy = std::move(*p);
+  else
+    return "PAYENGINE_OUTBOUND_ALLOW: " + std::get<std::string>(policy);
   if (!split_url(s.gateway_url))
     return "PAYENGINE_ALIPAY_GATEWAY_URL must be an http(s) URL, got '" + s.gateway_url + "'";
   if (s.app_id.empty())
@@ -528,8 +538,8 @@ bool retryable_status(int status) {
 /// The meaning of one HTTP exchange for call `c`.
 verdict judge(const gateway_state::call& c, const http_answer& a,
               const channels::public_key& key) {
-  if (a.status == 0)
-    return try_again("transport: " + a.error);
+  if (a.status == 0) // a forbidden address or an oversized answer stays so
+    return a.final ? unusable("transport: " + a.error) : try_again("transport: " + a.error);
   if (retryable_status(a.status))
     return try_again("http_" + std::to_string(a.status));
   if (a.status != 200)
@@ -772,9 +782,12 @@ void spawn_workers(gateway_self self) {
     ws.index = index;
     ws.base_url = url.base;
     ws.path = url.path;
-    ws.connect_timeout_ms = st.settings.connect_timeout_ms;
-    ws.read_timeout_ms = st.settings.read_timeout_ms;
-    ws.write_timeout_ms = st.settings.write_timeout_ms;
+    ws.policy = st.settings.outbound_policy;
+    ws.limits.deadline_ms = st.settings.call_deadline_ms;
+    ws.limits.connect_timeout_ms = st.settings.connect_timeout_ms;
+    ws.limits.read_timeout_ms = st.settings.read_timeout_ms;
+    ws.limits.write_timeout_ms = st.settings.write_timeout_ms;
+    ws.limits.response_max_bytes = st.settings.response_max_bytes;
     st.workers.push_back(
       self->spawn<caf::detached + caf::linked>(gateway_worker_impl, std::move(ws)));
   }

@@ -34,7 +34,7 @@ namespace payengine {
 
 /// Every knob of a gateway, with its default. Durations are nominal: the
 /// back-off and the breaker's open interval are divided by `time_scale`;
-/// HTTP timeouts are real network timeouts and are not.
+/// HTTP timeouts and the call deadline are real network time and are not.
 struct gateway_settings {
   std::string channel = "alipay";
   std::string gateway_url; // e.g. "https://openapi.alipay.com/gateway.do"
@@ -52,6 +52,11 @@ struct gateway_settings {
   uint32_t connect_timeout_ms = 2'000;
   uint32_t read_timeout_ms = 5'000;
   uint32_t write_timeout_ms = 5'000;
+  // API.md "Outbound calls": where workers may connect (default: global
+  // addresses only), one attempt's total deadline, the answer's size cap.
+  net::address_policy outbound_policy;
+  uint32_t call_deadline_ms = 10'000;
+  uint32_t response_max_bytes = 1024 * 1024;
 
   // --- retries: the n-th retry waits n * retry_step_ms -------------------
   uint32_t attempts_max = 5;

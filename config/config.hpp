@@ -55,6 +55,16 @@ struct engine_config {
   uint32_t notifier_poll_ms = 500;
   uint32_t notifier_batch_max = 100;
 
+  // --- outbound calls (API.md "Outbound calls"; net/) ------------------------
+  // Network deadlines are real time: time_scale never shortens them.
+  /// CIDRs (comma-separated, IPv4 and IPv6) that webhooks, SMS and channel
+  /// calls may reach although loopback, private, link-local, ...; empty: none.
+  std::string outbound_allow;
+  uint32_t outbound_connect_timeout_ms = 2'000;      // one TCP connect, within a deadline
+  uint32_t webhook_response_max_bytes = 64 * 1024;   // webhook and SMS answers
+  uint32_t channel_call_deadline_ms = 10'000;        // one HTTP attempt to a channel, in total
+  uint32_t channel_response_max_bytes = 1024 * 1024; // one channel answer
+
   // --- operations ------------------------------------------------------------
   /// Restarts of the whole engine (after one of its actors died) allowed
   /// within a minute; beyond, it stays down and /readyz answers 503.
