@@ -49,7 +49,7 @@ struct engine_config {
   // --- notifications -----------------------------------------------------------
   /// Seconds before each retry of a webhook or SMS (API.md), time-scaled.
   std::string notify_schedule_s = "0,0,0,240,600,600,3600,7200,21600,54000";
-  uint32_t webhook_timeout_ms = 5'000;
+  uint32_t webhook_timeout_ms = 5'000; // one attempt in total, DNS to last byte (real time)
   uint32_t notifier_workers = 8;
   uint32_t notifier_per_merchant_max = 2;
   uint32_t notifier_poll_ms = 500;
