@@ -1,11 +1,10 @@
 #include "net/outbound_call.hpp"
 
+#include "net/call_watchdog.hpp"
+
 #include <httplib.h>
 
-#include <fcntl.h>
 #include <netdb.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -126,87 +125,11 @@ resolved resolve(const std::string& host, clock_type::time_point deadline) {
   return j->result;
 }
 
-// --- the watchdog: one per caller, armed for each call -----------------------------------
-
-/// Shuts down every socket of the current call when its deadline passes.
-/// It holds its own duplicates of the sockets' descriptors, so a
-/// descriptor number that httplib closed and the system gave to someone
-/// else is never touched; shutdown() acts on the socket itself, which
-/// also wakes a thread blocked in connect, poll or a TLS handshake.
-class watchdog {
-public:
-  watchdog() : thread_([this] { run(); }) {}
-
-  ~watchdog() {
-    {
-      std::lock_guard lock{mtx_};
-      stopping_ = true;
-      cv_.notify_all();
-    }
-    thread_.join();
-    close_all();
-  }
-
-  void arm(clock_type::time_point deadline) {
-    std::lock_guard lock{mtx_};
-    close_all();
-    fired_ = false;
-    until_ = deadline;
-    cv_.notify_all();
-  }
-
-  /// A socket of the current call (called from httplib's socket hook).
-  void watch(int fd) {
-    int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (copy < 0)
-      return; // the deadline then rests on httplib's timeouts for this socket
-    std::lock_guard lock{mtx_};
-    fds_.push_back(copy);
-    if (fired_)
-      ::shutdown(copy, SHUT_RDWR);
-  }
-
-  /// Ends the call's watch; true if the deadline had passed.
-  bool disarm() {
-    std::lock_guard lock{mtx_};
-    until_.reset();
-    close_all();
-    return fired_;
-  }
-
-private:
-  void run() {
-    std::unique_lock lock{mtx_};
-    while (!stopping_) {
-      if (!until_) {
-        cv_.wait(lock);
-        continue;
-      }
-      if (clock_type::now() >= *until_) {
-        fired_ = true;
-        until_.reset();
-        for (int fd : fds_)
-          ::shutdown(fd, SHUT_RDWR);
-        continue;
-      }
-      cv_.wait_until(lock, *until_);
-    }
-  }
-
-  void close_all() {
-    for (int fd : fds_)
-      ::close(fd);
-    fds_.clear();
-  }
-
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  bool fired_ = false;
-  std::optional<clock_type::time_point> until_;
-  std::vector<int> fds_;
-  std::thread thread_;
-};
+/// What may arrive on a call's socket: the capped body, its headers and
+/// framing (chunk sizes, TLS records, a TLS handshake).
+uint64_t wire_budget(uint32_t body_max_bytes) {
+  return uint64_t{body_max_bytes} + body_max_bytes / 8 + 64 * 1024;
+}
 
 call_result failed(call_failure f, const std::string& detail) {
   call_result r;
@@ -233,7 +156,7 @@ std::string_view to_string(call_failure f) {
 struct outbound_caller::impl {
   address_policy policy;
   call_limits limits;
-  watchdog dog;
+  call_watchdog dog;
   // A kept-alive connection (limits.keep_alive): its origin and address.
   std::unique_ptr<httplib::ClientImpl> client;
   std::string client_origin;
@@ -244,8 +167,9 @@ struct outbound_caller::impl {
                                                                 clock_type::time_point deadline);
   std::unique_ptr<httplib::ClientImpl> connect_to(const target& t, const ip_address& a,
                                                   clock_type::time_point deadline);
-  /// One request on `c`; the watchdog must be armed. `not_connected`: it
-  /// failed before anything was sent (another address may be tried).
+  /// One request on `c`; the watchdog must be armed (this disarms it).
+  /// `not_connected`: it failed before anything was sent (another address
+  /// may be tried).
   call_result exchange(httplib::ClientImpl& c, const target& t, const call_request& req,
                        clock_type::time_point deadline, bool* not_connected = nullptr);
   call_result call(const call_request& req);
@@ -337,14 +261,14 @@ call_result outbound_caller::impl::exchange(httplib::ClientImpl& c, const target
   httplib::Response res;
   auto error = httplib::Error::Success;
   bool ok = c.send(r, res, error);
-  bool late = dog.disarm();
+  auto cut = dog.disarm();
   if (not_connected)
-    *not_connected = !ok && !late
+    *not_connected = !ok && cut == call_watchdog::verdict::none
                      && (error == httplib::Error::Connection || error == httplib::Error::ConnectionTimeout);
   if (!ok) {
-    if (too_large)
+    if (too_large || cut == call_watchdog::verdict::too_many_bytes)
       return failed(call_failure::response_too_large, "over " + std::to_string(cap) + " bytes");
-    if (late)
+    if (cut == call_watchdog::verdict::deadline)
       return failed(call_failure::deadline_exceeded, "after " + std::to_string(limits.deadline_ms) + " ms");
     return failed(call_failure::transport, httplib::to_string(error));
   }
@@ -368,7 +292,7 @@ call_result outbound_caller::impl::call(const call_request& req) {
   };
   // A kept-alive connection was checked when it was made.
   if (client && client_origin == t->origin() && client->is_socket_open()) {
-    dog.arm(deadline);
+    dog.arm(deadline, wire_budget(limits.response_max_bytes));
     dog.watch(client->socket());
     auto r = exchange(*client, *t, req, deadline);
     if (!r.answered())
@@ -386,7 +310,7 @@ call_result outbound_caller::impl::call(const call_request& req) {
     // nothing was sent yet.
     peer = to_string(a);
     auto c = connect_to(*t, a, deadline);
-    dog.arm(deadline);
+    dog.arm(deadline, wire_budget(limits.response_max_bytes));
     bool not_connected = false;
     r = exchange(*c, *t, req, deadline, &not_connected);
     if (r.answered() && limits.keep_alive) {

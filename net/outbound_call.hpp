@@ -9,9 +9,11 @@
 //   TLS SNI and certificate check still use the URL's host. What is checked
 //   is what is connected to, so DNS rebinding cannot reach a forbidden one.
 // - One total deadline covers DNS, connect, TLS, send, wait and read: a
-//   watchdog thread shuts the socket down when it passes, whatever httplib's
-//   per-operation timeouts (which restart with every byte) say.
-// - The response body is capped; more is a failed call.
+//   watchdog thread (net/call_watchdog.hpp) shuts the socket down when it
+//   passes, whatever httplib's per-operation timeouts (which restart with
+//   every byte) say.
+// - The response body is capped; more is a failed call. So are the bytes
+//   received in all (headers included, which httplib does not bound).
 
 #include "net/address_policy.hpp"
 

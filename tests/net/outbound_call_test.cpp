@@ -131,6 +131,30 @@ TEST(outbound_call, a_body_over_the_cap_fails_whether_declared_or_streamed) {
   EXPECT_EQ(r.body.size(), 10'000u);
 }
 
+TEST(outbound_call, endless_headers_are_cut_by_the_byte_budget_not_the_deadline) {
+  std::atomic<size_t> sent{0};
+  raw_http_server flooding{[&sent](int fd) {
+    testing::read_http_request(fd);
+    testing::send_all(fd, "HTTP/1.1 200 OK\r\n");
+    std::string lines;
+    for (int i = 0; i < 64; ++i)
+      lines += "X-Filler: " + std::string(1'000, 'a') + "\r\n";
+    for (int i = 0; i < 2'000 && ::send(fd, lines.data(), lines.size(), MSG_NOSIGNAL) > 0; ++i)
+      sent += lines.size();
+  }};
+  call_limits limits;
+  limits.response_max_bytes = 4'096;
+  limits.deadline_ms = 10'000;
+  outbound_caller caller{loopback_allowed(), limits};
+  auto started = clock_type::now();
+  auto r = caller.call(post_to("http://127.0.0.1:" + std::to_string(flooding.port()) + "/"));
+  auto took = clock_type::now() - started;
+  EXPECT_EQ(r.failure, call_failure::response_too_large) << r.error;
+  EXPECT_LT(took, 5s);
+  RecordProperty("header_flood_bytes_sent", static_cast<int>(sent.load()));
+  RecordProperty("header_flood_ms", static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+}
+
 TEST(outbound_call, unusable_targets_are_failures_not_exceptions) {
   outbound_caller caller{loopback_allowed(), call_limits{}};
   for (auto url : {"", "ftp://x/", "http://", "http://h:99999/", "http://h:abc/"})
