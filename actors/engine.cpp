@@ -56,7 +56,10 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
   ns.batch_max = cfg.notifier_batch_max;
   ns.per_merchant_max = cfg.notifier_per_merchant_max;
   ns.workers = cfg.notifier_workers;
-  ns.timeout_ms = cfg.webhook_timeout_ms;
+  ns.timeout_ms = cfg.webhook_timeout_ms; // real time: not scaled
+  ns.connect_timeout_ms = cfg.outbound_connect_timeout_ms;
+  ns.response_max_bytes = cfg.webhook_response_max_bytes;
+  ns.policy = std::get<net::address_policy>(net::address_policy::parse(cfg.outbound_allow)); // validated
   ns.sms_url = cfg.sms_url;
   ns.successor = restart;
   h.notifier = sys.spawn(notifier_impl, ns, h.writers.front());

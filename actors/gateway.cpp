@@ -53,9 +53,9 @@ uint32_t gateway_settings::scaled_ms(uint64_t nominal_ms) const {
 }
 
 uint32_t gateway_settings::attempt_timeout_ms() const {
-  // Connect, send, wait for the answer, plus queueing slack (the same sum
-  // as engine_config::gateway_attempt_timeout_ms, behind the start-up rule).
-  return connect_timeout_ms + write_timeout_ms + read_timeout_ms + gateway_attempt_slack_ms;
+  // The worker's total deadline (DNS, connect, send, answer), plus queueing
+  // slack (as engine_config::gateway_attempt_timeout_ms, behind the start-up rule).
+  return call_deadline_ms + gateway_attempt_slack_ms;
 }
 
 std::string validate(const gateway_settings& s) {
@@ -69,8 +69,9 @@ std::string validate(const gateway_settings& s) {
     return "channel must be alipay (the one protocol in channels/), got '" + s.channel + "'";
   if (s.workers < 1 || s.workers > 256 || s.in_flight_max < 1)
     return "workers must be 1..256 and in_flight_max at least 1";
-  if (s.connect_timeout_ms < 1 || s.read_timeout_ms < 1 || s.write_timeout_ms < 1)
-    return "HTTP timeouts must be at least 1 ms";
+  if (s.connect_timeout_ms < 1 || s.read_timeout_ms < 1 || s.write_timeout_ms < 1
+      || s.call_deadline_ms < 1 || s.response_max_bytes < 1)
+    return "HTTP timeouts, call_deadline_ms and response_max_bytes must be at least 1";
   if (s.attempts_max < 1 || s.attempts_max > 10 || s.breaker_failures_max < 1)
     return "attempts_max must be 1..10 and breaker_failures_max at least 1";
   if (!std::isfinite(s.rate_per_s) || s.rate_per_s <= 0 || s.burst < 1)
@@ -101,6 +102,13 @@ gateway_settings_from(const engine_config& cfg) {
   s.breaker_open_ms = cfg.gateway_breaker_open_ms;
   s.rate_per_s = cfg.gateway_rate_per_s;
   s.burst = cfg.gateway_burst;
+  s.call_deadline_ms = cfg.channel_call_deadline_ms; // real time: not scaled
+  s.response_max_bytes = cfg.channel_response_max_bytes;
+  if (auto policy = net::address_policy::parse(cfg.outbound_allow);
+      auto* p = std::get_if<net::address_policy>(&policy))
+    s.outbound_policy = std::move(*p);
+  else
+    return "PAYENGINE_OUTBOUND_ALLOW: " + std::get<std::string>(policy);
   if (!split_url(s.gateway_url))
     return "PAYENGINE_ALIPAY_GATEWAY_URL must be an http(s) URL, got '" + s.gateway_url + "'";
   if (s.app_id.empty())
@@ -251,7 +259,7 @@ void on_answer(gateway_self self, uint64_t id, size_t worker,
     return;
   auto& c = i->second;
   auto v = st.protocol->judge({c.kind, c.out_trade_no, c.exponent},
-                             {answer.status, answer.body, answer.error});
+                             {answer.status, answer.body, answer.error, answer.final});
   record_attempt(self, v.healthy, c.probe);
   c.probe = false; // the breaker has its answer
   if (v.retry)
@@ -354,9 +362,12 @@ void spawn_workers(gateway_self self) {
     ws.index = index;
     ws.base_url = url.base;
     ws.path = url.path;
-    ws.connect_timeout_ms = st.settings.connect_timeout_ms;
-    ws.read_timeout_ms = st.settings.read_timeout_ms;
-    ws.write_timeout_ms = st.settings.write_timeout_ms;
+    ws.policy = st.settings.outbound_policy;
+    ws.limits.deadline_ms = st.settings.call_deadline_ms;
+    ws.limits.connect_timeout_ms = st.settings.connect_timeout_ms;
+    ws.limits.read_timeout_ms = st.settings.read_timeout_ms;
+    ws.limits.write_timeout_ms = st.settings.write_timeout_ms;
+    ws.limits.response_max_bytes = st.settings.response_max_bytes;
     st.workers.push_back(
       self->spawn<caf::detached + caf::linked>(gateway_worker_impl, std::move(ws)));
   }

@@ -67,6 +67,11 @@ struct gateway_settings {
   // token bucket
   double rate_per_s = config_defaults().gateway_rate_per_s;
   uint32_t burst = config_defaults().gateway_burst;
+  // API.md "Outbound calls": where workers may connect (default: global
+  // addresses only), one attempt's total deadline, the answer's size cap.
+  net::address_policy outbound_policy;
+  uint32_t call_deadline_ms = config_defaults().channel_call_deadline_ms;
+  uint32_t response_max_bytes = config_defaults().channel_response_max_bytes;
 
   uint32_t latency_window = 256; // recent attempts behind p50 / p99
   double time_scale = 1.0;

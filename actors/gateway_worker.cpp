@@ -2,38 +2,31 @@
 
 #include <caf/all.hpp>
 
-#include <httplib.h>
-
-#include <chrono>
-#include <exception>
-
 namespace payengine {
 
 namespace {
 
-std::unique_ptr<httplib::Client> make_client(const worker_settings& s) {
-  auto client = std::make_unique<httplib::Client>(s.base_url);
-  client->set_keep_alive(true);
-  client->set_tcp_nodelay(true);
-  client->set_connection_timeout(std::chrono::milliseconds{s.connect_timeout_ms});
-  client->set_read_timeout(std::chrono::milliseconds{s.read_timeout_ms});
-  client->set_write_timeout(std::chrono::milliseconds{s.write_timeout_ms});
-  return client;
-}
-
-/// One exchange; never throws (httplib and the allocator are caught here).
+/// One exchange; never throws (net::outbound_caller catches everything).
 http_answer post(gateway_worker_self self, const http_attempt& attempt) {
   auto& st = self->state;
   ++st.attempts;
-  try {
-    auto res = st.client->Post(st.settings.path, attempt.body,
-                               st.settings.content_type);
-    if (!res)
-      return {0, {}, httplib::to_string(res.error())};
-    return {res->status, std::move(res->body), {}};
-  } catch (const std::exception& e) {
-    return {0, {}, e.what()};
-  }
+  net::call_request req;
+  req.url = st.settings.base_url + st.settings.path;
+  req.body = attempt.body;
+  req.content_type = st.settings.content_type;
+  auto r = st.caller->call(req);
+  if (r.answered())
+    return {r.status, std::move(r.body), {}, false};
+  // A forbidden address, an unusable URL or an oversized answer is the same
+  // on the next try; a deadline or a broken connection may not be.
+  bool final = r.failure == net::call_failure::address_forbidden
+               || r.failure == net::call_failure::invalid_target
+               || r.failure == net::call_failure::response_too_large;
+  // The gateway says "transport: <error>": "transport: Read",
+  // "transport: deadline_exceeded: after 10000 ms".
+  auto error = r.failure == net::call_failure::transport ? r.error.substr(r.error.find(": ") + 2)
+                                                         : r.error;
+  return {0, {}, std::move(error), final};
 }
 
 } // namespace
@@ -43,7 +36,8 @@ gateway_worker_state::~gateway_worker_state() = default;
 
 gateway_worker_actor::behavior_type gateway_worker_impl(gateway_worker_self self,
                                                         worker_settings settings) {
-  self->state.client = make_client(settings);
+  settings.limits.keep_alive = true;
+  self->state.caller = std::make_unique<net::outbound_caller>(settings.policy, settings.limits);
   self->state.settings = std::move(settings);
   // A worker lives as long as its gateway (linked), even when that one
   // quits normally.

@@ -6,6 +6,8 @@
 // gateway (actors/gateway.cpp) decides all of that. The sync half of the
 // half-sync/half-async split.
 
+#include "net/outbound_call.hpp"
+
 #include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -14,10 +16,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-
-namespace httplib {
-class Client;
-} // namespace httplib
 
 namespace payengine {
 
@@ -31,16 +29,19 @@ typename Inspector::result_type inspect(Inspector& f, http_attempt& x) {
   return f(caf::meta::type_name("http_attempt"), x.body);
 }
 
-/// What came back. `status` 0 means no HTTP answer at all (see `error`).
+/// What came back. `status` 0 means no usable HTTP answer (see `error`).
 struct http_answer {
   int status = 0;
   std::string body;
-  std::string error; // transport error ("Connection", "Read", ...); empty otherwise
+  std::string error; // "Read", "deadline_exceeded: ...", ...; empty otherwise
+  /// Sending it again cannot help: the address is forbidden, the URL
+  /// unusable, the answer over the size cap (see net/outbound_call.hpp).
+  bool final = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_answer& x) {
-  return f(caf::meta::type_name("http_answer"), x.status, x.body, x.error);
+  return f(caf::meta::type_name("http_answer"), x.status, x.body, x.error, x.final);
 }
 
 using gateway_worker_actor =
@@ -51,19 +52,20 @@ struct worker_settings {
   std::string base_url; // scheme://host[:port]
   std::string path;     // e.g. "/gateway.do"
   std::string content_type = "application/x-www-form-urlencoded;charset=utf-8";
-  uint32_t connect_timeout_ms = 2'000;
-  uint32_t read_timeout_ms = 5'000;
-  uint32_t write_timeout_ms = 5'000;
+  /// Where it may connect, the total deadline, per-operation timeouts,
+  /// the answer's size cap (keep-alive on).
+  net::address_policy policy;
+  net::call_limits limits;
 };
 
 struct gateway_worker_state {
   static inline const char* name = "gateway_worker";
 
   gateway_worker_state();
-  ~gateway_worker_state(); // httplib::Client is complete only in the .cpp
+  ~gateway_worker_state();
 
   worker_settings settings;
-  std::unique_ptr<httplib::Client> client; // keep-alive; reconnects on demand
+  std::unique_ptr<net::outbound_caller> caller; // keep-alive; reconnects on demand
   uint64_t attempts = 0;
 };
 

@@ -9,7 +9,6 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -22,21 +21,6 @@ namespace {
 using json = nlohmann::json;
 
 // --- the blocking side: one HTTP attempt ---------------------------------------
-
-struct split_url {
-  std::string base; // scheme://host:port
-  std::string path;
-};
-
-std::optional<split_url> split(const std::string& url) {
-  auto scheme = url.find("://");
-  if (scheme == std::string::npos || (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0))
-    return std::nullopt;
-  auto slash = url.find('/', scheme + 3);
-  if (slash == std::string::npos)
-    return split_url{url, "/"};
-  return split_url{url.substr(0, slash), url.substr(slash)};
-}
 
 std::string sms_text(const delivery& d) {
   auto event = json::parse(d.payload, nullptr, false);
@@ -56,36 +40,39 @@ std::string sms_text(const delivery& d) {
          + ") has been sent to your account.";
 }
 
-delivery_outcome post(const std::string& url, const httplib::Headers& headers,
-                      const std::string& body, uint32_t timeout_ms) {
+delivery_outcome post(net::outbound_caller& caller, const std::string& url,
+                      std::vector<std::pair<std::string, std::string>> headers,
+                      const std::string& body) {
+  net::call_request req;
+  req.url = url;
+  req.headers = std::move(headers);
+  req.body = body;
+  auto r = caller.call(req);
   delivery_outcome out;
-  auto parts = split(url);
-  if (!parts) {
-    out.error = "invalid_target";
+  out.latency_ms = static_cast<int32_t>(r.latency_ms);
+  if (!r.answered()) {
+    out.error = r.error; // "address_forbidden: ...", "deadline_exceeded: ...", ...
     return out;
   }
-  httplib::Client c{parts->base};
-  c.set_tcp_nodelay(true);
-  c.set_connection_timeout(std::chrono::milliseconds{std::min<uint32_t>(timeout_ms, 2'000)});
-  c.set_read_timeout(std::chrono::milliseconds{timeout_ms});
-  c.set_write_timeout(std::chrono::milliseconds{timeout_ms});
-  auto started = std::chrono::steady_clock::now();
-  auto r = c.Post(parts->path.c_str(), headers, body, "application/json");
-  out.latency_ms = static_cast<int32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          std::chrono::steady_clock::now() - started).count());
-  if (!r) {
-    out.error = httplib::to_string(r.error());
-    return out;
-  }
-  out.status_code = r->status;
-  if (r->status < 200 || r->status > 299)
-    out.error = r->body.substr(0, 200);
+  out.status_code = r.status;
+  if (r.status < 200 || r.status > 299)
+    out.error = r.body.substr(0, 200);
   return out;
 }
 
 } // namespace
 
-delivery_outcome attempt_delivery(const delivery& d, const notifier_settings& s) {
+net::call_limits delivery_limits(const notifier_settings& s) {
+  net::call_limits l;
+  l.deadline_ms = s.timeout_ms;
+  l.connect_timeout_ms = s.connect_timeout_ms;
+  l.response_max_bytes = s.response_max_bytes;
+  l.keep_alive = false; // merchants' endpoints: one connection per attempt
+  return l;
+}
+
+delivery_outcome attempt_delivery(const delivery& d, const notifier_settings& s,
+                                  net::outbound_caller& caller) {
   if (d.target.empty()) {
     delivery_outcome out;
     out.error = "no_target";
@@ -98,7 +85,7 @@ delivery_outcome attempt_delivery(const delivery& d, const notifier_settings& s)
       return out;
     }
     json body = {{"to", d.target}, {"text", sms_text(d)}, {"id", d.id}};
-    return post(s.sms_url, {}, body.dump(), s.timeout_ms);
+    return post(caller, s.sms_url, {}, body.dump());
   }
   auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
                  std::chrono::system_clock::now().time_since_epoch()).count();
@@ -108,10 +95,11 @@ delivery_outcome attempt_delivery(const delivery& d, const notifier_settings& s)
     out.error = "merchant_secret_unusable";
     return out;
   }
-  httplib::Headers headers{{"webhook-id", d.event_id},
-                           {"webhook-timestamp", std::to_string(now_s)},
-                           {"webhook-signature", *signature}};
-  return post(d.target, headers, d.payload, s.timeout_ms);
+  return post(caller, d.target,
+              {{"webhook-id", d.event_id},
+               {"webhook-timestamp", std::to_string(now_s)},
+               {"webhook-signature", *signature}},
+              d.payload);
 }
 
 std::vector<uint32_t> parse_schedule(const std::string& csv, double time_scale) {
@@ -137,13 +125,15 @@ namespace {
 // --- the asynchronous side: claim, bound, schedule ---------------------------------
 
 delivery_worker_actor::behavior_type worker_impl(notifier_settings s) {
+  // One caller per worker: its watchdog thread bounds each attempt.
+  auto caller = std::make_shared<net::outbound_caller>(s.policy, delivery_limits(s));
   return {
-    [s](const delivery& d) {
+    [s, caller](const delivery& d) {
       // Whatever a target does to the HTTP client (a URL it cannot parse, an
       // exception inside it) is that delivery's failure, never the worker's
       // death: one bad notify_url must not take the notifier down.
       try {
-        return attempt_delivery(d, s);
+        return attempt_delivery(d, s, *caller);
       } catch (const std::exception& e) {
         delivery_outcome out;
         out.error = std::string{"invalid_target: "} + e.what();
@@ -171,7 +161,8 @@ void on_attempted(notifier_self self, const delivery& d, size_t worker, delivery
   out.id = d.id;
   out.attempt = d.attempts + 1;
   out.at = now_us();
-  out.delivered = out.status_code >= 200 && out.status_code <= 299;
+  // A 2xx whose body was over the cap is not an answer (error set).
+  out.delivered = out.status_code >= 200 && out.status_code <= 299 && out.error.empty();
   auto retries = st.settings.retry_delays_ms.size();
   // Nowhere to send it (no notify_url on the order nor the merchant; SMS
   // off): retrying cannot help, the merchant pulls GET /v1/events instead.

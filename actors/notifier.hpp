@@ -8,6 +8,7 @@
 // redelivers it.
 
 #include "messages/interfaces.hpp"
+#include "net/outbound_call.hpp"
 
 #include <deque>
 #include <string>
@@ -24,7 +25,11 @@ struct notifier_settings {
   uint32_t batch_max = 100;
   uint32_t per_merchant_max = 2;
   uint32_t workers = 8;
-  uint32_t timeout_ms = 5'000;
+  uint32_t timeout_ms = 5'000; // one attempt in total (not time-scaled)
+  uint32_t connect_timeout_ms = 2'000;
+  uint32_t response_max_bytes = 64 * 1024;
+  /// Where webhooks and SMS may connect (API.md "Outbound calls").
+  net::address_policy policy;
   uint32_t lease_ms = 600'000;
   /// Started by the top supervisor in a running process: the previous
   /// notifier's workers may still be finishing their attempts, so its
@@ -56,8 +61,13 @@ using notifier_self = notifier_actor::stateful_pointer<notifier_state>;
 notifier_actor::behavior_type notifier_impl(notifier_self self, notifier_settings settings,
                                             storage_writer_actor writer);
 
-/// The delivery for one attempt: its HTTP request and the answer (no CAF).
-delivery_outcome attempt_delivery(const delivery& d, const notifier_settings& s);
+/// The delivery for one attempt: its HTTP request and the answer (no CAF),
+/// through `caller` (a worker's: its deadline, size cap and address policy).
+delivery_outcome attempt_delivery(const delivery& d, const notifier_settings& s,
+                                  net::outbound_caller& caller);
+
+/// The limits of one webhook or SMS attempt.
+net::call_limits delivery_limits(const notifier_settings& s);
 
 /// "0,0,0,240,..." seconds -> delays in ms under `time_scale`; empty on error.
 std::vector<uint32_t> parse_schedule(const std::string& seconds_csv, double time_scale);

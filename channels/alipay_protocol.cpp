@@ -260,8 +260,9 @@ prepared alipay_protocol::prepare(const refund_trade& x) const {
 // --- answers -----------------------------------------------------------------------
 
 verdict alipay_protocol::judge(const call_facts& call, const exchange& answer) const {
-  if (answer.status == 0)
-    return try_again("transport: " + std::string(answer.transport_error));
+  if (answer.status == 0) // a forbidden address or an oversized answer stays so
+    return answer.final ? unusable("transport: " + std::string(answer.transport_error))
+                        : try_again("transport: " + std::string(answer.transport_error));
   if (retryable_status(answer.status))
     return try_again("http_" + std::to_string(answer.status));
   if (answer.status != 200)

@@ -48,6 +48,9 @@ struct exchange {
   int status = 0;
   std::string_view body;
   std::string_view transport_error;
+  /// With status 0: the same request would fail the same way (a forbidden
+  /// address, an oversized answer), so it is not retried.
+  bool final = false;
 };
 
 /// What one attempt's answer means.

@@ -1,5 +1,7 @@
 #include "config/config.hpp"
 
+#include "net/address_policy.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -43,8 +45,14 @@ CLI::Option* add(CLI::App& app, T& field, const std::string& key,
 std::vector<std::string> arguments_with_environment(int argc, char** argv) {
   std::vector<std::string> out{argc > 0 ? argv[0] : "payengine"};
   for (const auto& [env, flag] : env_options())
-    if (const char* value = std::getenv(env.c_str()))
-      out.push_back(flag + "=" + value);
+    if (const char* value = std::getenv(env.c_str())) {
+      if (*value) {
+        out.push_back(flag + "=" + value);
+      } else { // CLI11 drops the empty value of "--key=" and takes the next argument
+        out.push_back(flag);
+        out.emplace_back();
+      }
+    }
   for (int i = 1; i < argc; ++i)
     out.emplace_back(argv[i]);
   return out;
@@ -62,6 +70,29 @@ void add_run_options(CLI::App& app, engine_config& c) {
   add(app, c.sms_url, "sms_url", "SMS provider send endpoint (SMS off if empty)", "PAYENGINE_SMS_URL");
   add(app, c.time_scale, "time_scale", "factor >= 1 that shortens every schedule", "PAYENGINE_TIME_SCALE");
   add(app, c.log_level, "log_level", "trace, debug, info, warn, error", "PAYENGINE_LOG_LEVEL");
+}
+
+// API.md "Outbound calls": where webhooks, SMS and channel calls may go.
+void add_outbound_options(CLI::App& app, engine_config& c) {
+  add(app, c.outbound_allow, "outbound_allow",
+      "CIDRs, comma-separated, that outbound calls may reach although loopback, private, link-local, ... (default none)",
+      "PAYENGINE_OUTBOUND_ALLOW");
+  add(app, c.outbound_connect_timeout_ms, "outbound_connect_timeout_ms", "one TCP connect of an outbound call (within its deadline)");
+  add(app, c.webhook_response_max_bytes, "webhook_response_max_bytes", "largest webhook or SMS answer body read (more fails the attempt)");
+  add(app, c.channel_call_deadline_ms, "channel_call_deadline_ms", "total deadline of one HTTP attempt to a channel (not time-scaled)");
+  add(app, c.channel_response_max_bytes, "channel_response_max_bytes", "largest channel answer body read (more fails the attempt)");
+}
+
+std::string validate_outbound(const engine_config& c) {
+  if (auto policy = net::address_policy::parse(c.outbound_allow);
+      auto* err = std::get_if<std::string>(&policy))
+    return "PAYENGINE_OUTBOUND_ALLOW (outbound_allow): " + *err;
+  if (c.outbound_connect_timeout_ms < 1 || c.channel_call_deadline_ms < 100)
+    return "outbound_connect_timeout_ms must be at least 1 and channel_call_deadline_ms 100";
+  if (c.webhook_response_max_bytes < 1 || c.channel_response_max_bytes < 1024
+      || c.webhook_response_max_bytes > (1u << 26) || c.channel_response_max_bytes > (1u << 26))
+    return "webhook_response_max_bytes must be 1..67108864 and channel_response_max_bytes 1024..67108864";
+  return {};
 }
 
 void add_limit_options(CLI::App& app, engine_config& c) {
@@ -84,7 +115,7 @@ void add_limit_options(CLI::App& app, engine_config& c) {
   add(app, c.reconcile_after_ms, "reconcile_after_ms", "an order waiting on a channel this long is queried (time-scaled)");
   add(app, c.reconcile_batch_max, "reconcile_batch_max", "orders reconciled per sweep at most");
   add(app, c.notify_schedule_s, "notify_schedule_s", "seconds before each retry of a webhook or SMS, comma-separated (time-scaled)");
-  add(app, c.webhook_timeout_ms, "webhook_timeout_ms", "deadline of one webhook or SMS attempt");
+  add(app, c.webhook_timeout_ms, "webhook_timeout_ms", "total deadline of one webhook or SMS attempt (DNS, connect, send, answer; not time-scaled)");
   add(app, c.notifier_workers, "notifier_workers", "delivery workers (blocking HTTP)");
   add(app, c.notifier_per_merchant_max, "notifier_per_merchant_max", "concurrent deliveries to one merchant");
   add(app, c.notifier_poll_ms, "notifier_poll_ms", "how often the outbox is checked");
@@ -141,9 +172,8 @@ std::string validate_gateway(const engine_config& c) {
   if (c.gateway_call_worst_ms() > c.channel_timeout_ms) {
     std::ostringstream out;
     out << "gateway timeouts do not add up: " << c.gateway_attempts_max << " tries x ("
-        << c.gateway_connect_timeout_ms << " connect + " << c.gateway_write_timeout_ms
-        << " write + " << c.gateway_read_timeout_ms << " read + " << gateway_attempt_slack_ms
-        << " slack ms) + back-off " << c.gateway_call_worst_ms()
+        << c.channel_call_deadline_ms << " ms channel_call_deadline_ms + " << gateway_attempt_slack_ms
+        << " ms slack) + back-off " << c.gateway_call_worst_ms()
              - c.gateway_attempts_max * c.gateway_attempt_timeout_ms()
         << " ms = " << c.gateway_call_worst_ms() << " ms exceed channel_timeout_ms "
         << c.channel_timeout_ms << " (shorten the timeouts, or fewer tries, or a longer deadline)";
@@ -192,8 +222,9 @@ uint32_t engine_config::scaled_ms(uint64_t nominal_ms) const {
 }
 
 uint64_t engine_config::gateway_attempt_timeout_ms() const {
-  return uint64_t{gateway_connect_timeout_ms} + gateway_write_timeout_ms
-         + gateway_read_timeout_ms + gateway_attempt_slack_ms;
+  // A worker cuts every attempt at its total deadline (a drip-feeding
+  // channel resets the per-operation timeouts, never that one).
+  return uint64_t{channel_call_deadline_ms} + gateway_attempt_slack_ms;
 }
 
 uint64_t engine_config::gateway_call_worst_ms() const {
@@ -262,6 +293,8 @@ std::string validate(const engine_config& c) {
     return err;
   if (auto err = validate_storage_limits(c); !err.empty())
     return err;
+  if (auto err = validate_outbound(c); !err.empty())
+    return err;
   static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
   if (std::none_of(std::begin(levels), std::end(levels),
                    [&](const char* l) { return c.log_level == l; }))
@@ -278,6 +311,7 @@ std::variant<engine_config, config_error> load_config(int argc, char** argv) {
   add_run_options(app, cfg);
   add_limit_options(app, cfg);
   add_gateway_options(app, cfg);
+  add_outbound_options(app, cfg);
   auto args = arguments_with_environment(argc, argv);
   std::vector<char*> raw;
   for (auto& a : args)

@@ -66,11 +66,21 @@ struct engine_config {
   // --- notifications -----------------------------------------------------------
   /// Seconds before each retry of a webhook or SMS (API.md), time-scaled.
   std::string notify_schedule_s = "0,0,0,240,600,600,3600,7200,21600,54000";
-  uint32_t webhook_timeout_ms = 5'000;
+  uint32_t webhook_timeout_ms = 5'000; // one attempt in total, DNS to last byte (real time)
   uint32_t notifier_workers = 8;
   uint32_t notifier_per_merchant_max = 2;
   uint32_t notifier_poll_ms = 500;
   uint32_t notifier_batch_max = 100;
+
+  // --- outbound calls (API.md "Outbound calls"; net/) ------------------------
+  // Network deadlines are real time: time_scale never shortens them.
+  /// CIDRs (comma-separated, IPv4 and IPv6) that webhooks, SMS and channel
+  /// calls may reach although loopback, private, link-local, ...; empty: none.
+  std::string outbound_allow;
+  uint32_t outbound_connect_timeout_ms = 2'000;      // one TCP connect, within a deadline
+  uint32_t webhook_response_max_bytes = 64 * 1024;   // webhook and SMS answers
+  uint32_t channel_call_deadline_ms = 8'000;         // one HTTP attempt to a channel, in total (connect + write + read)
+  uint32_t channel_response_max_bytes = 1024 * 1024; // one channel answer
 
   // --- operations ------------------------------------------------------------
   /// Restarts of the whole engine (after one of its actors died) allowed
@@ -104,7 +114,8 @@ struct engine_config {
   uint32_t writers() const;
   /// A schedule's real duration under time_scale (never below 1 ms).
   uint32_t scaled_ms(uint64_t nominal_ms) const;
-  /// How long the gateway waits for a worker's answer to one attempt.
+  /// How long the gateway waits for a worker's answer to one attempt: the
+  /// attempt's total deadline (channel_call_deadline_ms) plus slack.
   uint64_t gateway_attempt_timeout_ms() const;
   /// The longest one gateway call can take: gateway_attempts_max attempts
   /// of gateway_attempt_timeout_ms, plus the back-off between them

@@ -45,6 +45,8 @@ void create_merchant(server_context& ctx, const Request& req, Response& res) {
   if (auto url = b.find("notify_url"); url != b.end() && !url->is_null()) {
     if (!url->is_string() || url->get<std::string>().size() > 2048 || !plausible_url(url->get<std::string>()))
       return send(res, invalid_param("notify_url", "notify_url must be an http:// or https:// URL."));
+    if (auto err = check_notify_url_target(url->get_ref<const std::string&>(), ctx.outbound_policy))
+      return send(res, *err);
     m.notify_url = url->get<std::string>();
   }
   m.webhook_secret = "whsec_" + base64_encode(random_bytes(32));

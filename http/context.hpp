@@ -7,6 +7,7 @@
 #include "http/metrics.hpp"
 #include "http/api_error.hpp"
 #include "messages/interfaces.hpp"
+#include "net/address_policy.hpp"
 
 #include <caf/actor_system.hpp>
 #include <httplib.h>
@@ -24,6 +25,7 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <variant>
 
 namespace payengine::http {
 
@@ -41,7 +43,10 @@ private:
 struct server_context {
   server_context(caf::actor_system& system, std::shared_ptr<engine_directory> d, engine_config c)
     : sys(system), directory(std::move(d)), cfg(std::move(c)) {
-    // nop
+    // Validated with the configuration: a bad allow list never starts.
+    auto parsed = net::address_policy::parse(cfg.outbound_allow);
+    if (auto* p = std::get_if<net::address_policy>(&parsed))
+      outbound_policy = std::move(*p);
   }
 
   caf::actor_system& sys;
@@ -49,6 +54,8 @@ struct server_context {
   std::shared_ptr<engine_directory> directory;
   engine_config cfg;
   std::set<std::string> channels;
+  /// What a notify_url may point at (a forbidden literal address is a 400).
+  net::address_policy outbound_policy;
   merchant_directory merchants;
   std::atomic<uint32_t> long_polls{0};
   std::optional<channels::public_key> alipay_key; // verifies Alipay's notifications

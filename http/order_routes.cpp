@@ -108,6 +108,11 @@ void create_order_handler(server_context& ctx, const Request& req, Response& res
     send(res, *err);
     return;
   }
+  if (auto err = check_notify_url_target(std::get<new_order_fields>(fields).notify_url,
+                                         ctx.outbound_policy)) {
+    send(res, *err);
+    return;
+  }
   auto draft = draft_from(std::get<new_order_fields>(fields), m, ctx.cfg);
   auto handles = ctx.handles();
   const auto& shard = handles->shard_for(draft.id);

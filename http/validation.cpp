@@ -210,6 +210,15 @@ std::optional<int64_t> parse_bounded_int(std::string_view value, int64_t lo, int
   return n;
 }
 
+std::optional<api_error> check_notify_url_target(std::string_view url,
+                                                 const net::address_policy& policy) {
+  auto why = net::forbidden_literal(url, policy);
+  if (!why)
+    return std::nullopt;
+  return invalid_param("notify_url", "notify_url must not point at a loopback, private, link-local,"
+                                     " multicast or unspecified address (" + *why + ").");
+}
+
 bool plausible_url(std::string_view url) {
   auto scheme_ok = url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
   if (!scheme_ok)

@@ -4,6 +4,7 @@
 
 #include "http/api_error.hpp"
 #include "messages/order.hpp"
+#include "net/address_policy.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -52,6 +53,12 @@ std::optional<int64_t> parse_bounded_int(std::string_view value, int64_t lo, int
 
 /// Checks for an http(s) URL without spaces or control characters.
 bool plausible_url(std::string_view url);
+
+/// A 400 (param "notify_url") when the URL's host is a literal address
+/// that outbound calls never reach (loopback, private, link-local, ...,
+/// outside the allow list); hostnames pass (checked when connecting).
+std::optional<api_error> check_notify_url_target(std::string_view url,
+                                                 const net::address_policy& policy);
 
 /// Counts UTF-8 code points; the text is already valid UTF-8 (from JSON).
 size_t utf8_length(std::string_view s);

@@ -122,6 +122,8 @@ start_paysim() {
 
 # start_engine PORT SIM_PORT DATABASE_URL ADMIN_TOKEN LOG [flags...]: payengine
 # with paysim as its Alipay channel; waits until ready; sets ENGINE_PID.
+# Everything runs on loopback, which outbound calls may reach only when
+# allowed: PAYENGINE_OUTBOUND_ALLOW defaults to 127.0.0.0/8 here.
 start_engine() {
   local port="$1" sim_port="$2" url="$3" token="$4" log_file="$5"
   shift 5
@@ -130,6 +132,7 @@ start_engine() {
   PAYENGINE_ALIPAY_APP_ID=2021000000000000 \
   PAYENGINE_ALIPAY_PRIVATE_KEY_FILE="$KEYS/app_private.pem" \
   PAYENGINE_ALIPAY_PUBLIC_KEY_FILE="$KEYS/channel_public.pem" \
+  PAYENGINE_OUTBOUND_ALLOW="${PAYENGINE_OUTBOUND_ALLOW-127.0.0.0/8}" \
     "$BUILD_DIR/payengine" "$@" >"$log_file" 2>&1 &
   ENGINE_PID=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return 0; sleep 0.1; done

@@ -22,6 +22,7 @@
 #include "messages/timestamps.hpp"
 #include "tests/channels/test_keys.hpp"
 #include "tests/sim/paysim_process.hpp"
+#include "tests/support/raw_http_server.hpp"
 
 namespace payengine {
 namespace {
@@ -125,6 +126,7 @@ class gateway_e2e : public ::testing::Test {
     s.channel_key = test::channel_public();
     s.workers = 4;
     s.time_scale = gateway_time_scale;
+    s.outbound_policy = std::get<net::address_policy>(net::address_policy::parse("127.0.0.0/8"));
     return s;
   }
 
@@ -396,6 +398,34 @@ TEST_F(gateway_e2e, a_dead_channel_fails_fast_until_it_is_back) {
                                                   std::vector<std::string>{});
   ASSERT_TRUE(eventually([&] { return ask(g, query_trade{"T-dead", "CNY"}).outcome == channel_outcome::ok; }));
   EXPECT_EQ(info(g).circuit, "closed");
+}
+
+TEST_F(gateway_e2e, a_channel_on_a_forbidden_address_fails_at_once_without_retries) {
+  auto s = settings();
+  s.outbound_policy = net::address_policy{}; // loopback not allowed
+  auto g = spawn(std::move(s));
+  const auto r = ask(g, query_trade{"T-forbidden", "CNY"});
+  EXPECT_EQ(r.outcome, channel_outcome::unavailable);
+  EXPECT_NE(r.reason.find("address_forbidden"), std::string::npos) << r.reason;
+  EXPECT_EQ(r.attempts, 1u) << "retried a refusal that cannot change";
+}
+
+TEST_F(gateway_e2e, a_dripping_channel_is_cut_at_the_call_deadline) {
+  payengine::testing::raw_http_server dripping{[](int fd) {
+    payengine::testing::read_http_request(fd);
+    payengine::testing::drip(fd, "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n" + std::string(50, '{'),
+                             200ms);
+  }};
+  auto s = settings();
+  s.gateway_url = "http://127.0.0.1:" + std::to_string(dripping.port()) + "/gateway.do";
+  s.call_deadline_ms = 600;
+  s.attempts_max = 1;
+  auto g = spawn(std::move(s));
+  const auto started = steady::now();
+  const auto r = ask(g, query_trade{"T-drip", "CNY"});
+  EXPECT_EQ(r.outcome, channel_outcome::unavailable);
+  EXPECT_NE(r.reason.find("deadline_exceeded"), std::string::npos) << r.reason;
+  EXPECT_LT(elapsed_ms(started), 3'000);
 }
 
 TEST_F(gateway_e2e, an_empty_bucket_answers_rate_limited_without_calling_the_channel) {

@@ -31,7 +31,8 @@ protected:
     for (auto name : {"PAYENGINE_DATABASE_URL", "PAYENGINE_ADMIN_TOKEN", "PAYENGINE_LISTEN",
                       "PAYENGINE_TIME_SCALE", "PAYENGINE_PUBLIC_URL", "PAYENGINE_GATEWAY_ATTEMPTS_MAX",
                       "PAYENGINE_GATEWAY_READ_TIMEOUT_MS", "PAYENGINE_CHANNEL_TIMEOUT_MS",
-                      "PAYENGINE_DB_STATEMENT_TIMEOUT_MS", "PAYENGINE_STORAGE_QUEUE_MAX"})
+                      "PAYENGINE_DB_STATEMENT_TIMEOUT_MS", "PAYENGINE_STORAGE_QUEUE_MAX",
+                      "PAYENGINE_OUTBOUND_ALLOW"})
       ::unsetenv(name);
   }
   std::string write_file(const std::string& text) {
@@ -85,11 +86,38 @@ TEST_F(config_test, bad_values_are_refused) {
   EXPECT_TRUE(std::holds_alternative<config_error>(args{{}}.load()));
 }
 
+TEST_F(config_test, an_invalid_outbound_allow_list_stops_the_start_with_one_line) {
+  ::setenv("PAYENGINE_DATABASE_URL", "dbname=x", 1);
+  ::setenv("PAYENGINE_ADMIN_TOKEN", "token-0123456789abcdef", 1);
+  for (auto bad : {"127.0.0.0/33", "10.0.0.1/8", "localhost", "127.0.0.0/8,,fe80::/129", "1.2.3/24"}) {
+    ::setenv("PAYENGINE_OUTBOUND_ALLOW", bad, 1);
+    auto r = args{{}}.load();
+    ASSERT_TRUE(std::holds_alternative<config_error>(r)) << bad;
+    const auto& e = std::get<config_error>(r);
+    EXPECT_EQ(e.exit_code, 2);
+    EXPECT_NE(e.message.find("PAYENGINE_OUTBOUND_ALLOW"), std::string::npos) << e.message;
+    EXPECT_EQ(e.message.find('\n'), std::string::npos);
+  }
+  ::setenv("PAYENGINE_OUTBOUND_ALLOW", " 127.0.0.0/8, ::1/128 ,fd00::/8", 1);
+  auto good = args{{}}.load();
+  ASSERT_TRUE(std::holds_alternative<engine_config>(good)) << std::get<config_error>(good).message;
+  EXPECT_EQ(std::get<engine_config>(good).outbound_allow, " 127.0.0.0/8, ::1/128 ,fd00::/8");
+  EXPECT_TRUE(std::holds_alternative<engine_config>(args{{"--outbound-allow", ""}}.load()));
+  // Set but empty (the refusal tests start engines so): empty, and the
+  // next argument is not taken for its value.
+  ::setenv("PAYENGINE_OUTBOUND_ALLOW", "", 1);
+  auto empty = args{{"--registry-shards", "8"}}.load();
+  ASSERT_TRUE(std::holds_alternative<engine_config>(empty)) << std::get<config_error>(empty).message;
+  EXPECT_EQ(std::get<engine_config>(empty).outbound_allow, "");
+  EXPECT_EQ(std::get<engine_config>(empty).registry_shards, 8u);
+}
+
 TEST_F(config_test, help_exits_zero) {
   auto r = args{{"--help"}}.load();
   ASSERT_TRUE(std::holds_alternative<config_error>(r));
   EXPECT_EQ(std::get<config_error>(r).exit_code, 0);
   EXPECT_NE(std::get<config_error>(r).message.find("PAYENGINE_DATABASE_URL"), std::string::npos);
+  EXPECT_NE(std::get<config_error>(r).message.find("PAYENGINE_OUTBOUND_ALLOW"), std::string::npos);
 }
 
 TEST_F(config_test, garbage_config_files_never_crash) {

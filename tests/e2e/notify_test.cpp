@@ -2,6 +2,7 @@
 // schedule, isolated per merchant, resumed after kill -9.
 #include "tests/support/child_process.hpp"
 #include "tests/support/engine_process.hpp"
+#include "tests/support/raw_http_server.hpp"
 #include "tests/support/test_db.hpp"
 
 #include <gtest/gtest.h>
@@ -85,12 +86,13 @@ std::string header(const httplib::Headers& h, const std::string& name) {
 
 class notify_test : public ::testing::Test {
 protected:
-  void start(std::vector<std::string> more_args = {}) {
+  /// `env` adds to the harness's (which allows outbound calls to 127.0.0.0/8).
+  void start(std::vector<std::string> more_args = {}, std::map<std::string, std::string> env = {}) {
     PE_REQUIRE_DATABASE();
     db_ = std::make_unique<test_database>("notify");
     // Time scale 1000: 4 min -> 240 ms, 10 min -> 600 ms.
-    engine_ = std::make_unique<engine_process>(db_->url(), std::map<std::string, std::string>{
-                                                             {"PAYENGINE_TIME_SCALE", "1000"}});
+    env.emplace("PAYENGINE_TIME_SCALE", "1000");
+    engine_ = std::make_unique<engine_process>(db_->url(), env);
     std::vector<std::string> args{"--notifier-poll-ms", "50"};
     args.insert(args.end(), more_args.begin(), more_args.end());
     engine_->set_args(args);
@@ -124,6 +126,28 @@ protected:
       std::this_thread::sleep_for(std::chrono::milliseconds{20});
     }
     return list;
+  }
+
+  /// The notifications (any status) once one of them has `attempts` attempts
+  /// (polled, bounded).
+  json notifications_with_attempts(int attempts) {
+    json list;
+    for (int i = 0; i < 500; ++i) {
+      list = engine_->request("GET", "/admin/notifications", engine_->admin_token()).body;
+      for (const auto& n : list["data"])
+        if (n["attempts"].get<int>() >= attempts)
+          return list;
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    }
+    return list;
+  }
+
+  /// The notification of `m` (its merchant id), or null.
+  static json of_merchant(const json& list, const json& m) {
+    for (const auto& n : list["data"])
+      if (n["merchant_id"] == m["id"])
+        return n;
+    return nullptr;
   }
 
   std::unique_ptr<test_database> db_;
@@ -254,6 +278,107 @@ TEST_F(notify_test, dead_deliveries_wait_for_an_operator_and_redeliver) {
   EXPECT_EQ(r.status, 202) << r.raw;
   EXPECT_GE(hook.wait_for(4).size(), 4u); // sent again
   EXPECT_EQ(engine_->request("POST", "/admin/notifications/ntf_nope/redeliver", engine_->admin_token(), "{}").status, 409);
+}
+
+// --- outbound calls (API.md "Outbound calls") ---------------------------------------
+
+TEST_F(notify_test, notify_url_to_link_local_is_refused_at_creation) {
+  start();
+  auto merchants_before = db_->scalar("SELECT count(*) FROM merchants");
+  for (auto url : {"http://169.254.169.254/latest/meta-data/", "http://[::ffff:169.254.169.254]/",
+                   "http://169.254.43518/", "https://10.0.0.7/hook", "http://[fe80::1]:8080/"}) {
+    auto r = engine_->request("POST", "/admin/merchants", engine_->admin_token(),
+                              json{{"name", "shop"}, {"notify_url", url}}.dump());
+    EXPECT_EQ(r.status, 400) << url << " " << r.raw;
+    EXPECT_EQ(r.body["error"]["type"], "invalid_request_error") << r.raw;
+    EXPECT_EQ(r.body["error"]["param"], "notify_url") << r.raw;
+  }
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM merchants"), merchants_before);
+  auto m = merchant("https://hooks.example.com/payengine"); // a name: checked when connecting
+  auto key = m["api_key"].get<std::string>();
+  auto body = order_body("L-1");
+  body["notify_url"] = "http://169.254.169.254/latest/meta-data/iam";
+  auto r = engine_->request("POST", "/v1/orders", key, body.dump());
+  EXPECT_EQ(r.status, 400) << r.raw;
+  EXPECT_EQ(r.body["error"]["type"], "invalid_request_error") << r.raw;
+  EXPECT_EQ(r.body["error"]["param"], "notify_url") << r.raw;
+  EXPECT_NE(r.body["error"]["message"].get<std::string>().find("169.254.169.254"), std::string::npos);
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM orders"), "0");
+  // Inside the allow list (the harness allows 127.0.0.0/8) a literal is fine.
+  body["notify_url"] = "http://127.0.0.1:9/hook";
+  EXPECT_EQ(engine_->request("POST", "/v1/orders", key, body.dump()).status, 201);
+}
+
+TEST_F(notify_test, webhook_to_loopback_is_not_sent_without_allow_list) {
+  start({}, {{"PAYENGINE_OUTBOUND_ALLOW", ""}});
+  webhook_receiver hook{0};
+  // A hostname passes at creation; it resolves to 127.0.0.1 when connecting.
+  auto url = hook.url();
+  url.replace(url.find("127.0.0.1"), 9, "localhost");
+  auto m = merchant(url);
+  cancel_an_order(m, "LB-1");
+  auto list = notifications_with_attempts(2);
+  auto n = of_merchant(list, m);
+  ASSERT_FALSE(n.is_null()) << list.dump();
+  EXPECT_NE(n["status"], "delivered");
+  ASSERT_GE(n["history"].size(), 1u) << n.dump();
+  for (const auto& attempt : n["history"]) {
+    auto error = attempt["error"].get<std::string>();
+    EXPECT_EQ(error.rfind("address_forbidden", 0), 0u) << n.dump();
+    EXPECT_NE(error.find("127.0.0.1 is loopback"), std::string::npos) << error;
+    EXPECT_EQ(attempt["status_code"], 0);
+  }
+  EXPECT_TRUE(hook.wait_for(1, std::chrono::seconds{0}).empty()) << "the listener was reached";
+}
+
+TEST_F(notify_test, drip_feeding_endpoint_is_cut_at_the_total_deadline) {
+  // One worker: the next delivery goes through only if the drip lets it go.
+  start({"--notifier-workers", "1", "--webhook-timeout-ms", "1500", "--notify-schedule-s", "3600"});
+  payengine::testing::raw_http_server dripping{[](int fd) {
+    payengine::testing::read_http_request(fd);
+    payengine::testing::drip(fd, "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n" + std::string(20, 'x'),
+                             std::chrono::seconds{1});
+  }};
+  webhook_receiver fine{0};
+  auto slow = merchant("http://127.0.0.1:" + std::to_string(dripping.port()) + "/hook");
+  auto other = merchant(fine.url());
+  cancel_an_order(slow, "DR-1");
+  for (int i = 0; i < 250 && dripping.connections() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  ASSERT_EQ(dripping.connections(), 1);
+  cancel_an_order(other, "OK-1");
+  EXPECT_EQ(fine.wait_for(1, std::chrono::seconds{15}).size(), 1u) << "the worker stayed stuck";
+  auto n = of_merchant(notifications_with_attempts(1), slow);
+  ASSERT_FALSE(n.is_null());
+  ASSERT_GE(n["history"].size(), 1u) << n.dump();
+  const auto& first = n["history"][0];
+  EXPECT_EQ(first["error"].get<std::string>().rfind("deadline_exceeded", 0), 0u) << n.dump();
+  // Cut at the deadline (1.5 s), not when the endpoint ended (~40 s).
+  EXPECT_LT(first["latency_ms"].get<int>(), 10'000) << n.dump();
+  RecordProperty("drip_attempt_ms", first["latency_ms"].get<int>());
+  EXPECT_NE(n["status"], "delivered"); // retried on the schedule, then dead
+}
+
+TEST_F(notify_test, webhook_answer_over_the_size_cap_is_a_failed_attempt) {
+  start({"--webhook-response-max-bytes", "1024", "--notify-schedule-s", "3600"});
+  payengine::testing::raw_http_server chatty{[](int fd) {
+    payengine::testing::read_http_request(fd);
+    payengine::testing::send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'x'));
+  }};
+  webhook_receiver brief{0};
+  auto big = merchant("http://127.0.0.1:" + std::to_string(chatty.port()) + "/hook");
+  auto small = merchant(brief.url());
+  cancel_an_order(big, "BIG-1");
+  cancel_an_order(small, "SMALL-1");
+  EXPECT_EQ(brief.wait_for(1).size(), 1u); // "ok" is under the cap
+  auto list = notifications_with_attempts(1);
+  auto n = of_merchant(list, big);
+  ASSERT_FALSE(n.is_null()) << list.dump();
+  EXPECT_NE(n["status"], "delivered") << n.dump();
+  ASSERT_GE(n["history"].size(), 1u) << n.dump();
+  EXPECT_EQ(n["history"][0]["error"].get<std::string>().rfind("response_too_large", 0), 0u) << n.dump();
+  EXPECT_GE(chatty.connections(), 1);
+  EXPECT_EQ(notifications("delivered")["data"].size(), 1u);
 }
 
 } // namespace

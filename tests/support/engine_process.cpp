@@ -89,6 +89,9 @@ void engine_process::start() {
     {"PAYENGINE_ALIPAY_APP_ID", test_app_id},
     {"PAYENGINE_ALIPAY_PRIVATE_KEY_FILE", test_channel_keys().app_private},
     {"PAYENGINE_ALIPAY_PUBLIC_KEY_FILE", test_channel_keys().channel_public},
+    // Every test endpoint is on loopback; the tests of the refusal itself
+    // pass {"PAYENGINE_OUTBOUND_ALLOW", ""} (or a narrower list).
+    {"PAYENGINE_OUTBOUND_ALLOW", "127.0.0.0/8"},
   };
   for (auto& [k, v] : env_)
     env[k] = v;

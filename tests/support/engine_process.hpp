@@ -38,7 +38,8 @@ struct http_result {
 
 class engine_process {
 public:
-  /// `env` adds to or overrides the defaults (database, listen, admin token).
+  /// `env` adds to or overrides the defaults (database, listen, admin token,
+  /// PAYENGINE_OUTBOUND_ALLOW=127.0.0.0/8).
   engine_process(std::string database_url, std::map<std::string, std::string> env = {});
   ~engine_process();
 
