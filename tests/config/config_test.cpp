@@ -173,15 +173,13 @@ TEST_F(config_test, gateway_and_storage_timeouts_are_accepted_or_refused_as_a_wh
   ::setenv("PAYENGINE_ADMIN_TOKEN", "token-0123456789abcdef", 1);
   const std::vector<timeout_case> cases = {
     {"defaults", {}, {}, true, ""},
-    // The former defaults: 5 x (2 + 5 + 5 + 1 s) + 10 s = 75 s > 60 s.
-    {"former_defaults", {"--gateway-write-timeout-ms", "5000", "--gateway-read-timeout-ms", "5000"},
+    // An attempt's total deadline of 12 s: 5 x (12 + 1 s) + 10 s = 75 s > 60 s.
+    {"a_longer_attempt_deadline", {"--channel-call-deadline-ms", "12000"},
      {}, false, "75000 ms exceed channel_timeout_ms 60000"},
-    {"former_defaults_with_fewer_tries", // 4 x 13 s + 6 s = 58 s
-     {"--gateway-write-timeout-ms", "5000", "--gateway-read-timeout-ms", "5000",
-      "--gateway-attempts-max", "4"}, {}, true, ""},
-    {"former_defaults_with_a_longer_deadline", // exactly 75 s
-     {"--gateway-write-timeout-ms", "5000", "--gateway-read-timeout-ms", "5000",
-      "--channel-timeout-ms", "75000"}, {}, true, ""},
+    {"a_longer_attempt_deadline_with_fewer_tries", // 4 x 13 s + 6 s = 58 s
+     {"--channel-call-deadline-ms", "12000", "--gateway-attempts-max", "4"}, {}, true, ""},
+    {"a_longer_attempt_deadline_and_call_deadline", // exactly 75 s
+     {"--channel-call-deadline-ms", "12000", "--channel-timeout-ms", "75000"}, {}, true, ""},
     {"longer_back_off", {"--gateway-retry-step-ms", "2000"}, {}, false, "channel_timeout_ms"},
     {"more_tries_from_the_environment", {}, {{"PAYENGINE_GATEWAY_ATTEMPTS_MAX", "10"}}, false,
      "10 tries"},
