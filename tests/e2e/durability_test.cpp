@@ -129,6 +129,18 @@ TEST(durability, bad_configuration_exits_non_zero_with_one_line) {
   EXPECT_NE(out2.find("TIME_SCALE"), std::string::npos) << out2;
 }
 
+TEST(durability, gateway_tries_that_exceed_the_channel_timeout_refuse_to_start) {
+  // Issue 9, symptom 6: 5 tries of up to 13 s plus back-off used to exceed
+  // channel_timeout_ms; such knobs now stop the start with one line.
+  auto [status, out] = run_engine(
+    "PAYENGINE_DATABASE_URL=dbname=x PAYENGINE_ADMIN_TOKEN=token-0123456789abcdef "
+    "PAYENGINE_GATEWAY_ATTEMPTS_MAX=10");
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_NE(out.find("gateway timeouts do not add up"), std::string::npos) << out;
+  EXPECT_NE(out.find("channel_timeout_ms"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+}
+
 TEST(durability, an_unreachable_database_exits_non_zero_with_one_line) {
   auto [status, out] = run_engine(
     "'PAYENGINE_DATABASE_URL=host=127.0.0.1 port=1 dbname=x connect_timeout=2' "
