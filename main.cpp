@@ -148,6 +148,11 @@ int main(int argc, char** argv) {
     sigwait(&stop_signals, &sig);
     logging::info("engine.stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     hub->close();
+    // With other nodes alive, hand the shards over first: they serve them
+    // while this one drains its connections (what is still in flight here
+    // answers 503, nothing changed). Alone: finish in-flight requests.
+    if (keeper.has_peers())
+      keeper.stop_and_release();
     server.stop(); // finishes in-flight requests
   }
   keeper.stop_and_release(); // the others take this node's shards at once

@@ -219,9 +219,19 @@ void lease_keeper::run() {
   }
 }
 
+bool lease_keeper::has_peers() const {
+  auto v = map_->last_view();
+  return std::any_of(v.nodes.begin(), v.nodes.end(), [this](const shard_map::node_view& n) {
+    return n.live && n.id != map_->node_id();
+  });
+}
+
 void lease_keeper::stop_and_release() {
   {
     std::lock_guard<std::mutex> guard{mtx_};
+    if (released_)
+      return;
+    released_ = true;
     stopping_ = true;
   }
   cv_.notify_all();

@@ -53,6 +53,9 @@ public:
   /// Stops the rounds, stops every shard here, releases them and leaves
   /// (a graceful handoff).
   void stop_and_release();
+  /// Whether another live node was seen in the last round (one that can
+  /// take this node's shards over).
+  bool has_peers() const;
 
 private:
   void run();
@@ -67,6 +70,7 @@ private:
   std::mutex mtx_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  bool released_ = false;
   std::thread thread_;
 };
 

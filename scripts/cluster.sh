@@ -91,15 +91,17 @@ owners() { # node -> shards owned, as HAProxy's next node sees it
     | jq -c '[.shards[] | .owner] | group_by(.) | map({(.[0] // "none"): length}) | add'
 }
 
-wait_balanced() { # expected node count: every shard owned, by that many nodes
-  for _ in $(seq 200); do
-    local n
-    n=$(curl -sf "$LB/admin/cluster" -H "Authorization: Bearer $ADMIN_TOKEN" \
-      | jq '[.shards[] | .owner] | if any(. == null) then 0 else (unique | length) end' 2>/dev/null || echo 0)
-    [ "$n" = "$1" ] && return 0
-    sleep 0.1
+wait_balanced() { # expected node count: every shard owned by that many nodes, as each node sees it
+  local port n
+  for port in "${NODE_PORTS[@]:0:$1}"; do
+    for _ in $(seq 200); do
+      n=$(curl -sf "http://127.0.0.1:$port/admin/cluster" -H "Authorization: Bearer $ADMIN_TOKEN" \
+        | jq '[.shards[] | .owner] | if any(. == null) then 0 else (unique | length) end' 2>/dev/null || echo 0)
+      [ "$n" = "$1" ] && break
+      sleep 0.05
+    done
+    [ "$n" = "$1" ] || return 1
   done
-  return 1
 }
 
 merchant_key() {
@@ -108,9 +110,10 @@ merchant_key() {
     | jq -r .api_key
 }
 
-bench_creates() { # url seconds -> creates/s
-  PAYENGINE_BENCH_KEY="$KEY" wrk -t2 -c64 -d"${2}s" -s "$ROOT/scripts/bench/create_order.lua" "$1" \
-    | awk '/Requests\/sec/ {print $2}'
+bench_creates() { # url seconds -> "creates/s non_201"
+  local out
+  out=$(PAYENGINE_BENCH_KEY="$KEY" wrk -t2 -c64 -d"${2}s" -s "$ROOT/scripts/bench/create_order.lua" "$1")
+  echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') non_201=$(echo "$out" | sed -nE 's/.*non_201=([0-9]+).*/\1/p')"
 }
 
 log "starting three nodes (ports ${NODE_PORTS[*]})"
@@ -157,13 +160,17 @@ bench)
   log "warm-up"
   bench_creates "$LB" 3 >/dev/null
   THREE=$(bench_creates "$LB" "$SECONDS_RUN")
-  log "3 nodes behind HAProxy: $THREE creates/s"
+  log "3 nodes behind HAProxy: $THREE"
   for i in 1 2; do kill "${NODE_PIDS[$i]}"; wait "${NODE_PIDS[$i]}" 2>/dev/null || true; done
   wait_balanced 1 || true
-  bench_creates "http://127.0.0.1:${NODE_PORTS[0]}" 3 >/dev/null
+  sleep 2 # HAProxy's health checks take the stopped nodes out
+  bench_creates "$LB" 3 >/dev/null
+  ONE_LB=$(bench_creates "$LB" "$SECONDS_RUN")
+  log "1 node behind HAProxy: $ONE_LB"
   ONE=$(bench_creates "http://127.0.0.1:${NODE_PORTS[0]}" "$SECONDS_RUN")
-  log "1 node alone (owns every shard): $ONE creates/s"
-  echo "creates/s: three nodes via HAProxy $THREE, one node $ONE, ratio $(echo "$THREE $ONE" | awk '{printf "%.2f", $1 / $2}')"
+  log "1 node alone, direct: $ONE"
+  echo "creates/s: three nodes via HAProxy ${THREE%% *}, one node via HAProxy ${ONE_LB%% *}, one node direct ${ONE%% *};" \
+    "ratio 3 nodes / 1 node direct $(echo "${THREE%% *} ${ONE%% *}" | awk '{printf "%.2f", $1 / $2}')"
   ;;
 failover)
   ID=$(curl -sf -X POST "http://127.0.0.1:${NODE_PORTS[2]}/v1/orders" "${AUTH[@]}" -H 'Content-Type: application/json' \
