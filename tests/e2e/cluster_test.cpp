@@ -258,6 +258,26 @@ TEST_F(cluster, thirty_concurrent_writes_to_one_order_through_three_nodes_keep_o
                         " FROM order_events WHERE order_id = '" + id + "') x"), "t");
 }
 
+TEST_F(cluster, a_killed_node_that_restarts_gets_its_share_back) {
+  auto& a = add_node("node-a");
+  auto& b = add_node("node-b");
+  auto& c = add_node("node-c");
+  wait_for_owners(a, {"node-a", "node-b", "node-c"});
+  auto key = a.create_merchant()["api_key"].get<std::string>();
+  auto r = create(c, key, "BACK");
+  ASSERT_EQ(r.status, 201) << r.raw;
+  auto id = r.body["id"].get<std::string>();
+  c.kill_hard();
+  wait_for_owners(a, {"node-a", "node-b"});
+  c.start(); // same id (same listen port): takes its shards back under new epochs
+  for (auto* n : {&a, &b, &c})
+    wait_for_owners(*n, {"node-a", "node-b", "node-c"});
+  auto again = b.request("POST", "/v1/orders/" + id + "/cancel", key, "{}");
+  EXPECT_EQ(again.status, 200) << again.raw;
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM (SELECT epoch < lag(epoch) OVER (PARTITION BY order_id ORDER BY seq) AS back"
+                        " FROM order_events) x WHERE back"), "0");
+}
+
 TEST_F(cluster, sigterm_hands_a_nodes_shards_over) {
   auto& a = add_node("node-a");
   auto& b = add_node("node-b");
