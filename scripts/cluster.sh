@@ -69,7 +69,7 @@ start_haproxy() { # ports...
     echo "  balance roundrobin"
     echo "  option httpchk GET /readyz"
     echo "  http-check expect status 200"
-    echo "  retry-on conn-failure empty-response"
+    echo "  retry-on conn-failure # only when the request never reached a node"
     echo "  retries 2"
     echo "  option redispatch"
     local n=1
