@@ -8,6 +8,7 @@
 
 #include "actors/engine.hpp"
 #include "actors/gateway.hpp"
+#include "actors/lease_keeper.hpp"
 #include "actors/stream_hub.hpp"
 #include "actors/supervisor.hpp"
 #include "config/config.hpp"
@@ -98,13 +99,25 @@ int main(int argc, char** argv) {
   caf::actor_system_config sys_cfg;
   configure_actors(sys_cfg, cfg);
   caf::actor_system sys{sys_cfg};
+  std::shared_ptr<shard_map> cluster;
+  try {
+    auto shards = lease_keeper::init(cfg.database_url, cfg.cluster_shards);
+    cluster = std::make_shared<shard_map>(cfg.node_id, cfg.internal_url, shards);
+  } catch (const std::exception& e) {
+    return fail(std::string{"database unreachable: "} + e.what());
+  }
   auto hub = std::make_shared<stream_hub>(cfg.stream_clients_max, cfg.stream_buffer_max);
   auto directory = std::make_shared<engine_directory>();
   directory->replace(std::make_shared<engine_handles>(
-    start_engine(sys, cfg, alipay ? &*alipay : nullptr, hub)));
-  auto supervisor = sys.spawn(supervisor_impl,
-                              supervisor_settings{cfg, alipay, hub, directory,
-                                                  cfg.engine_restarts_max, 60'000});
+    start_engine(sys, cfg, alipay ? &*alipay : nullptr, hub, false, cluster)));
+  supervisor_settings sup{cfg, alipay, hub, directory, cfg.engine_restarts_max, 60'000, cluster};
+  auto supervisor = sys.spawn(supervisor_impl, std::move(sup));
+  lease_keeper_settings ks;
+  ks.database_url = cfg.database_url;
+  ks.limits.connect_timeout_s = cfg.db_connect_timeout_s();
+  ks.limits.statement_timeout_ms = cfg.db_statement_timeout_ms;
+  ks.ttl_ms = cfg.lease_ttl_ms;
+  lease_keeper keeper{ks, cluster, directory};
   auto stop_actors = [&] {
     hub->close(); // stream clients hold HTTP threads: let them go
     caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
@@ -112,22 +125,37 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   {
     http::api_server server{sys, directory, cfg,
-                            alipay ? alipay->channel_key : std::nullopt};
+                            alipay ? alipay->channel_key : std::nullopt, cluster};
     std::string bind_error;
     if (!server.bind(bind_error)) {
+      keeper.stop_and_release();
       stop_actors();
       return fail(bind_error);
     }
+    // This node's share before the API opens (a node restarted in place
+    // takes its own shards back at once; a joining one waits for the
+    // owners' handoff). After the bind: one process per address and id.
+    keeper.settle(2 * cfg.lease_ttl_ms);
+    keeper.start();
     server.start();
     logging::info("engine.started", {{"listen", cfg.listen}, {"time_scale", cfg.time_scale},
                                      {"shards", cfg.registry_shards},
+                                     {"node", cfg.node_id},
+                                     {"cluster_shards", cluster->shards()},
+                                     {"owned", cluster->owned_count()},
                                      {"writers", cfg.writers()}});
     int sig = 0;
     sigwait(&stop_signals, &sig);
     logging::info("engine.stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     hub->close();
+    // With other nodes alive, hand the shards over first: they serve them
+    // while this one drains its connections (what is still in flight here
+    // answers 503, nothing changed). Alone: finish in-flight requests.
+    if (keeper.has_peers())
+      keeper.stop_and_release();
     server.stop(); // finishes in-flight requests
   }
+  keeper.stop_and_release(); // the others take this node's shards at once
   stop_actors();
   logging::info("engine.stopped");
   return exit_code;

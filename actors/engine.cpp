@@ -14,7 +14,7 @@ namespace payengine {
 
 engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
                             const gateway_settings* alipay, std::shared_ptr<stream_hub> hub,
-                            bool restart) {
+                            bool restart, std::shared_ptr<shard_map> cluster) {
   engine_handles h;
   h.stream = std::move(hub);
   h.inspector = sys.spawn(inspector_impl, h.stream);
@@ -31,6 +31,7 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
     ws.queue_max = cfg.storage_queue_max;
     ws.limits.connect_timeout_s = cfg.db_connect_timeout_s();
     ws.limits.statement_timeout_ms = cfg.db_statement_timeout_ms;
+    ws.cluster = cluster;
     h.writers.push_back(sys.spawn<caf::detached>(storage_writer_impl, ws));
   }
   for (uint32_t i = 0; i < cfg.registry_shards; ++i) {
@@ -42,6 +43,7 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
     rs.order.storage_timeout_ms = cfg.storage_timeout_ms;
     rs.order.channel_timeout_ms = cfg.channel_timeout_ms;
     rs.order.channel_retry_ms = cfg.scaled_ms(cfg.channel_retry_ms);
+    rs.cluster = cluster;
     h.shards.push_back(sys.spawn(order_registry_impl, rs, h.writers[i % h.writers.size()],
                                  h.gateway, notify_url, h.inspector));
   }
@@ -49,6 +51,7 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
   ss.interval_ms = cfg.scaled_ms(cfg.expiry_sweep_interval_ms);
   ss.batch_max = cfg.expiry_sweep_batch_max;
   ss.request_timeout_ms = cfg.request_timeout_ms;
+  ss.cluster = cluster;
   h.sweeper = sys.spawn(expiry_sweeper_impl, ss, h.writers.front(), h.shards);
   notifier_settings ns;
   ns.retry_delays_ms = parse_schedule(cfg.notify_schedule_s, cfg.time_scale);
@@ -69,6 +72,7 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
     rc.stale_after_ms = cfg.scaled_ms(cfg.reconcile_after_ms);
     rc.batch_max = cfg.reconcile_batch_max;
     rc.request_timeout_ms = cfg.channel_timeout_ms + cfg.request_timeout_ms;
+    rc.cluster = cluster;
     h.reconciler = sys.spawn(reconciler_impl, rc, h.writers.front(), h.shards);
   }
   return h;

@@ -27,6 +27,10 @@ void expire_all(expiry_sweeper_self self, std::vector<std::string> ids) {
   // batch may hold orders that are only due within the look-ahead).
   bool full = ids.size() >= st.settings.batch_max;
   auto next_delay = full ? std::min(50u, st.settings.interval_ms) : st.settings.interval_ms;
+  if (st.settings.cluster) // the other nodes expire theirs
+    ids.erase(std::remove_if(ids.begin(), ids.end(),
+                             [&](const std::string& id) { return !st.settings.cluster->owns_order(id); }),
+              ids.end());
   st.sent += ids.size();
   fan_out_to_orders(self, st.shards, ids, std::chrono::milliseconds{st.settings.request_timeout_ms},
                     "expiry.failed", [](const std::string& id) { return expire_order{id}; },

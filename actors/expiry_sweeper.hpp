@@ -5,7 +5,10 @@
 // expire_order through its registry shard. A live order actor then either
 // expires at once or arms its own precise timer.
 
+#include "messages/cluster.hpp"
 #include "messages/interfaces.hpp"
+
+#include <memory>
 
 #include <vector>
 
@@ -15,6 +18,8 @@ struct sweeper_settings {
   uint32_t interval_ms = 1'000;
   uint32_t batch_max = 2'000;
   uint32_t request_timeout_ms = 10'000;
+  /// Several nodes: only orders of shards this node owns (null: all).
+  std::shared_ptr<const shard_map> cluster;
 };
 
 struct expiry_sweeper_state {

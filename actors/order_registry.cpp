@@ -98,8 +98,16 @@ const std::string& order_id_of(const reconcile_order& x) { return x.order_id; }
 const std::string& order_id_of(const refund_order& x) { return x.order_id; }
 const std::string& order_id_of(const fulfill_order& x) { return x.order_id; }
 
+/// Whether this node owns the order's shard now (always, alone).
+bool owned(order_registry_self self, const std::string& id) {
+  const auto& cluster = self->state.settings.cluster;
+  return !cluster || cluster->owns_order(id);
+}
+
 template <class Command>
 caf::result<order_reply> route(order_registry_self self, Command cmd) {
+  if (!owned(self, order_id_of(cmd)))
+    return make_error(engine_error::shard_moved, order_id_of(cmd));
   // A create spawns a fresh actor; anything else activates from storage.
   constexpr bool load = !std::is_same<Command, create_order>::value;
   auto& e = activate(self, order_id_of(cmd), load);
@@ -138,7 +146,8 @@ void on_order_down(order_registry_self self, const caf::down_msg& msg) {
   if (!i->second.passivating)
     st.lru.erase(i->second.lru_pos);
   st.live.erase(i);
-  bool crashed = static_cast<bool>(msg.reason);
+  // Stopped because its shard left this node: not a crash.
+  bool crashed = static_cast<bool>(msg.reason) && msg.reason != engine_error::shard_moved;
   auto actor = msg.source.id();
   if (!crashed) {
     st.counters.passivations++;
@@ -157,9 +166,38 @@ void on_order_down(order_registry_self self, const caf::down_msg& msg) {
   }
   if (held.empty() && !restart)
     return;
+  if (!owned(self, id)) {
+    // The shard left this node: what waited is refused (by route, here).
+    for (auto& replay : held)
+      replay(caf::actor_cast<order_actor>(self));
+    return;
+  }
   auto& successor = activate(self, id, true, crashed);
   for (auto& replay : held)
     replay(successor.handle);
+}
+
+/// The cluster shard `shard` is no longer this node's: its live order
+/// actors stop (they are activated from storage by the next owner).
+void on_shard_lost(order_registry_self self, uint32_t shard) {
+  auto& st = self->state;
+  if (!st.settings.cluster)
+    return;
+  std::vector<std::string> ids;
+  for (const auto& kv : st.live)
+    if (st.settings.cluster->shard_of(kv.first) == shard)
+      ids.push_back(kv.first);
+  for (const auto& id : ids) {
+    auto& e = st.live.at(id);
+    if (!e.passivating) {
+      e.passivating = true;
+      st.lru.erase(e.lru_pos);
+    }
+    self->send_exit(e.handle, make_error(engine_error::shard_moved));
+  }
+  if (!ids.empty())
+    logging::info("registry.shard_stopped", {{"registry", st.settings.index},
+                                             {"shard", shard}, {"orders", ids.size()}});
 }
 
 void on_idle(order_registry_self self, const std::string& id) {
@@ -331,6 +369,7 @@ order_registry_impl(order_registry_self self, registry_settings settings,
       self->send_exit(i->second.handle, caf::exit_reason::kill);
       return true;
     },
+    [=](lost_atom, uint32_t shard) { on_shard_lost(self, shard); },
     [=](idle_atom, const std::string& id) { on_idle(self, id); },
     [=](keep_atom, const std::string& id) { on_keep(self, id); },
   };

@@ -6,12 +6,14 @@
 // of live_orders_max.
 
 #include "actors/order.hpp"
+#include "messages/cluster.hpp"
 #include "messages/interfaces.hpp"
 
 #include <caf/actor_addr.hpp>
 
 #include <functional>
 #include <list>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -24,6 +26,8 @@ struct registry_settings {
   uint32_t restarts_max = 5; // restarts of one order within the window
   uint32_t restart_window_ms = 600'000;
   order_settings order;
+  /// This node's shards (several nodes); null: it owns every order.
+  std::shared_ptr<const shard_map> cluster;
 };
 
 /// An order actor's crashes, as its shard counts them.

@@ -8,6 +8,8 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+
 #include <memory>
 
 namespace payengine {
@@ -27,6 +29,10 @@ void reconcile_all(reconciler_self self, std::vector<std::string> ids) {
   if (!full)
     st.first_sweep = false;
   auto next_delay = full ? 1u : st.settings.interval_ms;
+  if (st.settings.cluster) // the other nodes reconcile theirs
+    ids.erase(std::remove_if(ids.begin(), ids.end(),
+                             [&](const std::string& id) { return !st.settings.cluster->owns_order(id); }),
+              ids.end());
   if (!ids.empty())
     logging::info("reconciler.sweep", {{"orders", ids.size()}});
   st.reconciled += ids.size();

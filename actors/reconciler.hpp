@@ -5,7 +5,10 @@
 // first sweep at start-up takes every unfinished order, whatever its age:
 // a lost callback never leaves a paid order unpaid.
 
+#include "messages/cluster.hpp"
 #include "messages/interfaces.hpp"
+
+#include <memory>
 
 #include <string>
 #include <vector>
@@ -17,6 +20,8 @@ struct reconciler_settings {
   uint32_t stale_after_ms = 60'000; // how long an order may wait before a query (scaled)
   uint32_t batch_max = 500;
   uint32_t request_timeout_ms = 10'000;
+  /// Several nodes: only orders of shards this node owns (null: all).
+  std::shared_ptr<const shard_map> cluster;
 };
 
 struct reconciler_state {

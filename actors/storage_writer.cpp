@@ -8,7 +8,9 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <unordered_map>
 
 namespace payengine {
 
@@ -73,7 +75,12 @@ caf::result<write_result> enqueue_transition(storage_writer_self self, transitio
   slot->write = std::move(w);
   self->state.batch.push_back(job{
     nullptr,
-    [rp, slot]() mutable { rp.deliver(slot->result); },
+    [rp, slot]() mutable {
+      if (slot->fenced)
+        rp.deliver(make_error(engine_error::shard_moved, slot->write.next.id));
+      else
+        rp.deliver(slot->result);
+    },
     [rp](const caf::error& err) mutable { rp.deliver(err); },
     slot,
   });
@@ -98,17 +105,62 @@ bool ensure_connected(storage_writer_self self) {
   }
 }
 
+/// Fencing (several nodes): each transition is written under the epoch this
+/// node holds for its order's shard, checked against the lease rows inside
+/// this transaction (locked FOR SHARE until the commit, so no takeover can
+/// commit in between). A write whose shard is not held, or whose epoch the
+/// database has moved past, is left out (answered shard_moved) and the
+/// shard is given up here; the others of the batch are written.
+void fence(const std::shared_ptr<shard_map>& cluster, pqxx::work& tx, std::vector<job>& jobs) {
+  std::vector<uint32_t> shards;
+  for (auto& j : jobs) {
+    if (!j.transition)
+      continue;
+    auto& slot = *j.transition;
+    slot.fenced = false;
+    slot.write.epoch = 0;
+    if (!cluster)
+      continue;
+    auto shard = cluster->shard_of(slot.write.next.id);
+    slot.write.epoch = cluster->epoch(shard);
+    slot.fenced = slot.write.epoch == 0;
+    if (!slot.fenced)
+      shards.push_back(shard);
+  }
+  if (shards.empty())
+    return;
+  std::sort(shards.begin(), shards.end());
+  shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
+  std::unordered_map<uint32_t, uint64_t> stored;
+  for (const auto& [s, e] : storage::fence_epochs(tx, shards))
+    stored[s] = e;
+  for (auto& j : jobs) {
+    if (!j.transition || j.transition->fenced)
+      continue;
+    auto& slot = *j.transition;
+    auto shard = cluster->shard_of(slot.write.next.id);
+    if (stored[shard] == slot.write.epoch)
+      continue;
+    slot.fenced = true;
+    cluster->stats.fenced++;
+    if (cluster->revoke_if(shard, slot.write.epoch))
+      logging::warn("cluster.fenced", {{"shard", shard}, {"epoch", slot.write.epoch},
+                                       {"stored_epoch", stored[shard]}});
+  }
+}
+
 /// Every transition of the batch in one multi-row statement, then the rest.
-void run_jobs(pqxx::work& tx, std::vector<job>& jobs) {
+void run_jobs(storage_writer_self self, pqxx::work& tx, std::vector<job>& jobs) {
+  fence(self->state.settings.cluster, tx, jobs);
   std::vector<const transition_write*> writes;
   for (auto& j : jobs)
-    if (j.transition)
+    if (j.transition && !j.transition->fenced)
       writes.push_back(&j.transition->write);
   if (!writes.empty()) {
     auto results = storage::write_transitions(tx, writes);
     size_t i = 0;
     for (auto& j : jobs)
-      if (j.transition)
+      if (j.transition && !j.transition->fenced)
         j.transition->result = results[i++];
   }
   for (auto& j : jobs)
@@ -124,7 +176,7 @@ batch_outcome run_batch(storage_writer_self self, std::vector<job>& jobs,
     return batch_outcome::unavailable;
   try {
     pqxx::work tx{*st.conn};
-    run_jobs(tx, jobs);
+    run_jobs(self, tx, jobs);
     tx.commit();
     return batch_outcome::committed;
   } catch (const pqxx::in_doubt_error& e) {

@@ -9,6 +9,7 @@
 // releasing an idempotency key, recording a delivery, ending leases).
 // Each statement is bounded by the session's statement_timeout.
 
+#include "messages/cluster.hpp"
 #include "messages/interfaces.hpp"
 #include "storage/database.hpp"
 
@@ -29,6 +30,9 @@ struct writer_settings {
   /// refused at once with engine_error::overloaded, nothing applied.
   uint32_t queue_max = 4'096;
   storage::session_limits limits; // connect and statement timeouts
+  /// This node's shards (several nodes): every order write is fenced by its
+  /// shard's epoch. Null: no fencing (one node that owns everything).
+  std::shared_ptr<shard_map> cluster;
 };
 
 struct storage_writer_state {
@@ -38,6 +42,7 @@ struct storage_writer_state {
   struct transition_slot {
     transition_write write;
     write_result result;
+    bool fenced = false; // its shard is not this node's (epoch moved): not written
   };
 
   /// One request: `run` executes its statements inside the batch's

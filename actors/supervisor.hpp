@@ -10,6 +10,7 @@
 #include "actors/gateway.hpp"
 #include "actors/stream_hub.hpp"
 #include "config/config.hpp"
+#include "messages/cluster.hpp"
 #include "messages/interfaces.hpp"
 
 #include <caf/stateful_actor.hpp>
@@ -30,6 +31,7 @@ struct supervisor_settings {
   std::shared_ptr<engine_directory> directory;
   uint32_t restarts_max = 5;
   uint32_t restart_window_ms = 60'000;
+  std::shared_ptr<shard_map> cluster; // this node's shards (null: owns everything)
 };
 
 struct supervisor_state {

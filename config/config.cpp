@@ -4,7 +4,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
@@ -129,6 +133,10 @@ void add_limit_options(CLI::App& app, engine_config& c) {
   add(app, c.storage_queue_max, "storage_queue_max", "requests waiting per storage writer (beyond: 503, nothing applied)", "PAYENGINE_STORAGE_QUEUE_MAX");
   add(app, c.db_connect_timeout_ms, "db_connect_timeout_ms", "libpq connect timeout of each writer (whole seconds, at least 2)", "PAYENGINE_DB_CONNECT_TIMEOUT_MS");
   add(app, c.db_statement_timeout_ms, "db_statement_timeout_ms", "statement_timeout of each writer's session", "PAYENGINE_DB_STATEMENT_TIMEOUT_MS");
+  add(app, c.node_id, "node_id", "this node's id (default: from the host name and the listen port)", "PAYENGINE_NODE_ID");
+  add(app, c.internal_url, "internal_url", "how the other nodes reach this one (default: http:// + listen)", "PAYENGINE_INTERNAL_URL");
+  add(app, c.lease_ttl_ms, "lease_ttl_ms", "a shard lease's lifetime; renewed every third of it", "PAYENGINE_LEASE_TTL_MS");
+  add(app, c.cluster_shards, "cluster_shards", "shards of the order ids, taken by the first node on a database (stored)", "PAYENGINE_CLUSTER_SHARDS");
 }
 
 void add_gateway_options(CLI::App& app, engine_config& c) {
@@ -295,11 +303,29 @@ std::string validate(const engine_config& c) {
     return err;
   if (auto err = validate_outbound(c); !err.empty())
     return err;
+  if (c.lease_ttl_ms < 300 || c.lease_ttl_ms > 600'000)
+    return "lease_ttl_ms must be 300..600000";
+  if (c.cluster_shards < 1 || c.cluster_shards > 4'096)
+    return "cluster_shards must be 1..4096";
+  if (c.node_id.size() > 64 || c.node_id.find_first_not_of(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != std::string::npos)
+    return "node_id must be at most 64 of [A-Za-z0-9._-]";
   static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
   if (std::none_of(std::begin(levels), std::end(levels),
                    [&](const char* l) { return c.log_level == l; }))
     return "log_level must be one of trace, debug, info, warn, error";
   return {};
+}
+
+/// The host name and the listen port: stable across restarts in place.
+std::string default_node_id(const engine_config& cfg) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0)
+    std::snprintf(host, sizeof host, "node");
+  std::string id;
+  for (const char* p = host; *p && id.size() < 40; ++p)
+    id += std::isalnum(static_cast<unsigned char>(*p)) || *p == '-' ? *p : '-';
+  return id + "-" + std::to_string(cfg.listen_port());
 }
 
 std::variant<engine_config, config_error> load_config(int argc, char** argv) {
@@ -329,6 +355,10 @@ std::variant<engine_config, config_error> load_config(int argc, char** argv) {
     return config_error{"configuration: " + err, 2};
   if (cfg.public_url.empty())
     cfg.public_url = "http://" + cfg.listen;
+  if (cfg.internal_url.empty())
+    cfg.internal_url = "http://" + cfg.listen;
+  if (cfg.node_id.empty())
+    cfg.node_id = default_node_id(cfg);
   return cfg;
 }
 

@@ -106,6 +106,18 @@ struct engine_config {
   /// statement_timeout of each writer's session (the migrations' is not set).
   uint32_t db_statement_timeout_ms = 1'500;
 
+  // --- several nodes (API.md "Several nodes") --------------------------------
+  /// This node's id; empty: generated from the host name and the listen
+  /// port, so that a node restarted in place takes its shards back at once.
+  std::string node_id;
+  /// How the other nodes reach this one; empty: "http://" + listen.
+  std::string internal_url;
+  /// A shard lease lasts this long; the owner renews it every third.
+  uint32_t lease_ttl_ms = 3'000;
+  /// Shards of the order ids, used by the first node that starts on a
+  /// database (stored; later nodes take the stored count).
+  uint32_t cluster_shards = 64;
+
   std::string log_level = "info";
 
   std::string listen_host() const;
@@ -144,6 +156,9 @@ struct config_error {
 };
 
 std::variant<engine_config, config_error> load_config(int argc, char** argv);
+
+/// The node id used when none is set: the host name and the listen port.
+std::string default_node_id(const engine_config& cfg);
 
 /// Checks ranges and required fields; empty string when valid.
 std::string validate(const engine_config& cfg);

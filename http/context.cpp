@@ -85,6 +85,8 @@ api_error from_engine_error(const caf::error& err) {
       case engine_error::channel_rate_limited:
         return {429, "rate_limit_error", "channel_rate_limited",
                 "Too many requests to the payment channel; retry later.", {}, {}, true};
+      case engine_error::shard_moved:
+        return unavailable_nothing_changed("shard_moving", "The order's shard is moving between nodes; nothing was changed. Retry.");
       case engine_error::invariant_broken:
         // A bug, caught before it was stored: the order actor stopped and is
         // reloaded from storage. Not "retry, nothing changed": a retry meets

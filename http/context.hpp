@@ -6,6 +6,7 @@
 #include "config/config.hpp"
 #include "http/metrics.hpp"
 #include "http/api_error.hpp"
+#include "messages/cluster.hpp"
 #include "messages/interfaces.hpp"
 #include "net/address_policy.hpp"
 
@@ -50,6 +51,8 @@ struct server_context {
   }
 
   caf::actor_system& sys;
+  /// This node's shards and the cluster's owners (null: one node, no leases).
+  std::shared_ptr<shard_map> cluster;
   /// The engine's actors: the top supervisor may replace them all.
   std::shared_ptr<engine_directory> directory;
   engine_config cfg;

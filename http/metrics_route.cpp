@@ -159,6 +159,28 @@ void render_inspector(std::string& out, const inspector_info& i) {
   dropped.sample("", double(i.stream_dropped));
 }
 
+/// Several nodes: leases and forwarding (API.md "Several nodes").
+void render_cluster(std::string& out, const shard_map& c) {
+  family owned{out, "payengine_cluster_shards_owned", "gauge", "Shards this node owns now."};
+  owned.sample("", double(c.owned_count()));
+  family renewals{out, "payengine_cluster_lease_renewals_total", "counter", "Lease rounds that renewed this node's shards."};
+  renewals.sample("", double(c.stats.renewals.load()));
+  family failures{out, "payengine_cluster_lease_failures_total", "counter", "Lease rounds that failed (database)."};
+  failures.sample("", double(c.stats.renew_failures.load()));
+  family losses{out, "payengine_cluster_shard_losses_total", "counter", "Shards lost: not renewed in time, or taken by another node."};
+  losses.sample("", double(c.stats.losses.load()));
+  family takeovers{out, "payengine_cluster_shard_takeovers_total", "counter", "Shards taken, each under a new epoch."};
+  takeovers.sample("", double(c.stats.takeovers.load()));
+  family handoffs{out, "payengine_cluster_shard_handoffs_total", "counter", "Shards released to another node."};
+  handoffs.sample("", double(c.stats.handoffs.load()));
+  family fenced{out, "payengine_cluster_fenced_writes_total", "counter", "Order writes refused because the shard's epoch moved."};
+  fenced.sample("", double(c.stats.fenced.load()));
+  family forwards{out, "payengine_cluster_forwards_total", "counter", "Requests forwarded to the owner of their order's shard."};
+  forwards.sample("", double(c.stats.forwards.load()));
+  family ffail{out, "payengine_cluster_forward_failures_total", "counter", "Forwarded requests the owner did not answer."};
+  ffail.sample("", double(c.stats.forward_failures.load()));
+}
+
 void metrics_handler(server_context& ctx, Response& res) {
   std::string out;
   ctx.metrics.render(out);
@@ -188,6 +210,8 @@ void metrics_handler(server_context& ctx, Response& res) {
       render_gateway(out, *g);
   family restarts{out, "payengine_engine_restarts_total", "counter", "Restarts of the engine's actors by the top supervisor after one died."};
   restarts.sample("", double(ctx.directory->restarts().restarts));
+  if (ctx.cluster)
+    render_cluster(out, *ctx.cluster);
   if (notifier)
     render_notifier(out, *notifier);
   if (inspector)

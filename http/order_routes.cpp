@@ -73,10 +73,23 @@ bool valid_order_id(const std::string& id) {
   return well_formed_id(id, "ord");
 }
 
+/// A fresh order id in a shard this node owns (API.md "Several nodes": a
+/// create is served where it arrives). Empty if none was found: the node
+/// owns no shard now.
+std::string owned_order_id(const shard_map* cluster) {
+  constexpr int tries_max = 1'000; // 64 shards, one owned: miss all ~ e^-15
+  for (int i = 0; i < tries_max; ++i) {
+    auto id = new_id("ord");
+    if (!cluster || cluster->owns_order(id))
+      return id;
+  }
+  return {};
+}
+
 order_record draft_from(const new_order_fields& f, const merchant_record& m,
-                        const engine_config& cfg) {
+                        const engine_config& cfg, const shard_map* cluster) {
   order_record o;
-  o.id = new_id("ord");
+  o.id = owned_order_id(cluster);
   o.merchant_id = m.id;
   o.merchant_order_no = f.merchant_order_no;
   o.amount = f.amount;
@@ -113,7 +126,9 @@ void create_order_handler(server_context& ctx, const Request& req, Response& res
     send(res, *err);
     return;
   }
-  auto draft = draft_from(std::get<new_order_fields>(fields), m, ctx.cfg);
+  auto draft = draft_from(std::get<new_order_fields>(fields), m, ctx.cfg, ctx.cluster.get());
+  if (draft.id.empty())
+    return send(res, unavailable_nothing_changed("shard_moving", "This node owns no shard now; nothing was changed. Retry."));
   auto handles = ctx.handles();
   const auto& shard = handles->shard_for(draft.id);
   auto reply = ask<order_reply>(ctx.sys, shard, ctx.request_timeout(),

@@ -3,6 +3,7 @@
 #include "channels/alipay.hpp"
 #include "config/logging.hpp"
 #include "http/bridge.hpp"
+#include "http/forward.hpp"
 #include "http/routes.hpp"
 #include "messages/ids.hpp"
 
@@ -70,6 +71,10 @@ void alipay_callback(server_context& ctx, const Request& req, Response& res) {
     answer_text(res, 200, "success");
     return;
   }
+  // Verified here; committed by the owner of the order's shard, whose
+  // answer (`success` only after its commit) goes back to the channel.
+  if (forward_if_elsewhere(ctx, req, res, order_id))
+    return;
   channel_event ev;
   ev.order_id = order_id;
   ev.channel = "alipay";

@@ -18,14 +18,21 @@ namespace payengine::http {
 /// `Allow` instead of 404.
 class router {
 public:
-  explicit router(httplib::Server& svr) : svr_(svr) {}
+  /// `intercept` runs before every handler; true: it answered (a request
+  /// forwarded to another node).
+  using interceptor = std::function<bool(const httplib::Request&, httplib::Response&)>;
+  explicit router(httplib::Server& svr, interceptor intercept = {})
+    : svr_(svr), intercept_(std::move(intercept)) {}
   void get(const std::string& pattern, httplib::Server::Handler handler);
   void post(const std::string& pattern, httplib::Server::Handler handler);
   /// After every route: the other methods of each pattern answer 405.
   void refuse_other_methods();
 
 private:
+  httplib::Server::Handler intercepted(httplib::Server::Handler handler) const;
+
   httplib::Server& svr_;
+  interceptor intercept_;
   std::map<std::string, std::set<std::string>> methods_; // pattern -> methods
 };
 
@@ -37,6 +44,7 @@ void add_metrics_route(router& svr, server_context& ctx);
 void add_refund_routes(router& svr, server_context& ctx);
 void add_stream_route(router& svr, server_context& ctx);
 void add_console_route(router& svr, server_context& ctx);
+void add_cluster_routes(router& svr, server_context& ctx);
 
 /// The API answer for an order actor's reply (order_routes.cpp).
 void send_reply(httplib::Response& res, const caf::expected<order_reply>& reply, int ok_status);

@@ -2,6 +2,7 @@
 
 #include "actors/stream_hub.hpp"
 #include "config/logging.hpp"
+#include "http/forward.hpp"
 #include "http/routes.hpp"
 
 namespace payengine::http {
@@ -83,14 +84,24 @@ httplib::Server::Handler labelled(const std::string& pattern, httplib::Server::H
 
 } // namespace
 
+httplib::Server::Handler router::intercepted(httplib::Server::Handler handler) const {
+  if (!intercept_)
+    return handler;
+  return [intercept = intercept_, handler = std::move(handler)](const httplib::Request& req,
+                                                                 httplib::Response& res) {
+    if (!intercept(req, res))
+      handler(req, res);
+  };
+}
+
 void router::get(const std::string& pattern, httplib::Server::Handler handler) {
   methods_[pattern].insert("GET");
-  svr_.Get(pattern, labelled(pattern, std::move(handler)));
+  svr_.Get(pattern, labelled(pattern, intercepted(std::move(handler))));
 }
 
 void router::post(const std::string& pattern, httplib::Server::Handler handler) {
   methods_[pattern].insert("POST");
-  svr_.Post(pattern, labelled(pattern, std::move(handler)));
+  svr_.Post(pattern, labelled(pattern, intercepted(std::move(handler))));
 }
 
 void router::refuse_other_methods() {
@@ -115,9 +126,11 @@ void router::refuse_other_methods() {
 }
 
 api_server::api_server(caf::actor_system& sys, std::shared_ptr<engine_directory> directory,
-                       engine_config cfg, std::optional<channels::public_key> alipay_key)
+                       engine_config cfg, std::optional<channels::public_key> alipay_key,
+                       std::shared_ptr<shard_map> cluster)
   : ctx_(std::make_unique<server_context>(sys, std::move(directory), std::move(cfg))) {
   ctx_->alipay_key = std::move(alipay_key);
+  ctx_->cluster = std::move(cluster);
   if (ctx_->alipay_key && ctx_->handles()->gateway)
     ctx_->channels.insert("alipay");
   configure();
@@ -144,7 +157,13 @@ void api_server::configure() {
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     listen_socket_ = sock;
   });
-  svr_.set_pre_routing_handler(pre_route);
+  // API.md "Several nodes": the node that served the request (a forwarded
+  // answer carries the owner's).
+  svr_.set_pre_routing_handler([node = cfg.node_id](const httplib::Request& req,
+                                                    httplib::Response& res) {
+    res.set_header(node_header, node);
+    return pre_route(req, res);
+  });
   svr_.set_logger([ctx = ctx_.get()](const httplib::Request& req, const httplib::Response& res) {
     auto took = std::chrono::steady_clock::now() - request_started;
     static const std::string unmatched = "unmatched";
@@ -164,7 +183,11 @@ void api_server::configure() {
     logging::error("http.exception", {{"path", req.path}, {"error", what}});
     send(res, {500, "api_error", "internal_error", "An internal error occurred.", {}, {}});
   });
-  router routes{svr_};
+  // Several nodes: a request about an order of another node's shard is
+  // forwarded to its owner (http/forward.cpp).
+  router routes{svr_, [ctx = ctx_.get()](const httplib::Request& req, httplib::Response& res) {
+    return forward_if_elsewhere(*ctx, req, res, order_in_path(req.path));
+  }};
   add_order_routes(routes, *ctx_);
   add_admin_routes(routes, *ctx_);
   add_ops_routes(routes, *ctx_);
@@ -173,6 +196,7 @@ void api_server::configure() {
   add_refund_routes(routes, *ctx_);
   add_stream_route(routes, *ctx_);
   add_console_route(routes, *ctx_);
+  add_cluster_routes(routes, *ctx_);
   routes.refuse_other_methods();
 }
 

@@ -14,6 +14,7 @@ std::string to_string(engine_error x) {
     case engine_error::invariant_broken: return "invariant_broken";
     case engine_error::channel_unavailable: return "channel_unavailable";
     case engine_error::channel_rate_limited: return "channel_rate_limited";
+    case engine_error::shard_moved: return "shard_moved";
   }
   return "unknown";
 }

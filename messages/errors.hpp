@@ -20,6 +20,7 @@ enum class engine_error : uint8_t {
   invariant_broken = 5,    // a bug: the actor stops and reloads from storage
   channel_unavailable = 6, // the channel's breaker is open or it is not configured
   channel_rate_limited = 7,// the channel's token bucket is empty
+  shard_moved = 8,         // this node does not own the order's shard (now); nothing applied
 };
 
 std::string to_string(engine_error x);

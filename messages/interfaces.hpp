@@ -51,6 +51,7 @@ using order_registry_actor = caf::typed_actor<
   caf::replies_to<list_atom, uint32_t>::with<std::vector<order_actor_info>>,
   caf::replies_to<info_atom>::with<shard_info>,
   caf::replies_to<kill_atom, std::string>::with<bool>,
+  caf::reacts_to<lost_atom, uint32_t>,     // a cluster shard left this node
   caf::reacts_to<idle_atom, std::string>,  // an order actor may passivate
   caf::reacts_to<keep_atom, std::string>>; // ... or, asked to, must not yet
 

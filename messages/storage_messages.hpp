@@ -127,13 +127,16 @@ struct transition_write {
   std::vector<callback_row> callbacks; // inserted unless already there
   std::vector<merchant_event_row> merchant_events; // each with its outbox rows
   bool record_only = false;
+  /// The shard's lease epoch it is written under (set by the storage
+  /// writer, checked in the same transaction; stored on each event row).
+  uint64_t epoch = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, transition_write& x) {
   return f(caf::meta::type_name("transition_write"), x.next,
            x.expected_version, x.events, x.trades, x.refunds, x.callbacks,
-           x.merchant_events, x.record_only);
+           x.merchant_events, x.record_only, x.epoch);
 }
 
 struct write_result {

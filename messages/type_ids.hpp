@@ -138,5 +138,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
   CAF_ADD_ATOM(payengine, payengine, redeliver_atom, "redeliver")
   CAF_ADD_ATOM(payengine, payengine, notifs_atom, "notifs")
   CAF_ADD_ATOM(payengine, payengine, outbox_atom, "outbox")
+  CAF_ADD_ATOM(payengine, payengine, lost_atom, "lost")
 
 CAF_END_TYPE_ID_BLOCK(payengine)

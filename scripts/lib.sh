@@ -14,7 +14,7 @@ PACKAGES=(
   libspdlog-dev libcli11-dev libgtest-dev
   postgresql-15 postgresql-contrib postgresql-client-15
   wrk jq openssl
-  prometheus chromium
+  prometheus chromium haproxy
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

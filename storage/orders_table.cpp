@@ -59,10 +59,10 @@ order_record order_from_row(const pqxx::row& r) {
   return o;
 }
 
-void insert_event(pqxx::work& tx, const order_event_row& e) {
+void insert_event(pqxx::work& tx, const order_event_row& e, uint64_t epoch) {
   tx.exec_prepared("order_events_insert", e.order_id, e.seq, e.type,
                    e.has_from ? status_code(e.from) : 0, status_code(e.to),
-                   e.at, e.detail_json, e.request_id);
+                   e.at, e.detail_json, e.request_id, static_cast<int64_t>(epoch));
 }
 
 void check_write(const transition_write& w) {
@@ -80,13 +80,13 @@ std::set<std::string> returned_ids(const pqxx::result& r) {
   return ids;
 }
 
-using column_arrays = std::array<pg_array, 18>;
+using column_arrays = std::array<pg_array, 19>;
 
 pqxx::result exec_columns(pqxx::work& tx, const char* statement, const column_arrays& c) {
   return tx.exec_prepared(statement, c[0].str(), c[1].str(), c[2].str(), c[3].str(),
                           c[4].str(), c[5].str(), c[6].str(), c[7].str(), c[8].str(),
                           c[9].str(), c[10].str(), c[11].str(), c[12].str(), c[13].str(),
-                          c[14].str(), c[15].str(), c[16].str(), c[17].str());
+                          c[14].str(), c[15].str(), c[16].str(), c[17].str(), c[18].str());
 }
 
 /// New orders, one statement for the whole batch.
@@ -101,6 +101,7 @@ std::set<std::string> insert_orders(pqxx::work& tx, const std::vector<const tran
     c[9].add(o.customer_phone); c[10].add(metadata_json(o)); c[11].add(o.created_at);
     c[12].add(o.expires_at); c[13].add(o.version); c[14].add(e.type);
     c[15].add(e.at); c[16].add(e.detail_json); c[17].add(e.request_id);
+    c[18].add(static_cast<int64_t>(w->epoch));
   }
   return returned_ids(exec_columns(tx, "orders_insert_batch", c));
 }
@@ -118,7 +119,7 @@ std::set<std::string> update_orders(pqxx::work& tx, const std::vector<const tran
     c[9].add(int64_t{static_cast<int>(o.fulfillment)}); c[10].add(o.updated_at);
     c[11].add(o.version); c[12].add(e.type); c[13].add(status_code(e.from));
     c[14].add(status_code(e.to)); c[15].add(e.at); c[16].add(e.detail_json);
-    c[17].add(e.request_id);
+    c[17].add(e.request_id); c[18].add(static_cast<int64_t>(w->epoch));
   }
   return returned_ids(exec_columns(tx, "orders_update_batch", c));
 }
@@ -128,7 +129,7 @@ write_result outcome_of(pqxx::work& tx, const transition_write& w,
   if (w.record_only || applied.count(w.next.id)) {
     // Events belong to a version: a record-only write has none.
     for (size_t i = 1; !w.record_only && i < w.events.size(); ++i)
-      insert_event(tx, w.events[i]);
+      insert_event(tx, w.events[i], w.epoch);
     write_side_rows(tx, w);
     return {true, false, {}};
   }

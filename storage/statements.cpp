@@ -21,10 +21,11 @@ void prepare_orders(pqxx::connection& c) {
             "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
             "  $4::bigint[], $5::text[], $6::text[], $7::text[], $8::smallint[],"
             "  $9::text[], $10::text[], $11::jsonb[], $12::bigint[], $13::bigint[],"
-            "  $14::bigint[], $15::text[], $16::bigint[], $17::jsonb[], $18::text[])"
+            "  $14::bigint[], $15::text[], $16::bigint[], $17::jsonb[], $18::text[],"
+            "  $19::bigint[])"
             "  AS t(id, merchant_id, merchant_order_no, amount, currency, subject,"
             "  channel, status, notify_url, customer_phone, metadata, created_at,"
-            "  expires_at, version, ev_type, ev_at, ev_detail, ev_request_id)),"
+            "  expires_at, version, ev_type, ev_at, ev_detail, ev_request_id, epoch)),"
             " o AS (INSERT INTO orders (id, merchant_id, merchant_order_no, amount,"
             "  currency, subject, channel, status, notify_url, customer_phone,"
             "  metadata, created_at, updated_at, expires_at, version)"
@@ -34,9 +35,9 @@ void prepare_orders(pqxx::connection& c) {
             "  FROM input ON CONFLICT (merchant_id, merchant_order_no) DO NOTHING"
             "  RETURNING id),"
             " e AS (INSERT INTO order_events (order_id, seq, type, from_status,"
-            "  to_status, at, detail, request_id)"
+            "  to_status, at, detail, request_id, epoch)"
             "  SELECT i.id, i.version, i.ev_type, NULL, i.status, pe_ts(i.ev_at),"
-            "  i.ev_detail, i.ev_request_id FROM input i JOIN o ON o.id = i.id)"
+            "  i.ev_detail, i.ev_request_id, i.epoch FROM input i JOIN o ON o.id = i.id)"
             " SELECT id FROM o");
   c.prepare("orders_id_by_merchant_order_no",
             "SELECT id FROM orders WHERE merchant_id = $1 AND merchant_order_no = $2");
@@ -47,11 +48,11 @@ void prepare_orders(pqxx::connection& c) {
             "  $3::smallint[], $4::bigint[], $5::integer[], $6::text[], $7::text[],"
             "  $8::bigint[], $9::text[], $10::smallint[], $11::bigint[], $12::bigint[],"
             "  $13::text[], $14::smallint[], $15::smallint[], $16::bigint[],"
-            "  $17::jsonb[], $18::text[])"
+            "  $17::jsonb[], $18::text[], $19::bigint[])"
             "  AS t(id, expected_version, status, amount_refunded, payment_attempt,"
             "  channel_trade_no, qr_code, paid_at, failure_reason, fulfillment_stage,"
             "  updated_at, version, ev_type, ev_from, ev_to, ev_at, ev_detail,"
-            "  ev_request_id)),"
+            "  ev_request_id, epoch)),"
             " u AS (UPDATE orders o SET status = i.status,"
             "  amount_refunded = i.amount_refunded, payment_attempt = i.payment_attempt,"
             "  channel_trade_no = i.channel_trade_no, qr_code = i.qr_code,"
@@ -61,14 +62,14 @@ void prepare_orders(pqxx::connection& c) {
             "  FROM input i WHERE o.id = i.id AND o.version = i.expected_version"
             "  RETURNING o.id),"
             " e AS (INSERT INTO order_events (order_id, seq, type, from_status,"
-            "  to_status, at, detail, request_id)"
+            "  to_status, at, detail, request_id, epoch)"
             "  SELECT i.id, i.version, i.ev_type, i.ev_from, i.ev_to, pe_ts(i.ev_at),"
-            "  i.ev_detail, i.ev_request_id FROM input i JOIN u ON u.id = i.id)"
+            "  i.ev_detail, i.ev_request_id, i.epoch FROM input i JOIN u ON u.id = i.id)"
             " SELECT id FROM u");
   c.prepare("order_events_insert",
             "INSERT INTO order_events (order_id, seq, type, from_status,"
-            " to_status, at, detail, request_id)"
-            " VALUES ($1, $2, $3, NULLIF($4::smallint, 0), $5, pe_ts($6), $7::jsonb, $8)");
+            " to_status, at, detail, request_id, epoch)"
+            " VALUES ($1, $2, $3, NULLIF($4::smallint, 0), $5, pe_ts($6), $7::jsonb, $8, $9)");
   c.prepare("orders_load", "SELECT " PE_ORDER_COLUMNS " FROM orders WHERE id = $1");
   c.prepare("order_events_load",
             "SELECT e.order_id, e.seq, e.type, coalesce(e.from_status, 0),"
@@ -225,9 +226,52 @@ void prepare_merchant_events(pqxx::connection& c) {
             " ORDER BY seq LIMIT $3");
 }
 
+/// Shards and their leases (migration 007, storage/cluster_table.cpp).
+void prepare_cluster(pqxx::connection& c) {
+  // Fencing: the epochs of a batch's shards, their rows locked FOR SHARE
+  // until the batch commits (in shard order: no deadlock with a keeper,
+  // which locks every row in that order), so that no epoch can be bumped
+  // between this check and the commit.
+  c.prepare("cluster_fence",
+            "SELECT shard, epoch FROM shard_leases WHERE shard = ANY($1::integer[])"
+            " ORDER BY shard FOR SHARE");
+  c.prepare("cluster_lock_all",
+            "SELECT shard FROM shard_leases ORDER BY shard FOR NO KEY UPDATE");
+  c.prepare("cluster_heartbeat",
+            "INSERT INTO cluster_nodes (id, url, heartbeat_at) VALUES ($1, $2, clock_timestamp())"
+            " ON CONFLICT (id) DO UPDATE SET url = excluded.url, heartbeat_at = excluded.heartbeat_at");
+  c.prepare("cluster_nodes",
+            "SELECT id, url, pe_us(heartbeat_at),"
+            " heartbeat_at > clock_timestamp() - $1 * interval '1 millisecond'"
+            " FROM cluster_nodes ORDER BY id");
+  c.prepare("cluster_leases",
+            "SELECT l.shard, l.owner, l.epoch, pe_us(l.expires_at),"
+            " l.expires_at < clock_timestamp(), coalesce(n.url, '')"
+            " FROM shard_leases l LEFT JOIN cluster_nodes n ON n.id = l.owner ORDER BY l.shard");
+  // Renews what this node holds under the epochs it knows; returns them.
+  c.prepare("cluster_renew",
+            "UPDATE shard_leases l SET expires_at = clock_timestamp() + $2 * interval '1 millisecond'"
+            " FROM unnest($3::integer[], $4::bigint[]) AS h(shard, epoch)"
+            " WHERE l.shard = h.shard AND l.epoch = h.epoch AND l.owner = $1"
+            " RETURNING l.shard, l.epoch");
+  // Takes free, expired (or own, from a previous life) shards: a new epoch.
+  c.prepare("cluster_take",
+            "UPDATE shard_leases SET owner = $1, epoch = epoch + 1,"
+            " expires_at = clock_timestamp() + $2 * interval '1 millisecond'"
+            " WHERE shard = ANY($3::integer[])"
+            " AND (owner = '' OR owner = $1 OR expires_at < clock_timestamp())"
+            " RETURNING shard, epoch");
+  c.prepare("cluster_release",
+            "UPDATE shard_leases l SET owner = '', expires_at = 'epoch'"
+            " FROM unnest($2::integer[], $3::bigint[]) AS h(shard, epoch)"
+            " WHERE l.shard = h.shard AND l.epoch = h.epoch AND l.owner = $1");
+  c.prepare("cluster_leave", "DELETE FROM cluster_nodes WHERE id = $1");
+}
+
 } // namespace
 
 void prepare_statements(pqxx::connection& c) {
+  prepare_cluster(c);
   prepare_merchant_events(c);
   prepare_payments(c);
   prepare_orders(c);

@@ -72,4 +72,40 @@ bool complete_idempotency_key(pqxx::work& tx, const idempotency_entry& e);
 bool release_idempotency_key(pqxx::work& tx, const std::string& merchant_id,
                              const std::string& key);
 
+// --- cluster_config, cluster_nodes, shard_leases (cluster_table.cpp) -------
+/// The stored shard count (`wanted` if this is the first start), with one
+/// lease row per shard.
+uint32_t init_cluster(pqxx::work& tx, uint32_t wanted);
+struct node_row {
+  std::string id;
+  std::string url;
+  int64_t heartbeat_at_us = 0;
+  bool live = false; // a heartbeat within the lease TTL
+};
+struct lease_row {
+  uint32_t shard = 0;
+  std::string owner; // "" = nobody
+  uint64_t epoch = 0;
+  int64_t expires_at_us = 0;
+  bool expired = false;
+  std::string owner_url;
+};
+using shard_epochs = std::vector<std::pair<uint32_t, uint64_t>>;
+/// Locks every lease row (in shard order) for this transaction.
+void lock_leases(pqxx::work& tx);
+void heartbeat(pqxx::work& tx, const std::string& node, const std::string& url);
+std::vector<node_row> cluster_nodes(pqxx::work& tx, uint32_t ttl_ms);
+std::vector<lease_row> shard_leases(pqxx::work& tx);
+/// The subset of `held` still this node's under the same epoch, renewed.
+shard_epochs renew_leases(pqxx::work& tx, const std::string& node, uint32_t ttl_ms,
+                          const shard_epochs& held);
+/// Takes those of `shards` that are free, expired or this node's; new epochs.
+shard_epochs take_leases(pqxx::work& tx, const std::string& node, uint32_t ttl_ms,
+                         const std::vector<uint32_t>& shards);
+void release_leases(pqxx::work& tx, const std::string& node, const shard_epochs& held);
+void leave_cluster(pqxx::work& tx, const std::string& node);
+/// Fencing: the current epochs of `shards`, their rows locked FOR SHARE
+/// until the transaction ends.
+shard_epochs fence_epochs(pqxx::work& tx, const std::vector<uint32_t>& shards);
+
 } // namespace payengine::storage

@@ -426,6 +426,8 @@ void openapi_test::exercise_events_and_callbacks() {
 }
 
 void openapi_test::exercise_admin(const std::string& id) {
+  admin(200, "GET", "/admin/cluster", "/admin/cluster");
+  call(401, "GET", "/admin/cluster", "/admin/cluster", key_);
   admin(200, "GET", "/admin/actors", "/admin/actors");
   admin(200, "GET", "/admin/actors", "/admin/actors?limit=5");
   admin(400, "GET", "/admin/actors", "/admin/actors?limit=0");

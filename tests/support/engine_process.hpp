@@ -54,6 +54,8 @@ public:
   /// SIGKILL, then waits.
   void kill_hard();
   bool running() const { return pid_ > 0; }
+  /// The process id while running (for SIGSTOP / SIGCONT in the tests).
+  pid_t pid() const { return pid_; }
 
   int port() const { return port_; }
   const std::string& admin_token() const { return admin_token_; }
