@@ -100,7 +100,12 @@ std::string validate_outbound(const engine_config& c) {
 }
 
 void add_limit_options(CLI::App& app, engine_config& c) {
-  add(app, c.http_threads, "http_threads", "HTTP worker threads (each keep-alive connection holds one)");
+  add(app, c.http_threads, "http_threads", "threads that run route handlers (long polls hold one)");
+  add(app, c.http_io_threads, "http_io_threads", "event-loop threads that read and write sockets");
+  add(app, c.http_connections_max, "http_connections_max", "open connections (more are refused with 503)");
+  add(app, c.request_read_timeout_ms, "request_read_timeout_ms", "deadline to read one request's headers and body");
+  add(app, c.http_inflight_min, "http_inflight_min", "floor of the adaptive limit on API requests in progress");
+  add(app, c.http_inflight_max, "http_inflight_max", "ceiling of the adaptive limit on API requests in progress");
   add(app, c.request_body_max_bytes, "request_body_max_bytes", "largest accepted request body");
   add(app, c.request_timeout_ms, "request_timeout_ms", "deadline of one API request inside the engine");
   add(app, c.long_poll_max_s, "long_poll_max_s", "longest wait_for_change");
@@ -273,6 +278,12 @@ std::string validate(const engine_config& c) {
     return "long_poll_max_s must be 1..300 and long_polls_max at least 1";
   if (c.long_polls_max >= c.http_threads)
     return "long_polls_max must be below http_threads";
+  if (c.http_io_threads < 1 || c.http_io_threads > 64 || c.http_connections_max < 16
+      || c.http_connections_max > 1'000'000 || c.request_read_timeout_ms < 100)
+    return "http_io_threads must be 1..64, http_connections_max 16..1000000, request_read_timeout_ms at least 100";
+  if (c.http_inflight_min < 1 || c.http_inflight_min > c.http_inflight_max
+      || c.http_inflight_max + c.long_polls_max >= c.http_threads)
+    return "http_inflight_min must be 1..http_inflight_max, and http_inflight_max + long_polls_max below http_threads";
   if (c.registry_shards < 1 || c.registry_shards > 256)
     return "registry_shards must be 1..256";
   if (c.live_orders_max < c.registry_shards)

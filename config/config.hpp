@@ -23,12 +23,17 @@ struct engine_config {
   double time_scale = 1.0; // a speed-up factor for schedules, not money
 
   // --- HTTP ----------------------------------------------------------------
-  uint32_t http_threads = 128;
+  uint32_t http_threads = 160;
   uint32_t request_body_max_bytes = 64 * 1024;
   uint32_t request_timeout_ms = 10'000;
   uint32_t long_poll_max_s = 30;
   uint32_t long_polls_max = 48;
   uint32_t keep_alive_timeout_s = 5;
+  uint32_t http_io_threads = 2;          // event-loop threads reading and writing sockets
+  uint32_t http_connections_max = 16'384; // open connections; more are refused at once
+  uint32_t request_read_timeout_ms = 5'000; // headers and body of one request, from its first byte
+  uint32_t http_inflight_min = 8;        // the adaptive admission limit's floor
+  uint32_t http_inflight_max = 96;       // and its ceiling (below http_threads)
 
   // --- actors ------------------------------------------------------------
   uint32_t scheduler_threads = 0; // 0: one per core

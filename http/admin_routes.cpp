@@ -11,12 +11,12 @@ namespace payengine::http {
 
 namespace {
 
-using httplib::Request;
-using httplib::Response;
+using Request = request;
+using Response = response;
 using json = nlohmann::json;
 
 template <class F>
-httplib::Server::Handler admin_route(server_context& ctx, F fn) {
+handler admin_route(server_context& ctx, F fn) {
   return [&ctx, fn](const Request& req, Response& res) {
     if (!is_admin(ctx, req)) {
       send(res, {401, "authentication_error", "invalid_admin_token",

@@ -46,7 +46,7 @@ nlohmann::json to_json(const api_error& e) {
   return {{"error", std::move(err)}};
 }
 
-void send(httplib::Response& res, const api_error& e) {
+void send(response& res, const api_error& e) {
   if (e.status == 429 || e.status == 503)
     res.set_header("Retry-After", "1");
   if (e.nothing_changed)
@@ -54,7 +54,7 @@ void send(httplib::Response& res, const api_error& e) {
   send_json(res, e.status, to_json(e));
 }
 
-void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+void send_json(response& res, int status, const nlohmann::json& body) {
   res.status = status;
   res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                   json_type);

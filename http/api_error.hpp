@@ -2,7 +2,7 @@
 // The error object of API.md:
 // {"error": {"type", "code", "message", "param"}} with an HTTP status.
 
-#include <httplib.h>
+#include "http/message.hpp"
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -36,9 +36,9 @@ api_error unavailable_nothing_changed(std::string code, std::string message);
 nlohmann::json to_json(const api_error& e);
 
 /// Writes `e` as the response (status, JSON body, Retry-After for 429/503).
-void send(httplib::Response& res, const api_error& e);
+void send(response& res, const api_error& e);
 
 /// Writes a JSON body with `status`.
-void send_json(httplib::Response& res, int status, const nlohmann::json& body);
+void send_json(response& res, int status, const nlohmann::json& body);
 
 } // namespace payengine::http

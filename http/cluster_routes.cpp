@@ -38,7 +38,7 @@ json cluster_json(const shard_map& cluster) {
 } // namespace
 
 void add_cluster_routes(router& svr, server_context& ctx) {
-  svr.get("/admin/cluster", [&ctx](const httplib::Request& req, httplib::Response& res) {
+  svr.get("/admin/cluster", [&ctx](const request& req, response& res) {
     if (!is_admin(ctx, req))
       return send(res, {401, "authentication_error", "invalid_admin_token",
                         "Provide the admin token as 'Authorization: Bearer <token>'.", {}, {}});

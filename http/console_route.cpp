@@ -38,7 +38,7 @@ console_page assemble() {
 
 void add_console_route(router& svr, server_context& ctx) {
   auto page = std::make_shared<const console_page>(assemble());
-  svr.get("/console", [&ctx, page](const httplib::Request& req, httplib::Response& res) {
+  svr.get("/console", [&ctx, page](const request& req, response& res) {
     res.status = is_admin(ctx, req) ? 200 : 401;
     if (res.status == 401)
       res.set_header("WWW-Authenticate", "Bearer realm=\"payengine admin\"");

@@ -24,7 +24,7 @@ std::optional<merchant_record> merchant_directory::cached(const std::string& key
 
 namespace {
 
-std::optional<std::string> bearer_token(const httplib::Request& req) {
+std::optional<std::string> bearer_token(const request& req) {
   auto header = req.get_header_value("Authorization");
   constexpr std::string_view prefix = "Bearer ";
   if (header.size() <= prefix.size() || header.compare(0, prefix.size(), prefix) != 0)
@@ -35,7 +35,7 @@ std::optional<std::string> bearer_token(const httplib::Request& req) {
 } // namespace
 
 std::variant<merchant_record, api_error> authenticate(server_context& ctx,
-                                                     const httplib::Request& req) {
+                                                     const request& req) {
   auto key = bearer_token(req);
   if (!key || key->size() > 128 || key->rfind("sk_", 0) != 0)
     return unauthorized();
@@ -53,12 +53,12 @@ std::variant<merchant_record, api_error> authenticate(server_context& ctx,
   return found->front();
 }
 
-bool is_admin(const server_context& ctx, const httplib::Request& req) {
+bool is_admin(const server_context& ctx, const request& req) {
   auto token = bearer_token(req);
   return token && secrets_equal(*token, ctx.cfg.admin_token);
 }
 
-std::string request_id_of(const httplib::Request& req) {
+std::string request_id_of(const request& req) {
   auto given = req.get_header_value("X-Request-Id");
   bool sane = !given.empty() && given.size() <= 64
               && std::all_of(given.begin(), given.end(), [](char c) {

@@ -6,12 +6,12 @@
 #include "config/config.hpp"
 #include "http/metrics.hpp"
 #include "http/api_error.hpp"
+#include "http/message.hpp"
 #include "messages/cluster.hpp"
 #include "messages/interfaces.hpp"
 #include "net/address_policy.hpp"
 
 #include <caf/actor_system.hpp>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -63,6 +63,17 @@ struct server_context {
   std::atomic<uint32_t> long_polls{0};
   std::optional<channels::public_key> alipay_key; // verifies Alipay's notifications
   http_metrics metrics;
+  /// The front door (http/server.cpp): connections and what it refused.
+  struct {
+    std::atomic<int64_t> connections{0};
+    std::atomic<uint64_t> connections_refused{0}; // over http_connections_max
+    std::atomic<uint64_t> read_timeouts{0};       // idle or slow senders cut
+    std::atomic<uint64_t> malformed{0};           // 400/413/431 before any route
+    std::atomic<uint64_t> shed_overload{0};       // the admission limit said no
+    std::atomic<int64_t> inflight{0};             // API requests admitted, not answered
+    std::atomic<int64_t> limit{0};                // the admission limit in force
+    std::atomic<int64_t> queued{0};               // handlers waiting for a thread
+  } front;
   /// The actor tree of the stream's stats frames: asked once a second
   /// whatever the number of stream clients (http/stream_route.cpp).
   struct {
@@ -91,13 +102,13 @@ struct server_context {
 /// The merchant behind `Authorization: Bearer sk_...`; else 401, or 503
 /// when the key could not be checked (the database is unavailable).
 std::variant<merchant_record, api_error> authenticate(server_context& ctx,
-                                                     const httplib::Request& req);
+                                                     const request& req);
 
 /// True if the request carries the admin token.
-bool is_admin(const server_context& ctx, const httplib::Request& req);
+bool is_admin(const server_context& ctx, const request& req);
 
 /// The request id: the client's X-Request-Id if sane, else a new one.
-std::string request_id_of(const httplib::Request& req);
+std::string request_id_of(const request& req);
 
 /// Maps an engine or CAF error to the API's error object.
 api_error from_engine_error(const caf::error& err);

@@ -38,7 +38,7 @@ bool hop_by_hop(const std::string& name) {
   return false;
 }
 
-void moving(httplib::Response& res, const char* why) {
+void moving(response& res, const char* why) {
   send(res, unavailable_nothing_changed(
               "shard_moving", std::string{"The order's shard is moving between nodes ("} + why
                                 + "); nothing was changed. Retry."));
@@ -52,8 +52,8 @@ std::string order_in_path(const std::string& path) {
   return std::regex_match(path, m, pattern) ? m[1].str() : std::string{};
 }
 
-bool forward_if_elsewhere(server_context& ctx, const httplib::Request& req,
-                          httplib::Response& res, const std::string& order_id) {
+bool forward_if_elsewhere(server_context& ctx, const request& req,
+                          response& res, const std::string& order_id) {
   if (!ctx.cluster || order_id.empty() || req.has_header(forwarded_header))
     return false;
   auto shard = ctx.cluster->shard_of(order_id);

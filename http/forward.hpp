@@ -25,7 +25,7 @@ std::string order_in_path(const std::string& path);
 /// the owner cannot be reached; never a 2xx that was not committed).
 /// False: this node serves it (it owns the shard, or the request was
 /// already forwarded once).
-bool forward_if_elsewhere(server_context& ctx, const httplib::Request& req,
-                          httplib::Response& res, const std::string& order_id);
+bool forward_if_elsewhere(server_context& ctx, const request& req,
+                          response& res, const std::string& order_id);
 
 } // namespace payengine::http

@@ -15,7 +15,7 @@ namespace {
 
 constexpr size_t key_length_max = 255;
 
-void replay(httplib::Response& res, const idempotency_result& r) {
+void replay(response& res, const idempotency_result& r) {
   res.status = r.status;
   res.set_header("Idempotent-Replayed", "true");
   res.set_content(r.body, "application/json; charset=utf-8");
@@ -24,7 +24,7 @@ void replay(httplib::Response& res, const idempotency_result& r) {
 /// True when the engine knows the request changed nothing (refused before
 /// any commit), so that running it again is safe: set from the typed error
 /// (api_error::nothing_changed), never read back from the body.
-bool nothing_applied(const httplib::Response& res) {
+bool nothing_applied(const response& res) {
   return res.get_header_value(nothing_changed_header) == "true";
 }
 
@@ -68,7 +68,7 @@ void release_if_owed(server_context& ctx, const storage_writer_actor& writer,
 /// expired.
 void finish(server_context& ctx, const storage_writer_actor& writer,
             const merchant_record& m, const std::string& key,
-            const httplib::Response& res) {
+            const response& res) {
   bool ok = false;
   if (nothing_applied(res)) {
     auto r = ask<bool>(ctx.sys, writer, ctx.request_timeout(), release_atom_v, m.id, key);
@@ -88,9 +88,9 @@ void finish(server_context& ctx, const storage_writer_actor& writer,
 
 } // namespace
 
-void with_idempotency(server_context& ctx, const httplib::Request& req,
-                      httplib::Response& res, const merchant_record& m,
-                      const std::function<void(httplib::Response&)>& handler) {
+void with_idempotency(server_context& ctx, const request& req,
+                      response& res, const merchant_record& m,
+                      const std::function<void(response&)>& handler) {
   if (!req.has_header("Idempotency-Key")) {
     handler(res);
     return;

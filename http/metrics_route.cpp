@@ -9,8 +9,8 @@ namespace payengine::http {
 
 namespace {
 
-using httplib::Request;
-using httplib::Response;
+using Request = request;
+using Response = response;
 
 /// One metric family: HELP and TYPE lines, then the samples.
 class family {

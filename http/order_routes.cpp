@@ -13,14 +13,14 @@ namespace payengine::http {
 
 namespace {
 
-using httplib::Request;
-using httplib::Response;
+using Request = request;
+using Response = response;
 
 } // namespace
 
-httplib::Server::Handler merchant_route(
+handler merchant_route(
   server_context& ctx,
-  std::function<void(const httplib::Request&, httplib::Response&, const merchant_record&)> fn) {
+  std::function<void(const request&, response&, const merchant_record&)> fn) {
   return [&ctx, fn](const Request& req, Response& res) {
     auto m = authenticate(ctx, req);
     if (auto* err = std::get_if<api_error>(&m)) {

@@ -11,8 +11,8 @@ namespace payengine::http {
 
 namespace {
 
-using httplib::Request;
-using httplib::Response;
+using Request = request;
+using Response = response;
 
 void pay_handler(server_context& ctx, const Request& req, Response& res,
                  const merchant_record& m) {

@@ -12,8 +12,8 @@ namespace payengine::http {
 
 namespace {
 
-using httplib::Request;
-using httplib::Response;
+using Request = request;
+using Response = response;
 using json = nlohmann::json;
 
 json refund_json(const refund_row& r) {

@@ -1,39 +1,48 @@
 #pragma once
-// Route groups, registered by server.cpp. Each handler is thin: JSON to
-// message, one actor request with a timeout, reply to JSON.
+// Route groups, registered by server.cpp and matched by http/router.cpp.
+// Each handler is thin: JSON to message, one actor request with a timeout,
+// reply to JSON.
 
 #include "http/context.hpp"
-
-#include <httplib.h>
+#include "http/message.hpp"
 
 #include <functional>
 #include <map>
-#include <set>
+#include <regex>
 #include <string>
+#include <vector>
 
 namespace payengine::http {
 
-/// Registers the routes on the server and remembers the methods of each
-/// path pattern, so that another method on a known path answers 405 with
-/// `Allow` instead of 404.
+/// The routes, matched in the order they were added. Another method on a
+/// known path answers 405 with `Allow` (HEAD is GET without the body); an
+/// unknown path 404.
 class router {
 public:
   /// `intercept` runs before every handler; true: it answered (a request
   /// forwarded to another node).
-  using interceptor = std::function<bool(const httplib::Request&, httplib::Response&)>;
-  explicit router(httplib::Server& svr, interceptor intercept = {})
-    : svr_(svr), intercept_(std::move(intercept)) {}
-  void get(const std::string& pattern, httplib::Server::Handler handler);
-  void post(const std::string& pattern, httplib::Server::Handler handler);
-  /// After every route: the other methods of each pattern answer 405.
-  void refuse_other_methods();
+  using interceptor = std::function<bool(const request&, response&)>;
+  explicit router(interceptor intercept = {}) : intercept_(std::move(intercept)) {}
+  void get(const std::string& pattern, handler h) { add("GET", pattern, std::move(h)); }
+  void post(const std::string& pattern, handler h) { add("POST", pattern, std::move(h)); }
+  void patch(const std::string& pattern, handler h) { add("PATCH", pattern, std::move(h)); }
+
+  /// Runs the route of `req` (filling req.matches) and returns its label
+  /// for the metrics ("unmatched" when no pattern matched).
+  const std::string& dispatch(request& req, response& res) const;
 
 private:
-  httplib::Server::Handler intercepted(httplib::Server::Handler handler) const;
+  struct route {
+    std::string method;
+    std::string pattern;
+    std::regex regex;
+    std::string label;
+    handler run;
+  };
+  void add(const std::string& method, const std::string& pattern, handler h);
 
-  httplib::Server& svr_;
   interceptor intercept_;
-  std::map<std::string, std::set<std::string>> methods_; // pattern -> methods
+  std::vector<route> routes_;
 };
 
 void add_order_routes(router& svr, server_context& ctx);
@@ -47,18 +56,18 @@ void add_console_route(router& svr, server_context& ctx);
 void add_cluster_routes(router& svr, server_context& ctx);
 
 /// The API answer for an order actor's reply (order_routes.cpp).
-void send_reply(httplib::Response& res, const caf::expected<order_reply>& reply, int ok_status);
+void send_reply(response& res, const caf::expected<order_reply>& reply, int ok_status);
 
 /// Runs `fn(req, res, merchant)` for an authenticated merchant; 401 otherwise.
-httplib::Server::Handler merchant_route(
+handler merchant_route(
   server_context& ctx,
-  std::function<void(const httplib::Request&, httplib::Response&, const merchant_record&)> fn);
+  std::function<void(const request&, response&, const merchant_record&)> fn);
 
 /// Runs `handler` under the request's Idempotency-Key (API.md): replays a
 /// finished response, refuses a different body (422) or a request still in
 /// flight (409), and records what `handler` answered.
-void with_idempotency(server_context& ctx, const httplib::Request& req,
-                      httplib::Response& res, const merchant_record& merchant,
-                      const std::function<void(httplib::Response&)>& handler);
+void with_idempotency(server_context& ctx, const request& req,
+                      response& res, const merchant_record& merchant,
+                      const std::function<void(response&)>& handler);
 
 } // namespace payengine::http

@@ -1,15 +1,49 @@
+// The front door on Boost.Beast (see server.hpp). Only this file knows the
+// server library: it turns bytes into an http::request, runs the router on
+// the worker pool, and turns the http::response back into bytes.
+//
+// One connection is one `session` on its own strand. A session is always
+// in exactly one of: waiting for the first byte of a request (idle deadline:
+// keep_alive_timeout_s), reading one request (one total deadline for its
+// headers and body: request_read_timeout_ms, so a client dripping a byte at
+// a time is cut), waiting for its handler (no socket operation pending),
+// writing the answer, or streaming (Server-Sent Events, on a thread of
+// their own).
 #include "http/server.hpp"
 
 #include "actors/stream_hub.hpp"
 #include "config/logging.hpp"
 #include "http/forward.hpp"
 #include "http/routes.hpp"
+#include "http/worker_pool.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <sys/resource.h>
+
+#include <future>
+#include <list>
 
 namespace payengine::http {
 
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = boost::asio::ip::tcp;
+using clock_type = std::chrono::steady_clock;
+
 namespace {
 
-constexpr int listen_backlog = 1024;
+constexpr int listen_backlog = 4096;
+constexpr uint32_t header_bytes_max = 16 * 1024;
+constexpr auto write_deadline = std::chrono::seconds{10};
+constexpr auto stop_grace = std::chrono::seconds{5};
 
 bool is_json_content_type(const std::string& value) {
   auto semi = value.find(';');
@@ -21,108 +55,490 @@ bool is_json_content_type(const std::string& value) {
   return media == "application/json";
 }
 
-/// When the current worker thread started on its request, and the route
-/// that took it (for /metrics).
-thread_local std::chrono::steady_clock::time_point request_started;
-thread_local const std::string* request_route = nullptr;
-
-/// Refuses what no route should see: wrong content types on bodies.
-httplib::Server::HandlerResponse pre_route(const httplib::Request& req, httplib::Response& res) {
-  request_started = std::chrono::steady_clock::now();
-  request_route = nullptr;
-  // The body is not read yet here: look at the headers that announce one.
-  auto length = req.get_header_value("Content-Length");
-  bool has_body = (!length.empty() && length != "0")
-                  || req.has_header("Transfer-Encoding");
-  bool channel_format = req.path.rfind("/v1/callbacks/", 0) == 0; // the channel's own format
-  if (has_body && !channel_format && !is_json_content_type(req.get_header_value("Content-Type"))) {
-    send(res, {415, "invalid_request_error", "unsupported_media_type",
-               "Send the body as 'Content-Type: application/json'.", {}, {}});
-    return httplib::Server::HandlerResponse::Handled;
-  }
-  return httplib::Server::HandlerResponse::Unhandled;
+/// What no route should see: a body that is not JSON (the channels'
+/// callbacks have their own formats).
+std::optional<api_error> refused_before_routing(const request& req) {
+  bool has_body = !req.body.empty() || req.has_header("Transfer-Encoding");
+  bool channel_format = req.path.rfind("/v1/callbacks/", 0) == 0;
+  if (has_body && !channel_format && !is_json_content_type(req.get_header_value("Content-Type")))
+    return api_error{415, "invalid_request_error", "unsupported_media_type",
+                     "Send the body as 'Content-Type: application/json'.", {}, {}};
+  return std::nullopt;
 }
 
-/// Gives every error without a body (no route, payload too large, ...) a
-/// JSON error object.
-httplib::Server::HandlerResponse on_error(const httplib::Request&, httplib::Response& res) {
-  if (!res.body.empty())
-    return httplib::Server::HandlerResponse::Unhandled;
-  switch (res.status) {
-    case 404:
-      send(res, {404, "invalid_request_error", "route_not_found", "No such route.", {}, {}});
-      break;
-    case 400: // rejected by the HTTP parser before any route
-      send(res, {400, "invalid_request_error", "malformed_http",
-                 "Malformed HTTP request (a POST needs Content-Length or chunked encoding).", {}, {}});
-      break;
-    case 405:
-      send(res, {405, "invalid_request_error", "method_not_allowed", "Method not allowed.", {}, {}});
-      break;
-    case 413:
-      send(res, {413, "invalid_request_error", "body_too_large", "The body is over 64 KiB.", {}, {}});
-      break;
-    default:
-      send(res, {res.status, res.status >= 500 ? "api_error" : "invalid_request_error",
-                 "http_" + std::to_string(res.status), "The request could not be processed.", {}, {}});
+/// Operator routes are never shed: health checks, metrics and the admin
+/// API must answer when the engine is busiest.
+bool never_shed(const request& req) {
+  return req.path == "/healthz" || req.path == "/readyz" || req.path == "/metrics"
+         || req.path.rfind("/admin/", 0) == 0 || req.path == "/console";
+}
+
+/// Long polls wait on purpose: they have their own cap (long_polls_max)
+/// and stay out of the latency-driven limit.
+bool is_long_poll(const request& req) {
+  return req.method == "GET" && req.has_param("wait_for_change");
+}
+
+/// The method as a metric label: a client cannot grow the label set.
+const std::string& method_label(const std::string& method) {
+  static const std::string known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+  static const std::string other = "OTHER";
+  for (const auto& m : known)
+    if (m == method)
+      return m;
+  return other;
+}
+
+std::string error_body(const api_error& e) {
+  return to_json(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+/// A connection beyond http_connections_max gets this and is closed.
+const std::string& refusal_bytes() {
+  static const std::string bytes = [] {
+    auto body = error_body(unavailable_nothing_changed(
+      "too_many_connections", "The server has too many open connections; retry later."));
+    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
+           "Retry-After: 1\r\nPayengine-Nothing-Changed: true\r\nConnection: close\r\n"
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  return bytes;
+}
+
+/// Room for http_connections_max sockets: raise the soft file limit as far
+/// as the hard one allows.
+void raise_file_limit(uint32_t connections) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return;
+  rlim_t want = static_cast<rlim_t>(connections) + 1024;
+  if (lim.rlim_max != RLIM_INFINITY)
+    want = std::min(want, lim.rlim_max);
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < want) {
+    lim.rlim_cur = want;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
   }
-  return httplib::Server::HandlerResponse::Handled;
 }
 
 } // namespace
 
-namespace {
+class session;
 
-/// Remembers the route's label for the metrics, then runs the handler.
-httplib::Server::Handler labelled(const std::string& pattern, httplib::Server::Handler handler) {
-  auto label = std::make_shared<const std::string>(http_metrics::route_label(pattern));
-  return [label, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
-    request_route = label.get();
-    handler(req, res);
+/// Everything the sessions share: the event loop, the router, the pool.
+class api_server::front {
+public:
+  explicit front(server_context& ctx)
+    : ctx_(ctx),
+      routes_([c = &ctx](const request& req, response& res) {
+        // Several nodes: a request about another node's order goes there.
+        return forward_if_elsewhere(*c, req, res, order_in_path(req.path));
+      }),
+      acceptor_(ioc_),
+      pool_(ctx.cfg.http_threads) {
+    ctx.front.limit = ctx.cfg.http_inflight_max;
+  }
+
+  router& routes() { return routes_; }
+  server_context& ctx() { return ctx_; }
+  net::io_context& ioc() { return ioc_; }
+
+  bool bind(const std::string& host, int port, std::string& error, int& bound);
+  void start();
+  void stop();
+
+  /// A whole request was read: admit it, run it, answer through `s`.
+  void handle(std::shared_ptr<session> s, std::shared_ptr<request> req);
+
+  /// Streams run on threads of their own (bounded by stream_clients_max);
+  /// stop() joins them.
+  void run_stream(std::function<void()> body);
+
+private:
+  void accept();
+  void on_accept(beast::error_code ec, tcp::socket socket);
+  /// Admission: true if the request may run now (it then holds a slot).
+  bool admit(const request& req, bool& counted);
+  void finish(bool counted, clock_type::duration took, int status);
+
+  server_context& ctx_;
+  router routes_;
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> io_threads_;
+  worker_pool pool_;
+  struct stream_thread {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> ended;
   };
-}
+  std::mutex streams_mtx_;
+  std::list<stream_thread> streams_;
+  std::atomic<bool> stopping_{false};
+  net::steady_timer accept_pause_{ioc_};
+  std::atomic<int64_t> open_requests_{0}; // read, not yet written
+  friend class session;
+};
 
-} // namespace
+/// One connection (see the top of the file for its states).
+class session : public std::enable_shared_from_this<session> {
+public:
+  session(tcp::socket&& socket, api_server::front& srv) : stream_(std::move(socket)), srv_(srv) {
+    srv_.ctx().front.connections++;
+  }
+  ~session() { srv_.ctx().front.connections--; }
 
-httplib::Server::Handler router::intercepted(httplib::Server::Handler handler) const {
-  if (!intercept_)
-    return handler;
-  return [intercept = intercept_, handler = std::move(handler)](const httplib::Request& req,
-                                                                 httplib::Response& res) {
-    if (!intercept(req, res))
-      handler(req, res);
-  };
-}
+  void start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->await_request(); });
+  }
 
-void router::get(const std::string& pattern, httplib::Server::Handler handler) {
-  methods_[pattern].insert("GET");
-  svr_.Get(pattern, labelled(pattern, intercepted(std::move(handler))));
-}
-
-void router::post(const std::string& pattern, httplib::Server::Handler handler) {
-  methods_[pattern].insert("POST");
-  svr_.Post(pattern, labelled(pattern, intercepted(std::move(handler))));
-}
-
-void router::refuse_other_methods() {
-  for (const auto& [pattern, methods] : methods_) {
-    std::string allow;
-    for (const auto& m : methods)
-      allow += (allow.empty() ? "" : ", ") + m + (m == "GET" ? ", HEAD" : "");
-    auto refuse = labelled(pattern, [allow](const httplib::Request& req, httplib::Response& res) {
-      res.set_header("Allow", allow);
-      send(res, {405, "invalid_request_error", "method_not_allowed",
-                 req.method + " is not allowed here; use " + allow + ".", {}, {}});
+  /// Answers the request (on the session's strand).
+  void reply(std::shared_ptr<response> res, bool head) {
+    net::post(stream_.get_executor(), [self = shared_from_this(), res, head] {
+      if (res->pump)
+        self->open_stream(res);
+      else
+        self->write(res, head);
     });
-    if (!methods.count("GET"))
-      svr_.Get(pattern, refuse);
-    if (!methods.count("POST"))
-      svr_.Post(pattern, refuse);
-    svr_.Put(pattern, refuse);
-    svr_.Patch(pattern, refuse);
-    svr_.Delete(pattern, refuse);
-    svr_.Options(pattern, refuse);
   }
+
+private:
+  void await_request() {
+    parser_.emplace();
+    parser_->body_limit(srv_.ctx().cfg.request_body_max_bytes);
+    parser_->header_limit(header_bytes_max);
+    if (buffer_.size() > 0) // the next pipelined request is already here
+      return read_header();
+    stream_.expires_after(std::chrono::seconds{srv_.ctx().cfg.keep_alive_timeout_s});
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec,
+                                                                                std::size_t n) {
+      if (ec)
+        return self->read_failed(ec, false);
+      self->buffer_.commit(n);
+      self->read_header();
+    });
+  }
+
+  void read_header() {
+    stream_.expires_after(std::chrono::milliseconds{srv_.ctx().cfg.request_read_timeout_ms});
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                               if (ec)
+                                 return self->read_failed(ec, true);
+                               self->on_header();
+                             });
+  }
+
+  void on_header() {
+    auto& req = parser_->get();
+    if (!parser_->is_done() && beast::iequals(req[bhttp::field::expect], "100-continue")) {
+      // The client waits for a go-ahead before it sends the body.
+      static const std::string go_ahead = "HTTP/1.1 100 Continue\r\n\r\n";
+      return net::async_write(stream_, net::buffer(go_ahead),
+                              [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                if (ec)
+                                  return self->close();
+                                self->read_body();
+                              });
+    }
+    read_body();
+  }
+
+  /// The body shares the deadline the headers started.
+  void read_body() {
+    if (parser_->is_done())
+      return on_request();
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec)
+                          return self->read_failed(ec, true);
+                        self->on_request();
+                      });
+  }
+
+  void read_failed(beast::error_code ec, bool started) {
+    if (ec == beast::error::timeout) {
+      srv_.ctx().front.read_timeouts++;
+      return close(); // idle, or too slow to send one request
+    }
+    if (!started || ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted
+        || ec == net::error::connection_reset || ec == net::error::eof)
+      return close();
+    srv_.ctx().front.malformed++;
+    api_error e{400, "invalid_request_error", "malformed_http",
+                "Malformed HTTP request.", {}, {}};
+    if (ec == bhttp::error::body_limit)
+      e = {413, "invalid_request_error", "body_too_large",
+           "The body is over " + std::to_string(srv_.ctx().cfg.request_body_max_bytes) + " bytes.", {}, {}};
+    else if (ec == bhttp::error::header_limit)
+      e = {431, "invalid_request_error", "headers_too_large", "The request headers are over 16 KiB.", {}, {}};
+    auto res = std::make_shared<response>();
+    send(*res, e);
+    res->set_header(node_header, srv_.ctx().cfg.node_id);
+    keep_alive_ = false; // the rest of the stream cannot be trusted
+    srv_.open_requests_++;
+    write(res, false);
+  }
+
+  void on_request() {
+    auto msg = parser_->release();
+    auto req = std::make_shared<request>();
+    req->method = std::string{msg.method_string()};
+    req->target = std::string{msg.target()};
+    for (const auto& field : msg)
+      req->headers.emplace(std::string{field.name_string()}, std::string{field.value()});
+    req->body = std::move(msg.body());
+    split_target(*req);
+    keep_alive_ = msg.keep_alive();
+    srv_.handle(shared_from_this(), std::move(req));
+  }
+
+  void write(std::shared_ptr<response> res, bool head) {
+    auto out = std::make_shared<bhttp::response<bhttp::string_body>>();
+    out->version(11);
+    out->result(static_cast<unsigned>(res->status));
+    for (const auto& [name, value] : res->headers)
+      out->insert(name, value);
+    out->keep_alive(keep_alive_);
+    if (head) {
+      out->content_length(res->body.size());
+    } else {
+      out->body() = std::move(res->body);
+      out->prepare_payload();
+    }
+    stream_.expires_after(write_deadline);
+    bhttp::async_write(stream_, *out, [self = shared_from_this(), out](beast::error_code ec, std::size_t) {
+      self->srv_.open_requests_--;
+      if (ec || !out->keep_alive())
+        return self->close();
+      self->await_request();
+    });
+  }
+
+  /// A streamed answer: chunked, then the pump's pieces until it ends.
+  /// The connection closes afterwards.
+  void open_stream(std::shared_ptr<response> res) {
+    std::string head = "HTTP/1.1 " + std::to_string(res->status) + " OK\r\n";
+    for (const auto& [name, value] : res->headers)
+      head += name + ": " + value + "\r\n";
+    head += "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    auto self = shared_from_this();
+    srv_.open_requests_--;
+    srv_.run_stream([self, res, head = std::move(head)] {
+      bool open = self->send_blocking(head);
+      bool ended = false;
+      stream_sink sink;
+      sink.write = [&](const std::string& piece) {
+        if (piece.empty())
+          return open;
+        std::ostringstream size;
+        size << std::hex << piece.size();
+        open = open && self->send_blocking(size.str() + "\r\n" + piece + "\r\n");
+        return open;
+      };
+      sink.done = [&] { ended = true; };
+      try {
+        while (open && !ended && res->pump(sink)) {
+        }
+      } catch (const std::exception& e) {
+        logging::error("http.stream_failed", {{"error", e.what()}});
+      }
+      if (open)
+        self->send_blocking("0\r\n\r\n");
+      if (res->finished)
+        res->finished();
+      net::post(self->stream_.get_executor(), [self] { self->close(); });
+    });
+  }
+
+  /// From a stream's thread: writes on the strand and waits for it.
+  bool send_blocking(std::string bytes) {
+    auto done = std::make_shared<std::promise<bool>>();
+    auto result = done->get_future();
+    auto data = std::make_shared<std::string>(std::move(bytes));
+    net::post(stream_.get_executor(), [self = shared_from_this(), data, done] {
+      self->stream_.expires_after(write_deadline);
+      net::async_write(self->stream_, net::buffer(*data),
+                       [data, done](beast::error_code ec, std::size_t) { done->set_value(!ec); });
+    });
+    if (result.wait_for(write_deadline + std::chrono::seconds{1}) != std::future_status::ready)
+      return false;
+    try {
+      return result.get();
+    } catch (const std::future_error&) { // the event loop stopped
+      return false;
+    }
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  api_server::front& srv_;
+  bool keep_alive_ = true;
+};
+
+bool api_server::front::bind(const std::string& host, int port, std::string& error, int& bound) {
+  beast::error_code ec;
+  tcp::resolver resolver{ioc_};
+  auto found = resolver.resolve(host, std::to_string(port), tcp::resolver::passive, ec);
+  if (ec || found.empty()) {
+    error = "cannot listen on " + host + ": " + (ec ? ec.message() : "no address");
+    return false;
+  }
+  tcp::endpoint at = found.begin()->endpoint();
+  acceptor_.open(at.protocol(), ec);
+  if (!ec)
+    acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec)
+    acceptor_.bind(at, ec);
+  if (!ec)
+    acceptor_.listen(listen_backlog, ec);
+  if (ec) {
+    error = "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message();
+    return false;
+  }
+  bound = acceptor_.local_endpoint().port();
+  return true;
+}
+
+void api_server::front::start() {
+  raise_file_limit(ctx_.cfg.http_connections_max);
+  accept();
+  for (uint32_t i = 0; i < ctx_.cfg.http_io_threads; ++i)
+    io_threads_.emplace_back([this] { ioc_.run(); });
+}
+
+void api_server::front::accept() {
+  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+    on_accept(ec, std::move(socket));
+  });
+}
+
+void api_server::front::on_accept(beast::error_code ec, tcp::socket socket) {
+  if (stopping_ || ec == net::error::operation_aborted)
+    return;
+  if (ec) {
+    // Out of file descriptors, or the like: pause rather than spin.
+    logging::warn("http.accept_failed", {{"error", ec.message()}});
+    accept_pause_.expires_after(std::chrono::milliseconds{50});
+    accept_pause_.async_wait([this](beast::error_code) { accept(); });
+    return;
+  }
+  socket.set_option(tcp::no_delay(true), ec);
+  if (ctx_.front.connections >= static_cast<int64_t>(ctx_.cfg.http_connections_max)) {
+    ctx_.front.connections_refused++;
+    socket.non_blocking(true, ec);
+    socket.write_some(net::buffer(refusal_bytes()), ec); // best effort: it fits a socket buffer
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+  } else {
+    std::make_shared<session>(std::move(socket), *this)->start();
+  }
+  accept();
+}
+
+bool api_server::front::admit(const request& req, bool& counted) {
+  counted = false;
+  if (never_shed(req) || is_long_poll(req))
+    return true;
+  auto limit = ctx_.front.limit.load();
+  if (ctx_.front.inflight.fetch_add(1) >= limit) {
+    ctx_.front.inflight--;
+    return false;
+  }
+  counted = true;
+  return true;
+}
+
+void api_server::front::finish(bool counted, clock_type::duration, int) {
+  if (counted)
+    ctx_.front.inflight--;
+}
+
+void api_server::front::handle(std::shared_ptr<session> s, std::shared_ptr<request> req) {
+  auto started = clock_type::now();
+  auto res = std::make_shared<response>();
+  res->set_header(node_header, ctx_.cfg.node_id);
+  bool head = req->method == "HEAD";
+  open_requests_++;
+  if (auto refusal = refused_before_routing(*req)) {
+    send(*res, *refusal);
+    ctx_.metrics.observe("unmatched", method_label(req->method), res->status, clock_type::now() - started);
+    return s->reply(res, head);
+  }
+  bool counted = false;
+  if (!admit(*req, counted)) {
+    ctx_.front.shed_overload++;
+    send(*res, unavailable_nothing_changed("overloaded", "The engine is at capacity; nothing was changed. Retry after a moment."));
+    ctx_.metrics.observe("shed", method_label(req->method), res->status, clock_type::now() - started);
+    return s->reply(res, head);
+  }
+  ctx_.front.queued++;
+  pool_.post([this, s, req, res, head, counted, started] {
+    ctx_.front.queued--;
+    static const std::string failed = "unmatched";
+    const std::string* label = &failed;
+    try {
+      label = &routes_.dispatch(*req, *res);
+    } catch (const std::exception& e) {
+      logging::error("http.exception", {{"path", req->path}, {"error", e.what()}});
+      *res = response{};
+      send(*res, {500, "api_error", "internal_error", "An internal error occurred.", {}, {}});
+    }
+    if (res->status < 0)
+      send(*res, {500, "api_error", "internal_error", "The route gave no answer.", {}, {}});
+    auto took = clock_type::now() - started;
+    finish(counted, took, res->status);
+    ctx_.metrics.observe(*label, method_label(req->method), res->status, took);
+    s->reply(res, head);
+  });
+}
+
+void api_server::front::run_stream(std::function<void()> body) {
+  std::lock_guard<std::mutex> guard{streams_mtx_};
+  for (auto it = streams_.begin(); it != streams_.end();) { // reap the streams that ended
+    if (*it->ended) {
+      it->thread.join();
+      it = streams_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  streams_.push_back({std::thread{[body = std::move(body), ended] {
+                        body();
+                        *ended = true;
+                      }},
+                      ended});
+}
+
+void api_server::front::stop() {
+  if (stopping_.exchange(true))
+    return;
+  net::post(ioc_, [this] {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    accept_pause_.cancel();
+  });
+  if (auto h = ctx_.handles(); h && h->stream)
+    h->stream->close(); // stream pumps return
+  {
+    std::lock_guard<std::mutex> guard{streams_mtx_};
+    for (auto& s : streams_)
+      if (s.thread.joinable())
+        s.thread.join();
+  }
+  pool_.join(); // admitted requests finish and post their answers
+  auto deadline = clock_type::now() + stop_grace;
+  while (open_requests_ > 0 && clock_type::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  ioc_.stop();
+  for (auto& t : io_threads_)
+    if (t.joinable())
+      t.join();
 }
 
 api_server::api_server(caf::actor_system& sys, std::shared_ptr<engine_directory> directory,
@@ -133,61 +549,8 @@ api_server::api_server(caf::actor_system& sys, std::shared_ptr<engine_directory>
   ctx_->cluster = std::move(cluster);
   if (ctx_->alipay_key && ctx_->handles()->gateway)
     ctx_->channels.insert("alipay");
-  configure();
-}
-
-api_server::~api_server() {
-  stop();
-}
-
-void api_server::configure() {
-  auto& cfg = ctx_->cfg;
-  auto threads = cfg.http_threads;
-  svr_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  svr_.set_tcp_nodelay(true);
-  svr_.set_payload_max_length(cfg.request_body_max_bytes);
-  svr_.set_keep_alive_max_count(100'000);
-  svr_.set_keep_alive_timeout(cfg.keep_alive_timeout_s);
-  svr_.set_read_timeout(10, 0);
-  svr_.set_write_timeout(10, 0);
-  // cpp-httplib listens with a backlog of 5, which drops connections under
-  // a burst of clients; remember the socket and widen it after bind().
-  svr_.set_socket_options([this](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    listen_socket_ = sock;
-  });
-  // API.md "Several nodes": the node that served the request (a forwarded
-  // answer carries the owner's).
-  svr_.set_pre_routing_handler([node = cfg.node_id](const httplib::Request& req,
-                                                    httplib::Response& res) {
-    res.set_header(node_header, node);
-    return pre_route(req, res);
-  });
-  svr_.set_logger([ctx = ctx_.get()](const httplib::Request& req, const httplib::Response& res) {
-    auto took = std::chrono::steady_clock::now() - request_started;
-    static const std::string unmatched = "unmatched";
-    ctx->metrics.observe(request_route ? *request_route : unmatched, req.method, res.status, took);
-  });
-  svr_.set_error_handler(httplib::Server::HandlerWithResponse{on_error});
-  svr_.set_exception_handler([](const httplib::Request& req, httplib::Response& res,
-                                std::exception_ptr ep) {
-    std::string what = "unknown";
-    try {
-      if (ep)
-        std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    logging::error("http.exception", {{"path", req.path}, {"error", what}});
-    send(res, {500, "api_error", "internal_error", "An internal error occurred.", {}, {}});
-  });
-  // Several nodes: a request about an order of another node's shard is
-  // forwarded to its owner (http/forward.cpp).
-  router routes{svr_, [ctx = ctx_.get()](const httplib::Request& req, httplib::Response& res) {
-    return forward_if_elsewhere(*ctx, req, res, order_in_path(req.path));
-  }};
+  front_ = std::make_unique<front>(*ctx_);
+  auto& routes = front_->routes();
   add_order_routes(routes, *ctx_);
   add_admin_routes(routes, *ctx_);
   add_ops_routes(routes, *ctx_);
@@ -197,36 +560,26 @@ void api_server::configure() {
   add_stream_route(routes, *ctx_);
   add_console_route(routes, *ctx_);
   add_cluster_routes(routes, *ctx_);
-  routes.refuse_other_methods();
+}
+
+api_server::~api_server() {
+  stop();
 }
 
 bool api_server::bind(std::string& error) {
-  auto host = ctx_->cfg.listen_host();
-  auto port = ctx_->cfg.listen_port();
-  if (port == 0)
-    port_ = svr_.bind_to_any_port(host);
-  else
-    port_ = svr_.bind_to_port(host, port) ? port : -1;
-  if (port_ <= 0) {
-    error = "cannot listen on " + ctx_->cfg.listen;
-    return false;
-  }
-  ::listen(listen_socket_, listen_backlog); // Linux updates the backlog in place
-  return true;
+  return front_->bind(ctx_->cfg.listen_host(), ctx_->cfg.listen_port(), error, port_);
 }
 
 void api_server::start() {
-  thread_ = std::thread([this] { svr_.listen_after_bind(); });
-  logging::info("http.listening", {{"host", ctx_->cfg.listen_host()}, {"port", port_}});
+  front_->start();
+  logging::info("http.listening", {{"host", ctx_->cfg.listen_host()}, {"port", port_},
+                                   {"io_threads", ctx_->cfg.http_io_threads},
+                                   {"connections_max", ctx_->cfg.http_connections_max}});
 }
 
 void api_server::stop() {
-  if (!thread_.joinable())
-    return;
-  if (auto h = ctx_->handles(); h && h->stream)
-    h->stream->close(); // stream clients hold HTTP threads: let them go
-  svr_.stop();
-  thread_.join();
+  if (front_)
+    front_->stop();
 }
 
 } // namespace payengine::http

@@ -1,18 +1,21 @@
 #pragma once
-// The HTTP API (cpp-httplib): a bounded worker pool, TCP_NODELAY, finite
-// timeouts, JSON errors for everything that goes wrong before a route runs.
+// The HTTP API's front door (Boost.Beast on Asio, in server.cpp): a few
+// event-loop threads own every socket, so an idle or slow connection costs
+// memory, never a thread. Each request has one deadline for its headers
+// and body; idle keep-alive connections close; beyond http_connections_max
+// a connection is refused at once. Admitted requests run their handler on
+// a bounded pool (http/worker_pool.hpp) under an adaptive concurrency limit;
+// past it the answer is an immediate 503 with Retry-After.
 
 #include "config/config.hpp"
 #include "http/context.hpp"
 #include "messages/interfaces.hpp"
 
 #include <caf/actor_system.hpp>
-#include <httplib.h>
 
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 namespace payengine::http {
 
@@ -26,22 +29,20 @@ public:
   /// Binds the listen address; false (with `error`) if it cannot.
   bool bind(std::string& error);
 
-  /// Serves on a background thread until stop().
+  /// Serves on background threads until stop().
   void start();
 
-  /// Stops accepting, lets in-flight requests finish, joins the workers.
+  /// Stops accepting, lets in-flight requests finish, joins the threads.
   void stop();
 
   int port() const { return port_; }
 
-private:
-  void configure();
+  class front; // server.cpp: the event loop, the router, the worker pool
 
+private:
   std::unique_ptr<server_context> ctx_;
-  httplib::Server svr_;
-  std::thread thread_;
+  std::unique_ptr<front> front_;
   int port_ = 0;
-  socket_t listen_socket_ = -1;
 };
 
 } // namespace payengine::http

@@ -17,8 +17,8 @@ namespace payengine::http {
 
 namespace {
 
-using httplib::Request;
-using httplib::Response;
+using Request = request;
+using Response = response;
 using json = nlohmann::json;
 using clock_type = std::chrono::steady_clock;
 
@@ -79,8 +79,8 @@ json stats(server_context& ctx, stream_session& s) {
 
 /// One step of the stream: waits for events (at most until the next stats
 /// frame is due) and writes them. False ends the response.
-bool pump(server_context& ctx, stream_session& s, httplib::DataSink& sink) {
-  auto write = [&sink](const std::string& text) { return sink.write(text.data(), text.size()); };
+bool pump(server_context& ctx, stream_session& s, stream_sink& sink) {
+  auto write = [&sink](const std::string& text) { return sink.write(text); };
   if (!s.greeted) {
     s.stats_at = clock_type::now();
     s.http_before = ctx.metrics.sum(stream_route);
@@ -126,10 +126,10 @@ void open_stream(server_context& ctx, const Request& req, Response& res) {
   session->hub = hub;
   session->client = client;
   res.set_header("Cache-Control", "no-store");
-  res.set_chunked_content_provider(
+  res.set_stream(
     "text/event-stream",
-    [&ctx, session](size_t, httplib::DataSink& sink) { return pump(ctx, *session, sink); },
-    [session](bool) { session->hub->unsubscribe(session->client); });
+    [&ctx, session](stream_sink& sink) { return pump(ctx, *session, sink); },
+    [session] { session->hub->unsubscribe(session->client); });
 }
 
 } // namespace

@@ -11,7 +11,7 @@ PG_PORT="${PAYENGINE_PG_PORT:-55432}"
 PACKAGES=(
   build-essential cmake pkg-config ccache git curl ca-certificates
   libcaf-dev libpqxx-dev libcpp-httplib-dev nlohmann-json3-dev libssl-dev
-  libspdlog-dev libcli11-dev libgtest-dev
+  libspdlog-dev libcli11-dev libgtest-dev libboost1.81-dev
   postgresql-15 postgresql-contrib postgresql-client-15
   wrk jq openssl
   prometheus chromium haproxy

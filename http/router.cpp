@@ -1,0 +1,104 @@
+#include "http/metrics.hpp"
+#include "http/routes.hpp"
+
+#include <set>
+#include <string_view>
+
+namespace payengine::http {
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+std::string decode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0
+        && hex_value(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(plus_is_space && c == '+' ? ' ' : c);
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+void split_target(request& req) {
+  std::string_view target = req.target;
+  auto question = target.find('?');
+  req.path = decode(target.substr(0, question), false);
+  req.params.clear();
+  if (question == std::string_view::npos)
+    return;
+  auto query = target.substr(question + 1);
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty())
+      continue;
+    auto eq = pair.find('=');
+    req.params.emplace(decode(pair.substr(0, eq), true),
+                       eq == std::string_view::npos ? std::string{} : decode(pair.substr(eq + 1), true));
+  }
+}
+
+void router::add(const std::string& method, const std::string& pattern, handler h) {
+  routes_.push_back({method, pattern, std::regex{pattern}, http_metrics::route_label(pattern),
+                     std::move(h)});
+}
+
+const std::string& router::dispatch(request& req, response& res) const {
+  static const std::string unmatched = "unmatched";
+  // HEAD runs the GET route; the server sends its headers only.
+  const std::string method = req.method == "HEAD" ? "GET" : req.method;
+  const route* found = nullptr;
+  const route* same_path = nullptr;
+  std::smatch matches;
+  for (const auto& r : routes_) {
+    if (!std::regex_match(req.path, matches, r.regex))
+      continue;
+    if (r.method == method) {
+      found = &r;
+      break;
+    }
+    if (!same_path)
+      same_path = &r;
+  }
+  if (found) {
+    req.matches = std::move(matches);
+    if (!intercept_ || !intercept_(req, res))
+      found->run(req, res);
+    return found->label;
+  }
+  if (!same_path) {
+    send(res, {404, "invalid_request_error", "route_not_found", "No such route.", {}, {}});
+    return unmatched;
+  }
+  std::set<std::string> methods; // sorted: a stable Allow header
+  for (const auto& r : routes_)
+    if (r.pattern == same_path->pattern)
+      methods.insert(r.method);
+  std::string allow;
+  for (const auto& m : methods)
+    allow += (allow.empty() ? "" : ", ") + m + (m == "GET" ? ", HEAD" : "");
+  res.set_header("Allow", allow);
+  send(res, {405, "invalid_request_error", "method_not_allowed",
+             req.method.substr(0, 16) + " is not allowed here; use " + allow + ".", {}, {}});
+  return same_path->label;
+}
+
+} // namespace payengine::http
