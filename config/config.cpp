@@ -100,17 +100,17 @@ std::string validate_outbound(const engine_config& c) {
 }
 
 void add_limit_options(CLI::App& app, engine_config& c) {
-  add(app, c.http_threads, "http_threads", "threads that run route handlers (long polls hold one)");
-  add(app, c.http_io_threads, "http_io_threads", "event-loop threads that read and write sockets");
-  add(app, c.http_connections_max, "http_connections_max", "open connections (more are refused with 503)");
-  add(app, c.request_read_timeout_ms, "request_read_timeout_ms", "deadline to read one request's headers and body");
-  add(app, c.http_inflight_min, "http_inflight_min", "floor of the adaptive limit on API requests in progress");
-  add(app, c.http_inflight_max, "http_inflight_max", "ceiling of the adaptive limit on API requests in progress");
+  add(app, c.http_threads, "http_threads", "threads that run route handlers (long polls hold one)", "PAYENGINE_HTTP_THREADS");
+  add(app, c.http_io_threads, "http_io_threads", "event-loop threads that read and write sockets", "PAYENGINE_HTTP_IO_THREADS");
+  add(app, c.http_connections_max, "http_connections_max", "open connections (more are refused with 503)", "PAYENGINE_HTTP_CONNECTIONS_MAX");
+  add(app, c.request_read_timeout_ms, "request_read_timeout_ms", "deadline to read one request's headers and body", "PAYENGINE_REQUEST_READ_TIMEOUT_MS");
+  add(app, c.http_inflight_min, "http_inflight_min", "floor of the adaptive limit on API requests in progress", "PAYENGINE_HTTP_INFLIGHT_MIN");
+  add(app, c.http_inflight_max, "http_inflight_max", "ceiling of the adaptive limit on API requests in progress", "PAYENGINE_HTTP_INFLIGHT_MAX");
   add(app, c.request_body_max_bytes, "request_body_max_bytes", "largest accepted request body");
-  add(app, c.request_timeout_ms, "request_timeout_ms", "deadline of one API request inside the engine");
+  add(app, c.request_timeout_ms, "request_timeout_ms", "deadline of one API request inside the engine", "PAYENGINE_REQUEST_TIMEOUT_MS");
   add(app, c.long_poll_max_s, "long_poll_max_s", "longest wait_for_change");
-  add(app, c.long_polls_max, "long_polls_max", "concurrent long polls (more answer 429)");
-  add(app, c.keep_alive_timeout_s, "keep_alive_timeout_s", "idle keep-alive connection lifetime");
+  add(app, c.long_polls_max, "long_polls_max", "concurrent long polls (more answer 429)", "PAYENGINE_LONG_POLLS_MAX");
+  add(app, c.keep_alive_timeout_s, "keep_alive_timeout_s", "idle keep-alive connection lifetime", "PAYENGINE_KEEP_ALIVE_TIMEOUT_S");
   add(app, c.scheduler_threads, "scheduler_threads", "CAF worker threads (0: one per core)");
   add(app, c.registry_shards, "registry_shards", "order registry shards");
   add(app, c.live_orders_max, "live_orders_max", "live order actors in memory (LRU beyond)");

@@ -35,6 +35,29 @@ std::string label(const char* key, const std::string& value) {
   return std::string{key} + "=\"" + label_value(value) + "\"";
 }
 
+/// The front door (http/server.cpp): connections, deadlines, shedding.
+void render_front(std::string& out, const server_context& ctx) {
+  const auto& f = ctx.front;
+  family conns{out, "payengine_http_connections", "gauge", "Open client connections."};
+  conns.sample("", double(f.connections.load()));
+  family shed{out, "payengine_http_shed_total", "counter",
+              "Requests or connections refused at once to protect the engine, by reason."};
+  shed.sample(label("reason", "overload"), double(f.shed_overload.load()));
+  shed.sample(label("reason", "connections"), double(f.connections_refused.load()));
+  family timeouts{out, "payengine_http_read_timeouts_total", "counter",
+                  "Connections closed because they were idle too long or too slow to send a request."};
+  timeouts.sample("", double(f.read_timeouts.load()));
+  family bad{out, "payengine_http_malformed_total", "counter",
+             "Requests refused before routing: malformed, headers or body too large."};
+  bad.sample("", double(f.malformed.load()));
+  family inflight{out, "payengine_http_inflight", "gauge", "API requests admitted and not yet answered."};
+  inflight.sample("", double(f.inflight.load()));
+  family limit{out, "payengine_http_inflight_limit", "gauge", "The admission limit in force (adapts to latency)."};
+  limit.sample("", double(f.limit.load()));
+  family queued{out, "payengine_http_handler_queue", "gauge", "Admitted requests waiting for a handler thread."};
+  queued.sample("", double(f.queued.load()));
+}
+
 void render_shards(std::string& out, const std::vector<shard_info>& shards) {
   family live{out, "payengine_order_actors_live", "gauge", "Live order actors per registry shard."};
   for (auto& s : shards) live.sample(label("shard", std::to_string(s.index)), double(s.live));
@@ -218,6 +241,7 @@ void metrics_handler(server_context& ctx, Response& res) {
     render_inspector(out, *inspector);
   family lp{out, "payengine_long_polls", "gauge", "wait_for_change requests in progress."};
   lp.sample("", double(ctx.long_polls.load()));
+  render_front(out, ctx);
   res.status = 200;
   res.set_content(out, "text/plain; version=0.0.4; charset=utf-8");
 }
