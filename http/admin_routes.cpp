@@ -201,9 +201,14 @@ void add_admin_routes(router& svr, server_context& ctx) {
 }
 
 void add_ops_routes(router& svr, server_context& ctx) {
-  svr.get("/healthz", [](const Request&, Response& res) {
-    send_json(res, 200, {{"status", "ok"}});
-  });
+  // Liveness only: answered on the event loop, it is the server's floor.
+  auto alive = [](Response& res) { send_json(res, 200, {{"status", "ok"}}); };
+  svr.get("/healthz", {[alive](const Request&, Response& res) { alive(res); },
+                       [alive](const Request&, const std::shared_ptr<Response>& res, const reply_fn& done) {
+                         alive(*res);
+                         done();
+                         return true;
+                       }});
   svr.get("/readyz", [&ctx](const Request&, Response& res) {
     auto h = ctx.handles();
     bool db = true;

@@ -1,6 +1,7 @@
 #pragma once
-// Calling actors from HTTP threads: a caf::scoped_actor per request, and
-// every request with a finite timeout.
+// Calling actors from HTTP handlers, every request with a finite timeout:
+// `ask` blocks a pool thread (a caf::scoped_actor per request), `ask_async`
+// never blocks (for handlers that run on the event loop).
 //
 // Why not one scoped_actor per thread: in CAF 0.17 a request's timeout
 // message is delivered even after the reply came, and a blocking actor
@@ -12,6 +13,7 @@
 #include <caf/all.hpp>
 
 #include <chrono>
+#include <functional>
 
 namespace payengine::http {
 
@@ -25,6 +27,19 @@ caf::expected<Reply> ask(caf::actor_system& sys, const Handle& dest,
     .receive([&](Reply& r) { out = std::move(r); },
              [&](caf::error& err) { out = std::move(err); });
   return out;
+}
+
+/// Sends `xs...` to `dest` without waiting: `then` gets the reply or the
+/// error (timeout included) on a CAF thread. A short-lived hidden actor
+/// makes the request and ends with it, so its late timeout message is
+/// dropped with it. For handlers that run on the event loop.
+template <class Reply, class Handle, class... Ts>
+void ask_async(caf::actor_system& sys, const Handle& dest, std::chrono::milliseconds timeout,
+               std::function<void(caf::expected<Reply>)> then, Ts... xs) {
+  sys.spawn<caf::hidden>([dest, timeout, then = std::move(then), xs...](caf::event_based_actor* self) {
+    self->request(dest, timeout, xs...)
+      .then([then](Reply& r) { then(std::move(r)); }, [then](caf::error& err) { then(std::move(err)); });
+  });
 }
 
 } // namespace payengine::http

@@ -53,6 +53,16 @@ std::variant<merchant_record, api_error> authenticate(server_context& ctx,
   return found->front();
 }
 
+std::optional<std::variant<merchant_record, api_error>> authenticate_cached(server_context& ctx,
+                                                                          const request& req) {
+  auto key = bearer_token(req);
+  if (!key || key->size() > 128 || key->rfind("sk_", 0) != 0)
+    return unauthorized();
+  if (auto m = ctx.merchants.cached(sha256_hex(*key)))
+    return *m;
+  return std::nullopt;
+}
+
 bool is_admin(const server_context& ctx, const request& req) {
   auto token = bearer_token(req);
   return token && secrets_equal(*token, ctx.cfg.admin_token);

@@ -60,7 +60,9 @@ struct server_context {
   /// What a notify_url may point at (a forbidden literal address is a 400).
   net::address_policy outbound_policy;
   merchant_directory merchants;
-  std::atomic<uint32_t> long_polls{0};
+  /// wait_for_change requests in progress. Shared: an asynchronous long
+  /// poll's reply may come after the server is gone.
+  std::shared_ptr<std::atomic<uint32_t>> long_polls = std::make_shared<std::atomic<uint32_t>>(0);
   std::optional<channels::public_key> alipay_key; // verifies Alipay's notifications
   http_metrics metrics;
   /// The front door (http/server.cpp): connections and what it refused.
@@ -103,6 +105,11 @@ struct server_context {
 /// when the key could not be checked (the database is unavailable).
 std::variant<merchant_record, api_error> authenticate(server_context& ctx,
                                                      const request& req);
+
+/// authenticate() without waiting: nothing when the key is not cached (the
+/// database must be asked: run the blocking handler).
+std::optional<std::variant<merchant_record, api_error>> authenticate_cached(server_context& ctx,
+                                                                          const request& req);
 
 /// True if the request carries the admin token.
 bool is_admin(const server_context& ctx, const request& req);

@@ -52,13 +52,16 @@ std::string order_in_path(const std::string& path) {
   return std::regex_match(path, m, pattern) ? m[1].str() : std::string{};
 }
 
+bool served_here(const server_context& ctx, const request& req, const std::string& order_id) {
+  return !ctx.cluster || order_id.empty() || req.has_header(forwarded_header)
+         || ctx.cluster->owns(ctx.cluster->shard_of(order_id));
+}
+
 bool forward_if_elsewhere(server_context& ctx, const request& req,
                           response& res, const std::string& order_id) {
-  if (!ctx.cluster || order_id.empty() || req.has_header(forwarded_header))
+  if (served_here(ctx, req, order_id))
     return false;
   auto shard = ctx.cluster->shard_of(order_id);
-  if (ctx.cluster->owns(shard))
-    return false;
   auto owner = ctx.cluster->owner_of(shard);
   if (owner.node.empty() || owner.node == ctx.cluster->node_id() || owner.url.empty()) {
     moving(res, "no owner now");

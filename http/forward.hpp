@@ -20,6 +20,10 @@ constexpr const char* node_header = "X-Payengine-Node";
 /// /admin/orders/{id}); empty if none.
 std::string order_in_path(const std::string& path);
 
+/// True when this node serves `order_id` itself (one node, its own shard,
+/// or a request already forwarded once): nothing to forward.
+bool served_here(const server_context& ctx, const request& req, const std::string& order_id);
+
 /// True when `order_id`'s shard is served elsewhere and `res` holds the
 /// answer: the owner's, or 503 with Retry-After while the shard moves (or
 /// the owner cannot be reached; never a 2xx that was not committed).

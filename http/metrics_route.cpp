@@ -240,7 +240,7 @@ void metrics_handler(server_context& ctx, Response& res) {
   if (inspector)
     render_inspector(out, *inspector);
   family lp{out, "payengine_long_polls", "gauge", "wait_for_change requests in progress."};
-  lp.sample("", double(ctx.long_polls.load()));
+  lp.sample("", double(ctx.long_polls->load()));
   render_front(out, ctx);
   res.status = 200;
   res.set_content(out, "text/plain; version=0.0.4; charset=utf-8");

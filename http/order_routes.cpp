@@ -8,6 +8,7 @@
 #include "messages/timestamps.hpp"
 
 #include <cmath>
+#include <future>
 
 namespace payengine::http {
 
@@ -29,6 +30,33 @@ handler merchant_route(
     }
     fn(req, res, std::get<merchant_record>(m));
   };
+}
+
+route_handlers merchant_async_route(server_context& ctx, merchant_async_body body) {
+  auto fast = [&ctx, body](const request& req, const std::shared_ptr<response>& res,
+                           const reply_fn& done) {
+    auto m = authenticate_cached(ctx, req);
+    if (!m)
+      return false; // the key must be looked up: the pool does it
+    if (auto* err = std::get_if<api_error>(&*m)) {
+      send(*res, *err);
+      done();
+      return true;
+    }
+    body(req, res, std::get<merchant_record>(*m), done);
+    return true;
+  };
+  auto blocking = [&ctx, body](const request& req, response& res) {
+    auto m = authenticate(ctx, req);
+    if (auto* err = std::get_if<api_error>(&m))
+      return send(res, *err);
+    auto out = std::make_shared<response>();
+    std::promise<void> finished;
+    body(req, out, std::get<merchant_record>(m), [&finished] { finished.set_value(); });
+    finished.get_future().wait();
+    res = std::move(*out);
+  };
+  return {blocking, fast};
 }
 
 void send_reply(Response& res, const caf::expected<order_reply>& reply, int ok_status) {
@@ -137,42 +165,47 @@ void create_order_handler(server_context& ctx, const Request& req, Response& res
 }
 
 /// `GET /v1/orders/{id}?wait_for_change=N&version=V`: a bounded long poll.
-void get_order_handler(server_context& ctx, const Request& req, Response& res,
-                       const merchant_record& m) {
+/// Never blocks: the reply (or the change) completes the response.
+void get_order_async(server_context& ctx, const Request& req, const std::shared_ptr<Response>& res,
+                     const merchant_record& m, const reply_fn& done) {
   auto id = req.matches[1].str();
   if (!valid_order_id(id)) {
-    send(res, not_found());
-    return;
+    send(*res, not_found());
+    return done();
   }
-  if (!req.has_param("wait_for_change")) {
-    auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(id),
-                                  ctx.request_timeout(), get_order{id, m.id});
-    send_reply(res, reply, 200);
-    return;
-  }
+  auto answer = [res, done](caf::expected<order_reply> reply) {
+    send_reply(*res, reply, 200);
+    done();
+  };
+  if (!req.has_param("wait_for_change"))
+    return ask_async<order_reply>(ctx.sys, ctx.handles()->shard_for(id), ctx.request_timeout(),
+                                  answer, get_order{id, m.id});
   auto wait_s = parse_bounded_int(req.get_param_value("wait_for_change"), 0,
                                   ctx.cfg.long_poll_max_s);
   auto version = parse_bounded_int(req.has_param("version") ? req.get_param_value("version") : "0",
                                    0, INT64_MAX);
   if (!wait_s || !version) {
-    send(res, invalid_request("parameter_invalid",
-                              "wait_for_change must be 0 to " + std::to_string(ctx.cfg.long_poll_max_s)
-                                + " seconds and version a non-negative integer.",
-                              !wait_s ? "wait_for_change" : "version"));
-    return;
+    send(*res, invalid_request("parameter_invalid",
+                               "wait_for_change must be 0 to " + std::to_string(ctx.cfg.long_poll_max_s)
+                                 + " seconds and version a non-negative integer.",
+                               !wait_s ? "wait_for_change" : "version"));
+    return done();
   }
-  if (ctx.long_polls.fetch_add(1) >= ctx.cfg.long_polls_max) {
-    ctx.long_polls.fetch_sub(1);
-    send(res, {429, "rate_limit_error", "too_many_long_polls",
-               "Too many concurrent wait_for_change requests; retry later.", {}, {}, true});
-    return;
+  auto polls = ctx.long_polls;
+  if (polls->fetch_add(1) >= ctx.cfg.long_polls_max) {
+    polls->fetch_sub(1);
+    send(*res, {429, "rate_limit_error", "too_many_long_polls",
+                "Too many concurrent wait_for_change requests; retry later.", {}, {}, true});
+    return done();
   }
   auto wait_ms = static_cast<uint32_t>(*wait_s * 1000);
-  auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(id),
-                                ctx.request_timeout() + std::chrono::milliseconds{wait_ms},
-                                watch_order{id, m.id, *version, wait_ms});
-  ctx.long_polls.fetch_sub(1);
-  send_reply(res, reply, 200);
+  ask_async<order_reply>(ctx.sys, ctx.handles()->shard_for(id),
+                         ctx.request_timeout() + std::chrono::milliseconds{wait_ms},
+                         [polls, answer](caf::expected<order_reply> reply) {
+                           polls->fetch_sub(1);
+                           answer(std::move(reply));
+                         },
+                         watch_order{id, m.id, *version, wait_ms});
 }
 
 void list_orders_handler(server_context& ctx, const Request& req, Response& res,
@@ -271,10 +304,11 @@ void add_order_routes(router& svr, server_context& ctx) {
                                                    const merchant_record& m) {
     list_orders_handler(ctx, req, res, m);
   }));
-  svr.get(R"(/v1/orders/([^/]+))", merchant_route(ctx, [&ctx](const Request& req, Response& res,
-                                                             const merchant_record& m) {
-    get_order_handler(ctx, req, res, m);
-  }));
+  svr.get(R"(/v1/orders/([^/]+))",
+          merchant_async_route(ctx, [&ctx](const Request& req, const std::shared_ptr<Response>& res,
+                                           const merchant_record& m, const reply_fn& done) {
+            get_order_async(ctx, req, res, m, done);
+          }));
   svr.post(R"(/v1/orders/([^/]+)/cancel)", merchant_route(ctx, [&ctx](const Request& req, Response& res,
                                                                      const merchant_record& m) {
     with_idempotency(ctx, req, res, m, [&](Response& r) { cancel_order_handler(ctx, req, r, m); });

@@ -56,37 +56,34 @@ void split_target(request& req) {
   }
 }
 
-void router::add(const std::string& method, const std::string& pattern, handler h) {
+const std::string& router::unmatched() {
+  static const std::string label = "unmatched";
+  return label;
+}
+
+void router::add(const std::string& method, const std::string& pattern, route_handlers h) {
   routes_.push_back({method, pattern, std::regex{pattern}, http_metrics::route_label(pattern),
                      std::move(h)});
 }
 
-const std::string& router::dispatch(request& req, response& res) const {
-  static const std::string unmatched = "unmatched";
+const router::route* router::match(request& req, response& res) const {
   // HEAD runs the GET route; the server sends its headers only.
   const std::string method = req.method == "HEAD" ? "GET" : req.method;
-  const route* found = nullptr;
   const route* same_path = nullptr;
   std::smatch matches;
   for (const auto& r : routes_) {
     if (!std::regex_match(req.path, matches, r.regex))
       continue;
     if (r.method == method) {
-      found = &r;
-      break;
+      req.matches = std::move(matches);
+      return &r;
     }
     if (!same_path)
       same_path = &r;
   }
-  if (found) {
-    req.matches = std::move(matches);
-    if (!intercept_ || !intercept_(req, res))
-      found->run(req, res);
-    return found->label;
-  }
   if (!same_path) {
     send(res, {404, "invalid_request_error", "route_not_found", "No such route.", {}, {}});
-    return unmatched;
+    return nullptr;
   }
   std::set<std::string> methods; // sorted: a stable Allow header
   for (const auto& r : routes_)
@@ -98,7 +95,12 @@ const std::string& router::dispatch(request& req, response& res) const {
   res.set_header("Allow", allow);
   send(res, {405, "invalid_request_error", "method_not_allowed",
              req.method.substr(0, 16) + " is not allowed here; use " + allow + ".", {}, {}});
-  return same_path->label;
+  return nullptr;
+}
+
+void router::run(const route& r, const request& req, response& res) const {
+  if (!intercept_ || !intercept_(req, res))
+    r.handlers.run(req, res);
 }
 
 } // namespace payengine::http

@@ -125,17 +125,22 @@ void raise_file_limit(uint32_t connections) {
 class session;
 
 /// Everything the sessions share: the event loop, the router, the pool.
-class api_server::front {
+/// Shared: an asynchronous handler's reply may come after the server was
+/// stopped; it then finds the front (and the context) still in place.
+class api_server::front : public std::enable_shared_from_this<api_server::front> {
 public:
-  explicit front(server_context& ctx)
-    : ctx_(ctx),
-      routes_([c = &ctx](const request& req, response& res) {
-        // Several nodes: a request about another node's order goes there.
-        return forward_if_elsewhere(*c, req, res, order_in_path(req.path));
-      }),
+  explicit front(std::shared_ptr<server_context> ctx)
+    : owner_(std::move(ctx)),
+      ctx_(*owner_),
+      routes_(
+        [c = &ctx_](const request& req, response& res) {
+          // Several nodes: a request about another node's order goes there.
+          return forward_if_elsewhere(*c, req, res, order_in_path(req.path));
+        },
+        [c = &ctx_](const request& req) { return served_here(*c, req, order_in_path(req.path)); }),
       acceptor_(ioc_),
-      pool_(ctx.cfg.http_threads) {
-    ctx.front.limit = ctx.cfg.http_inflight_max;
+      pool_(ctx_.cfg.http_threads) {
+    ctx_.front.limit = ctx_.cfg.http_inflight_max;
   }
 
   router& routes() { return routes_; }
@@ -159,7 +164,12 @@ private:
   /// Admission: true if the request may run now (it then holds a slot).
   bool admit(const request& req, bool& counted);
   void finish(bool counted, clock_type::duration took, int status);
+  /// Answers `res` on `s`: the admission slot back, the metrics, the write.
+  void complete(const std::shared_ptr<session>& s, const std::shared_ptr<request>& req,
+                const std::shared_ptr<response>& res, const std::string& label, bool counted,
+                clock_type::time_point started);
 
+  std::shared_ptr<server_context> owner_;
   server_context& ctx_;
   router routes_;
   net::io_context ioc_;
@@ -259,9 +269,10 @@ private:
       srv_.ctx().front.read_timeouts++;
       return close(); // idle, or too slow to send one request
     }
-    if (!started || ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted
-        || ec == net::error::connection_reset || ec == net::error::eof)
-      return close();
+    if (!started || ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message
+        || ec == net::error::operation_aborted || ec == net::error::connection_reset
+        || ec == net::error::eof)
+      return close(); // the client went away (mid-request: nobody to answer)
     srv_.ctx().front.malformed++;
     api_error e{400, "invalid_request_error", "malformed_http",
                 "Malformed HTTP request.", {}, {}};
@@ -461,40 +472,82 @@ void api_server::front::finish(bool counted, clock_type::duration, int) {
 void api_server::front::handle(std::shared_ptr<session> s, std::shared_ptr<request> req) {
   auto started = clock_type::now();
   auto res = std::make_shared<response>();
-  res->set_header(node_header, ctx_.cfg.node_id);
-  bool head = req->method == "HEAD";
   open_requests_++;
   if (auto refusal = refused_before_routing(*req)) {
     send(*res, *refusal);
-    ctx_.metrics.observe("unmatched", method_label(req->method), res->status, clock_type::now() - started);
-    return s->reply(res, head);
+    return complete(s, req, res, router::unmatched(), false, started);
   }
+  const auto* route = routes_.match(*req, *res);
+  if (!route) // 404, 405
+    return complete(s, req, res, router::unmatched(), false, started);
   bool counted = false;
   if (!admit(*req, counted)) {
     ctx_.front.shed_overload++;
     send(*res, unavailable_nothing_changed("overloaded", "The engine is at capacity; nothing was changed. Retry after a moment."));
-    ctx_.metrics.observe("shed", method_label(req->method), res->status, clock_type::now() - started);
-    return s->reply(res, head);
+    static const std::string shed = "shed";
+    return complete(s, req, res, shed, false, started);
+  }
+  if (routes_.may_run_async(*route, *req)) {
+    // On the event loop: the handler only sends messages; whoever
+    // completes the response (a CAF thread) hands it back to the session.
+    // The reply holds the front: one that comes after stop() (a long poll
+    // ended by the shutdown) still finds the event loop's objects in place.
+    struct pending { // members end in reverse order: the session first
+      std::shared_ptr<front> owner;
+      std::shared_ptr<session> s;
+      std::shared_ptr<request> req;
+      std::shared_ptr<response> res;
+      std::atomic<bool> answered{false};
+    };
+    auto p = std::make_shared<pending>();
+    p->owner = shared_from_this();
+    p->s = s;
+    p->req = req;
+    p->res = res;
+    reply_fn done = [p, route, counted, started] {
+      if (!p->answered.exchange(true))
+        p->owner->complete(p->s, p->req, p->res, route->label, counted, started);
+    };
+    bool taken = false;
+    try {
+      taken = route->handlers.fast(*req, res, done);
+    } catch (const std::exception& e) {
+      logging::error("http.exception", {{"path", req->path}, {"error", e.what()}});
+      *res = response{};
+      send(*res, {500, "api_error", "internal_error", "An internal error occurred.", {}, {}});
+      done();
+      return;
+    }
+    if (taken)
+      return;
   }
   ctx_.front.queued++;
-  pool_.post([this, s, req, res, head, counted, started] {
+  pool_.post([this, s, req, res, route, counted, started] {
     ctx_.front.queued--;
-    static const std::string failed = "unmatched";
-    const std::string* label = &failed;
     try {
-      label = &routes_.dispatch(*req, *res);
+      routes_.run(*route, *req, *res);
     } catch (const std::exception& e) {
       logging::error("http.exception", {{"path", req->path}, {"error", e.what()}});
       *res = response{};
       send(*res, {500, "api_error", "internal_error", "An internal error occurred.", {}, {}});
     }
-    if (res->status < 0)
-      send(*res, {500, "api_error", "internal_error", "The route gave no answer.", {}, {}});
-    auto took = clock_type::now() - started;
-    finish(counted, took, res->status);
-    ctx_.metrics.observe(*label, method_label(req->method), res->status, took);
-    s->reply(res, head);
+    complete(s, req, res, route->label, counted, started);
   });
+}
+
+void api_server::front::complete(const std::shared_ptr<session>& s, const std::shared_ptr<request>& req,
+                                 const std::shared_ptr<response>& res, const std::string& label,
+                                 bool counted, clock_type::time_point started) {
+  if (res->status < 0)
+    send(*res, {500, "api_error", "internal_error", "The route gave no answer.", {}, {}});
+  // API.md "Several nodes": the node that served the request (a forwarded
+  // answer carries the owner's).
+  if (!res->headers.count(node_header))
+    res->set_header(node_header, ctx_.cfg.node_id);
+  auto took = clock_type::now() - started;
+  finish(counted, took, res->status);
+  ctx_.metrics.observe(label, method_label(req->method), res->status, took);
+  s->reply(res, req->method == "HEAD");
 }
 
 void api_server::front::run_stream(std::function<void()> body) {
@@ -544,12 +597,12 @@ void api_server::front::stop() {
 api_server::api_server(caf::actor_system& sys, std::shared_ptr<engine_directory> directory,
                        engine_config cfg, std::optional<channels::public_key> alipay_key,
                        std::shared_ptr<shard_map> cluster)
-  : ctx_(std::make_unique<server_context>(sys, std::move(directory), std::move(cfg))) {
+  : ctx_(std::make_shared<server_context>(sys, std::move(directory), std::move(cfg))) {
   ctx_->alipay_key = std::move(alipay_key);
   ctx_->cluster = std::move(cluster);
   if (ctx_->alipay_key && ctx_->handles()->gateway)
     ctx_->channels.insert("alipay");
-  front_ = std::make_unique<front>(*ctx_);
+  front_ = std::make_shared<front>(ctx_);
   auto& routes = front_->routes();
   add_order_routes(routes, *ctx_);
   add_admin_routes(routes, *ctx_);

@@ -40,8 +40,8 @@ public:
   class front; // server.cpp: the event loop, the router, the worker pool
 
 private:
-  std::unique_ptr<server_context> ctx_;
-  std::unique_ptr<front> front_;
+  std::shared_ptr<server_context> ctx_;
+  std::shared_ptr<front> front_;
   int port_ = 0;
 };
 
