@@ -29,6 +29,13 @@ struct engine_config {
   uint32_t long_poll_max_s = 30;
   uint32_t long_polls_max = 48;
   uint32_t keep_alive_timeout_s = 5;
+  /// Defaults of a new merchant's rate limit (API.md v1.1 "Overload"):
+  /// requests a second (0: unlimited) and burst (0: one second's worth).
+  uint32_t merchant_rate_per_s = 0;
+  uint32_t merchant_burst = 0;
+  /// How long a node trusts its cached merchant record: a PATCH on another
+  /// node reaches this one within this time.
+  uint32_t merchant_cache_ttl_ms = 5'000;
 
   // --- actors ------------------------------------------------------------
   uint32_t scheduler_threads = 0; // 0: one per core
