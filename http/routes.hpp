@@ -25,6 +25,7 @@ public:
     : svr_(svr), intercept_(std::move(intercept)) {}
   void get(const std::string& pattern, httplib::Server::Handler handler);
   void post(const std::string& pattern, httplib::Server::Handler handler);
+  void patch(const std::string& pattern, httplib::Server::Handler handler);
   /// After every route: the other methods of each pattern answer 405.
   void refuse_other_methods();
 

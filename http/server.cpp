@@ -104,6 +104,11 @@ void router::post(const std::string& pattern, httplib::Server::Handler handler) 
   svr_.Post(pattern, labelled(pattern, intercepted(std::move(handler))));
 }
 
+void router::patch(const std::string& pattern, httplib::Server::Handler handler) {
+  methods_[pattern].insert("PATCH");
+  svr_.Patch(pattern, labelled(pattern, intercepted(std::move(handler))));
+}
+
 void router::refuse_other_methods() {
   for (const auto& [pattern, methods] : methods_) {
     std::string allow;
@@ -119,7 +124,8 @@ void router::refuse_other_methods() {
     if (!methods.count("POST"))
       svr_.Post(pattern, refuse);
     svr_.Put(pattern, refuse);
-    svr_.Patch(pattern, refuse);
+    if (!methods.count("PATCH"))
+      svr_.Patch(pattern, refuse);
     svr_.Delete(pattern, refuse);
     svr_.Options(pattern, refuse);
   }
