@@ -27,9 +27,12 @@ protected:
     PE_REQUIRE_DATABASE();
     db_ = std::make_unique<test_database>("rate_limit");
     // A default burst without a default rate: new merchants stay unlimited.
-    engine_ = std::make_unique<engine_process>(
-      db_->url(), std::map<std::string, std::string>{{"PAYENGINE_MERCHANT_BURST", "7"}});
+    engine_ = std::make_unique<engine_process>(db_->url(), node_env());
     engine_->start();
+  }
+
+  static std::map<std::string, std::string> node_env() {
+    return {{"PAYENGINE_MERCHANT_BURST", "7"}, {"PAYENGINE_MERCHANT_CACHE_TTL_MS", "300"}};
   }
 
   http_result admin(const std::string& method, const std::string& path, const std::string& body) {
@@ -202,6 +205,38 @@ TEST_F(rate_limit_test, a_bad_patch_answers_400_and_changes_nothing) {
   auto allow = get.headers.find("Allow");
   ASSERT_NE(allow, get.headers.end());
   EXPECT_EQ(allow->second, "PATCH");
+}
+
+/// Several nodes: a PATCH served by one node reaches another once that
+/// node's cached merchant expires (merchant_cache_ttl_ms, 300 ms here).
+TEST_F(rate_limit_test, a_patch_on_one_node_reaches_another_within_the_cache_ttl) {
+  engine_process other{db_->url(), node_env()};
+  other.start();
+  auto m = create_merchant({{"name", "Two nodes"}, {"rate_per_s", 1}, {"burst", 1}});
+  auto key = m["api_key"].get<std::string>();
+  auto lists_at_once = [&](int n) { // GET /v1/orders on the other node; how many got 200
+    std::vector<std::thread> threads;
+    std::atomic<int> ok{0};
+    for (int i = 0; i < n; ++i)
+      threads.emplace_back([&] { ok += other.request("GET", "/v1/orders", key).status == 200; });
+    for (auto& t : threads)
+      t.join();
+    return ok.load();
+  };
+  EXPECT_LE(lists_at_once(5), 2); // cached there with 1/s, burst 1 (+1 if a second passed)
+
+  auto patched = admin("PATCH", "/admin/merchants/" + m["id"].get<std::string>(),
+                       json{{"rate_per_s", 1000}, {"burst", 1000}}.dump());
+  ASSERT_EQ(patched.status, 200) << patched.raw;
+  // Polls with a deadline: all 5 at once pass only under the new limit.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  int ok = 0;
+  while (ok < 5 && std::chrono::steady_clock::now() < deadline) {
+    ok = lists_at_once(5);
+    if (ok < 5)
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  }
+  EXPECT_EQ(ok, 5);
 }
 
 } // namespace
