@@ -346,6 +346,14 @@ storage_writer_actor::behavior_type storage_writer_impl(storage_writer_self self
         return out;
       });
     },
+    [=](const merchant_patch& p) {
+      return enqueue<std::vector<merchant_record>>(self, [p](pqxx::work& tx) {
+        std::vector<merchant_record> out;
+        if (auto m = storage::patch_merchant(tx, p))
+          out.push_back(std::move(*m));
+        return out;
+      });
+    },
     [=](const idempotency_claim& c) {
       return enqueue<idempotency_result>(self, [c](pqxx::work& tx) {
         return storage::claim_idempotency_key(tx, c);

@@ -111,6 +111,9 @@ void add_limit_options(CLI::App& app, engine_config& c) {
   add(app, c.long_poll_max_s, "long_poll_max_s", "longest wait_for_change");
   add(app, c.long_polls_max, "long_polls_max", "concurrent long polls (more answer 429)", "PAYENGINE_LONG_POLLS_MAX");
   add(app, c.keep_alive_timeout_s, "keep_alive_timeout_s", "idle keep-alive connection lifetime", "PAYENGINE_KEEP_ALIVE_TIMEOUT_S");
+  add(app, c.merchant_rate_per_s, "merchant_rate_per_s", "a new merchant's requests a second (0: unlimited)", "PAYENGINE_MERCHANT_RATE_PER_S");
+  add(app, c.merchant_burst, "merchant_burst", "a new merchant's burst (0: one second's worth)", "PAYENGINE_MERCHANT_BURST");
+  add(app, c.merchant_cache_ttl_ms, "merchant_cache_ttl_ms", "how long a cached merchant record is trusted (changes on other nodes show after this)", "PAYENGINE_MERCHANT_CACHE_TTL_MS");
   add(app, c.scheduler_threads, "scheduler_threads", "CAF worker threads (0: one per core)");
   add(app, c.registry_shards, "registry_shards", "order registry shards");
   add(app, c.live_orders_max, "live_orders_max", "live order actors in memory (LRU beyond)");
@@ -308,6 +311,10 @@ std::string validate(const engine_config& c) {
     return "stream_clients_max must be under half of http_threads (each stream holds a thread)";
   if (c.notify_schedule_s.empty() || c.notify_schedule_s.find_first_not_of("0123456789,") != std::string::npos)
     return "notify_schedule_s must be comma-separated whole seconds";
+  if (c.merchant_rate_per_s > 1'000'000 || c.merchant_burst > 1'000'000)
+    return "merchant_rate_per_s and merchant_burst must be 0..1000000";
+  if (c.merchant_cache_ttl_ms < 10 || c.merchant_cache_ttl_ms > 3'600'000)
+    return "merchant_cache_ttl_ms must be 10..3600000";
   if (auto err = validate_gateway(c); !err.empty())
     return err;
   if (auto err = validate_storage_limits(c); !err.empty())

@@ -34,6 +34,13 @@ struct engine_config {
   uint32_t request_read_timeout_ms = 5'000; // headers and body of one request, from its first byte
   uint32_t http_inflight_min = 8;        // the adaptive admission limit's floor
   uint32_t http_inflight_max = 96;       // and its ceiling (below http_threads)
+  /// Defaults of a new merchant's rate limit (API.md v1.1 "Overload"):
+  /// requests a second (0: unlimited) and burst (0: one second's worth).
+  uint32_t merchant_rate_per_s = 0;
+  uint32_t merchant_burst = 0;
+  /// How long a node trusts its cached merchant record: a PATCH on another
+  /// node reaches this one within this time.
+  uint32_t merchant_cache_ttl_ms = 5'000;
 
   // --- actors ------------------------------------------------------------
   uint32_t scheduler_threads = 0; // 0: one per core

@@ -27,30 +27,38 @@ handler admin_route(server_context& ctx, F fn) {
   };
 }
 
+/// The merchant object (API.md): the secrets are shown only at creation.
+json merchant_json(const merchant_record& m) {
+  return {{"id", m.id}, {"object", "merchant"}, {"name", m.name},
+          {"notify_url", m.notify_url.empty() ? json(nullptr) : json(m.notify_url)},
+          {"rate_per_s", m.rate_per_s}, {"burst", m.burst},
+          {"created_at", to_rfc3339(m.created_at)}};
+}
+
+/// A new merchant from validated fields; the rate defaults from the config.
+merchant_record new_merchant(const server_context& ctx, const merchant_fields& f) {
+  merchant_record m;
+  m.id = new_id("mch");
+  m.name = *f.name;
+  m.notify_url = f.notify_url.value_or("");
+  m.rate_per_s = f.rate_per_s.value_or(ctx.cfg.merchant_rate_per_s);
+  m.burst = f.burst.value_or(ctx.cfg.merchant_burst);
+  m.webhook_secret = "whsec_" + base64_encode(random_bytes(32));
+  m.created_at = now_us();
+  return m;
+}
+
 void create_merchant(server_context& ctx, const Request& req, Response& res) {
   auto body = parse_json_object(req.body);
   if (auto* err = std::get_if<api_error>(&body))
     return send(res, *err);
-  auto& b = std::get<json>(body);
-  for (auto& [k, v] : b.items())
-    if (k != "name" && k != "notify_url")
-      return send(res, invalid_request("parameter_unknown", "Received unknown parameter: " + k.substr(0, 64) + ".", k.substr(0, 64)));
-  auto name = b.find("name");
-  if (name == b.end() || !name->is_string() || name->get<std::string>().empty()
-      || !acceptable_text(name->get_ref<const std::string&>(), 200))
+  auto fields = parse_merchant_fields(std::get<json>(body), ctx.outbound_policy);
+  if (auto* err = std::get_if<api_error>(&fields))
+    return send(res, *err);
+  auto& f = std::get<merchant_fields>(fields);
+  if (!f.name)
     return send(res, invalid_param("name", "name must be a string of 1 to 200 characters, without NUL."));
-  merchant_record m;
-  m.id = new_id("mch");
-  m.name = name->get<std::string>();
-  if (auto url = b.find("notify_url"); url != b.end() && !url->is_null()) {
-    if (!url->is_string() || url->get<std::string>().size() > 2048 || !plausible_url(url->get<std::string>()))
-      return send(res, invalid_param("notify_url", "notify_url must be an http:// or https:// URL."));
-    if (auto err = check_notify_url_target(url->get_ref<const std::string&>(), ctx.outbound_policy))
-      return send(res, *err);
-    m.notify_url = url->get<std::string>();
-  }
-  m.webhook_secret = "whsec_" + base64_encode(random_bytes(32));
-  m.created_at = now_us();
+  auto m = new_merchant(ctx, f);
   auto api_key = new_id("sk", 32);
   auto hash = sha256_hex(api_key);
   auto ok = ask<bool>(ctx.sys, ctx.handles()->writer_for(hash), ctx.request_timeout(),
@@ -58,10 +66,38 @@ void create_merchant(server_context& ctx, const Request& req, Response& res) {
   if (!ok)
     return send(res, from_engine_error(ok.error()));
   ctx.merchants.remember(hash, m);
-  send_json(res, 201, {{"id", m.id}, {"object", "merchant"}, {"name", m.name},
-                       {"notify_url", m.notify_url.empty() ? json(nullptr) : json(m.notify_url)},
-                       {"api_key", api_key}, {"webhook_secret", m.webhook_secret},
-                       {"created_at", to_rfc3339(m.created_at)}});
+  auto out = merchant_json(m);
+  out["api_key"] = api_key;
+  out["webhook_secret"] = m.webhook_secret;
+  send_json(res, 201, out);
+}
+
+/// PATCH /admin/merchants/{id}: name, notify_url, rate_per_s, burst. This
+/// node's cache takes the change at once; the others within their TTL.
+void patch_merchant(server_context& ctx, const Request& req, Response& res) {
+  auto id = req.matches[1].str();
+  auto body = parse_json_object(req.body);
+  if (auto* err = std::get_if<api_error>(&body))
+    return send(res, *err);
+  if (std::get<json>(body).empty())
+    return send(res, invalid_request("empty_body", "Send at least one of name, notify_url, rate_per_s, burst."));
+  auto fields = parse_merchant_fields(std::get<json>(body), ctx.outbound_policy);
+  if (auto* err = std::get_if<api_error>(&fields))
+    return send(res, *err);
+  if (!well_formed_id(id, "mch"))
+    return send(res, not_found("merchant"));
+  const auto& f = std::get<merchant_fields>(fields);
+  merchant_patch p{id, f.name.has_value(), f.name.value_or(""), f.notify_url.has_value(),
+                   f.notify_url.value_or(""), f.rate_per_s.has_value(), f.rate_per_s.value_or(0),
+                   f.burst.has_value(), f.burst.value_or(0)};
+  auto changed = ask<std::vector<merchant_record>>(ctx.sys, ctx.handles()->writer_for(id),
+                                                   ctx.request_timeout(), p);
+  if (!changed)
+    return send(res, from_engine_error(changed.error()));
+  if (changed->empty())
+    return send(res, not_found("merchant"));
+  ctx.merchants.update(changed->front());
+  send_json(res, 200, merchant_json(changed->front()));
 }
 
 void order_detail(server_context& ctx, const Request& req, Response& res) {
@@ -185,6 +221,9 @@ void add_admin_routes(router& svr, server_context& ctx) {
   }));
   svr.post("/admin/merchants", admin_route(ctx, [&ctx](const Request& req, Response& res) {
     create_merchant(ctx, req, res);
+  }));
+  svr.patch(R"(/admin/merchants/([^/]+))", admin_route(ctx, [&ctx](const Request& req, Response& res) {
+    patch_merchant(ctx, req, res);
   }));
   svr.get(R"(/admin/orders/([^/]+))", admin_route(ctx, [&ctx](const Request& req, Response& res) {
     order_detail(ctx, req, res);

@@ -48,7 +48,7 @@ nlohmann::json to_json(const api_error& e) {
 
 void send(response& res, const api_error& e) {
   if (e.status == 429 || e.status == 503)
-    res.set_header("Retry-After", "1");
+    res.set_header("Retry-After", std::to_string(e.retry_after_s));
   if (e.nothing_changed)
     res.set_header(nothing_changed_header, "true");
   send_json(res, e.status, to_json(e));

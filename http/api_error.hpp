@@ -5,6 +5,7 @@
 #include "http/message.hpp"
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <string>
 
 namespace payengine::http {
@@ -20,6 +21,8 @@ struct api_error {
   /// request again is safe, and its Idempotency-Key is released. Sent as
   /// `Payengine-Nothing-Changed: true`.
   bool nothing_changed = false;
+  /// Retry-After of a 429 or 503, in whole seconds.
+  uint32_t retry_after_s = 1;
 };
 
 /// The header that carries api_error::nothing_changed.

@@ -5,21 +5,53 @@
 #include "messages/errors.hpp"
 #include "messages/ids.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 namespace payengine::http {
 
-void merchant_directory::remember(const std::string& key_hash, const merchant_record& m) {
+void merchant_directory::remember(const std::string& key_hash, const merchant_record& m,
+                                  time_point now) {
   std::unique_lock lock{mtx_};
-  by_hash_[key_hash] = m;
+  if (by_hash_.size() >= next_sweep_)
+    drop_expired(now);
+  by_hash_[key_hash] = {m, now};
+  hash_by_id_[m.id] = key_hash;
 }
 
-std::optional<merchant_record> merchant_directory::cached(const std::string& key_hash) const {
+std::optional<merchant_record> merchant_directory::cached(const std::string& key_hash,
+                                                          time_point now) const {
   std::shared_lock lock{mtx_};
   auto i = by_hash_.find(key_hash);
-  if (i == by_hash_.end())
+  if (i == by_hash_.end() || now - i->second.at >= ttl_)
     return std::nullopt;
-  return i->second;
+  return i->second.merchant;
+}
+
+void merchant_directory::update(const merchant_record& m, time_point now) {
+  std::unique_lock lock{mtx_};
+  auto id = hash_by_id_.find(m.id);
+  if (id == hash_by_id_.end())
+    return;
+  by_hash_[id->second] = {m, now};
+}
+
+size_t merchant_directory::size() const {
+  std::shared_lock lock{mtx_};
+  return by_hash_.size();
+}
+
+void merchant_directory::drop_expired(time_point now) {
+  for (auto i = by_hash_.begin(); i != by_hash_.end();) {
+    if (now - i->second.at < ttl_) {
+      ++i;
+      continue;
+    }
+    hash_by_id_.erase(i->second.merchant.id);
+    i = by_hash_.erase(i);
+  }
+  // All fresh: wait until the map doubles, so sweeps cost O(1) per insert.
+  next_sweep_ = std::max<size_t>(1'024, by_hash_.size() * 2);
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include "http/metrics.hpp"
 #include "http/api_error.hpp"
 #include "http/message.hpp"
+#include "http/rate_limits.hpp"
 #include "messages/cluster.hpp"
 #include "messages/interfaces.hpp"
 #include "net/address_policy.hpp"
@@ -30,20 +31,42 @@
 
 namespace payengine::http {
 
-/// Merchants by the hash of their API key, cached after the first lookup.
+/// Merchants by the hash of their API key, cached after a lookup for `ttl`:
+/// a change made on another node (PATCH /admin/merchants/{id}) shows here
+/// after at most that long; the node making it updates its entry at once.
 class merchant_directory {
 public:
-  void remember(const std::string& key_hash, const merchant_record& m);
-  std::optional<merchant_record> cached(const std::string& key_hash) const;
+  using time_point = std::chrono::steady_clock::time_point;
+
+  explicit merchant_directory(std::chrono::milliseconds ttl = std::chrono::seconds{5}) : ttl_(ttl) {}
+
+  void remember(const std::string& key_hash, const merchant_record& m,
+                time_point now = std::chrono::steady_clock::now());
+  /// Nothing when unknown or older than the TTL (then read it again).
+  std::optional<merchant_record> cached(const std::string& key_hash,
+                                       time_point now = std::chrono::steady_clock::now()) const;
+  /// Replaces the cached record of merchant `m.id`, if any.
+  void update(const merchant_record& m, time_point now = std::chrono::steady_clock::now());
+  size_t size() const;
 
 private:
+  struct entry {
+    merchant_record merchant;
+    time_point at;
+  };
+  void drop_expired(time_point now);
+
+  const std::chrono::milliseconds ttl_;
   mutable std::shared_mutex mtx_;
-  std::unordered_map<std::string, merchant_record> by_hash_;
+  std::unordered_map<std::string, entry> by_hash_;
+  std::unordered_map<std::string, std::string> hash_by_id_;
+  size_t next_sweep_ = 1'024; // expired entries go when the map reaches this
 };
 
 struct server_context {
   server_context(caf::actor_system& system, std::shared_ptr<engine_directory> d, engine_config c)
-    : sys(system), directory(std::move(d)), cfg(std::move(c)) {
+    : sys(system), directory(std::move(d)), cfg(std::move(c)),
+      merchants(std::chrono::milliseconds{cfg.merchant_cache_ttl_ms}) {
     // Validated with the configuration: a bad allow list never starts.
     auto parsed = net::address_policy::parse(cfg.outbound_allow);
     if (auto* p = std::get_if<net::address_policy>(&parsed))
@@ -63,6 +86,8 @@ struct server_context {
   /// wait_for_change requests in progress. Shared: an asynchronous long
   /// poll's reply may come after the server is gone.
   std::shared_ptr<std::atomic<uint32_t>> long_polls = std::make_shared<std::atomic<uint32_t>>(0);
+  /// The merchants' request rate limits on this node (API.md v1.1 "Overload").
+  merchant_rate_limits rate_limits;
   std::optional<channels::public_key> alipay_key; // verifies Alipay's notifications
   http_metrics metrics;
   /// The front door (http/server.cpp): connections and what it refused.

@@ -83,7 +83,36 @@ double http_metrics::quantile(const totals& before, const totals& now, double q)
   return buckets.back(); // beyond the last bucket: report its bound
 }
 
+void http_metrics::shed(const std::string& reason) {
+  std::lock_guard lock{shed_mtx_};
+  shed_[reason]++;
+}
+
+namespace {
+
+/// payengine_http_shed_total (overload: the admission limit; connections:
+/// over http_connections_max); every reason always shown, so that a rate()
+/// over it starts at 0 rather than at the first refusal.
+void render_shed(std::string& out, std::map<std::string, uint64_t> shed) {
+  for (const char* always : {"merchant_rate", "overload", "connections"})
+    shed.emplace(always, 0);
+  out += "# HELP payengine_http_shed_total Requests refused before their handler ran, by reason.\n"
+         "# TYPE payengine_http_shed_total counter\n";
+  char line[256];
+  for (const auto& [reason, n] : shed) {
+    std::snprintf(line, sizeof(line), "payengine_http_shed_total{reason=\"%s\"} %llu\n",
+                  label_value(reason).c_str(), static_cast<unsigned long long>(n));
+    out += line;
+  }
+}
+
+} // namespace
+
 void http_metrics::render(std::string& out) const {
+  {
+    std::lock_guard lock{shed_mtx_};
+    render_shed(out, shed_);
+  }
   std::map<request_key, uint64_t> requests_;
   std::map<std::string, histogram> latency_;
   for (auto& sh : shards_) {

@@ -37,6 +37,10 @@ public:
   /// interpolated within its bucket; 0 without requests.
   static double quantile(const totals& before, const totals& now, double q);
 
+  /// A request refused before its handler ran, by reason ("merchant_rate",
+  /// ...: a fixed set from the code, never from the request).
+  void shed(const std::string& reason);
+
   /// Appends this class's metric families to `out`.
   void render(std::string& out) const;
 
@@ -61,6 +65,8 @@ private:
   };
   static constexpr size_t shard_count = 16;
   mutable std::array<shard, shard_count> shards_;
+  mutable std::mutex shed_mtx_; // one lock: far cheaper than any request it counts
+  std::map<std::string, uint64_t> shed_;
 };
 
 /// Escapes a label value for the text format.

@@ -40,10 +40,6 @@ void render_front(std::string& out, const server_context& ctx) {
   const auto& f = ctx.front;
   family conns{out, "payengine_http_connections", "gauge", "Open client connections."};
   conns.sample("", double(f.connections.load()));
-  family shed{out, "payengine_http_shed_total", "counter",
-              "Requests or connections refused at once to protect the engine, by reason."};
-  shed.sample(label("reason", "overload"), double(f.shed_overload.load()));
-  shed.sample(label("reason", "connections"), double(f.connections_refused.load()));
   family timeouts{out, "payengine_http_read_timeouts_total", "counter",
                   "Connections closed because they were idle too long or too slow to send a request."};
   timeouts.sample("", double(f.read_timeouts.load()));

@@ -7,6 +7,7 @@
 #include "messages/ids.hpp"
 #include "messages/timestamps.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <future>
 
@@ -16,6 +17,23 @@ namespace {
 
 using Request = request;
 using Response = response;
+
+/// The merchant's token bucket on this node (API.md v1.1 "Overload"): a 429
+/// beyond it, before the handler, so nothing of the request is applied.
+std::optional<api_error> over_rate_limit(server_context& ctx, const merchant_record& m) {
+  auto v = ctx.rate_limits.admit(m.id, m.rate_per_s, m.burst, std::chrono::steady_clock::now());
+  if (v.admitted)
+    return std::nullopt;
+  ctx.metrics.shed("merchant_rate");
+  api_error e{429, "rate_limit_error", "rate_limited",
+              "Too many requests: this merchant's limit is " + std::to_string(m.rate_per_s)
+                + " a second (burst " + std::to_string(effective_burst(m.rate_per_s, m.burst))
+                + "); nothing was changed. Retry after the Retry-After seconds.",
+              {}, {}, true};
+  // Retry-After is whole seconds: round up, never 0 (that would invite a retry now).
+  e.retry_after_s = static_cast<uint32_t>(std::max<int64_t>(1, (v.retry_after.count() + 999) / 1000));
+  return e;
+}
 
 } // namespace
 
@@ -28,7 +46,12 @@ handler merchant_route(
       send(res, *err);
       return;
     }
-    fn(req, res, std::get<merchant_record>(m));
+    const auto& merchant = std::get<merchant_record>(m);
+    if (auto refused = over_rate_limit(ctx, merchant)) {
+      send(res, *refused);
+      return;
+    }
+    fn(req, res, merchant);
   };
 }
 
@@ -43,16 +66,25 @@ route_handlers merchant_async_route(server_context& ctx, merchant_async_body bod
       done();
       return true;
     }
-    body(req, res, std::get<merchant_record>(*m), done);
+    const auto& merchant = std::get<merchant_record>(*m);
+    if (auto refused = over_rate_limit(ctx, merchant)) {
+      send(*res, *refused);
+      done();
+      return true;
+    }
+    body(req, res, merchant, done);
     return true;
   };
   auto blocking = [&ctx, body](const request& req, response& res) {
     auto m = authenticate(ctx, req);
     if (auto* err = std::get_if<api_error>(&m))
       return send(res, *err);
+    const auto& merchant = std::get<merchant_record>(m);
+    if (auto refused = over_rate_limit(ctx, merchant))
+      return send(res, *refused);
     auto out = std::make_shared<response>();
     std::promise<void> finished;
-    body(req, out, std::get<merchant_record>(m), [&finished] { finished.set_value(); });
+    body(req, out, merchant, [&finished] { finished.set_value(); });
     finished.get_future().wait();
     res = std::move(*out);
   };

@@ -13,6 +13,7 @@
 
 #include "actors/stream_hub.hpp"
 #include "config/logging.hpp"
+#include "http/admission.hpp"
 #include "http/forward.hpp"
 #include "http/routes.hpp"
 #include "http/worker_pool.hpp"
@@ -139,8 +140,9 @@ public:
         },
         [c = &ctx_](const request& req) { return served_here(*c, req, order_in_path(req.path)); }),
       acceptor_(ioc_),
-      pool_(ctx_.cfg.http_threads) {
-    ctx_.front.limit = ctx_.cfg.http_inflight_max;
+      pool_(ctx_.cfg.http_threads),
+      limiter_(limits(ctx_.cfg)) {
+    ctx_.front.limit = limiter_.limit();
   }
 
   router& routes() { return routes_; }
@@ -161,13 +163,21 @@ public:
 private:
   void accept();
   void on_accept(beast::error_code ec, tcp::socket socket);
-  /// Admission: true if the request may run now (it then holds a slot).
-  bool admit(const request& req, bool& counted);
-  void finish(bool counted, clock_type::duration took, int status);
+  /// Admission: true if the request may run now; `ticket` is set when it
+  /// counts against the limit (operator routes and long polls do not).
+  bool admit(const request& req, std::optional<admission_ticket>& ticket);
+  void finish(const std::optional<admission_ticket>& ticket, clock_type::duration took, int status);
+  static admission_config limits(const engine_config& cfg) {
+    admission_config a;
+    a.min_limit = cfg.http_inflight_min;
+    a.max_limit = cfg.http_inflight_max;
+    a.initial_limit = cfg.http_inflight_max; // shed only once latency says so
+    return a;
+  }
   /// Answers `res` on `s`: the admission slot back, the metrics, the write.
   void complete(const std::shared_ptr<session>& s, const std::shared_ptr<request>& req,
-                const std::shared_ptr<response>& res, const std::string& label, bool counted,
-                clock_type::time_point started);
+                const std::shared_ptr<response>& res, const std::string& label,
+                const std::optional<admission_ticket>& ticket, clock_type::time_point started);
 
   std::shared_ptr<server_context> owner_;
   server_context& ctx_;
@@ -176,6 +186,7 @@ private:
   tcp::acceptor acceptor_;
   std::vector<std::thread> io_threads_;
   worker_pool pool_;
+  adaptive_limiter limiter_;
   struct stream_thread {
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> ended;
@@ -442,6 +453,7 @@ void api_server::front::on_accept(beast::error_code ec, tcp::socket socket) {
   socket.set_option(tcp::no_delay(true), ec);
   if (ctx_.front.connections >= static_cast<int64_t>(ctx_.cfg.http_connections_max)) {
     ctx_.front.connections_refused++;
+    ctx_.metrics.shed("connections");
     socket.non_blocking(true, ec);
     socket.write_some(net::buffer(refusal_bytes()), ec); // best effort: it fits a socket buffer
     socket.shutdown(tcp::socket::shutdown_both, ec);
@@ -451,22 +463,23 @@ void api_server::front::on_accept(beast::error_code ec, tcp::socket socket) {
   accept();
 }
 
-bool api_server::front::admit(const request& req, bool& counted) {
-  counted = false;
+bool api_server::front::admit(const request& req, std::optional<admission_ticket>& ticket) {
   if (never_shed(req) || is_long_poll(req))
     return true;
-  auto limit = ctx_.front.limit.load();
-  if (ctx_.front.inflight.fetch_add(1) >= limit) {
-    ctx_.front.inflight--;
-    return false;
-  }
-  counted = true;
-  return true;
+  ticket = limiter_.try_acquire();
+  ctx_.front.inflight = limiter_.inflight();
+  return ticket.has_value();
 }
 
-void api_server::front::finish(bool counted, clock_type::duration, int) {
-  if (counted)
-    ctx_.front.inflight--;
+void api_server::front::finish(const std::optional<admission_ticket>& ticket,
+                               clock_type::duration took, int status) {
+  if (!ticket)
+    return;
+  // A 5xx from the engine (a timeout, a full queue) is a drop: the limit
+  // backs off even if the answer came quickly.
+  limiter_.release(*ticket, took, status >= 500);
+  ctx_.front.inflight = limiter_.inflight();
+  ctx_.front.limit = limiter_.limit();
 }
 
 void api_server::front::handle(std::shared_ptr<session> s, std::shared_ptr<request> req) {
@@ -475,17 +488,18 @@ void api_server::front::handle(std::shared_ptr<session> s, std::shared_ptr<reque
   open_requests_++;
   if (auto refusal = refused_before_routing(*req)) {
     send(*res, *refusal);
-    return complete(s, req, res, router::unmatched(), false, started);
+    return complete(s, req, res, router::unmatched(), std::nullopt, started);
   }
   const auto* route = routes_.match(*req, *res);
   if (!route) // 404, 405
-    return complete(s, req, res, router::unmatched(), false, started);
-  bool counted = false;
-  if (!admit(*req, counted)) {
+    return complete(s, req, res, router::unmatched(), std::nullopt, started);
+  std::optional<admission_ticket> ticket;
+  if (!admit(*req, ticket)) {
     ctx_.front.shed_overload++;
+    ctx_.metrics.shed("overload");
     send(*res, unavailable_nothing_changed("overloaded", "The engine is at capacity; nothing was changed. Retry after a moment."));
     static const std::string shed = "shed";
-    return complete(s, req, res, shed, false, started);
+    return complete(s, req, res, shed, std::nullopt, started);
   }
   if (routes_.may_run_async(*route, *req)) {
     // On the event loop: the handler only sends messages; whoever
@@ -504,9 +518,9 @@ void api_server::front::handle(std::shared_ptr<session> s, std::shared_ptr<reque
     p->s = s;
     p->req = req;
     p->res = res;
-    reply_fn done = [p, route, counted, started] {
+    reply_fn done = [p, route, ticket, started] {
       if (!p->answered.exchange(true))
-        p->owner->complete(p->s, p->req, p->res, route->label, counted, started);
+        p->owner->complete(p->s, p->req, p->res, route->label, ticket, started);
     };
     bool taken = false;
     try {
@@ -522,7 +536,7 @@ void api_server::front::handle(std::shared_ptr<session> s, std::shared_ptr<reque
       return;
   }
   ctx_.front.queued++;
-  pool_.post([this, s, req, res, route, counted, started] {
+  pool_.post([this, s, req, res, route, ticket, started] {
     ctx_.front.queued--;
     try {
       routes_.run(*route, *req, *res);
@@ -531,13 +545,14 @@ void api_server::front::handle(std::shared_ptr<session> s, std::shared_ptr<reque
       *res = response{};
       send(*res, {500, "api_error", "internal_error", "An internal error occurred.", {}, {}});
     }
-    complete(s, req, res, route->label, counted, started);
+    complete(s, req, res, route->label, ticket, started);
   });
 }
 
 void api_server::front::complete(const std::shared_ptr<session>& s, const std::shared_ptr<request>& req,
                                  const std::shared_ptr<response>& res, const std::string& label,
-                                 bool counted, clock_type::time_point started) {
+                                 const std::optional<admission_ticket>& ticket,
+                                 clock_type::time_point started) {
   if (res->status < 0)
     send(*res, {500, "api_error", "internal_error", "The route gave no answer.", {}, {}});
   // API.md "Several nodes": the node that served the request (a forwarded
@@ -545,7 +560,7 @@ void api_server::front::complete(const std::shared_ptr<session>& s, const std::s
   if (!res->headers.count(node_header))
     res->set_header(node_header, ctx_.cfg.node_id);
   auto took = clock_type::now() - started;
-  finish(counted, took, res->status);
+  finish(ticket, took, res->status);
   ctx_.metrics.observe(label, method_label(req->method), res->status, took);
   s->reply(res, req->method == "HEAD");
 }

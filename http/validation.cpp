@@ -254,4 +254,67 @@ size_t utf8_length(std::string_view s) {
   }));
 }
 
+namespace {
+
+/// A rate field: a JSON integer in 0..merchant_rate_max (not 5.0, not "5").
+std::variant<uint32_t, api_error> rate_field(const nlohmann::json& v, const std::string& name) {
+  if (v.is_number_unsigned() && v.get<uint64_t>() <= merchant_rate_max)
+    return static_cast<uint32_t>(v.get<uint64_t>());
+  if (v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= merchant_rate_max)
+    return static_cast<uint32_t>(v.get<int64_t>());
+  return invalid_param(name, name + " must be an integer from 0 to " + std::to_string(merchant_rate_max)
+                               + (name == "rate_per_s" ? " (0: unlimited)." : " (0: one second's worth)."));
+}
+
+std::optional<api_error> notify_url_field(const nlohmann::json& v, const net::address_policy& policy,
+                                          merchant_fields& out) {
+  if (v.is_null()) {
+    out.notify_url = "";
+    return std::nullopt;
+  }
+  if (!v.is_string() || v.get_ref<const std::string&>().size() > 2048
+      || !plausible_url(v.get_ref<const std::string&>()))
+    return invalid_param("notify_url", "notify_url must be an http:// or https:// URL.");
+  if (auto err = check_notify_url_target(v.get_ref<const std::string&>(), policy))
+    return err;
+  out.notify_url = v.get<std::string>();
+  return std::nullopt;
+}
+
+/// One known member of the body into `out`; the error if its value is bad.
+std::optional<api_error> merchant_field(const std::string& key, const nlohmann::json& v,
+                                        const net::address_policy& policy, merchant_fields& out) {
+  if (key == "name") {
+    if (!v.is_string() || v.get_ref<const std::string&>().empty()
+        || !acceptable_text(v.get_ref<const std::string&>(), 200))
+      return invalid_param("name", "name must be a string of 1 to 200 characters, without NUL.");
+    out.name = v.get<std::string>();
+    return std::nullopt;
+  }
+  if (key == "notify_url")
+    return notify_url_field(v, policy, out);
+  auto r = rate_field(v, key);
+  if (auto* err = std::get_if<api_error>(&r))
+    return *err;
+  (key == "burst" ? out.burst : out.rate_per_s) = std::get<uint32_t>(r);
+  return std::nullopt;
+}
+
+} // namespace
+
+std::variant<merchant_fields, api_error>
+parse_merchant_fields(const nlohmann::json& body, const net::address_policy& policy) {
+  // Unknown members first: a typo is named even next to a bad value.
+  for (const auto& [key, value] : body.items())
+    if (key != "name" && key != "notify_url" && key != "rate_per_s" && key != "burst") {
+      auto shown = key.substr(0, 64);
+      return invalid_request("parameter_unknown", "Received unknown parameter: " + shown + ".", shown);
+    }
+  merchant_fields out;
+  for (const auto& [key, value] : body.items())
+    if (auto err = merchant_field(key, value, policy, out))
+      return *err;
+  return out;
+}
+
 } // namespace payengine::http

@@ -60,6 +60,22 @@ bool plausible_url(std::string_view url);
 std::optional<api_error> check_notify_url_target(std::string_view url,
                                                  const net::address_policy& policy);
 
+/// Largest rate_per_s and burst of a merchant (migration 008's CHECKs).
+constexpr uint32_t merchant_rate_max = 1'000'000;
+
+/// The fields of POST /admin/merchants and PATCH /admin/merchants/{id},
+/// each validated when present; unknown members are refused. A null
+/// notify_url means none ("").
+struct merchant_fields {
+  std::optional<std::string> name;
+  std::optional<std::string> notify_url;
+  std::optional<uint32_t> rate_per_s;
+  std::optional<uint32_t> burst;
+};
+
+std::variant<merchant_fields, api_error>
+parse_merchant_fields(const nlohmann::json& body, const net::address_policy& policy);
+
 /// Counts UTF-8 code points; the text is already valid UTF-8 (from JSON).
 size_t utf8_length(std::string_view s);
 

@@ -82,6 +82,8 @@ using storage_writer_actor = caf::typed_actor<
   caf::replies_to<order_page_query>::with<order_page>,
   caf::replies_to<insert_atom, merchant_record, std::string>::with<bool>,
   caf::replies_to<by_key_atom, std::string>::with<std::vector<merchant_record>>,
+  // the merchant as changed; empty: no such merchant
+  caf::replies_to<merchant_patch>::with<std::vector<merchant_record>>,
   caf::replies_to<idempotency_claim>::with<idempotency_result>,
   caf::replies_to<idempotency_entry>::with<bool>,
   caf::replies_to<release_atom, std::string, std::string>::with<bool>,

@@ -122,12 +122,35 @@ struct merchant_record {
   std::string notify_url;
   std::string webhook_secret;
   timestamp_us created_at = 0;
+  /// Requests a second (API.md v1.1 "Overload"); 0: unlimited.
+  uint32_t rate_per_s = 0;
+  /// Requests saved up beyond the rate; 0: one second's worth.
+  uint32_t burst = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, merchant_record& x) {
   return f(caf::meta::type_name("merchant_record"), x.id, x.name, x.notify_url,
-           x.webhook_secret, x.created_at);
+           x.webhook_secret, x.created_at, x.rate_per_s, x.burst);
+}
+
+/// PATCH /admin/merchants/{id}: the fields to change (has_*), the rest kept.
+struct merchant_patch {
+  std::string id;
+  bool has_name = false;
+  std::string name;
+  bool has_notify_url = false;
+  std::string notify_url;
+  bool has_rate_per_s = false;
+  uint32_t rate_per_s = 0;
+  bool has_burst = false;
+  uint32_t burst = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, merchant_patch& x) {
+  return f(caf::meta::type_name("merchant_patch"), x.id, x.has_name, x.name, x.has_notify_url,
+           x.notify_url, x.has_rate_per_s, x.rate_per_s, x.has_burst, x.burst);
 }
 
 } // namespace payengine

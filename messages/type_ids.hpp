@@ -16,6 +16,7 @@ enum class idempotency_state : uint8_t;
 struct order_record;
 struct order_event_row;
 struct merchant_record;
+struct merchant_patch;
 struct order_reply;
 struct create_order;
 struct get_order;
@@ -67,6 +68,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(payengine, (std::vector<payengine::order_event_row>))
   CAF_ADD_TYPE_ID(payengine, (payengine::merchant_record))
   CAF_ADD_TYPE_ID(payengine, (std::vector<payengine::merchant_record>))
+  CAF_ADD_TYPE_ID(payengine, (payengine::merchant_patch))
   CAF_ADD_TYPE_ID(payengine, (payengine::order_reply))
   CAF_ADD_TYPE_ID(payengine, (payengine::create_order))
   CAF_ADD_TYPE_ID(payengine, (payengine::get_order))

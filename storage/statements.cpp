@@ -89,14 +89,25 @@ void prepare_orders(pqxx::connection& c) {
             " AND expires_at <= pe_ts($1) ORDER BY expires_at LIMIT $2");
 }
 
+// What merchant_from_row reads (merchants_table.cpp), in this order.
+#define PE_MERCHANT_COLUMNS "id, name, notify_url, webhook_secret, pe_us(created_at), rate_per_s, burst"
+
 void prepare_merchants(pqxx::connection& c) {
   c.prepare("merchants_insert",
             "INSERT INTO merchants (id, name, notify_url, api_key_hash,"
-            " webhook_secret, created_at) VALUES ($1, $2, $3, $4, $5, pe_ts($6))"
+            " webhook_secret, created_at, rate_per_s, burst)"
+            " VALUES ($1, $2, $3, $4, $5, pe_ts($6), $7, $8)"
             " ON CONFLICT DO NOTHING");
   c.prepare("merchants_by_key_hash",
-            "SELECT id, name, notify_url, webhook_secret, pe_us(created_at)"
-            " FROM merchants WHERE api_key_hash = $1");
+            "SELECT " PE_MERCHANT_COLUMNS " FROM merchants WHERE api_key_hash = $1");
+  // One statement: the fields whose flag is set change, the others stay.
+  c.prepare("merchants_patch",
+            "UPDATE merchants SET"
+            " name = CASE WHEN $2 THEN $3 ELSE name END,"
+            " notify_url = CASE WHEN $4 THEN $5 ELSE notify_url END,"
+            " rate_per_s = CASE WHEN $6 THEN $7 ELSE rate_per_s END,"
+            " burst = CASE WHEN $8 THEN $9 ELSE burst END"
+            " WHERE id = $1 RETURNING " PE_MERCHANT_COLUMNS);
 }
 
 void prepare_idempotency(pqxx::connection& c) {

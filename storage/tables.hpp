@@ -65,6 +65,8 @@ bool insert_merchant(pqxx::work& tx, const merchant_record& m,
                      const std::string& api_key_hash);
 std::optional<merchant_record> merchant_by_key_hash(pqxx::work& tx,
                                                     const std::string& hash);
+/// The merchant after the change; nothing if there is no such merchant.
+std::optional<merchant_record> patch_merchant(pqxx::work& tx, const merchant_patch& p);
 
 // --- idempotency_keys (idempotency_table.cpp) ------------------------------
 idempotency_result claim_idempotency_key(pqxx::work& tx, const idempotency_claim& c);

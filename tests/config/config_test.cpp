@@ -32,7 +32,8 @@ protected:
                       "PAYENGINE_TIME_SCALE", "PAYENGINE_PUBLIC_URL", "PAYENGINE_GATEWAY_ATTEMPTS_MAX",
                       "PAYENGINE_GATEWAY_READ_TIMEOUT_MS", "PAYENGINE_CHANNEL_TIMEOUT_MS",
                       "PAYENGINE_DB_STATEMENT_TIMEOUT_MS", "PAYENGINE_STORAGE_QUEUE_MAX",
-                      "PAYENGINE_OUTBOUND_ALLOW"})
+                      "PAYENGINE_OUTBOUND_ALLOW", "PAYENGINE_MERCHANT_RATE_PER_S",
+                      "PAYENGINE_MERCHANT_BURST", "PAYENGINE_MERCHANT_CACHE_TTL_MS"})
       ::unsetenv(name);
   }
   std::string write_file(const std::string& text) {
@@ -110,6 +111,28 @@ TEST_F(config_test, an_invalid_outbound_allow_list_stops_the_start_with_one_line
   ASSERT_TRUE(std::holds_alternative<engine_config>(empty)) << std::get<config_error>(empty).message;
   EXPECT_EQ(std::get<engine_config>(empty).outbound_allow, "");
   EXPECT_EQ(std::get<engine_config>(empty).registry_shards, 8u);
+}
+
+TEST_F(config_test, merchant_rate_defaults_come_from_the_environment_within_bounds) {
+  ::setenv("PAYENGINE_DATABASE_URL", "dbname=x", 1);
+  ::setenv("PAYENGINE_ADMIN_TOKEN", "token-0123456789abcdef", 1);
+  auto plain = args{{}}.load();
+  ASSERT_TRUE(std::holds_alternative<engine_config>(plain));
+  EXPECT_EQ(std::get<engine_config>(plain).merchant_rate_per_s, 0u); // unlimited by default
+  EXPECT_EQ(std::get<engine_config>(plain).merchant_burst, 0u);
+  EXPECT_EQ(std::get<engine_config>(plain).merchant_cache_ttl_ms, 5000u);
+  ::setenv("PAYENGINE_MERCHANT_RATE_PER_S", "50", 1);
+  ::setenv("PAYENGINE_MERCHANT_BURST", "100", 1);
+  auto set = args{{}}.load();
+  ASSERT_TRUE(std::holds_alternative<engine_config>(set)) << std::get<config_error>(set).message;
+  EXPECT_EQ(std::get<engine_config>(set).merchant_rate_per_s, 50u);
+  EXPECT_EQ(std::get<engine_config>(set).merchant_burst, 100u);
+  ::setenv("PAYENGINE_MERCHANT_BURST", "1000001", 1);
+  auto bad = args{{}}.load();
+  ASSERT_TRUE(std::holds_alternative<config_error>(bad));
+  EXPECT_NE(std::get<config_error>(bad).message.find("merchant_burst"), std::string::npos);
+  ::unsetenv("PAYENGINE_MERCHANT_BURST");
+  EXPECT_TRUE(std::holds_alternative<config_error>(args{{"--merchant-cache-ttl-ms", "0"}}.load()));
 }
 
 TEST_F(config_test, help_exits_zero) {

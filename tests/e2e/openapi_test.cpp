@@ -281,6 +281,7 @@ protected:
   }
 
   void exercise_operations_and_merchants();
+  void exercise_merchant_limits(const std::string& id);
   void exercise_orders();
   std::string exercise_payment();
   void exercise_refunds_and_fulfillment(const std::string& paid);
@@ -309,9 +310,30 @@ void openapi_test::exercise_operations_and_merchants() {
   call(401, "POST", "/admin/merchants", "/admin/merchants", key_, R"({"name": "x"})");
   call(415, "POST", "/admin/merchants", "/admin/merchants", engine_->admin_token(), "name=x", {},
        "application/x-www-form-urlencoded");
+  exercise_merchant_limits(m.body.value("id", ""));
   auto metrics = admin(200, "GET", "/metrics", "/metrics");
   EXPECT_EQ(header(metrics.headers, "Content-Type").rfind("text/plain; version=0.0.4", 0), 0u);
   call(401, "GET", "/metrics", "/metrics", key_);
+}
+
+/// PATCH /admin/merchants/{id} and a merchant's 429 (API.md v1.1 "Overload").
+void openapi_test::exercise_merchant_limits(const std::string& id) {
+  const std::string tmpl = "/admin/merchants/{id}";
+  admin(200, "PATCH", tmpl, "/admin/merchants/" + id, {{"rate_per_s", 0}, {"burst", 0}});
+  admin(400, "PATCH", tmpl, "/admin/merchants/" + id, json::object());
+  admin(400, "PATCH", tmpl, "/admin/merchants/" + id, {{"rate_per_s", -1}});
+  admin(404, "PATCH", tmpl, "/admin/merchants/mch_nobody", {{"burst", 1}});
+  call(401, "PATCH", tmpl, "/admin/merchants/" + id, key_, R"({"burst": 1})");
+  auto limited = admin(201, "POST", "/admin/merchants", "/admin/merchants",
+                       {{"name", "Shop C"}, {"rate_per_s", 1}, {"burst", 1}});
+  auto limited_key = limited.body.value("api_key", "");
+  bool refused = false;
+  for (int i = 0; i < 5 && !refused; ++i) { // the second within a second is refused
+    auto r = engine_->request("GET", "/v1/orders", limited_key);
+    refused = r.status == 429;
+    log_.add("GET", "/v1/orders", "/v1/orders", r.status, r.headers, r.raw);
+  }
+  EXPECT_TRUE(refused);
 }
 
 void openapi_test::exercise_orders() {

@@ -183,5 +183,57 @@ TEST(plausible_url, takes_http_urls_with_sane_hosts_and_ports) {
     EXPECT_FALSE(plausible_url(bad)) << bad;
 }
 
+/// The error param of a merchant body, or "" if it is valid.
+std::string merchant_error(const json& body) {
+  auto r = parse_merchant_fields(body, net::address_policy{});
+  if (auto* e = std::get_if<api_error>(&r)) {
+    EXPECT_EQ(e->status, 400);
+    EXPECT_EQ(e->type, "invalid_request_error");
+    return e->param;
+  }
+  return "";
+}
+
+TEST(merchant_fields, rate_and_burst_are_integers_within_bounds) {
+  struct row {
+    json body;
+    std::string param; // "" = valid
+  };
+  const row table[] = {
+    {{{"rate_per_s", 0}}, ""},
+    {{{"rate_per_s", 5}, {"burst", 10}}, ""},
+    {{{"rate_per_s", 1'000'000}, {"burst", 1'000'000}}, ""},
+    {{{"rate_per_s", 1'000'001}}, "rate_per_s"},
+    {{{"burst", -1}}, "burst"},
+    {{{"rate_per_s", 5.0}}, "rate_per_s"},
+    {{{"rate_per_s", 2.5}}, "rate_per_s"},
+    {{{"rate_per_s", "5"}}, "rate_per_s"},
+    {{{"burst", nullptr}}, "burst"},
+    {{{"burst", true}}, "burst"},
+    {{{"rate_per_s", json::array({5})}}, "rate_per_s"},
+    {{{"rate_per_s", 18446744073709551615ull}}, "rate_per_s"},
+    {{{"rate_per_s", -9223372036854775807ll}}, "rate_per_s"},
+    {{{"name", ""}}, "name"},
+    {{{"name", std::string(201, 'x')}}, "name"},
+    {{{"notify_url", "ftp://x"}}, "notify_url"},
+    {{{"notify_url", "http://127.0.0.1/hook"}}, "notify_url"}, // loopback, not allowed
+    {{{"notify_url", nullptr}}, ""},
+    {{{"rate", 5}}, "rate"},
+    {{{"burst", -1}, {"zz_typo", 1}}, "zz_typo"}, // unknown named first
+  };
+  for (const auto& r : table)
+    EXPECT_EQ(merchant_error(r.body), r.param) << r.body.dump();
+}
+
+TEST(merchant_fields, present_fields_are_set_absent_ones_not) {
+  auto r = parse_merchant_fields({{"rate_per_s", 7}, {"notify_url", nullptr}}, net::address_policy{});
+  ASSERT_TRUE(std::holds_alternative<merchant_fields>(r));
+  auto& f = std::get<merchant_fields>(r);
+  EXPECT_EQ(f.rate_per_s, std::optional<uint32_t>{7});
+  EXPECT_FALSE(f.burst);
+  EXPECT_FALSE(f.name);
+  EXPECT_EQ(f.notify_url, std::optional<std::string>{""});
+}
+
 } // namespace
 } // namespace payengine::http

@@ -92,6 +92,49 @@ TEST_F(storage_test, migrations_run_once) {
             std::to_string(storage::all_migrations().size()));
 }
 
+TEST_F(storage_test, a_merchant_patch_changes_only_the_fields_it_names) {
+  pqxx::work tx{*conn_};
+  auto read = storage::merchant_by_key_hash(tx, sha256_hex(merchant_.id));
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->rate_per_s, 0u); // migration 008's default: unlimited
+  EXPECT_EQ(read->burst, 0u);
+  merchant_patch p;
+  p.id = merchant_.id;
+  p.has_rate_per_s = true;
+  p.rate_per_s = 5;
+  auto changed = storage::patch_merchant(tx, p);
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(changed->rate_per_s, 5u);
+  EXPECT_EQ(changed->burst, 0u);
+  EXPECT_EQ(changed->name, "m");
+  EXPECT_EQ(changed->created_at, merchant_.created_at);
+  p = {};
+  p.id = merchant_.id;
+  p.has_name = p.has_burst = p.has_notify_url = true;
+  p.name = "renamed";
+  p.burst = 9;
+  p.notify_url = "https://example.com/hook";
+  changed = storage::patch_merchant(tx, p);
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(changed->rate_per_s, 5u);
+  EXPECT_EQ(changed->burst, 9u);
+  EXPECT_EQ(changed->name, "renamed");
+  EXPECT_EQ(storage::merchant_by_key_hash(tx, sha256_hex(merchant_.id))->notify_url, "https://example.com/hook");
+  p.id = "mch_nobody";
+  EXPECT_FALSE(storage::patch_merchant(tx, p));
+  p.id = merchant_.id;
+  p.rate_per_s = 1'000'001;
+  p.has_rate_per_s = true;
+  EXPECT_THROW(storage::patch_merchant(tx, p), std::logic_error);
+}
+
+TEST_F(storage_test, the_schema_refuses_rates_out_of_bounds) {
+  for (const char* sql : {"UPDATE merchants SET rate_per_s = -1", "UPDATE merchants SET burst = 1000001"}) {
+    pqxx::work tx{*conn_};
+    EXPECT_THROW(tx.exec(sql), pqxx::check_violation) << sql;
+  }
+}
+
 TEST_F(storage_test, an_order_round_trips_exactly) {
   auto o = draft("M-1");
   ASSERT_TRUE(run(insert_of(o)).applied);

@@ -169,6 +169,8 @@ http_result engine_process::request(const std::string& method, const std::string
     r = c->Delete(path.c_str(), headers);
   else if (method == "PUT")
     r = c->Put(path.c_str(), headers, body, content_type.c_str());
+  else if (method == "PATCH")
+    r = c->Patch(path.c_str(), headers, body, content_type.c_str());
   http_result out;
   if (!r) { // status 0: no answer
     out.raw = "no answer: " + httplib::to_string(r.error());
