@@ -374,6 +374,9 @@ struct open_loop_results {
   std::map<int, uint64_t> statuses;
   std::vector<double> admitted; // 201
   std::vector<double> refused;  // 503 and 429
+  // The same from the moment the request was written: the server's part,
+  // without the time the tool itself was late (send_lag).
+  std::vector<double> admitted_service, refused_service;
   std::vector<double> send_lag; // scheduled -> written: is the tool keeping up?
   uint64_t timeouts = 0, errors = 0, client_backlog = 0, connections_opened = 0;
 };
@@ -397,7 +400,7 @@ private:
   beast::tcp_stream stream_;
   open_loop& owner_;
   bool connected_ = false;
-  clock_type::time_point at_, idle_since_ = clock_type::now();
+  clock_type::time_point at_, written_, idle_since_ = clock_type::now();
   std::string out_;
   beast::flat_buffer buffer_;
   bhttp::response<bhttp::string_body> res_;
@@ -554,6 +557,7 @@ void pooled_connection::send(clock_type::time_point at, std::string bytes) {
 
 void pooled_connection::write() {
   owner_.results().send_lag.push_back(ms_since(at_));
+  written_ = clock_type::now();
   net::async_write(stream_, net::buffer(out_), [self = shared_from_this()](error_code ec, size_t) {
     if (ec)
       return self->on_answer(ec);
@@ -573,10 +577,13 @@ void pooled_connection::on_answer(error_code ec) {
   int status = res_.result_int();
   double took = ms_since(at_);
   r.statuses[status]++;
-  if (status == 201)
+  if (status == 201) {
     r.admitted.push_back(took);
-  else if (status == 503 || status == 429)
+    r.admitted_service.push_back(ms_since(written_));
+  } else if (status == 503 || status == 429) {
     r.refused.push_back(took);
+    r.refused_service.push_back(ms_since(written_));
+  }
   idle_since_ = clock_type::now();
   bool reusable = res_.keep_alive();
   if (!reusable)
@@ -603,14 +610,16 @@ int run_open_loop(const open_loop_options& o) {
     answered += n;
   std::printf("open_loop rate=%.0f seconds=%.0f offered=%llu answered=%llu s201=%llu s503=%llu s429=%llu "
               "statuses=%s admitted_per_s=%.1f %s %s timeouts=%llu errors=%llu client_backlog=%llu "
-              "connections_opened=%llu send_lag_p99_ms=%.2f\n",
+              "connections_opened=%llu send_lag_p99_ms=%.2f admitted_service_p99_ms=%.2f "
+              "refused_service_p99_ms=%.2f\n",
               o.rate, o.seconds, static_cast<unsigned long long>(o.rate * o.seconds),
               static_cast<unsigned long long>(answered), count(201), count(503), count(429),
               status_list(r.statuses).c_str(), static_cast<double>(count(201)) / o.seconds,
               fields("admitted", summarize(r.admitted)).c_str(), fields("refused", summarize(r.refused)).c_str(),
               static_cast<unsigned long long>(r.timeouts), static_cast<unsigned long long>(r.errors),
               static_cast<unsigned long long>(r.client_backlog),
-              static_cast<unsigned long long>(r.connections_opened), summarize(r.send_lag).p99);
+              static_cast<unsigned long long>(r.connections_opened), summarize(r.send_lag).p99,
+              summarize(r.admitted_service).p99, summarize(r.refused_service).p99);
   return 0;
 }
 
