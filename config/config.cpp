@@ -106,6 +106,7 @@ void add_limit_options(CLI::App& app, engine_config& c) {
   add(app, c.request_read_timeout_ms, "request_read_timeout_ms", "deadline to read one request's headers and body", "PAYENGINE_REQUEST_READ_TIMEOUT_MS");
   add(app, c.http_inflight_min, "http_inflight_min", "floor of the adaptive limit on API requests in progress", "PAYENGINE_HTTP_INFLIGHT_MIN");
   add(app, c.http_inflight_max, "http_inflight_max", "ceiling of the adaptive limit on API requests in progress", "PAYENGINE_HTTP_INFLIGHT_MAX");
+  add(app, c.http_latency_target_ms, "http_latency_target_ms", "API answers within this never shrink the admission limit (0: any queueing does)", "PAYENGINE_HTTP_LATENCY_TARGET_MS");
   add(app, c.request_body_max_bytes, "request_body_max_bytes", "largest accepted request body");
   add(app, c.request_timeout_ms, "request_timeout_ms", "deadline of one API request inside the engine", "PAYENGINE_REQUEST_TIMEOUT_MS");
   add(app, c.long_poll_max_s, "long_poll_max_s", "longest wait_for_change");

@@ -34,6 +34,7 @@ struct engine_config {
   uint32_t request_read_timeout_ms = 5'000; // headers and body of one request, from its first byte
   uint32_t http_inflight_min = 8;        // the adaptive admission limit's floor
   uint32_t http_inflight_max = 96;       // and its ceiling (below http_threads)
+  uint32_t http_latency_target_ms = 20;  // answers this fast never shrink that limit
   /// Defaults of a new merchant's rate limit (API.md v1.1 "Overload"):
   /// requests a second (0: unlimited) and burst (0: one second's worth).
   uint32_t merchant_rate_per_s = 0;

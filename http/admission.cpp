@@ -50,6 +50,8 @@ void adaptive_limiter::update_limit(const admission_ticket& t, double rtt_s, boo
   // 1: no queueing within tolerance; below 1: latency grew, shrink; never
   // below half at once, so that one outlier cannot halve twice.
   double gradient = dropped ? 0.5 : std::clamp(cfg_.rtt_tolerance * long_rtt_s_ / rtt_s, 0.5, 1.0);
+  if (!dropped && rtt_s <= cfg_.latency_target_s)
+    gradient = 1.0; // fast enough: queueing, not overload
   double proposed = limit_ * gradient + cfg_.queue_size;
   double smoothed = limit_ * (1 - cfg_.smoothing) + proposed * cfg_.smoothing;
   limit_ = std::clamp(smoothed, cfg_.min_limit, cfg_.max_limit);

@@ -33,6 +33,10 @@ struct admission_config {
   uint32_t long_window = 600;
   /// Added at each sample: how much queueing the limit probes for.
   double queue_size = 4;
+  /// A request answered within this many seconds never shrinks the limit:
+  /// sub-millisecond reads that grow to a few milliseconds under load are
+  /// queueing, but not overload worth refusing anyone for (0: off).
+  double latency_target_s = 0;
 };
 
 /// Proof of an admitted request; give it back with release().

@@ -172,6 +172,7 @@ private:
     a.min_limit = cfg.http_inflight_min;
     a.max_limit = cfg.http_inflight_max;
     a.initial_limit = cfg.http_inflight_max; // shed only once latency says so
+    a.latency_target_s = cfg.http_latency_target_ms / 1000.0;
     return a;
   }
   /// Answers `res` on `s`: the admission slot back, the metrics, the write.

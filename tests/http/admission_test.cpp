@@ -70,6 +70,21 @@ TEST(adaptive_limiter, latency_well_above_the_long_term_rtt_shrinks_the_limit) {
   EXPECT_GE(l.limit(), 2u);
 }
 
+TEST(adaptive_limiter, latency_within_the_target_never_shrinks_the_limit) {
+  auto c = small_config();
+  c.latency_target_s = 0.020;
+  adaptive_limiter l{c};
+  for (int i = 0; i < 200; ++i)
+    saturate(l, 100us);
+  ASSERT_EQ(l.limit(), 100u);
+  for (int i = 0; i < 50; ++i) // 50x the long-term RTT, yet answered in 5 ms
+    saturate(l, 5ms);
+  EXPECT_EQ(l.limit(), 100u);
+  for (int i = 0; i < 5; ++i) // past the target: overload
+    saturate(l, 100ms);
+  EXPECT_LT(l.limit(), 50u);
+}
+
 TEST(adaptive_limiter, drops_shrink_the_limit_down_to_its_min) {
   adaptive_limiter l{small_config()};
   for (int i = 0; i < 200; ++i)
