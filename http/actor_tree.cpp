@@ -122,7 +122,27 @@ json actor_tree(server_context& ctx, uint32_t orders_max, std::chrono::milliseco
     supervisor["last_reason"] = restarts.last_reason;
     supervisor["last_restart_at"] = to_rfc3339(restarts.last_at_us);
   }
+  // The front door: not actors, but the limits and queues in front of them.
+  const auto& f = ctx.front;
+  json shed = {{"overload", 0}, {"connections", 0}, {"merchant_rate", 0}};
+  for (const auto& [reason, n] : ctx.metrics.shed_counts())
+    shed[reason] = n;
+  json front = {{"id", "http_front"}, {"kind", "http_front"},
+                {"connections", f.connections.load()},
+                {"connections_max", ctx.cfg.http_connections_max},
+                {"inflight", f.inflight.load()},
+                {"limit", f.limit.load()},
+                {"limit_min", ctx.cfg.http_inflight_min},
+                {"limit_max", ctx.cfg.http_inflight_max},
+                {"handler_threads", ctx.cfg.http_threads},
+                {"handler_queue", f.queued.load()},
+                {"long_polls", ctx.long_polls->load()},
+                {"long_polls_max", ctx.cfg.long_polls_max},
+                {"read_timeouts", f.read_timeouts.load()},
+                {"malformed", f.malformed.load()},
+                {"shed", std::move(shed)}};
   return {{"supervisor", std::move(supervisor)},
+          {"http_front", std::move(front)},
           {"registry_shards", std::move(shards)},
           {"storage_writers", std::move(writers)},
           {"gateways", std::move(gateways)},

@@ -83,6 +83,11 @@ double http_metrics::quantile(const totals& before, const totals& now, double q)
   return buckets.back(); // beyond the last bucket: report its bound
 }
 
+std::map<std::string, uint64_t> http_metrics::shed_counts() const {
+  std::lock_guard lock{shed_mtx_};
+  return shed_;
+}
+
 void http_metrics::shed(const std::string& reason) {
   std::lock_guard lock{shed_mtx_};
   shed_[reason]++;

@@ -40,6 +40,8 @@ public:
   /// A request refused before its handler ran, by reason ("merchant_rate",
   /// ...: a fixed set from the code, never from the request).
   void shed(const std::string& reason);
+  /// The requests shed so far, by reason.
+  std::map<std::string, uint64_t> shed_counts() const;
 
   /// Appends this class's metric families to `out`.
   void render(std::string& out) const;

@@ -198,6 +198,12 @@
     $("#kpi-queue").textContent = notifier.queue_depth ?? "–";
     $("#kpi-dead").textContent = notifier.dead_letters ?? "–";
     $("#kpi-circuit").replaceChildren(...(gateways.length ? gateways.map((g) => statusPill(g.circuit)) : ["no channel"]));
+    const front = tree.http_front || {};
+    const shed = front.shed || {};
+    $("#kpi-connections").textContent = front.connections ?? "–";
+    $("#kpi-admission").textContent = (front.inflight ?? "–") + " / " + (front.limit ?? "–");
+    $("#kpi-shed").textContent = [shed.overload, shed.merchant_rate, shed.connections]
+      .map((n) => n ?? "–").join(" / ");
     $("#clock").textContent = new Date(s.at).toLocaleTimeString();
     drawChart($("#chart-throughput"), [
       { label: "HTTP requests/s", color: "#58a6ff", data: series.rps },

@@ -320,6 +320,11 @@ TEST(front, past_the_admission_limit_requests_are_refused_at_once_and_change_not
   auto metrics = engine.request("GET", "/metrics", engine.admin_token());
   EXPECT_NE(metrics.raw.find("payengine_http_shed_total{reason=\"overload\"} " + std::to_string(refused)),
             std::string::npos);
+  // The operator sees the same in the actor tree (and the console).
+  auto front = engine.request("GET", "/admin/actors", engine.admin_token()).body["http_front"];
+  EXPECT_EQ(front["shed"]["overload"], refused) << front.dump();
+  EXPECT_EQ(front["limit"], 2);
+  EXPECT_EQ(front["limit_max"], 2);
 }
 
 } // namespace

@@ -103,6 +103,11 @@ try {
   step = "charts have data; screenshot";
   const frames = Number(await page.evaluate(() => document.body.dataset.statsFrames || "0"));
   await page.waitForFunction((n) => Number(document.body.dataset.statsFrames) > n, frames + 1);
+
+  step = "the front door's figures";
+  // The console's own stream is an open connection; the limit is a number.
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="kpi-connections"]').textContent) >= 1);
+  await page.waitForFunction(() => /^\d+ \/ \d+$/.test(document.querySelector('[data-testid="kpi-admission"]').textContent));
   await page.screenshot({ path: screenshot, fullPage: true });
 
   if (problems.length) throw new Error(problems.join("\n"));
