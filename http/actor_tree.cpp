@@ -140,6 +140,7 @@ json actor_tree(server_context& ctx, uint32_t orders_max, std::chrono::milliseco
                 {"long_polls_max", ctx.cfg.long_polls_max},
                 {"read_timeouts", f.read_timeouts.load()},
                 {"malformed", f.malformed.load()},
+                {"event_loop_lag_ms", double(f.loop_lag_us.load()) / 1000},
                 {"shed", std::move(shed)}};
   return {{"supervisor", std::move(supervisor)},
           {"http_front", std::move(front)},

@@ -100,6 +100,7 @@ struct server_context {
     std::atomic<int64_t> inflight{0};             // API requests admitted, not answered
     std::atomic<int64_t> limit{0};                // the admission limit in force
     std::atomic<int64_t> queued{0};               // handlers waiting for a thread
+    std::atomic<int64_t> loop_lag_us{0};          // how late the event loop runs a timer
   } front;
   /// The actor tree of the stream's stats frames: asked once a second
   /// whatever the number of stream clients (http/stream_route.cpp).

@@ -52,6 +52,9 @@ void render_front(std::string& out, const server_context& ctx) {
   limit.sample("", double(f.limit.load()));
   family queued{out, "payengine_http_handler_queue", "gauge", "Admitted requests waiting for a handler thread."};
   queued.sample("", double(f.queued.load()));
+  family lag{out, "payengine_http_event_loop_lag_seconds", "gauge",
+             "How late the HTTP event loop runs a timer (recent, decaying): the loop is saturated when it grows."};
+  lag.sample("", double(f.loop_lag_us.load()) / 1e6);
 }
 
 void render_shards(std::string& out, const std::vector<shard_info>& shards) {

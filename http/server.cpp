@@ -45,6 +45,7 @@ constexpr int listen_backlog = 4096;
 constexpr uint32_t header_bytes_max = 16 * 1024;
 constexpr auto write_deadline = std::chrono::seconds{10};
 constexpr auto stop_grace = std::chrono::seconds{5};
+constexpr auto loop_probe_every = std::chrono::milliseconds{5};
 
 bool is_json_content_type(const std::string& value) {
   auto semi = value.find(';');
@@ -196,6 +197,12 @@ private:
   std::list<stream_thread> streams_;
   std::atomic<bool> stopping_{false};
   net::steady_timer accept_pause_{ioc_};
+  /// Measures how late the event loop runs (every loop_probe_every): when
+  /// both I/O threads are busy, requests wait in socket buffers where no
+  /// handler latency can see them. The lag is added to each admitted
+  /// request's latency, so a saturated CPU shrinks the admission limit.
+  net::steady_timer loop_probe_{ioc_};
+  void probe_loop(clock_type::time_point due);
   std::atomic<int64_t> open_requests_{0}; // read, not yet written
   friend class session;
 };
@@ -428,9 +435,25 @@ bool api_server::front::bind(const std::string& host, int port, std::string& err
   return true;
 }
 
+void api_server::front::probe_loop(clock_type::time_point due) {
+  loop_probe_.expires_at(due);
+  loop_probe_.async_wait([this, due](beast::error_code ec) {
+    if (ec || stopping_)
+      return;
+    auto now = clock_type::now();
+    auto lag = std::chrono::duration_cast<std::chrono::microseconds>(now - due).count();
+    // Rises at once, decays over a few probes: one quiet tick does not hide
+    // a saturated loop.
+    auto old = ctx_.front.loop_lag_us.load();
+    ctx_.front.loop_lag_us = lag >= old ? lag : (old * 3 + lag) / 4;
+    probe_loop(now + loop_probe_every);
+  });
+}
+
 void api_server::front::start() {
   raise_file_limit(ctx_.cfg.http_connections_max);
   accept();
+  probe_loop(clock_type::now() + loop_probe_every);
   for (uint32_t i = 0; i < ctx_.cfg.http_io_threads; ++i)
     io_threads_.emplace_back([this] { ioc_.run(); });
 }
@@ -478,7 +501,8 @@ void api_server::front::finish(const std::optional<admission_ticket>& ticket,
     return;
   // A 5xx from the engine (a timeout, a full queue) is a drop: the limit
   // backs off even if the answer came quickly.
-  limiter_.release(*ticket, took, status >= 500);
+  auto lag = std::chrono::microseconds{ctx_.front.loop_lag_us.load()};
+  limiter_.release(*ticket, took + lag, status >= 500);
   ctx_.front.inflight = limiter_.inflight();
   ctx_.front.limit = limiter_.limit();
 }
@@ -591,6 +615,7 @@ void api_server::front::stop() {
     beast::error_code ignored;
     acceptor_.close(ignored);
     accept_pause_.cancel();
+    loop_probe_.cancel();
   });
   if (auto h = ctx_.handles(); h && h->stream)
     h->stream->close(); // stream pumps return
