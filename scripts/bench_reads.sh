@@ -19,15 +19,9 @@ URL="$(pg_url pe_bench_reads)"
 KEYS="$("$ROOT/scripts/keys.sh")"
 
 log "starting payengine on 127.0.0.1:$PORT"
-PAYENGINE_DATABASE_URL="$URL" PAYENGINE_LISTEN="127.0.0.1:$PORT" \
-PAYENGINE_ADMIN_TOKEN="$ADMIN_TOKEN" PAYENGINE_LOG_LEVEL=warn \
-PAYENGINE_ALIPAY_GATEWAY_URL="http://127.0.0.1:9/gateway.do" PAYENGINE_ALIPAY_APP_ID=2021000000000000 \
-PAYENGINE_ALIPAY_PRIVATE_KEY_FILE="$KEYS/app_private.pem" PAYENGINE_ALIPAY_PUBLIC_KEY_FILE="$KEYS/channel_public.pem" \
-  "$BUILD_DIR/payengine" ${PAYENGINE_BENCH_FLAGS:-} >"$LOCAL_DIR/bench-reads-engine.log" 2>&1 &
-ENGINE_PID=$!
+PAYENGINE_LOG_LEVEL=warn start_engine "$PORT" 9 "$URL" "$ADMIN_TOKEN" "$LOCAL_DIR/bench-reads-engine.log" \
+  ${PAYENGINE_BENCH_FLAGS:-}
 trap 'kill $ENGINE_PID 2>/dev/null || true; wait $ENGINE_PID 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
-curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || { tail -3 "$LOCAL_DIR/bench-reads-engine.log"; exit 1; }
 
 KEY=$(curl -sf -X POST "http://127.0.0.1:$PORT/admin/merchants" \
   -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \

@@ -3,14 +3,45 @@
 # end-to-end tests against real payengine (and paysim) processes.
 #   scripts/test.sh            everything
 #   scripts/test.sh -L unit    only the pure ones (ctest arguments pass through)
+#   scripts/test.sh --sanitize the same code built with ASan + UBSan in its
+#                              own folder (build-sanitize); the unit and db
+#                              suites and the end-to-end tests that do not
+#                              measure time (see SANITIZE_SKIP)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+
+SANITIZE=""
+if [ "${1:-}" = "--sanitize" ]; then
+  SANITIZE=1
+  shift
+fi
+
 install_packages
 install_node_checks
-build Release
+if [ -n "$SANITIZE" ]; then
+  # Any memory error or undefined behaviour aborts the test that met it.
+  # Leaks are not checked: CAF 0.17 keeps singletons alive at exit.
+  export ASAN_OPTIONS="abort_on_error=1:detect_leaks=0:strict_string_checks=1"
+  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$ROOT/tests/sanitizers/ubsan.supp"
+  BUILD_DIR="${PAYENGINE_SANITIZE_BUILD_DIR:-$ROOT/build-sanitize}"
+  # -Wno-maybe-uninitialized: GCC 12 reports a false positive inside
+  # <regex> under ASan. No -fno-sanitize-recover: UBSan's suppressions only
+  # apply to recoverable checks; halt_on_error=1 stops at the first report.
+  build RelWithDebInfo "-fsanitize=address,undefined -fno-omit-frame-pointer -Wno-maybe-uninitialized"
+else
+  build Release
+fi
 pg_start
 trap pg_stop EXIT
 export PAYENGINE_TEST_DATABASE_URL="$(pg_url postgres)"
 export PAYENGINE_NODE_CHECKS="$ROOT/tests/node"
 cd "$BUILD_DIR"
-ctest --output-on-failure --timeout 600 -j 2 "$@"
+if [ -n "$SANITIZE" ]; then
+  # Left out under the sanitizers: the suites that kill and time processes
+  # (SERIAL in tests/e2e/CMakeLists.txt). They run 2-3x slower here and
+  # their schedules would stop meaning anything; the plain run covers them.
+  SANITIZE_SKIP="^(durability|payment_chaos|notify_test|console_test|storage_limits|cluster_e2e)"
+  ctest --output-on-failure --timeout 600 -j 2 -E "$SANITIZE_SKIP" "$@"
+else
+  ctest --output-on-failure --timeout 600 -j 2 "$@"
+fi
