@@ -119,8 +119,12 @@ result<notification> verify_notification(std::string_view form_body, const publi
   if (!verify_notification_signature(*fields, channel_key)) {
     return channel_error{errc::bad_signature, "notification signature does not verify"};
   }
+  return read_notification(*fields, expected_app_id);
+}
+
+result<notification> read_notification(const params& fields, std::string_view expected_app_id) {
   notification n;
-  if (auto err = read_fields(*fields, n)) return *err;
+  if (auto err = read_fields(fields, n)) return *err;
   if (n.app_id != expected_app_id) return channel_error{errc::app_id_mismatch, "notification for app " + n.app_id};
   return n;
 }

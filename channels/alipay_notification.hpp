@@ -46,6 +46,10 @@ struct notification {
 [[nodiscard]] result<notification> verify_notification(std::string_view form_body, const public_key& channel_key,
                                                        std::string_view expected_app_id);
 
+// The reading step of verify_notification, after the signature check:
+// the typed notification of `fields` (already verified), for that app.
+[[nodiscard]] result<notification> read_notification(const params& fields, std::string_view expected_app_id);
+
 // The simulator's side: the signed form body for `n`. Like Alipay it sends
 // sign_type=RSA2 but signs without it, and sends no empty parameters.
 [[nodiscard]] result<std::string> make_notification(const notification& n, const private_key& channel_key);

@@ -119,10 +119,8 @@ result<reply_head> read_head(const json& body) {
 
 // Parses a verified body and its head; `fill` reads the rest on success.
 template <class Response, class Fill>
-result<Response> parse_typed(std::string_view text, std::string_view method, const public_key& key, Fill fill) {
-  const auto body_text = verified_response_body(text, method, key);
-  if (!body_text) return body_text.error();
-  const auto body = json_fields::parse_object(*body_text);
+result<Response> read_typed(std::string_view body_text, Fill fill) {
+  const auto body = json_fields::parse_object(body_text);
   if (!body) return body.error();
   auto head = read_head(*body);
   if (!head) return head.error();
@@ -131,6 +129,13 @@ result<Response> parse_typed(std::string_view text, std::string_view method, con
   if (!response.head.ok()) return response;
   if (auto err = fill(*body, response)) return *err;
   return response;
+}
+
+template <class Response, class Fill>
+result<Response> parse_typed(std::string_view text, std::string_view method, const public_key& key, Fill fill) {
+  const auto body_text = verified_response_body(text, method, key);
+  if (!body_text) return body_text.error();
+  return read_typed<Response>(*body_text, fill);
 }
 
 template <class T>
@@ -151,6 +156,21 @@ std::optional<channel_error> read_status(const json& body, std::optional<trade_s
   out = parse_trade_status(text);
   if (!out) return channel_error{errc::bad_field, "unknown trade_status " + text};
   return std::nullopt;
+}
+
+std::optional<channel_error> fill_precreate(const json& body, precreate_response& r) {
+  return first_error({assign(required_string(body, "out_trade_no"), r.out_trade_no),
+                      assign(required_string(body, "qr_code"), r.qr_code)});
+}
+
+std::optional<channel_error> fill_close(const json& body, close_response& r) {
+  std::optional<std::string> trade_no;
+  std::optional<std::string> out_trade_no;
+  auto err = first_error({assign(optional_string(body, "trade_no"), trade_no),
+                          assign(optional_string(body, "out_trade_no"), out_trade_no)});
+  r.trade_no = trade_no.value_or("");
+  r.out_trade_no = out_trade_no.value_or("");
+  return err;
 }
 
 std::optional<channel_error> fill_query(const json& body, query_response& r) {
@@ -218,10 +238,7 @@ result<std::string_view> verified_response_body(std::string_view text, std::stri
 }
 
 result<precreate_response> parse_precreate_response(std::string_view text, const public_key& key) {
-  return parse_typed<precreate_response>(text, methods::precreate, key, [](const json& body, precreate_response& r) {
-    return first_error({assign(required_string(body, "out_trade_no"), r.out_trade_no),
-                        assign(required_string(body, "qr_code"), r.qr_code)});
-  });
+  return parse_typed<precreate_response>(text, methods::precreate, key, fill_precreate);
 }
 
 result<query_response> parse_query_response(std::string_view text, const public_key& key) {
@@ -229,15 +246,7 @@ result<query_response> parse_query_response(std::string_view text, const public_
 }
 
 result<close_response> parse_close_response(std::string_view text, const public_key& key) {
-  return parse_typed<close_response>(text, methods::close, key, [](const json& body, close_response& r) {
-    std::optional<std::string> trade_no;
-    std::optional<std::string> out_trade_no;
-    auto err = first_error({assign(optional_string(body, "trade_no"), trade_no),
-                            assign(optional_string(body, "out_trade_no"), out_trade_no)});
-    r.trade_no = trade_no.value_or("");
-    r.out_trade_no = out_trade_no.value_or("");
-    return err;
-  });
+  return parse_typed<close_response>(text, methods::close, key, fill_close);
 }
 
 result<refund_response> parse_refund_response(std::string_view text, const public_key& key) {
@@ -254,6 +263,22 @@ result<std::string> make_signed_response(std::string_view member_key, std::strin
   text.append(body_json);
   text += ",\"sign\":" + json(sign.value()).dump() + "}";
   return text;
+}
+
+result<precreate_response> read_precreate_response(std::string_view body) {
+  return read_typed<precreate_response>(body, fill_precreate);
+}
+
+result<query_response> read_query_response(std::string_view body) {
+  return read_typed<query_response>(body, fill_query);
+}
+
+result<close_response> read_close_response(std::string_view body) {
+  return read_typed<close_response>(body, fill_close);
+}
+
+result<refund_response> read_refund_response(std::string_view body) {
+  return read_typed<refund_response>(body, fill_refund);
 }
 
 }  // namespace payengine::channels::alipay

@@ -74,6 +74,13 @@ struct refund_response {
 [[nodiscard]] result<close_response> parse_close_response(std::string_view text, const public_key& channel_key);
 [[nodiscard]] result<refund_response> parse_refund_response(std::string_view text, const public_key& channel_key);
 
+// The reading step of the parsers above, after the signature check: `body`
+// is the verified text of the ..._response value.
+[[nodiscard]] result<precreate_response> read_precreate_response(std::string_view body);
+[[nodiscard]] result<query_response> read_query_response(std::string_view body);
+[[nodiscard]] result<close_response> read_close_response(std::string_view body);
+[[nodiscard]] result<refund_response> read_refund_response(std::string_view body);
+
 // The simulator's side: `{"<member_key>":<body_json>,"sign":"..."}` with the
 // signature over `body_json` exactly as given (a JSON object).
 [[nodiscard]] result<std::string> make_signed_response(std::string_view member_key, std::string_view body_json,

@@ -19,8 +19,12 @@ std::optional<std::string> base64_decode(std::string_view text) {
                            static_cast<int>(text.size()));
   if (n < 0)
     return std::nullopt;
-  // EVP_DecodeBlock counts the padding as zero bytes.
-  auto padding = static_cast<size_t>(text.size() - text.find_last_not_of('=') - 1);
+  // EVP_DecodeBlock counts the padding as zero bytes. Base64 has at most
+  // two; "====" (all padding) would otherwise size the key below zero.
+  auto last = text.find_last_not_of('=');
+  auto padding = last == std::string_view::npos ? text.size() : text.size() - last - 1;
+  if (padding > 2 || padding > static_cast<size_t>(n))
+    return std::nullopt;
   out.resize(static_cast<size_t>(n) - padding);
   return out;
 }

@@ -58,18 +58,11 @@ void create_refund(server_context& ctx, const Request& req, Response& res, const
   if (!cmd)
     return;
   const auto& [id, b] = *cmd;
-  auto amount = b.find("amount");
-  if (amount == b.end() || !amount->is_number_integer()
-      || (amount->is_number_unsigned() && amount->get<uint64_t>() > uint64_t(amount_max))
-      || !valid_amount(amount->get<int64_t>()))
-    return send(res, invalid_param("amount", "amount must be an integer count of minor units, 1 to 1000000000000."));
-  std::string reason;
-  if (auto r = b.find("reason"); r != b.end() && !r->is_null()) {
-    if (!r->is_string() || !acceptable_text(r->get_ref<const std::string&>(), 256))
-      return send(res, invalid_param("reason", "reason must be a string of at most 256 characters, without NUL."));
-    reason = r->get<std::string>();
-  }
-  refund_order order{id, m.id, request_id_of(req), amount->get<int64_t>(), reason, {}};
+  auto fields = parse_refund_fields(b);
+  if (auto* err = std::get_if<api_error>(&fields))
+    return send(res, *err);
+  const auto& [amount, reason] = std::get<refund_fields>(fields);
+  refund_order order{id, m.id, request_id_of(req), amount, reason, {}};
   // Under an Idempotency-Key the refund's id follows from the key: if the
   // key's record is lost after an unknown outcome, running the request
   // again finds the refund instead of refunding twice.
@@ -86,7 +79,7 @@ void create_refund(server_context& ctx, const Request& req, Response& res, const
   refund_row r;
   r.id = reply->created_id;
   r.order_id = id;
-  r.amount = amount->get<int64_t>();
+  r.amount = amount;
   r.origin = refund_origin::merchant;
   r.reason = reason.empty() ? "requested_by_merchant" : reason;
   r.created_at = reply->order.updated_at;

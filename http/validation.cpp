@@ -178,6 +178,22 @@ parse_new_order(const json& body, const std::set<std::string>& channels) {
   return out;
 }
 
+std::variant<refund_fields, api_error> parse_refund_fields(const json& body) {
+  refund_fields out;
+  auto amount = body.find("amount");
+  if (amount == body.end() || !amount->is_number_integer()
+      || (amount->is_number_unsigned() && amount->get<uint64_t>() > uint64_t(amount_max))
+      || !valid_amount(amount->get<int64_t>()))
+    return invalid_param("amount", "amount must be an integer count of minor units, 1 to 1000000000000.");
+  out.amount = amount->get<int64_t>();
+  if (auto r = body.find("reason"); r != body.end() && !r->is_null()) {
+    if (!r->is_string() || !acceptable_text(r->get_ref<const std::string&>(), 256))
+      return invalid_param("reason", "reason must be a string of at most 256 characters, without NUL.");
+    out.reason = r->get<std::string>();
+  }
+  return out;
+}
+
 std::variant<list_params, api_error>
 parse_list_params(const std::multimap<std::string, std::string>& query) {
   list_params out;

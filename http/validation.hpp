@@ -60,6 +60,15 @@ bool plausible_url(std::string_view url);
 std::optional<api_error> check_notify_url_target(std::string_view url,
                                                  const net::address_policy& policy);
 
+/// The fields of POST /v1/orders/{id}/refund (unknown members are
+/// refused by the route); an absent or null reason is "".
+struct refund_fields {
+  int64_t amount = 0;
+  std::string reason;
+};
+
+std::variant<refund_fields, api_error> parse_refund_fields(const nlohmann::json& body);
+
 /// Largest rate_per_s and burst of a merchant (migration 008's CHECKs).
 constexpr uint32_t merchant_rate_max = 1'000'000;
 

@@ -235,5 +235,24 @@ TEST(merchant_fields, present_fields_are_set_absent_ones_not) {
   EXPECT_EQ(f.notify_url, std::optional<std::string>{""});
 }
 
+TEST(validation, refund_fields_are_checked) {
+  auto ok = parse_refund_fields({{"amount", 100}, {"reason", "damaged"}});
+  ASSERT_TRUE(std::holds_alternative<refund_fields>(ok));
+  EXPECT_EQ(std::get<refund_fields>(ok).amount, 100);
+  EXPECT_EQ(std::get<refund_fields>(ok).reason, "damaged");
+  EXPECT_EQ(std::get<refund_fields>(parse_refund_fields({{"amount", 1}, {"reason", nullptr}})).reason, "");
+  for (const json& bad : {json{{"amount", 0}}, json{{"amount", 1.0}}, json{{"amount", "1"}},
+                          json{{"amount", 1000000000001}}, json{{"amount", uint64_t(1) << 63}}, json::object()}) {
+    auto r = parse_refund_fields(bad);
+    ASSERT_TRUE(std::holds_alternative<api_error>(r)) << bad.dump();
+    EXPECT_EQ(std::get<api_error>(r).param, "amount");
+  }
+  for (const json& reason : {json(5), json(std::string(257, 'r')), json(std::string("a\0b", 3))}) {
+    auto r = parse_refund_fields({{"amount", 1}, {"reason", reason}});
+    ASSERT_TRUE(std::holds_alternative<api_error>(r)) << reason.dump();
+    EXPECT_EQ(std::get<api_error>(r).param, "reason");
+  }
+}
+
 } // namespace
 } // namespace payengine::http

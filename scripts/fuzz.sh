@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The libFuzzer targets of fuzz/ (docs/fuzzing.md), built with clang in
+# their own folder and run one after the other on a copy of their corpus.
+#
+#   scripts/fuzz.sh [SECONDS=20] [--runs N] [--merge] [--only TARGET]
+#
+# SECONDS per target, or --runs N executions per target. --merge adds the
+# new inputs that reach new code to the checked-in fuzz/corpus/. Exits
+# non-zero if any target crashes (or breaks an invariant, or leaks, or
+# times out), naming the saved input.
+# Environment: PAYENGINE_FUZZ_BUILD_DIR (default build-fuzz),
+# PAYENGINE_FUZZ_MAX_TIME (a cap in seconds with --runs; default none).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+seconds=20 runs="" merge=0 only=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs="$2"; shift 2 ;;
+    --merge) merge=1; shift ;;
+    --only) only="$2"; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) seconds="$1"; shift ;;
+  esac
+done
+
+FUZZ_BUILD_DIR="${PAYENGINE_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
+TARGETS=(request_body form alipay_notification alipay_response webhook_signature config)
+# Longest input per target: request bodies and forms up to their limits
+# (64 KiB); a config file is a few KiB.
+declare -A MAX_LEN=([request_body]=65536 [form]=65536 [alipay_notification]=65536
+                    [alipay_response]=65536 [webhook_signature]=65536 [config]=16384)
+
+log "building the fuzz targets (clang, ASan + UBSan + libFuzzer) in $FUZZ_BUILD_DIR"
+export CCACHE_DIR="${CCACHE_DIR:-$LOCAL_DIR/ccache}"
+CC=clang CXX=clang++ cmake -S "$ROOT" -B "$FUZZ_BUILD_DIR" -DPAYENGINE_FUZZ=ON \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$FUZZ_BUILD_DIR" --target fuzz_all -j "${PAYENGINE_JOBS:-2}" >/dev/null
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/payengine-fuzz.XXXXXX")"
+artifacts="$FUZZ_BUILD_DIR/fuzz/artifacts"
+mkdir -p "$artifacts"
+# Deterministic for the engine's own code; allocator reuse kept small so
+# that a long run does not thrash (ASan's default quarantine is 256 MB).
+export ASAN_OPTIONS="${ASAN_OPTIONS:-quarantine_size_mb=64:detect_leaks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+failed=()
+printf '%-20s %12s %9s %8s %7s  %s\n' target executions exec/s seconds corpus "final line" >"$work/summary"
+for t in "${TARGETS[@]}"; do
+  [ -n "$only" ] && [ "$only" != "$t" ] && continue
+  corpus="$work/corpus-$t"
+  cp -r "$ROOT/fuzz/corpus/$t" "$corpus"
+  args=(-max_len="${MAX_LEN[$t]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+        -artifact_prefix="$artifacts/$t-")
+  if [ -n "$runs" ]; then
+    args+=(-runs="$runs")
+    [ -n "${PAYENGINE_FUZZ_MAX_TIME:-}" ] && args+=(-max_total_time="$PAYENGINE_FUZZ_MAX_TIME")
+  else
+    args+=(-max_total_time="$seconds")
+  fi
+  log "fuzz_$t ${args[*]}"
+  start=$(date +%s)
+  status=0
+  "$FUZZ_BUILD_DIR/fuzz/fuzz_$t" "${args[@]}" "$corpus" >"$work/$t.log" 2>&1 || status=$?
+  elapsed=$(( $(date +%s) - start ))
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log" | tail -1)
+  speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/$t.log" | tail -1)
+  final=$(grep -E '^#[0-9]+' "$work/$t.log" | tail -1 | sed 's/  */ /g')
+  printf '%-20s %12s %9s %8s %7s  %s\n' "$t" "${execs:-?}" "${speed:-?}" "$elapsed" \
+    "$(find "$corpus" -type f | wc -l)" "$final" >>"$work/summary"
+  if [ "$status" -ne 0 ]; then
+    failed+=("$t")
+    grep -E 'ERROR|SUMMARY|invariant broken|Test unit written|==[0-9]+==' "$work/$t.log" | head -20 >&2
+    crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$work/$t.log" | tail -1)
+    log "fuzz_$t FAILED (exit $status): input ${crash:-(none saved)}; log $work/$t.log"
+    continue
+  fi
+  if [ "$merge" -eq 1 ]; then
+    before=$(find "$ROOT/fuzz/corpus/$t" -type f | wc -l)
+    "$FUZZ_BUILD_DIR/fuzz/fuzz_$t" -merge=1 -max_len="${MAX_LEN[$t]}" "$ROOT/fuzz/corpus/$t" "$corpus" \
+      >>"$work/$t.log" 2>&1
+    log "fuzz_$t: corpus $before -> $(find "$ROOT/fuzz/corpus/$t" -type f | wc -l) files"
+  fi
+done
+
+cat "$work/summary"
+if [ ${#failed[@]} -gt 0 ]; then
+  log "crashed: ${failed[*]} (inputs under $artifacts; logs in $work)"
+  exit 1
+fi
+rm -rf "$work"
