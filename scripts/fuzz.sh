@@ -24,6 +24,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+install_packages # clang and its libFuzzer runtime on a fresh machine
 FUZZ_BUILD_DIR="${PAYENGINE_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
 TARGETS=(request_body form alipay_notification alipay_response webhook_signature config)
 # Longest input per target: request bodies and forms up to their limits
