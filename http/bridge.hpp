@@ -36,10 +36,14 @@ caf::expected<Reply> ask(caf::actor_system& sys, const Handle& dest,
 template <class Reply, class Handle, class... Ts>
 void ask_async(caf::actor_system& sys, const Handle& dest, std::chrono::milliseconds timeout,
                std::function<void(caf::expected<Reply>)> then, Ts... xs) {
-  sys.spawn<caf::hidden>([dest, timeout, then = std::move(then), xs...](caf::event_based_actor* self) {
+  // `then` travels as a spawn argument: a spawned function without one
+  // makes CAF 0.17 bind a reference to a null tuple (UBSan reports it).
+  auto run = [dest, timeout, xs...](caf::event_based_actor* self,
+                                    std::function<void(caf::expected<Reply>)> done) {
     self->request(dest, timeout, xs...)
-      .then([then](Reply& r) { then(std::move(r)); }, [then](caf::error& err) { then(std::move(err)); });
-  });
+      .then([done](Reply& r) { done(std::move(r)); }, [done](caf::error& err) { done(std::move(err)); });
+  };
+  sys.spawn<caf::hidden>(run, std::move(then));
 }
 
 } // namespace payengine::http
