@@ -304,7 +304,9 @@ TEST(front, past_the_admission_limit_requests_are_refused_at_once_and_change_not
     ASSERT_EQ(r.status, 503) << r.raw;
     EXPECT_EQ(r.body["error"]["code"], "overloaded");
     EXPECT_NE(r.headers.find("Retry-After"), r.headers.end());
-    EXPECT_EQ(r.headers.find("Payengine-Nothing-Changed")->second, "true");
+    auto unchanged = r.headers.find("Payengine-Nothing-Changed");
+    ASSERT_NE(unchanged, r.headers.end()) << r.raw;
+    EXPECT_EQ(unchanged->second, "true");
     refused++;
   }
   // The operator routes are never shed.
