@@ -7,6 +7,7 @@
 #include "actors/reconciler.hpp"
 #include "actors/order_registry.hpp"
 #include "actors/storage_writer.hpp"
+#include "actors/wallet_registry.hpp"
 
 #include <caf/all.hpp>
 
@@ -34,6 +35,15 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
     ws.cluster = cluster;
     h.writers.push_back(sys.spawn<caf::detached>(storage_writer_impl, ws));
   }
+  // Every ledger write goes through one writer: a batch holds many wallets'
+  // writes, and the shared accounts (clearing, merchant) are locked by one
+  // connection only.
+  wallet_registry_settings wrs;
+  wrs.wallet.idle_ms = cfg.order_idle_ms;
+  wrs.wallet.storage_timeout_ms = cfg.storage_timeout_ms;
+  wrs.wallet.batch_max = cfg.storage_batch_max;
+  wrs.sweep_ms = cfg.scaled_ms(cfg.expiry_sweep_interval_ms);
+  h.wallets = sys.spawn(wallet_registry_impl, wrs, h.writers.front());
   for (uint32_t i = 0; i < cfg.registry_shards; ++i) {
     registry_settings rs;
     rs.index = i;
@@ -43,7 +53,9 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
     rs.order.storage_timeout_ms = cfg.storage_timeout_ms;
     rs.order.channel_timeout_ms = cfg.channel_timeout_ms;
     rs.order.channel_retry_ms = cfg.scaled_ms(cfg.channel_retry_ms);
+    rs.order.reservation_timeout_ms = cfg.wallet_reservation_timeout_ms;
     rs.cluster = cluster;
+    rs.wallets = h.wallets;
     h.shards.push_back(sys.spawn(order_registry_impl, rs, h.writers[i % h.writers.size()],
                                  h.gateway, notify_url, h.inspector));
   }

@@ -27,6 +27,21 @@ std::string sms_text(const delivery& d) {
   if (!event.is_object())
     return "Your order was updated.";
   const auto& o = event["data"];
+  if (d.event_type == "wallet.debited" && o.is_object() && o.contains("transaction")) {
+    // "Paid 88.88 CNY from your balance (order ord_...); balance 11.12 CNY."
+    const auto& t = o["transaction"];
+    auto currency = t.value("currency", "");
+    auto* info = find_currency(currency);
+    auto text = [&](int64_t minor) {
+      auto s = info ? channels::minor_to_decimal(minor, info->exponent) : std::nullopt;
+      return (s ? *s : std::string{"?"}) + " " + currency;
+    };
+    auto spent = -t.value("amount", int64_t{0});
+    auto order = t.contains("order_id") && t["order_id"].is_string() ? t["order_id"].get<std::string>()
+                                                                      : std::string{};
+    return "Paid " + text(spent) + " from your balance" + (order.empty() ? "" : " (order " + order + ")")
+           + "; balance " + text(t.value("ending_balance", int64_t{0})) + ".";
+  }
   auto currency = o.value("currency", "");
   auto* info = find_currency(currency);
   auto amount = info ? channels::minor_to_decimal(o.value("amount", int64_t{0}), info->exponent)

@@ -29,7 +29,7 @@ order_reply not_found() {
 }
 
 bool owes_work(const order_state& st) {
-  return !st.watchers.empty() || st.channel_calls > 0 || st.retry_armed
+  return !st.watchers.empty() || st.channel_calls > 0 || st.wallet_calls > 0 || st.retry_armed
          || st.opening_trade || !st.book.owed.empty();
 }
 
@@ -121,7 +121,7 @@ std::vector<actor_event> describe_for_inspector(order_self self, const transitio
 
 void persist_into(order_self self, reply_to rp, transition_write w,
                   order_outcome on_success, after_commit_fn after_commit,
-                  std::string created_id) {
+                  std::string created_id, bool answer_success) {
   auto answer = [rp](auto&& x) mutable {
     if (rp)
       rp->deliver(std::forward<decltype(x)>(x));
@@ -156,7 +156,8 @@ void persist_into(order_self self, reply_to rp, transition_write w,
         }
         for (auto& e : told)
           self->send(st.ctx.inspector, std::move(e));
-        answer(order_reply{on_success, st.book.order, created_id});
+        if (answer_success)
+          answer(order_reply{on_success, st.book.order, created_id});
         if (after_commit)
           after_commit(self);
       },
@@ -202,6 +203,10 @@ order_reply refusal_reply(const order_state& st, const domain::decision& d) {
 }
 
 } // namespace
+
+void stop_on_invariant(order_self self, reply_to rp, const std::string& what) {
+  stop_on_broken_invariant(self, std::move(rp), what);
+}
 
 void act_into(order_self self, reply_to rp, const domain::order_input_event& input) {
   auto& st = self->state;

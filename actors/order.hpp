@@ -27,6 +27,9 @@ struct order_settings {
   uint32_t channel_timeout_ms = 60'000;
   /// First back-off before channel work owed is retried (doubles, capped at 32x).
   uint32_t channel_retry_ms = 2'000;
+  /// A balance payment's reservation is voided by its wallet after this
+  /// unless the order posted it (the order actor died in between).
+  uint32_t reservation_timeout_ms = 60'000;
 };
 
 /// What an order actor needs to know of the rest of the engine.
@@ -38,6 +41,7 @@ struct order_context {
   order_settings settings;
   inspector_actor inspector; // hears every committed transition
   uint32_t shard = 0;        // the registry shard's index (for the inspector)
+  wallet_registry_actor wallets; // the wallets balance payments and top-ups move
 };
 
 struct order_state {
@@ -73,6 +77,7 @@ struct order_state {
   uint32_t retry_round = 0;
   bool opening_trade = false;
   uint32_t channel_calls = 0; // gateway requests whose replies are still due
+  uint32_t wallet_calls = 0;  // wallet requests whose replies are still due
 };
 
 using order_self = order_actor::stateful_pointer<order_state>;

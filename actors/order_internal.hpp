@@ -29,14 +29,20 @@ using reply_to = std::optional<caf::typed_response_promise<order_reply>>;
 
 /// Commits `w`, holding back every other message until then (await), then
 /// applies it in memory, answers `rp` and runs `after_commit`.
+/// `answer_success` false: the success is answered by `after_commit` (which
+/// holds `rp`); errors are answered here.
 void persist_into(order_self self, reply_to rp, transition_write w,
                   order_outcome on_success, after_commit_fn after_commit = {},
-                  std::string created_id = {});
+                  std::string created_id = {}, bool answer_success = true);
 
 /// Decides `input` with the core and carries the decision out: a refusal
 /// is answered, a broken invariant stops the actor, a write is committed
 /// and then applied, answered and followed by its effects.
 void act_into(order_self self, reply_to rp, const domain::order_input_event& input);
+
+/// A broken invariant: logged, answered (if `rp`), and the actor stops (its
+/// registry restarts it from storage).
+void stop_on_invariant(order_self self, reply_to rp, const std::string& what);
 
 /// act_into, answering the current request (if the message is one).
 caf::result<order_reply> act(order_self self, const domain::order_input_event& input);

@@ -5,6 +5,7 @@
 // channel or answered (rule 1); channel work still owed is retried with
 // back-off and, after a restart, re-driven from storage (rule 3).
 #include "actors/order_internal.hpp"
+#include "domain/wallet_decisions.hpp"
 
 #include "config/logging.hpp"
 #include "messages/errors.hpp"
@@ -109,12 +110,200 @@ void close_trade_at_channel(order_self self, const std::string& otn) {
   });
 }
 
-void execute_refund(order_self self, const refund_row& r) {
+// --- wallets (balance payments, top-ups) ------------------------------------
+
+std::chrono::milliseconds wallet_timeout(order_self self) {
+  return 2 * storage_timeout(self);
+}
+
+/// Sends `op` to the wallets; `on_reply` gets the answer or the error.
+/// Counted, so that the actor does not passivate while a reply is due.
+template <class OnReply, class OnError>
+void call_wallet(order_self self, wallet_op op, OnReply on_reply, OnError on_error) {
+  auto& st = self->state;
+  if (!st.ctx.wallets) {
+    on_error(make_error(engine_error::overloaded, "no wallet registry"));
+    return;
+  }
+  st.wallet_calls++;
+  self->request(st.ctx.wallets, wallet_timeout(self), std::move(op))
+    .await(
+      [=](wallet_reply& r) mutable {
+        self->state.wallet_calls--;
+        on_reply(r);
+      },
+      [=](caf::error& err) mutable {
+        self->state.wallet_calls--;
+        on_error(err);
+      });
+}
+
+wallet_op wallet_op_for(const order_record& o, wallet_op_kind kind, std::string wallet,
+                        std::string transfer_id) {
+  wallet_op op;
+  op.wallet_id = std::move(wallet);
+  op.kind = kind;
+  op.transfer_id = std::move(transfer_id);
+  op.amount = o.amount;
+  op.currency = o.currency;
+  op.order_id = o.id;
+  return op;
+}
+
+/// The refusal a wallet's answer is for the order's client (nothing changed).
+refusal_code refusal_of(wallet_outcome x, refusal_code insufficient) {
+  switch (x) {
+    case wallet_outcome::insufficient_funds: return insufficient;
+    case wallet_outcome::not_found: return refusal_code::wallet_missing;
+    case wallet_outcome::currency_mismatch: return refusal_code::currency_mismatch;
+    default: return refusal_code::invalid_state;
+  }
+}
+
+order_reply refused(const order_state& st, refusal_code code) {
+  order_reply r{order_outcome::invalid_state, st.book.order};
+  r.refusal = code;
+  return r;
+}
+
+/// Posts the current attempt's reservation; the post (or its refusal) is
+/// committed as the payment's outcome and answered to `rp`.
+void post_reservation(order_self self, reply_to rp) {
+  auto& st = self->state;
+  const auto& o = st.book.order;
+  if (o.status != order_status::paying || o.payment.method != "balance") {
+    if (rp)
+      rp->deliver(order_reply{order_outcome::ok, o});
+    return;
+  }
+  auto attempt = o.payment.attempt;
+  auto op = wallet_op_for(o, wallet_op_kind::post, o.payment.wallet, o.payment.channel_trade_no);
+  call_wallet(
+    self, std::move(op),
+    [=](const wallet_reply& r) mutable {
+      switch (r.outcome) {
+        case wallet_outcome::ok:
+        case wallet_outcome::already_posted:
+          act_into(self, rp, domain::balance_settled{attempt, r.transfer});
+          return;
+        case wallet_outcome::voided:
+        case wallet_outcome::unknown_transfer:
+          act_into(self, rp, domain::balance_refused{attempt, "reservation_" + std::string{to_string(r.outcome)}});
+          return;
+        default:
+          logging::error("order.wallet_refused_post", {{"order_id", self->state.id},
+                                                       {"outcome", to_string(r.outcome)}});
+          if (rp)
+            rp->deliver(order_reply{order_outcome::ok, self->state.book.order});
+          arm_retry(self);
+      }
+    },
+    [=](const caf::error&) mutable {
+      // Unknown: the order stays paying and the post is tried again.
+      if (rp)
+        rp->deliver(order_reply{order_outcome::ok, self->state.book.order});
+      arm_retry(self);
+    });
+}
+
+/// The order ended unpaid: its reservation goes back. Posted already (an
+/// earlier incarnation posted it and died before committing): the money
+/// is the order's after all, and the core refunds it as a late payment.
+void void_reservation(order_self self) {
+  const auto& o = self->state.book.order;
+  if (o.payment.method != "balance" || o.payment.channel_trade_no.empty())
+    return;
+  auto attempt = o.payment.attempt;
+  auto op = wallet_op_for(o, wallet_op_kind::void_reservation, o.payment.wallet,
+                          o.payment.channel_trade_no);
+  call_wallet(
+    self, std::move(op),
+    [=](const wallet_reply& r) {
+      if (r.outcome == wallet_outcome::already_posted)
+        act_into(self, std::nullopt, domain::balance_settled{attempt, r.transfer});
+    },
+    [=](const caf::error&) { /* the wallet voids it at its timeout */ });
+}
+
+void credit_topup(order_self self) {
+  const auto& o = self->state.book.order;
+  auto op = wallet_op_for(o, wallet_op_kind::credit, o.topup_wallet,
+                          domain::topup_transfer_id(o.id));
+  op.merchant_id = o.merchant_id;
+  op.type = transfer_type::topup;
+  op.counterpart = clearing_account(o.channel, o.currency);
+  call_wallet(
+    self, std::move(op),
+    [=](const wallet_reply& r) {
+      if (r.outcome != wallet_outcome::ok)
+        logging::error("order.topup_refused", {{"order_id", self->state.id},
+                                                {"wallet_id", self->state.book.order.topup_wallet},
+                                                {"outcome", to_string(r.outcome)}});
+    },
+    [=](const caf::error&) { arm_retry(self); });
+}
+
+channel_reply reply_of(channel_outcome outcome, std::string reason = {}) {
+  channel_reply r;
+  r.outcome = outcome;
+  r.reason = std::move(reason);
+  return r;
+}
+
+void refund_to_channel(order_self self, const refund_row& r) {
   refund_trade req{r.out_trade_no, r.id, r.amount, self->state.book.order.currency, r.reason};
   auto id = r.id;
   call_gateway(self, std::move(req), [=](const channel_reply& rep) {
     act_into(self, std::nullopt, domain::refund_answer{id, rep});
   });
+}
+
+void execute_refund(order_self self, const refund_row& r) {
+  const auto& o = self->state.book.order;
+  auto id = r.id;
+  if (o.payment.method == "balance") {
+    // Back to the wallet it came from.
+    auto op = wallet_op_for(o, wallet_op_kind::credit, o.payment.wallet,
+                            domain::refund_transfer_id(r.id));
+    op.amount = r.amount;
+    op.type = transfer_type::refund;
+    op.counterpart = merchant_account(o.merchant_id, o.currency);
+    call_wallet(
+      self, std::move(op),
+      [=](const wallet_reply& w) {
+        act_into(self, std::nullopt,
+                 domain::refund_answer{id, w.outcome == wallet_outcome::ok
+                                             ? reply_of(channel_outcome::ok)
+                                             : reply_of(channel_outcome::rejected,
+                                                        std::string{to_string(w.outcome)})});
+      },
+      [=](const caf::error&) {
+        act_into(self, std::nullopt, domain::refund_answer{id, reply_of(channel_outcome::unavailable)});
+      });
+    return;
+  }
+  if (!o.topup_wallet.empty() && r.origin == refund_origin::merchant) {
+    // A top-up's money is taken back from the wallet (reserved when the
+    // refund was accepted) before the channel returns it.
+    auto op = wallet_op_for(o, wallet_op_kind::post, o.topup_wallet,
+                            domain::reversal_transfer_id(r.id));
+    call_wallet(
+      self, std::move(op),
+      [=](const wallet_reply& w) {
+        if (w.outcome == wallet_outcome::ok || w.outcome == wallet_outcome::already_posted) {
+          refund_to_channel(self, r);
+          return;
+        }
+        act_into(self, std::nullopt,
+                 domain::refund_answer{id, reply_of(channel_outcome::rejected,
+                                                    "wallet_reversal_" + std::string{to_string(w.outcome)})});
+      },
+      [=](const caf::error&) {
+        act_into(self, std::nullopt, domain::refund_answer{id, reply_of(channel_outcome::unavailable)});
+      });
+    return;
+  }
+  refund_to_channel(self, r);
 }
 
 /// Owed from now on (committed as pending): executed once, answered once.
@@ -160,6 +349,15 @@ void run_effects(order_self self, const std::vector<effect>& effects) {
       case effect_kind::retry_later:
         arm_retry(self);
         break;
+      case effect_kind::post_reservation:
+        post_reservation(self, std::nullopt);
+        break;
+      case effect_kind::void_reservation:
+        void_reservation(self);
+        break;
+      case effect_kind::credit_topup:
+        credit_topup(self);
+        break;
       case effect_kind::alert:
         logging::error("refund.refused", {{"order_id", self->state.id},
                                           {"refund_id", e.refund.id},
@@ -170,13 +368,76 @@ void run_effects(order_self self, const std::vector<effect>& effects) {
   }
 }
 
+namespace {
+
+/// Pay from balance: the wallet reserves the amount first, so that a wallet
+/// that does not hold it changes nothing (402); then `paying` is committed
+/// with the reservation, then the reservation is posted and the order is
+/// `paid` once that is committed. Every step is awaited: nothing else
+/// happens to the order in between. A death in between is finished from
+/// storage: `paying` by balance posts (work_due), an unpaid end voids, and
+/// a reservation nobody committed is voided by its wallet at its timeout.
+caf::result<order_reply> pay_from_balance(order_self self, const pay_order& cmd) {
+  auto& st = self->state;
+  const auto& o = st.book.order;
+  auto reservation = new_id("trf", 32);
+  domain::pay_requested in{cmd.request_id, "balance", cmd.wallet, reservation};
+  auto d = domain::decide(st.book, in, now_us());
+  if (d.is_refusal() || !d.write || !d.broken_invariant.empty())
+    return act(self, in);
+  auto op = wallet_op_for(o, wallet_op_kind::reserve, cmd.wallet, reservation);
+  op.merchant_id = o.merchant_id;
+  op.type = transfer_type::payment;
+  op.counterpart = merchant_account(o.merchant_id, o.currency);
+  op.timeout_at = now_us() + int64_t{st.ctx.settings.reservation_timeout_ms} * 1000;
+  auto rp = self->make_response_promise<order_reply>();
+  auto wallet = cmd.wallet;
+  call_wallet(
+    self, std::move(op),
+    [=](const wallet_reply& r) mutable {
+      auto& st = self->state;
+      if (r.outcome != wallet_outcome::ok) {
+        rp.deliver(refused(st, refusal_of(r.outcome, refusal_code::insufficient_funds)));
+        return;
+      }
+      auto d = domain::decide(st.book, in, now_us());
+      if (!d.write || d.is_refusal()) { // cannot happen: awaited since the first decision
+        stop_on_invariant(self, reply_to{rp}, "pay decision changed while awaiting the wallet");
+        return;
+      }
+      std::vector<domain::effect> rest;
+      for (auto& e : d.effects)
+        if (e.kind != domain::effect_kind::post_reservation)
+          rest.push_back(std::move(e));
+      reply_to answer = rp;
+      persist_into(self, answer, std::move(*d.write), order_outcome::ok,
+                   [rest, answer](order_self s) {
+                     run_effects(s, rest);
+                     post_reservation(s, answer);
+                   },
+                   {}, false);
+    },
+    [=](const caf::error& err) mutable {
+      rp.deliver(err);
+      // It may have been reserved: give it back now rather than at its timeout.
+      auto& o = self->state.book.order;
+      auto v = wallet_op_for(o, wallet_op_kind::void_reservation, wallet, reservation);
+      caf::anon_send(self->state.ctx.wallets, std::move(v));
+    });
+  return rp;
+}
+
+} // namespace
+
 caf::result<order_reply> on_pay(order_self self, const pay_order& cmd) {
   auto& st = self->state;
   if (!visible_to(st, cmd.merchant_id))
     return not_found();
-  auto d = domain::decide(st.book, domain::pay_requested{cmd.request_id}, now_us());
+  if (cmd.method == "balance")
+    return pay_from_balance(self, cmd);
+  auto d = domain::decide(st.book, domain::pay_requested{cmd.request_id, "channel", {}, {}}, now_us());
   if (d.is_refusal() || !d.write) // refused, or the same open trade: no channel needed
-    return act(self, domain::pay_requested{cmd.request_id});
+    return act(self, domain::pay_requested{cmd.request_id, "channel", {}, {}});
   if (!st.ctx.gateway)
     return make_error(engine_error::channel_unavailable, "channel not configured");
   // Fail fast, before anything is committed, while the channel is down.
@@ -189,7 +450,7 @@ caf::result<order_reply> on_pay(order_self self, const pay_order& cmd) {
           rp.deliver(make_error(engine_error::channel_unavailable, "circuit open"));
           return;
         }
-        act_into(self, rp, domain::pay_requested{request_id});
+        act_into(self, rp, domain::pay_requested{request_id, "channel", {}, {}});
       },
       [=](caf::error& err) mutable { rp.deliver(err); });
   return rp;
@@ -208,6 +469,40 @@ caf::result<order_reply> on_reconcile(order_self self) {
   return order_reply{order_outcome::ok, self->state.book.order};
 }
 
+namespace {
+
+/// A top-up's refund first reserves its amount in the wallet (409 when the
+/// wallet no longer holds it, nothing changed); the reservation is posted
+/// when the refund is executed. Others are decided at once.
+void refund_now(order_self self, caf::typed_response_promise<order_reply> rp,
+                const domain::refund_requested& in) {
+  auto& st = self->state;
+  const auto& o = st.book.order;
+  auto d = domain::decide(st.book, in, now_us());
+  if (o.topup_wallet.empty() || !d.write || d.is_refusal() || !d.broken_invariant.empty()) {
+    act_into(self, rp, in);
+    return;
+  }
+  auto op = wallet_op_for(o, wallet_op_kind::reserve, o.topup_wallet,
+                          domain::reversal_transfer_id(in.refund_id));
+  op.amount = in.amount;
+  op.type = transfer_type::topup_reversal;
+  op.counterpart = clearing_account(o.channel, o.currency);
+  op.timeout_at = now_us() + int64_t{st.ctx.settings.reservation_timeout_ms} * 1000;
+  call_wallet(
+    self, std::move(op),
+    [=](const wallet_reply& r) mutable {
+      if (r.outcome != wallet_outcome::ok) {
+        rp.deliver(refused(self->state, refusal_of(r.outcome, refusal_code::reversal_insufficient)));
+        return;
+      }
+      act_into(self, rp, in);
+    },
+    [=](const caf::error& err) mutable { rp.deliver(err); });
+}
+
+} // namespace
+
 /// Refund part of a paid order: the sum of merchant refunds that did not
 /// fail never exceeds the amount, because this actor sees every refund of
 /// its order. A refund id named by the request (from its Idempotency-Key)
@@ -220,7 +515,11 @@ caf::result<order_reply> on_refund(order_self self, const refund_order& cmd) {
   domain::refund_requested in{cmd.amount, cmd.reason, cmd.refund_id, cmd.request_id};
   if (cmd.refund_id.empty()) {
     in.refund_id = new_id("rfd");
-    return act(self, in);
+    if (st.book.order.topup_wallet.empty())
+      return act(self, in);
+    auto rp = self->make_response_promise<order_reply>();
+    refund_now(self, rp, in);
+    return rp;
   }
   // Stored ones too (succeeded or failed): awaited, so that nothing else
   // happens to this order in between.
@@ -236,7 +535,7 @@ caf::result<order_reply> on_refund(order_self self, const refund_order& cmd) {
           else
             owe_refund(self, r); // committed, so owed (and now known)
         }
-        act_into(self, rp, in);
+        refund_now(self, rp, in);
       },
       [rp](caf::error& err) mutable { rp.deliver(err); });
   return rp;

@@ -45,7 +45,7 @@ order_actor spawn_order(order_registry_self self, const std::string& id, bool lo
   auto& st = self->state;
   order_context ctx{st.writer, caf::actor_cast<order_registry_actor>(self),
                     st.gateway, st.notify_url, st.settings.order, st.inspector,
-                    st.settings.index};
+                    st.settings.index, st.settings.wallets};
   auto handle = self->spawn(order_impl, id, std::move(ctx), load);
   self->monitor(handle);
   st.ids_by_addr.emplace(handle.address(), id);

@@ -26,6 +26,7 @@ struct registry_settings {
   uint32_t restarts_max = 5; // restarts of one order within the window
   uint32_t restart_window_ms = 600'000;
   order_settings order;
+  wallet_registry_actor wallets; // pays from balance, credits top-ups
   /// This node's shards (several nodes); null: it owns every order.
   std::shared_ptr<const shard_map> cluster;
 };

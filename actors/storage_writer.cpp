@@ -422,6 +422,47 @@ storage_writer_actor::behavior_type storage_writer_impl(storage_writer_self self
       return info;
     },
     [=](flush_atom) { flush(self); },
+    // --- the ledger (wallet actors, the wallet API) ---
+    [=](ledger_write& w) {
+      return enqueue<ledger_result>(self, [w = std::move(w)](pqxx::work& tx) {
+        return storage::write_ledger(tx, w);
+      });
+    },
+    [=](wallet_atom, const std::string& id, const std::vector<std::string>& named) {
+      return enqueue<wallet_snapshot>(self, [id, named](pqxx::work& tx) {
+        return storage::load_wallet(tx, id, named);
+      });
+    },
+    [=](wallet_atom, const std::string& merchant_id, const std::string& customer_ref,
+        const std::string& after, uint32_t limit) {
+      return enqueue<std::vector<wallet_record>>(
+        self, [merchant_id, customer_ref, after, limit](pqxx::work& tx) {
+          return storage::list_wallets(tx, merchant_id, customer_ref, after, limit);
+        });
+    },
+    [=](ledger_atom, const std::string& wallet_id, const std::string& after, uint32_t limit) {
+      return enqueue<std::vector<transfer_row>>(self, [wallet_id, after, limit](pqxx::work& tx) {
+        return storage::wallet_transactions(tx, wallet_id, after, limit);
+      });
+    },
+    [=](ledger_atom) {
+      return enqueue<std::vector<int64_t>>(self, [](pqxx::work& tx) { return storage::ledger_sums(tx); });
+    },
+    [=](reservation_atom, timestamp_us now, uint32_t limit) {
+      return enqueue<std::vector<std::string>>(self, [now, limit](pqxx::work& tx) {
+        return storage::wallets_with_expired_reservations(tx, now, limit);
+      });
+    },
+    [=](wallet_atom, uint32_t limit) {
+      return enqueue<std::vector<wallet_record>>(self, [limit](pqxx::work& tx) {
+        return storage::recent_wallets(tx, limit);
+      });
+    },
+    [=](ledger_atom, uint32_t limit) {
+      return enqueue<std::vector<transfer_row>>(self, [limit](pqxx::work& tx) {
+        return storage::recent_transfers(tx, limit);
+      });
+    },
   };
 }
 

@@ -124,6 +124,9 @@ void add_limit_options(CLI::App& app, engine_config& c) {
   add(app, c.expiry_sweep_batch_max, "expiry_sweep_batch_max", "orders expired per sweep at most");
   add(app, c.channel_timeout_ms, "channel_timeout_ms", "deadline of one gateway call, retries included (the gateway's worst case must fit)", "PAYENGINE_CHANNEL_TIMEOUT_MS");
   add(app, c.channel_retry_ms, "channel_retry_ms", "first back-off before owed channel work is retried (time-scaled)");
+  add(app, c.wallet_reservation_timeout_ms, "wallet_reservation_timeout_ms",
+      "a wallet voids a reservation (a balance payment or top-up refund in progress) not posted within this",
+      "PAYENGINE_WALLET_RESERVATION_TIMEOUT_MS");
   add(app, c.reconcile_interval_ms, "reconcile_interval_ms", "between reconciler sweeps (time-scaled)");
   add(app, c.reconcile_after_ms, "reconcile_after_ms", "an order waiting on a channel this long is queried (time-scaled)");
   add(app, c.reconcile_batch_max, "reconcile_batch_max", "orders reconciled per sweep at most");
@@ -302,6 +305,8 @@ std::string validate(const engine_config& c) {
     return "expiry_sweep_batch_max and reconcile_batch_max must be at least 1";
   if (c.channel_timeout_ms < 100 || c.channel_retry_ms < 1 || c.reconcile_interval_ms < 10)
     return "channel_timeout_ms must be at least 100, channel_retry_ms 1, reconcile_interval_ms 10";
+  if (c.wallet_reservation_timeout_ms < 1'000)
+    return "wallet_reservation_timeout_ms must be at least 1000";
   if (c.notifier_workers < 1 || c.notifier_per_merchant_max < 1 || c.notifier_batch_max < 1
       || c.notifier_poll_ms < 10 || c.webhook_timeout_ms < 100)
     return "notifier_* must be at least 1 (poll 10 ms, webhook_timeout_ms 100)";

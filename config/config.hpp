@@ -57,6 +57,7 @@ struct engine_config {
   /// gateway's worst case (gateway_call_worst_ms) must fit within it.
   uint32_t channel_timeout_ms = 60'000;
   uint32_t channel_retry_ms = 2'000;     // first back-off for owed channel work (scaled)
+  uint32_t wallet_reservation_timeout_ms = 60'000; // an unposted balance reservation is voided after it
   uint32_t reconcile_interval_ms = 30'000; // between reconciler sweeps (scaled)
   uint32_t reconcile_after_ms = 60'000;  // an order waiting this long is queried (scaled)
   uint32_t reconcile_batch_max = 500;

@@ -43,8 +43,18 @@ bool one_of(order_status x, std::initializer_list<order_status> xs) {
   return std::find(xs.begin(), xs.end(), x) != xs.end();
 }
 
+bool by_balance(const order_record& o) {
+  return o.payment.method == "balance";
+}
+
 bool trade_may_be_open(const order_record& o) {
-  return o.payment.attempt > 0 && one_of(o.status, {s::paying, s::awaiting_payment});
+  return o.payment.attempt > 0 && !by_balance(o) && one_of(o.status, {s::paying, s::awaiting_payment});
+}
+
+/// A top-up that has been paid: its wallet is owed the amount (once).
+bool topup_paid(const order_record& o) {
+  return !o.topup_wallet.empty() && o.payment.paid_at != 0
+         && one_of(o.status, {s::paid, s::completed, s::refunded});
 }
 
 bool known_refund(const order_book& b, const std::string& id) {
@@ -72,7 +82,7 @@ trade_row trade_of(const order_record& o, const std::string& otn, stored_trade_s
   t.out_trade_no = otn;
   t.order_id = o.id;
   t.attempt = attempt_of(otn, o.id).value_or(o.payment.attempt);
-  t.channel = o.channel;
+  t.channel = by_balance(o) ? "balance" : o.channel;
   t.amount = o.amount;
   t.state = state;
   t.qr_code = o.payment.qr_code;
@@ -133,9 +143,16 @@ decision transition_to(const order_record& o, order_input input, const std::stri
 
 decision on_pay(const order_book& b, const pay_requested& in, timestamp_us now) {
   const auto& o = b.order;
-  if (o.status == s::awaiting_payment && !o.payment.qr_code.empty() && now < o.expires_at)
+  bool balance = in.method == "balance";
+  if (balance && !o.topup_wallet.empty())
+    return refuse(refusal_code::topup_by_balance);
+  if (balance && (in.wallet.empty() || in.reservation.empty()))
+    return refuse(refusal_code::wallet_missing);
+  if (!balance && o.status == s::awaiting_payment && !o.payment.qr_code.empty()
+      && now < o.expires_at)
     return nothing(); // the same open trade while it is valid
-  auto previous = o.status == s::awaiting_payment ? out_trade_no_of(o) : std::string{};
+  auto previous = o.status == s::awaiting_payment && !by_balance(o) ? out_trade_no_of(o)
+                                                                    : std::string{};
   auto d = transition_to(o, order_input::pay, in.request_id, "{}", now);
   if (d.is_refusal())
     return d;
@@ -145,12 +162,38 @@ decision on_pay(const order_book& b, const pay_requested& in, timestamp_us now) 
   p.qr_code.clear();
   p.channel_trade_no.clear();
   p.failure_reason.clear();
+  p.method = balance ? "balance" : "channel";
+  p.wallet = balance ? in.wallet : std::string{};
   auto otn = out_trade_no_of(w.next);
-  w.events.front().detail_json = json{{"attempt", p.attempt}, {"out_trade_no", otn}}.dump();
-  w.trades.push_back(trade_of(w.next, otn, stored_trade_state::opening, now));
-  d.effects.push_back(trade_effect(effect_kind::open_trade, otn));
+  if (balance) {
+    // The wallet holds the money reserved already; posting it is the effect.
+    p.channel_trade_no = in.reservation;
+    w.events.front().detail_json = json{{"attempt", p.attempt}, {"method", "balance"},
+                                        {"wallet", in.wallet},
+                                        {"reservation", in.reservation}}.dump();
+    d.effects.push_back(trade_effect(effect_kind::post_reservation, otn));
+  } else {
+    w.events.front().detail_json = json{{"attempt", p.attempt}, {"out_trade_no", otn}}.dump();
+    w.trades.push_back(trade_of(w.next, otn, stored_trade_state::opening, now));
+    d.effects.push_back(trade_effect(effect_kind::open_trade, otn));
+  }
   if (!previous.empty())
     d.effects.push_back(trade_effect(effect_kind::close_trade, previous));
+  return d;
+}
+
+/// The balance payment's post, as if the channel reported a success: the
+/// same rules then apply (paid; or a late payment refunded to the wallet).
+decision on_balance_settled(const order_book& b, const balance_settled& in, timestamp_us now);
+
+decision on_balance_refused(const order_book& b, const balance_refused& in, timestamp_us now) {
+  const auto& o = b.order;
+  if (o.status != s::paying || !by_balance(o) || o.payment.attempt != in.attempt)
+    return nothing();
+  auto d = transition_to(o, order_input::channel_rejected, {},
+                         json{{"attempt", in.attempt}, {"reason", in.reason}}.dump(), now);
+  if (!d.is_refusal())
+    d.write->next.payment.failure_reason = in.reason;
   return d;
 }
 
@@ -252,6 +295,8 @@ decision on_paid(const order_book& b, const channel_event& ev, timestamp_us now)
     w.refunds.push_back(*refund);
     d.effects.push_back(refund_effect(effect_kind::execute_refund, *refund));
   }
+  if (topup_paid(w.next))
+    d.effects.push_back(trade_effect(effect_kind::credit_topup, ev.out_trade_no));
   if (!ev.notify_id.empty())
     w.callbacks.push_back(callback_of(ev, "applied", now));
   return d;
@@ -292,6 +337,24 @@ decision on_trade_closed(const order_book& b, const trade_closed& in, timestamp_
   return d;
 }
 
+decision on_balance_settled(const order_book& b, const balance_settled& in, timestamp_us now) {
+  const auto& o = b.order;
+  if (!by_balance(o) || in.attempt < 1 || in.attempt > o.payment.attempt
+      || in.post.amount <= 0)
+    return nothing();
+  channel_event ev;
+  ev.order_id = o.id;
+  ev.channel = "balance";
+  ev.out_trade_no = o.id + "_" + std::to_string(in.attempt);
+  ev.state = static_cast<uint8_t>(trade_state::succeeded);
+  ev.amount = in.post.amount;
+  ev.currency = in.post.currency;
+  ev.channel_trade_no = in.post.pending_id; // the reservation: what the order stored
+  ev.paid_at = in.post.created_at;
+  ev.trade_status = "POSTED";
+  return on_paid(b, ev, now);
+}
+
 // --- cancel and expiry ---------------------------------------------------------
 
 /// Cancel and expiry end the order; a trade that may be open at the
@@ -301,6 +364,8 @@ decision end_order(const order_record& o, order_input input, const std::string& 
   auto d = transition_to(o, input, request_id, detail, now);
   if (!d.is_refusal() && trade_may_be_open(o))
     d.effects.push_back(trade_effect(effect_kind::close_trade, out_trade_no_of(o)));
+  if (!d.is_refusal() && by_balance(o) && o.status == s::paying)
+    d.effects.push_back(trade_effect(effect_kind::void_reservation, out_trade_no_of(o)));
   return d;
 }
 
@@ -438,6 +503,18 @@ decision on_work_due(const order_book& b, const work_due& in, timestamp_us now) 
   for (const auto& r : b.owed)
     d.effects.push_back(refund_effect(effect_kind::execute_refund, r));
   auto otn = out_trade_no_of(o);
+  if (topup_paid(o))
+    d.effects.push_back(trade_effect(effect_kind::credit_topup, otn)); // found if done
+  if (by_balance(o)) {
+    // No channel: the reservation is posted while paying (its wallet says
+    // whether it still can be), and voided once the order ended unpaid.
+    if (o.status == s::paying)
+      d.effects.push_back(trade_effect(effect_kind::post_reservation, otn));
+    else if (in.reconcile && one_of(o.status, {s::cancelled, s::expired, s::failed})
+             && o.payment.paid_at == 0)
+      d.effects.push_back(trade_effect(effect_kind::void_reservation, otn));
+    return d;
+  }
   if (!in.reconcile) {
     if (o.status == s::paying && now < o.expires_at)
       d.effects.push_back(trade_effect(effect_kind::open_trade, otn));
@@ -476,6 +553,8 @@ decision dispatch(const order_book& b, const order_input_event& input, timestamp
       [&](const refund_answer& x) { return on_refund_answer(b, x, now); },
       [&](const fulfillment_reported& x) { return on_fulfillment(b, x, now); },
       [&](const work_due& x) { return on_work_due(b, x, now); },
+      [&](const balance_settled& x) { return on_balance_settled(b, x, now); },
+      [&](const balance_refused& x) { return on_balance_refused(b, x, now); },
     },
     input);
 }
@@ -491,6 +570,9 @@ std::string_view to_string(effect_kind x) {
     case effect_kind::refund_settled: return "refund_settled";
     case effect_kind::retry_later: return "retry_later";
     case effect_kind::alert: return "alert";
+    case effect_kind::post_reservation: return "post_reservation";
+    case effect_kind::void_reservation: return "void_reservation";
+    case effect_kind::credit_topup: return "credit_topup";
   }
   return "unknown";
 }

@@ -30,6 +30,7 @@
 #include "messages/commands.hpp"
 #include "messages/gateway_messages.hpp"
 #include "messages/storage_messages.hpp"
+#include "messages/wallet.hpp"
 
 #include <optional>
 #include <set>
@@ -50,6 +51,23 @@ struct order_book {
 
 struct pay_requested {
   std::string request_id;
+  /// "channel" (or empty) opens a channel trade; "balance" pays from
+  /// `wallet`, whose reservation `reservation` the actor made first.
+  std::string method;
+  std::string wallet;
+  std::string reservation;
+};
+
+/// The wallet posted the reservation of attempt `attempt`: the money moved.
+struct balance_settled {
+  int32_t attempt = 0;
+  transfer_row post;
+};
+
+/// The reservation of attempt `attempt` is gone (voided at its timeout).
+struct balance_refused {
+  int32_t attempt = 0;
+  std::string reason;
 };
 
 /// The channel's answer to opening `out_trade_no`.
@@ -102,7 +120,7 @@ struct work_due {
 using order_input_event =
   std::variant<pay_requested, trade_open_answer, trade_reported, trade_closed,
                cancel_requested, expiry_due, refund_requested, refund_answer,
-               fulfillment_reported, work_due>;
+               fulfillment_reported, work_due, balance_settled, balance_refused>;
 
 // --- decisions ------------------------------------------------------------------
 
@@ -114,6 +132,9 @@ enum class effect_kind : uint8_t {
   refund_settled, // `refund` is settled and committed: owed no more
   retry_later,    // nothing is known: try the owed work again after a back-off
   alert,          // money the engine must return was refused: keep trying, tell an operator
+  post_reservation, // balance payment: post the wallet reservation (payment.channel_trade_no)
+  void_reservation, // balance payment ended unpaid: void the reservation
+  credit_topup,     // a paid top-up: credit its wallet (once; the id is derived)
 };
 
 std::string_view to_string(effect_kind x);

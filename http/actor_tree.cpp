@@ -142,8 +142,17 @@ json actor_tree(server_context& ctx, uint32_t orders_max, std::chrono::milliseco
                 {"malformed", f.malformed.load()},
                 {"event_loop_lag_ms", double(f.loop_lag_us.load()) / 1000},
                 {"shed", std::move(shed)}};
+  json wallets = nullptr;
+  if (h.wallets)
+    if (auto w = ask<wallets_info>(ctx.sys, h.wallets, timeout, info_atom_v))
+      wallets = {{"id", "wallet_registry"}, {"kind", "wallet_registry"},
+                 {"live", w->live}, {"activations", w->activations}, {"operations", w->ops},
+                 {"writes", w->writes}, {"max_batch", w->max_batch}, {"conflicts", w->conflicts},
+                 {"refused", w->refused}, {"expired_reservations", w->expired_voids},
+                 {"queued", w->queued}};
   return {{"supervisor", std::move(supervisor)},
           {"http_front", std::move(front)},
+          {"wallets", std::move(wallets)},
           {"registry_shards", std::move(shards)},
           {"storage_writers", std::move(writers)},
           {"gateways", std::move(gateways)},

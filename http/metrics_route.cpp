@@ -203,6 +203,31 @@ void render_cluster(std::string& out, const shard_map& c) {
   ffail.sample("", double(c.stats.forward_failures.load()));
 }
 
+/// The wallet actors of this node (actors/wallet_registry.cpp).
+void render_wallets(std::string& out, const wallets_info& w) {
+  family live{out, "payengine_wallet_actors", "gauge", "Wallet actors live on this node."};
+  live.sample("", double(w.live));
+  family act{out, "payengine_wallet_activations_total", "counter", "Wallet actors started (loaded from storage)."};
+  act.sample("", double(w.activations));
+  family ops{out, "payengine_wallet_operations_total", "counter", "Wallet operations answered (reserve, post, void, credit, read)."};
+  ops.sample("", double(w.ops));
+  family writes{out, "payengine_wallet_writes_total", "counter",
+                "Ledger writes committed by wallet actors (each holds every operation queued meanwhile)."};
+  writes.sample("", double(w.writes));
+  family batch{out, "payengine_wallet_batch_max", "gauge", "Most operations a wallet actor has committed in one write."};
+  batch.sample("", double(w.max_batch));
+  family conflicts{out, "payengine_wallet_conflicts_total", "counter",
+                   "Ledger writes refused because the wallet moved or a transfer id existed (decided again)."};
+  conflicts.sample("", double(w.conflicts));
+  family refused{out, "payengine_wallet_refused_total", "counter", "Operations refused: insufficient funds, currency mismatch."};
+  refused.sample("", double(w.refused));
+  family voids{out, "payengine_wallet_expired_reservations_total", "counter",
+               "Reservations voided at their timeout (their order never posted them)."};
+  voids.sample("", double(w.expired_voids));
+  family queued{out, "payengine_wallet_queued", "gauge", "Operations waiting in wallet actors for the write in flight."};
+  queued.sample("", double(w.queued));
+}
+
 void metrics_handler(server_context& ctx, Response& res) {
   std::string out;
   ctx.metrics.render(out);
@@ -241,6 +266,9 @@ void metrics_handler(server_context& ctx, Response& res) {
   family lp{out, "payengine_long_polls", "gauge", "wait_for_change requests in progress."};
   lp.sample("", double(ctx.long_polls->load()));
   render_front(out, ctx);
+  if (h->wallets)
+    if (auto w = ask<wallets_info>(ctx.sys, h->wallets, timeout, info_atom_v))
+      render_wallets(out, *w);
   res.status = 200;
   res.set_content(out, "text/plain; version=0.0.4; charset=utf-8");
 }

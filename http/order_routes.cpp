@@ -107,6 +107,31 @@ void send_reply(Response& res, const caf::expected<order_reply>& reply, int ok_s
       return;
     case order_outcome::invalid_state: {
       auto status = std::string{to_string(r.order.status)};
+      switch (r.refusal) {
+        case refusal_code::insufficient_funds:
+          send(res, {402, "payment_error", "insufficient_funds",
+                     "The wallet's available balance does not cover the amount; nothing was changed.",
+                     "wallet", {}});
+          return;
+        case refusal_code::reversal_insufficient:
+          send(res, {409, "conflict_error", "insufficient_funds",
+                     "The top-up's wallet no longer holds the amount to take back; nothing was changed.",
+                     "amount", {}});
+          return;
+        case refusal_code::wallet_missing:
+          send(res, not_found("wallet"));
+          return;
+        case refusal_code::currency_mismatch:
+          send(res, invalid_request("currency_mismatch",
+                                    "The wallet holds another currency than the order.", "wallet"));
+          return;
+        case refusal_code::topup_by_balance:
+          send(res, invalid_request("topup_by_balance",
+                                    "A top-up is paid through a channel, not from a balance.", "method"));
+          return;
+        default:
+          break;
+      }
       if (r.refusal == refusal_code::fulfillment_not_forward) {
         auto stage = std::string{to_string(r.order.fulfillment)};
         send(res, {409, "conflict_error", "invalid_state",
@@ -160,6 +185,7 @@ order_record draft_from(const new_order_fields& f, const merchant_record& m,
   o.notify_url = f.notify_url;
   o.customer_phone = f.customer_phone;
   o.metadata = f.metadata;
+  o.topup_wallet = f.topup_wallet;
   o.created_at = now_us();
   o.updated_at = o.created_at;
   // Under PAYENGINE_TIME_SCALE the order lives proportionally shorter.
@@ -186,7 +212,23 @@ void create_order_handler(server_context& ctx, const Request& req, Response& res
     send(res, *err);
     return;
   }
-  auto draft = draft_from(std::get<new_order_fields>(fields), m, ctx.cfg, ctx.cluster.get());
+  const auto& nf = std::get<new_order_fields>(fields);
+  if (!nf.topup_wallet.empty()) {
+    // A top-up names a wallet of this merchant, in the order's currency.
+    wallet_op get;
+    get.wallet_id = nf.topup_wallet;
+    get.merchant_id = m.id;
+    auto w = ask<wallet_reply>(ctx.sys, ctx.handles()->wallets, ctx.request_timeout(), get);
+    if (!w)
+      return send(res, from_engine_error(w.error()));
+    if (w->outcome != wallet_outcome::ok)
+      return send(res, invalid_param("topup_wallet", "No such wallet: " + nf.topup_wallet + "."));
+    if (w->wallet.currency != nf.currency)
+      return send(res, invalid_request("currency_mismatch",
+                                       "The wallet holds " + w->wallet.currency + ", the order is in "
+                                         + nf.currency + ".", "topup_wallet"));
+  }
+  auto draft = draft_from(nf, m, ctx.cfg, ctx.cluster.get());
   if (draft.id.empty())
     return send(res, unavailable_nothing_changed("shard_moving", "This node owns no shard now; nothing was changed. Retry."));
   auto handles = ctx.handles();

@@ -5,6 +5,7 @@
 #include "http/bridge.hpp"
 #include "http/forward.hpp"
 #include "http/routes.hpp"
+#include "http/validation.hpp"
 #include "messages/ids.hpp"
 
 namespace payengine::http {
@@ -21,10 +22,19 @@ void pay_handler(server_context& ctx, const Request& req, Response& res,
     send(res, not_found());
     return;
   }
+  auto fields = parse_pay_fields(req.body);
+  if (auto* err = std::get_if<api_error>(&fields)) {
+    send(res, *err);
+    return;
+  }
+  auto& f = std::get<pay_fields>(fields);
+  auto balance = f.method == "balance";
   auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(id),
                                 ctx.request_timeout() + std::chrono::seconds{2},
-                                pay_order{id, m.id, request_id_of(req)});
-  send_reply(res, reply, 202);
+                                pay_order{id, m.id, request_id_of(req), f.method, f.wallet});
+  // A balance payment is decided when answered (paid, or 402); a channel
+  // payment is accepted and goes on at the channel.
+  send_reply(res, reply, balance ? 200 : 202);
 }
 
 trade_state state_of(channels::alipay::trade_status s) {

@@ -92,6 +92,7 @@ void add_refund_routes(router& svr, server_context& ctx);
 void add_stream_route(router& svr, server_context& ctx);
 void add_console_route(router& svr, server_context& ctx);
 void add_cluster_routes(router& svr, server_context& ctx);
+void add_wallet_routes(router& svr, server_context& ctx);
 
 /// The API answer for an order actor's reply (order_routes.cpp).
 void send_reply(response& res, const caf::expected<order_reply>& reply, int ok_status);

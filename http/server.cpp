@@ -651,6 +651,7 @@ api_server::api_server(caf::actor_system& sys, std::shared_ptr<engine_directory>
   add_payment_routes(routes, *ctx_);
   add_metrics_route(routes, *ctx_);
   add_refund_routes(routes, *ctx_);
+  add_wallet_routes(routes, *ctx_);
   add_stream_route(routes, *ctx_);
   add_console_route(routes, *ctx_);
   add_cluster_routes(routes, *ctx_);

@@ -165,7 +165,7 @@ std::variant<new_order_fields, api_error>
 parse_new_order(const json& body, const std::set<std::string>& channels) {
   static const std::set<std::string> known = {
     "merchant_order_no", "amount", "currency", "subject", "channel",
-    "notify_url", "customer_phone", "expires_in", "metadata"};
+    "notify_url", "customer_phone", "expires_in", "metadata", "topup_wallet"};
   for (auto& [k, v] : body.items())
     if (!known.count(k))
       return invalid_request("parameter_unknown", "Received unknown parameter: " + k.substr(0, 64) + ".", k.substr(0, 64));
@@ -175,6 +175,102 @@ parse_new_order(const json& body, const std::set<std::string>& channels) {
       return *err;
   if (auto err = check_strings(body, channels, out))
     return *err;
+  if (auto w = body.find("topup_wallet"); w != body.end() && !w->is_null()) {
+    if (!w->is_string() || !well_formed_id(w->get_ref<const std::string&>(), "wal"))
+      return invalid_param("topup_wallet", "topup_wallet must be a wallet id (wal_...).");
+    out.topup_wallet = w->get<std::string>();
+  }
+  return out;
+}
+
+namespace {
+
+bool phone_ok(const std::string& p) {
+  return p.empty() || (p.size() >= 3 && p.size() <= 16 && p[0] == '+' && p[1] != '0'
+                       && std::all_of(p.begin() + 1, p.end(), ::isdigit));
+}
+
+bool customer_ref_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'
+         || c == ':' || c == '@';
+}
+
+bool customer_ref_ok(const std::string& s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), customer_ref_char);
+}
+
+} // namespace
+
+std::variant<pay_fields, api_error> parse_pay_fields(std::string_view text) {
+  pay_fields out;
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    return out; // no body: the channel
+  auto parsed = parse_json_object(text);
+  if (auto* err = std::get_if<api_error>(&parsed))
+    return *err;
+  const auto& body = std::get<json>(parsed);
+  for (auto& [k, v] : body.items())
+    if (k != "method" && k != "wallet")
+      return invalid_request("parameter_unknown", "Received unknown parameter: " + k.substr(0, 64) + ".", k.substr(0, 64));
+  if (auto m = body.find("method"); m != body.end() && !m->is_null()) {
+    if (!m->is_string() || (*m != "channel" && *m != "balance"))
+      return invalid_param("method", "method must be \"channel\" or \"balance\".");
+    out.method = m->get<std::string>();
+  }
+  auto w = body.find("wallet");
+  bool has_wallet = w != body.end() && !w->is_null();
+  if (out.method == "balance") {
+    if (!has_wallet || !w->is_string() || !well_formed_id(w->get_ref<const std::string&>(), "wal"))
+      return invalid_param("wallet", "A balance payment names its wallet (wal_...).");
+    out.wallet = w->get<std::string>();
+  } else if (has_wallet) {
+    return invalid_param("wallet", "wallet goes with method \"balance\".");
+  }
+  return out;
+}
+
+std::variant<wallet_fields, api_error> parse_wallet_fields(const json& body) {
+  for (auto& [k, v] : body.items())
+    if (k != "customer_ref" && k != "currency" && k != "customer_phone")
+      return invalid_request("parameter_unknown", "Received unknown parameter: " + k.substr(0, 64) + ".", k.substr(0, 64));
+  wallet_fields out;
+  auto ref = body.find("customer_ref");
+  if (ref == body.end() || !ref->is_string() || !customer_ref_ok(ref->get_ref<const std::string&>()))
+    return invalid_param("customer_ref", "customer_ref must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '-', '.', ':', '@'.");
+  out.customer_ref = ref->get<std::string>();
+  auto cur = body.find("currency");
+  if (cur == body.end() || !cur->is_string() || !find_currency(cur->get_ref<const std::string&>()))
+    return invalid_param("currency", "currency must be an upper-case ISO 4217 code such as CNY or USD.");
+  out.currency = cur->get<std::string>();
+  if (auto p = body.find("customer_phone"); p != body.end() && !p->is_null()) {
+    if (!p->is_string() || !phone_ok(p->get_ref<const std::string&>()))
+      return invalid_param("customer_phone", "customer_phone must be in E.164 format, e.g. +8613800000000.");
+    out.customer_phone = p->get<std::string>();
+  }
+  return out;
+}
+
+std::variant<wallet_list_params, api_error>
+parse_wallet_list_params(const std::multimap<std::string, std::string>& query, bool by_customer) {
+  wallet_list_params out;
+  for (const auto& [k, v] : query) {
+    if (k == "limit") {
+      auto n = parse_bounded_int(v, 1, 100);
+      if (!n)
+        return invalid_param("limit", "limit must be an integer from 1 to 100.");
+      out.limit = static_cast<uint32_t>(*n);
+    } else if (k == "starting_after") {
+      if (!well_formed_id(v, by_customer ? "wal" : "trf"))
+        return invalid_param("starting_after", "starting_after must be an id from the previous page.");
+      out.starting_after = v;
+    } else if (k == "customer_ref" && by_customer) {
+      if (!customer_ref_ok(v))
+        return invalid_param("customer_ref", "customer_ref must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '-', '.', ':', '@'.");
+      out.customer_ref = v;
+    } else {
+      return invalid_request("parameter_unknown", "Received unknown parameter: " + k.substr(0, 64) + ".", k.substr(0, 64));
+    }
+  }
   return out;
 }
 

@@ -33,6 +33,7 @@ struct new_order_fields {
   std::string customer_phone;
   int64_t expires_in_s = 900;
   std::map<std::string, std::string> metadata;
+  std::string topup_wallet; // a top-up of this wallet (wal_...)
 };
 
 std::variant<new_order_fields, api_error>
@@ -68,6 +69,33 @@ struct refund_fields {
 };
 
 std::variant<refund_fields, api_error> parse_refund_fields(const nlohmann::json& body);
+
+/// The body of POST /v1/orders/{id}/pay (empty: the channel).
+struct pay_fields {
+  std::string method = "channel"; // "channel" | "balance"
+  std::string wallet;             // with "balance"
+};
+
+std::variant<pay_fields, api_error> parse_pay_fields(std::string_view body);
+
+/// The fields of POST /v1/wallets.
+struct wallet_fields {
+  std::string customer_ref;
+  std::string currency;
+  std::string customer_phone;
+};
+
+std::variant<wallet_fields, api_error> parse_wallet_fields(const nlohmann::json& body);
+
+/// Query parameters of GET /v1/wallets and GET /v1/wallets/{id}/transactions.
+struct wallet_list_params {
+  std::string customer_ref;
+  std::string starting_after;
+  uint32_t limit = 10;
+};
+
+std::variant<wallet_list_params, api_error>
+parse_wallet_list_params(const std::multimap<std::string, std::string>& query, bool by_customer);
 
 /// Largest rate_per_s and burst of a merchant (migration 008's CHECKs).
 constexpr uint32_t merchant_rate_max = 1'000'000;

@@ -20,6 +20,11 @@ std::string_view to_string(refusal_code x) {
     case refusal_code::invalid_state: return "invalid_state";
     case refusal_code::refund_exceeds_amount: return "refund_exceeds_amount";
     case refusal_code::fulfillment_not_forward: return "fulfillment_not_forward";
+    case refusal_code::insufficient_funds: return "insufficient_funds";
+    case refusal_code::reversal_insufficient: return "reversal_insufficient";
+    case refusal_code::wallet_missing: return "wallet_missing";
+    case refusal_code::currency_mismatch: return "currency_mismatch";
+    case refusal_code::topup_by_balance: return "topup_by_balance";
   }
   return "unknown";
 }

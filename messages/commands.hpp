@@ -28,6 +28,11 @@ enum class refusal_code : uint8_t {
   invalid_state = 1,           // the transition table refuses it in `order.status`
   refund_exceeds_amount = 2,   // `refundable` is what may still be refunded
   fulfillment_not_forward = 3, // stages only move forward (`order.fulfillment`)
+  insufficient_funds = 4,      // a balance payment: the wallet does not hold the amount (402)
+  reversal_insufficient = 5,   // a top-up refund: the wallet no longer holds it (409)
+  wallet_missing = 6,          // no such wallet for this merchant (404)
+  currency_mismatch = 7,       // the wallet holds another currency (400)
+  topup_by_balance = 8,        // a top-up is paid through a channel, not a balance (400)
 };
 
 std::string_view to_string(refusal_code x);
@@ -117,11 +122,14 @@ struct pay_order {
   std::string order_id;
   std::string merchant_id;
   std::string request_id;
+  std::string method; // "channel" (or empty) | "balance"
+  std::string wallet; // with "balance"
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pay_order& x) {
-  return f(caf::meta::type_name("pay_order"), x.order_id, x.merchant_id, x.request_id);
+  return f(caf::meta::type_name("pay_order"), x.order_id, x.merchant_id, x.request_id,
+           x.method, x.wallet);
 }
 
 /// What a channel says about one of the order's trades: a verified

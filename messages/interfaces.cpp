@@ -36,6 +36,7 @@ std::vector<std::pair<std::string, caf::actor>> engine_handles::children() const
   add("reconciler", reconciler);
   add("expiry_sweeper", sweeper);
   add("inspector", inspector);
+  add("wallet_registry", wallets);
   return out;
 }
 

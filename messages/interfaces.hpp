@@ -8,6 +8,7 @@
 #include "messages/order.hpp"
 #include "messages/storage_messages.hpp"
 #include "messages/type_ids.hpp"
+#include "messages/wallet.hpp"
 
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -101,7 +102,20 @@ using storage_writer_actor = caf::typed_actor<
   caf::replies_to<outbox_atom>::with<notifier_info>, // the outbox's pending and dead rows
   caf::replies_to<ping_db_atom>::with<bool>,
   caf::replies_to<info_atom>::with<writer_info>,
-  caf::reacts_to<flush_atom>>;
+  caf::reacts_to<flush_atom>,
+  // the ledger (messages/wallet.hpp)
+  caf::replies_to<ledger_write>::with<ledger_result>,
+  // a wallet, its open reservations and the transfers named
+  caf::replies_to<wallet_atom, std::string, std::vector<std::string>>::with<wallet_snapshot>,
+  // merchant, customer_ref, starting_after, limit
+  caf::replies_to<wallet_atom, std::string, std::string, std::string, uint32_t>::with<
+    std::vector<wallet_record>>,
+  // a wallet's transactions: wallet, starting_after, limit
+  caf::replies_to<ledger_atom, std::string, std::string, uint32_t>::with<std::vector<transfer_row>>,
+  caf::replies_to<ledger_atom>::with<std::vector<int64_t>>, // sums (storage/tables.hpp ledger_sums)
+  caf::replies_to<reservation_atom, timestamp_us, uint32_t>::with<std::vector<std::string>>,
+  caf::replies_to<wallet_atom, uint32_t>::with<std::vector<wallet_record>>, // recently moved
+  caf::replies_to<ledger_atom, uint32_t>::with<std::vector<transfer_row>>>; // newest transfers
 
 /// A channel gateway (actors/gateway.cpp), one per channel: signs and
 /// sends requests on detached HTTP workers, retries with back-off, breaks
@@ -113,6 +127,24 @@ using gateway_actor = caf::typed_actor<
   caf::replies_to<close_trade>::with<channel_reply>,
   caf::replies_to<refund_trade>::with<channel_reply>,
   caf::replies_to<info_atom>::with<gateway_info>>;
+
+/// One wallet (actors/wallet.cpp): the only writer of its ledger account on
+/// this node. Operations queue while a write is in flight and are then
+/// decided and written together (one transaction for many).
+using wallet_actor = caf::typed_actor<
+  caf::replies_to<wallet_op>::with<wallet_reply>,
+  caf::reacts_to<passivate_atom>, // from its registry: it forgot this actor
+  caf::reacts_to<idle_atom>,      // its own idleness check
+  caf::reacts_to<reservation_atom>>;  // a reservation's timeout may have passed
+
+/// Routes wallet operations to wallet actors, activating them from storage
+/// (actors/wallet_registry.cpp); `sweep_atom` looks for wallets holding
+/// reservations past their timeout.
+using wallet_registry_actor = caf::typed_actor<
+  caf::replies_to<wallet_op>::with<wallet_reply>,
+  caf::reacts_to<idle_atom, std::string>,
+  caf::reacts_to<sweep_atom>,
+  caf::replies_to<info_atom>::with<wallets_info>>;
 
 /// Drives expiry of orders whose actors are not live (actors/expiry_sweeper.cpp).
 using expiry_sweeper_actor = caf::typed_actor<caf::reacts_to<sweep_atom>>;
@@ -132,6 +164,7 @@ struct engine_handles {
   reconciler_actor reconciler;
   notifier_actor notifier;
   inspector_actor inspector;
+  wallet_registry_actor wallets;
   std::shared_ptr<stream_hub> stream; // what the inspector publishes for /admin/stream
 
   const order_registry_actor& shard_for(const std::string& order_id) const;

@@ -54,7 +54,11 @@ bool order_invariants_hold(const order_record& x) {
          && x.amount_refunded <= x.amount && x.version >= 1
          && x.created_at > 0 && x.updated_at >= x.created_at
          && x.expires_at > x.created_at
-         && order_status_from_code(static_cast<int>(x.status)).has_value();
+         && order_status_from_code(static_cast<int>(x.status)).has_value()
+         && (x.payment.method.empty() || x.payment.method == "channel"
+             || x.payment.method == "balance")
+         && (x.payment.method == "balance") == !x.payment.wallet.empty()
+         && (x.topup_wallet.empty() || x.payment.method != "balance");
 }
 
 } // namespace payengine

@@ -53,12 +53,16 @@ struct payment_info {
   std::string qr_code;
   timestamp_us paid_at = 0;
   std::string failure_reason;
+  /// How the current attempt pays (API.md v1.1): "" (no attempt yet, or an
+  /// attempt from before v1.1: the channel), "channel" or "balance".
+  std::string method;
+  std::string wallet; // with "balance": the wallet it is paid from
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, payment_info& x) {
   return f(caf::meta::type_name("payment_info"), x.attempt, x.channel_trade_no,
-           x.qr_code, x.paid_at, x.failure_reason);
+           x.qr_code, x.paid_at, x.failure_reason, x.method, x.wallet);
 }
 
 /// One order, exactly as stored in the `orders` table.
@@ -77,6 +81,8 @@ struct order_record {
   std::map<std::string, std::string> metadata;
   payment_info payment;
   fulfillment_stage fulfillment = fulfillment_stage::none;
+  /// A top-up: once paid, this wallet is credited with the amount, once.
+  std::string topup_wallet;
   timestamp_us created_at = 0;
   timestamp_us updated_at = 0;
   timestamp_us expires_at = 0;
@@ -88,7 +94,7 @@ typename Inspector::result_type inspect(Inspector& f, order_record& x) {
   return f(caf::meta::type_name("order_record"), x.id, x.merchant_id,
            x.merchant_order_no, x.amount, x.currency, x.subject, x.channel,
            x.status, x.amount_refunded, x.notify_url, x.customer_phone,
-           x.metadata, x.payment, x.fulfillment, x.created_at, x.updated_at,
+           x.metadata, x.payment, x.fulfillment, x.topup_wallet, x.created_at, x.updated_at,
            x.expires_at, x.version);
 }
 

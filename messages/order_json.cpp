@@ -35,7 +35,12 @@ nlohmann::json order_json(const order_record& o) {
       {"channel_trade_no", text_or_null(o.payment.channel_trade_no)},
       {"qr_code", text_or_null(o.payment.qr_code)},
       {"paid_at", time_or_null(o.payment.paid_at)},
-      {"failure_reason", text_or_null(o.payment.failure_reason)}}},
+      {"failure_reason", text_or_null(o.payment.failure_reason)},
+      {"method", o.payment.method.empty()
+                   ? (o.payment.attempt > 0 ? nlohmann::json("channel") : nlohmann::json(nullptr))
+                   : nlohmann::json(o.payment.method)},
+      {"wallet", text_or_null(o.payment.wallet)}}},
+    {"topup_wallet", text_or_null(o.topup_wallet)},
     {"fulfillment", {{"stage", to_string(o.fulfillment)}}},
     {"created_at", to_rfc3339(o.created_at)},
     {"updated_at", to_rfc3339(o.updated_at)},

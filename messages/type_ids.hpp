@@ -54,6 +54,18 @@ struct actor_event;
 struct inspector_info;
 struct notifier_info;
 enum class actor_event_kind : uint8_t;
+struct wallet_record;
+struct transfer_row;
+struct wallet_op;
+struct wallet_reply;
+struct ledger_write;
+struct ledger_result;
+struct wallet_snapshot;
+struct wallets_info;
+enum class transfer_phase : uint8_t;
+enum class transfer_type : uint8_t;
+enum class wallet_op_kind : uint8_t;
+enum class wallet_outcome : uint8_t;
 } // namespace payengine
 
 CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
@@ -112,6 +124,21 @@ CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(payengine, (payengine::actor_event))
   CAF_ADD_TYPE_ID(payengine, (payengine::inspector_info))
   CAF_ADD_TYPE_ID(payengine, (payengine::notifier_info))
+  CAF_ADD_TYPE_ID(payengine, (payengine::wallet_record))
+  CAF_ADD_TYPE_ID(payengine, (std::vector<payengine::wallet_record>))
+  CAF_ADD_TYPE_ID(payengine, (payengine::transfer_row))
+  CAF_ADD_TYPE_ID(payengine, (std::vector<payengine::transfer_row>))
+  CAF_ADD_TYPE_ID(payengine, (payengine::wallet_op))
+  CAF_ADD_TYPE_ID(payengine, (payengine::wallet_reply))
+  CAF_ADD_TYPE_ID(payengine, (payengine::ledger_write))
+  CAF_ADD_TYPE_ID(payengine, (payengine::ledger_result))
+  CAF_ADD_TYPE_ID(payengine, (payengine::wallet_snapshot))
+  CAF_ADD_TYPE_ID(payengine, (payengine::transfer_phase))
+  CAF_ADD_TYPE_ID(payengine, (payengine::transfer_type))
+  CAF_ADD_TYPE_ID(payengine, (payengine::wallet_op_kind))
+  CAF_ADD_TYPE_ID(payengine, (payengine::wallet_outcome))
+  CAF_ADD_TYPE_ID(payengine, (std::vector<int64_t>))
+  CAF_ADD_TYPE_ID(payengine, (payengine::wallets_info))
 
   CAF_ADD_ATOM(payengine, payengine, load_atom, "load")
   CAF_ADD_ATOM(payengine, payengine, insert_atom, "insert")
@@ -141,5 +168,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(payengine, caf::first_custom_type_id)
   CAF_ADD_ATOM(payengine, payengine, notifs_atom, "notifs")
   CAF_ADD_ATOM(payengine, payengine, outbox_atom, "outbox")
   CAF_ADD_ATOM(payengine, payengine, lost_atom, "lost")
+  CAF_ADD_ATOM(payengine, payengine, wallet_atom, "wallet")
+  CAF_ADD_ATOM(payengine, payengine, ledger_atom, "ledger")
+  CAF_ADD_ATOM(payengine, payengine, reservation_atom, "rsv_expiry")
 
 CAF_END_TYPE_ID_BLOCK(payengine)

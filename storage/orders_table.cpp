@@ -7,6 +7,7 @@
 #include <cassert>
 #include <array>
 #include <set>
+#include <utility>
 #include <stdexcept>
 
 namespace payengine::storage {
@@ -54,6 +55,9 @@ order_record order_from_row(const pqxx::row& r) {
   o.updated_at = r[19].as<int64_t>();
   o.expires_at = r[20].as<int64_t>();
   o.version = r[21].as<int64_t>();
+  o.topup_wallet = r[22].as<std::string>();
+  o.payment.method = r[23].as<std::string>();
+  o.payment.wallet = r[24].as<std::string>();
   if (!order_invariants_hold(o))
     throw std::logic_error("stored order breaks its invariants: " + o.id);
   return o;
@@ -80,18 +84,24 @@ std::set<std::string> returned_ids(const pqxx::result& r) {
   return ids;
 }
 
-using column_arrays = std::array<pg_array, 19>;
+template <size_t N>
+using column_arrays = std::array<pg_array, N>;
 
-pqxx::result exec_columns(pqxx::work& tx, const char* statement, const column_arrays& c) {
-  return tx.exec_prepared(statement, c[0].str(), c[1].str(), c[2].str(), c[3].str(),
-                          c[4].str(), c[5].str(), c[6].str(), c[7].str(), c[8].str(),
-                          c[9].str(), c[10].str(), c[11].str(), c[12].str(), c[13].str(),
-                          c[14].str(), c[15].str(), c[16].str(), c[17].str(), c[18].str());
+/// One parameter per column array.
+template <size_t N, size_t... I>
+pqxx::result exec_arrays(pqxx::work& tx, const char* statement, const column_arrays<N>& c,
+                         std::index_sequence<I...>) {
+  return tx.exec_prepared(statement, c[I].str()...);
+}
+
+template <size_t N>
+pqxx::result exec_columns(pqxx::work& tx, const char* statement, const column_arrays<N>& c) {
+  return exec_arrays(tx, statement, c, std::make_index_sequence<N>{});
 }
 
 /// New orders, one statement for the whole batch.
 std::set<std::string> insert_orders(pqxx::work& tx, const std::vector<const transition_write*>& ws) {
-  column_arrays c;
+  column_arrays<20> c;
   for (const auto* w : ws) {
     const auto& o = w->next;
     const auto& e = w->events.front();
@@ -101,14 +111,14 @@ std::set<std::string> insert_orders(pqxx::work& tx, const std::vector<const tran
     c[9].add(o.customer_phone); c[10].add(metadata_json(o)); c[11].add(o.created_at);
     c[12].add(o.expires_at); c[13].add(o.version); c[14].add(e.type);
     c[15].add(e.at); c[16].add(e.detail_json); c[17].add(e.request_id);
-    c[18].add(static_cast<int64_t>(w->epoch));
+    c[18].add(static_cast<int64_t>(w->epoch)); c[19].add(o.topup_wallet);
   }
   return returned_ids(exec_columns(tx, "orders_insert_batch", c));
 }
 
 /// Version-checked transitions, one statement for the whole batch.
 std::set<std::string> update_orders(pqxx::work& tx, const std::vector<const transition_write*>& ws) {
-  column_arrays c;
+  column_arrays<21> c;
   for (const auto* w : ws) {
     const auto& o = w->next;
     const auto& e = w->events.front();
@@ -120,6 +130,7 @@ std::set<std::string> update_orders(pqxx::work& tx, const std::vector<const tran
     c[11].add(o.version); c[12].add(e.type); c[13].add(status_code(e.from));
     c[14].add(status_code(e.to)); c[15].add(e.at); c[16].add(e.detail_json);
     c[17].add(e.request_id); c[18].add(static_cast<int64_t>(w->epoch));
+    c[19].add(o.payment.method); c[20].add(o.payment.wallet);
   }
   return returned_ids(exec_columns(tx, "orders_update_batch", c));
 }

@@ -11,7 +11,7 @@ namespace {
   "status, amount_refunded, notify_url, customer_phone, metadata::text, "      \
   "payment_attempt, channel_trade_no, qr_code, coalesce(pe_us(paid_at), 0), "  \
   "failure_reason, fulfillment_stage, pe_us(created_at), pe_us(updated_at), "  \
-  "pe_us(expires_at), version"
+  "pe_us(expires_at), version, topup_wallet, payment_method, payment_wallet"
 
 void prepare_orders(pqxx::connection& c) {
   // A whole batch of new orders in one statement: one array per column,
@@ -22,16 +22,17 @@ void prepare_orders(pqxx::connection& c) {
             "  $4::bigint[], $5::text[], $6::text[], $7::text[], $8::smallint[],"
             "  $9::text[], $10::text[], $11::jsonb[], $12::bigint[], $13::bigint[],"
             "  $14::bigint[], $15::text[], $16::bigint[], $17::jsonb[], $18::text[],"
-            "  $19::bigint[])"
+            "  $19::bigint[], $20::text[])"
             "  AS t(id, merchant_id, merchant_order_no, amount, currency, subject,"
             "  channel, status, notify_url, customer_phone, metadata, created_at,"
-            "  expires_at, version, ev_type, ev_at, ev_detail, ev_request_id, epoch)),"
+            "  expires_at, version, ev_type, ev_at, ev_detail, ev_request_id, epoch,"
+            "  topup_wallet)),"
             " o AS (INSERT INTO orders (id, merchant_id, merchant_order_no, amount,"
             "  currency, subject, channel, status, notify_url, customer_phone,"
-            "  metadata, created_at, updated_at, expires_at, version)"
+            "  metadata, created_at, updated_at, expires_at, version, topup_wallet)"
             "  SELECT id, merchant_id, merchant_order_no, amount, currency, subject,"
             "  channel, status, notify_url, customer_phone, metadata,"
-            "  pe_ts(created_at), pe_ts(created_at), pe_ts(expires_at), version"
+            "  pe_ts(created_at), pe_ts(created_at), pe_ts(expires_at), version, topup_wallet"
             "  FROM input ON CONFLICT (merchant_id, merchant_order_no) DO NOTHING"
             "  RETURNING id),"
             " e AS (INSERT INTO order_events (order_id, seq, type, from_status,"
@@ -48,17 +49,18 @@ void prepare_orders(pqxx::connection& c) {
             "  $3::smallint[], $4::bigint[], $5::integer[], $6::text[], $7::text[],"
             "  $8::bigint[], $9::text[], $10::smallint[], $11::bigint[], $12::bigint[],"
             "  $13::text[], $14::smallint[], $15::smallint[], $16::bigint[],"
-            "  $17::jsonb[], $18::text[], $19::bigint[])"
+            "  $17::jsonb[], $18::text[], $19::bigint[], $20::text[], $21::text[])"
             "  AS t(id, expected_version, status, amount_refunded, payment_attempt,"
             "  channel_trade_no, qr_code, paid_at, failure_reason, fulfillment_stage,"
             "  updated_at, version, ev_type, ev_from, ev_to, ev_at, ev_detail,"
-            "  ev_request_id, epoch)),"
+            "  ev_request_id, epoch, payment_method, payment_wallet)),"
             " u AS (UPDATE orders o SET status = i.status,"
             "  amount_refunded = i.amount_refunded, payment_attempt = i.payment_attempt,"
             "  channel_trade_no = i.channel_trade_no, qr_code = i.qr_code,"
             "  paid_at = CASE WHEN i.paid_at = 0 THEN NULL ELSE pe_ts(i.paid_at) END,"
             "  failure_reason = i.failure_reason, fulfillment_stage = i.fulfillment_stage,"
-            "  updated_at = pe_ts(i.updated_at), version = i.version"
+            "  updated_at = pe_ts(i.updated_at), version = i.version,"
+            "  payment_method = i.payment_method, payment_wallet = i.payment_wallet"
             "  FROM input i WHERE o.id = i.id AND o.version = i.expected_version"
             "  RETURNING o.id),"
             " e AS (INSERT INTO order_events (order_id, seq, type, from_status,"
@@ -166,6 +168,11 @@ void prepare_payments(pqxx::connection& c) {
             "  UNION SELECT order_id FROM refunds WHERE status = 0 AND updated_at <= pe_ts($1)"
             "  UNION SELECT t.order_id FROM channel_trades t JOIN orders o ON o.id = t.order_id"
             "   WHERE t.state IN (0, 1) AND o.status IN (6, 7) AND t.updated_at <= pe_ts($1)"
+            // paid top-ups whose wallet credit (domain::topup_transfer_id) is not stored
+            "  UNION SELECT o.id FROM orders o WHERE o.topup_wallet <> '' AND o.paid_at IS NOT NULL"
+            "   AND o.updated_at <= pe_ts($1) AND NOT EXISTS (SELECT 1 FROM ledger_transfers t"
+            "   WHERE t.id = 'trf_' || left(encode(sha256(convert_to('payengine/ledger/topup/'"
+            "   || o.id, 'UTF8')), 'hex'), 32))"
             " ) u WHERE id > $3 ORDER BY id LIMIT $2");
 }
 
@@ -279,9 +286,92 @@ void prepare_cluster(pqxx::connection& c) {
   c.prepare("cluster_leave", "DELETE FROM cluster_nodes WHERE id = $1");
 }
 
+#define PE_WALLET_COLUMNS                                                      \
+  "id, merchant_id, customer_ref, currency, customer_phone, debits_posted, "  \
+  "credits_posted, debits_pending, credits_pending, pe_us(created_at), "      \
+  "pe_us(updated_at), version"
+
+#define PE_TRANSFER_COLUMNS                                                    \
+  "id, debit_account, credit_account, amount, currency, phase, "              \
+  "coalesce(pending_id, ''), type, wallet_id, order_id, wallet_amount, "      \
+  "ending_balance, wallet_seq, coalesce(pe_us(timeout_at), 0), pe_us(created_at)"
+
+void prepare_ledger(pqxx::connection& c) {
+  c.prepare("wallet_insert",
+            "INSERT INTO ledger_accounts (id, kind, merchant_id, currency, customer_ref,"
+            " customer_phone, created_at, updated_at, version)"
+            " VALUES ($1, 1, $2, $3, $4, $5, pe_ts($6), pe_ts($6), 1)"
+            " ON CONFLICT DO NOTHING RETURNING id");
+  c.prepare("wallet_by_customer",
+            "SELECT id FROM ledger_accounts WHERE kind = 1 AND merchant_id = $1"
+            " AND customer_ref = $2 AND currency = $3");
+  c.prepare("wallet_load",
+            "SELECT " PE_WALLET_COLUMNS " FROM ledger_accounts WHERE id = $1 AND kind = 1");
+  // The wallet's sums move by the deltas of its transfers, under its
+  // optimistic version; the new sums come back to be checked.
+  c.prepare("wallet_update",
+            "UPDATE ledger_accounts SET debits_posted = debits_posted + $2,"
+            " credits_posted = credits_posted + $3, debits_pending = debits_pending + $4,"
+            " credits_pending = credits_pending + $5, updated_at = pe_ts($6), version = $7"
+            " WHERE id = $1 AND kind = 1 AND version = $8"
+            " RETURNING debits_posted, credits_posted, debits_pending, credits_pending");
+  c.prepare("account_ensure",
+            "INSERT INTO ledger_accounts (id, kind, merchant_id, currency, created_at, updated_at)"
+            " VALUES ($1, $2, $3, $4, pe_ts($5), pe_ts($5)) ON CONFLICT (id) DO NOTHING");
+  c.prepare("account_add",
+            "UPDATE ledger_accounts SET debits_posted = debits_posted + $2,"
+            " credits_posted = credits_posted + $3, debits_pending = debits_pending + $4,"
+            " credits_pending = credits_pending + $5, updated_at = greatest(updated_at, pe_ts($6))"
+            " WHERE id = $1 AND kind <> 1");
+  c.prepare("transfers_existing",
+            "SELECT " PE_TRANSFER_COLUMNS " FROM ledger_transfers WHERE id = ANY($1::text[])");
+  c.prepare("transfer_insert",
+            "INSERT INTO ledger_transfers (id, debit_account, credit_account, amount, currency,"
+            " phase, pending_id, type, wallet_id, order_id, wallet_amount, ending_balance,"
+            " wallet_seq, timeout_at, created_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8, $9, $10, $11, $12, $13,"
+            " CASE WHEN $14::bigint = 0 THEN NULL ELSE pe_ts($14) END, pe_ts($15))");
+  c.prepare("wallet_reservations",
+            "SELECT " PE_TRANSFER_COLUMNS " FROM ledger_transfers p WHERE p.wallet_id = $1"
+            " AND p.phase = 1 AND NOT EXISTS (SELECT 1 FROM ledger_transfers e"
+            "  WHERE e.pending_id = p.id) ORDER BY p.seq");
+  // A transfer named by an operation, and the post or void that ended it.
+  c.prepare("transfers_named",
+            "SELECT " PE_TRANSFER_COLUMNS " FROM ledger_transfers"
+            " WHERE id = ANY($1::text[]) OR pending_id = ANY($1::text[]) ORDER BY seq");
+  c.prepare("wallets_page",
+            "SELECT " PE_WALLET_COLUMNS " FROM ledger_accounts WHERE kind = 1 AND merchant_id = $1"
+            " AND ($2 = '' OR customer_ref = $2)"
+            " AND ($3 = '' OR (created_at, id) < (SELECT created_at, id FROM ledger_accounts"
+            "  WHERE id = $3 AND kind = 1))"
+            " ORDER BY created_at DESC, id DESC LIMIT $4");
+  // Oldest first; a wallet sees its posted movements only.
+  c.prepare("wallet_transactions",
+            "SELECT " PE_TRANSFER_COLUMNS " FROM ledger_transfers WHERE wallet_id = $1"
+            " AND wallet_amount <> 0"
+            " AND seq > CASE WHEN $2 = '' THEN 0 ELSE (SELECT seq FROM ledger_transfers"
+            "  WHERE id = $2 AND wallet_id = $1) END"
+            " ORDER BY seq LIMIT $3");
+  c.prepare("ledger_totals",
+            "SELECT count(*), coalesce(sum(debits_posted), 0), coalesce(sum(credits_posted), 0),"
+            " coalesce(sum(debits_pending), 0), coalesce(sum(credits_pending), 0),"
+            " count(*) FILTER (WHERE kind = 1), (SELECT count(*) FROM ledger_transfers)"
+            " FROM ledger_accounts");
+  c.prepare("wallets_with_expired_reservations",
+            "SELECT DISTINCT p.wallet_id FROM ledger_transfers p WHERE p.phase = 1"
+            " AND p.timeout_at < pe_ts($1) AND NOT EXISTS (SELECT 1 FROM ledger_transfers e"
+            "  WHERE e.pending_id = p.id) LIMIT $2");
+  c.prepare("wallets_recent",
+            "SELECT " PE_WALLET_COLUMNS " FROM ledger_accounts WHERE kind = 1"
+            " ORDER BY updated_at DESC LIMIT $1");
+  c.prepare("transfers_recent",
+            "SELECT " PE_TRANSFER_COLUMNS " FROM ledger_transfers ORDER BY seq DESC LIMIT $1");
+}
+
 } // namespace
 
 void prepare_statements(pqxx::connection& c) {
+  prepare_ledger(c);
   prepare_cluster(c);
   prepare_merchant_events(c);
   prepare_payments(c);

@@ -5,6 +5,7 @@
 #include "messages/inspector_messages.hpp"
 #include "messages/order.hpp"
 #include "messages/storage_messages.hpp"
+#include "messages/wallet.hpp"
 
 #include <pqxx/pqxx>
 
@@ -73,6 +74,30 @@ idempotency_result claim_idempotency_key(pqxx::work& tx, const idempotency_claim
 bool complete_idempotency_key(pqxx::work& tx, const idempotency_entry& e);
 bool release_idempotency_key(pqxx::work& tx, const std::string& merchant_id,
                              const std::string& key);
+
+// --- ledger_accounts, ledger_transfers (ledger_table.cpp) -----------------
+/// A wallet actor's write: insert the wallet (expected_version 0), or move
+/// its sums under its version with the transfers' other sides, the
+/// transfers and their events. Transfer ids found already: nothing written.
+ledger_result write_ledger(pqxx::work& tx, const ledger_write& w);
+/// The wallet, its open reservations, and the transfers `named` (by id or
+/// as the reservation they end).
+wallet_snapshot load_wallet(pqxx::work& tx, const std::string& id,
+                            const std::vector<std::string>& named);
+/// Newest first, after the cursor; `customer_ref` empty: any.
+std::vector<wallet_record> list_wallets(pqxx::work& tx, const std::string& merchant_id,
+                                        const std::string& customer_ref,
+                                        const std::string& starting_after, uint32_t limit);
+/// The wallet's posted movements, oldest first, after the cursor.
+std::vector<transfer_row> wallet_transactions(pqxx::work& tx, const std::string& wallet_id,
+                                              const std::string& starting_after, uint32_t limit);
+/// accounts, debits_posted, credits_posted, debits_pending, credits_pending, wallets, transfers.
+std::vector<int64_t> ledger_sums(pqxx::work& tx);
+std::vector<std::string> wallets_with_expired_reservations(pqxx::work& tx, timestamp_us now,
+                                                           uint32_t limit);
+/// For the console: the wallets moved last, and the newest transfers.
+std::vector<wallet_record> recent_wallets(pqxx::work& tx, uint32_t limit);
+std::vector<transfer_row> recent_transfers(pqxx::work& tx, uint32_t limit);
 
 // --- cluster_config, cluster_nodes, shard_leases (cluster_table.cpp) -------
 /// The stored shard count (`wanted` if this is the first start), with one

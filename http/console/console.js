@@ -85,6 +85,7 @@
     $("#logout").hidden = false;
     resync();
     loadNotifications();
+    loadLedger();
     runStream();
   }
 
@@ -216,7 +217,7 @@
     renderTree(tree);
     renderBreakers(gateways);
     document.body.dataset.statsFrames = String(++statsTicks);
-    if (statsTicks % 5 === 0) loadNotifications();
+    if (statsTicks % 5 === 0) { loadNotifications(); loadLedger(); }
   }
 
   function drawChart(canvas, lines) {
@@ -289,6 +290,8 @@
       kids.push(node(n.id, n.kind, `queue ${n.queue_depth} · next attempt ${timeOf(n.next_attempt_at)} · waiting ${n.waiting} · delivered ${n.delivered} · dead ${n.dead_letters}`,
         [node("delivery workers (webhook, sms)", "delivery_worker", `${workers.busy}/${workers.count} busy`)]));
     }
+    const wr = tree.wallets;
+    if (wr) kids.push(node(wr.id, wr.kind, `live wallets ${wr.live} · operations ${wr.operations} · writes ${wr.writes} · max batch ${wr.max_batch} · queued ${wr.queued} · conflicts ${wr.conflicts} · expired reservations ${wr.expired_reservations}`));
     const i = tree.inspector;
     if (i) kids.push(node(i.id, i.kind, `stream clients ${i.stream_clients} · dropped ${i.stream_dropped} · transitions ${i.transitions}`));
     const roles = { expiry_sweeper: "expires orders whose actors are passivated", reconciler: "queries trades stuck on the channel" };
@@ -450,6 +453,29 @@
       h("td", {}, n.status === "pending" ? timeOf(n.next_attempt_at) : statusPill(n.status)),
       h("td", {}, n.status !== "pending" ? h("button", { class: "small", "data-redeliver": n.id, on: { click: () => redeliver(n.id) } }, "redeliver") : "")));
     $("#notifications tbody").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 7, class: "muted" }, "none " + notifStatus))]));
+  }
+
+  // --- wallets and the ledger ------------------------------------------------
+  async function loadLedger() {
+    let l;
+    try { l = await api("/admin/ledger?recent=12"); } catch (e) { return; }
+    $("#ledger-totals").replaceChildren(
+      statusPill(l.balanced ? "balanced" : "UNBALANCED"),
+      ` ${l.accounts} accounts · ${l.wallets} wallets · ${l.transfers} transfers · debits posted ${l.debits_posted} = credits posted ${l.credits_posted} · pending ${l.debits_pending} / ${l.credits_pending}`);
+    const wallets = (l.recent_wallets || []).map((w) => h("tr", { "data-wallet": w.id },
+      h("td", { class: "id", title: w.id }, w.id.slice(0, 14) + "…"),
+      h("td", {}, w.customer_ref),
+      h("td", {}, money(w.balance.posted, w.currency)),
+      h("td", {}, money(w.balance.pending, w.currency)),
+      h("td", {}, money(w.balance.available, w.currency))));
+    $("#wallets tbody").replaceChildren(...(wallets.length ? wallets : [h("tr", {}, h("td", { colspan: 5, class: "muted" }, "no wallets yet"))]));
+    const transfers = (l.recent_transfers || []).map((t) => h("tr", { "data-transfer": t.id },
+      h("td", { class: "id", title: t.id }, t.id.slice(0, 14) + "…"),
+      h("td", {}, t.type),
+      h("td", {}, t.phase),
+      h("td", {}, money(t.amount, t.currency)),
+      h("td", { class: "muted" }, t.debit_account.slice(0, 16) + " → " + t.credit_account.slice(0, 16))));
+    $("#transfers tbody").replaceChildren(...(transfers.length ? transfers : [h("tr", {}, h("td", { colspan: 5, class: "muted" }, "no transfers yet"))]));
   }
 
   async function redeliver(id) {

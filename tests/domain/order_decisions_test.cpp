@@ -202,7 +202,7 @@ TEST(order_decisions, merchant_events_come_from_the_one_table) {
     {s::cancelled, trade_reported{paid_event(paying, 1, 1000, "T1")}, {"order.refunded"}},
     {s::paying, trade_open_answer{paying.id + "_1", answer(channel_outcome::rejected, "X")}, {"order.failed"}},
     {s::paying, trade_open_answer{paying.id + "_1", answer(channel_outcome::ok)}, {}},
-    {s::created, pay_requested{"r"}, {}},
+    {s::created, pay_requested{"r", {}, {}, {}}, {}},
     {s::paid, fulfillment_reported{fulfillment_stage::produced, "", ""}, {}},
     {s::paid, fulfillment_reported{fulfillment_stage::delivered, "", ""}, {"order.completed"}},
   };
@@ -262,9 +262,9 @@ TEST(order_decisions, a_rule_that_would_break_an_invariant_stops_instead_of_writ
 TEST(order_decisions, paying_again_closes_the_open_trade_and_opens_a_new_attempt) {
   order_book b{order_in(s::awaiting_payment), {}, {}};
   // Still valid: the same trade, nothing written.
-  EXPECT_FALSE(decide(b, pay_requested{"r"}, t0).write);
+  EXPECT_FALSE(decide(b, pay_requested{"r", {}, {}, {}}, t0).write);
   b.order.payment.qr_code.clear();
-  auto d = decide(b, pay_requested{"r"}, t0);
+  auto d = decide(b, pay_requested{"r", {}, {}, {}}, t0);
   ASSERT_TRUE(d.write);
   EXPECT_EQ(d.write->next.payment.attempt, 2);
   ASSERT_EQ(d.effects.size(), 2u);
@@ -272,8 +272,124 @@ TEST(order_decisions, paying_again_closes_the_open_trade_and_opens_a_new_attempt
   EXPECT_EQ(d.effects[0].out_trade_no, b.order.id + "_2");
   EXPECT_EQ(d.effects[1].kind, effect_kind::close_trade);
   EXPECT_EQ(d.effects[1].out_trade_no, b.order.id + "_1");
-  EXPECT_EQ(decide(order_book{order_in(s::paid), {}, {}}, pay_requested{"r"}, t0).refused,
+  EXPECT_EQ(decide(order_book{order_in(s::paid), {}, {}}, pay_requested{"r", {}, {}, {}}, t0).refused,
             refusal_code::invalid_state);
+}
+
+// --- balance payments and top-ups (API.md v1.1 "Wallets") ---------------------
+
+transfer_row post_of(const std::string& reservation, int64_t amount) {
+  transfer_row t;
+  t.id = "trf_post";
+  t.pending_id = reservation;
+  t.phase = transfer_phase::post;
+  t.amount = amount;
+  t.currency = "CNY";
+  t.created_at = t0 + 2 * second;
+  return t;
+}
+
+TEST(order_decisions, a_balance_payment_commits_paying_with_its_reservation_then_paid) {
+  order_book b{order_in(s::created, 1000, 0), {}, {}};
+  auto d = decide(b, pay_requested{"r", "balance", "wal_1", "trf_res"}, t0);
+  ASSERT_TRUE(d.write);
+  const auto& p = d.write->next.payment;
+  EXPECT_EQ(d.write->next.status, s::paying);
+  EXPECT_EQ(p.method, "balance");
+  EXPECT_EQ(p.wallet, "wal_1");
+  EXPECT_EQ(p.channel_trade_no, "trf_res");
+  EXPECT_EQ(p.attempt, 1);
+  EXPECT_TRUE(d.write->trades.empty()); // no channel trade
+  ASSERT_EQ(d.effects.size(), 1u);
+  EXPECT_EQ(d.effects[0].kind, effect_kind::post_reservation);
+  commit(b, d);
+
+  auto paid = decide(b, balance_settled{1, post_of("trf_res", 1000)}, t0 + second);
+  ASSERT_TRUE(paid.write);
+  EXPECT_EQ(paid.write->next.status, s::paid);
+  EXPECT_NE(paid.write->next.payment.paid_at, 0);
+  EXPECT_EQ(paid.write->next.payment.channel_trade_no, "trf_res");
+  ASSERT_FALSE(paid.write->merchant_events.empty());
+  EXPECT_EQ(paid.write->merchant_events[0].type, "order.paid");
+  commit(b, paid);
+  // The same post again (a retry after a crash) changes nothing.
+  auto again = decide(b, balance_settled{1, post_of("trf_res", 1000)}, t0 + 3 * second);
+  EXPECT_TRUE(!again.write || again.write->record_only);
+}
+
+TEST(order_decisions, balance_refusals_and_voided_reservations) {
+  struct row {
+    const char* name;
+    order_record order;
+    pay_requested in;
+    refusal_code refused;
+  };
+  auto topup = order_in(s::created, 1000, 0);
+  topup.topup_wallet = "wal_1";
+  const row rows[] = {
+    {"a top-up is not paid from a balance", topup, {"r", "balance", "wal_2", "trf_x"}, refusal_code::topup_by_balance},
+    {"no wallet", order_in(s::created, 1000, 0), {"r", "balance", "", "trf_x"}, refusal_code::wallet_missing},
+    {"paid already", order_in(s::paid), {"r", "balance", "wal_1", "trf_x"}, refusal_code::invalid_state},
+  };
+  for (const auto& r : rows) {
+    auto d = decide(order_book{r.order, {}, {}}, r.in, t0);
+    EXPECT_EQ(d.refused, r.refused) << r.name;
+    EXPECT_FALSE(d.write) << r.name;
+  }
+  // The wallet voided the reservation (its timeout): the attempt failed.
+  order_book b{order_in(s::created, 1000, 0), {}, {}};
+  commit(b, decide(b, pay_requested{"r", "balance", "wal_1", "trf_res"}, t0));
+  auto failed = decide(b, balance_refused{1, "reservation_voided"}, t0 + second);
+  ASSERT_TRUE(failed.write);
+  EXPECT_EQ(failed.write->next.status, s::failed);
+  EXPECT_EQ(failed.write->next.payment.failure_reason, "reservation_voided");
+  // A stale answer (another attempt) changes nothing.
+  EXPECT_FALSE(decide(b, balance_refused{2, "x"}, t0).write);
+}
+
+TEST(order_decisions, a_paying_balance_order_ended_voids_and_a_late_post_is_refunded) {
+  order_book b{order_in(s::created, 1000, 0), {}, {}};
+  commit(b, decide(b, pay_requested{"r", "balance", "wal_1", "trf_res"}, t0));
+  // `paying` cannot be cancelled (the table); it expires.
+  EXPECT_EQ(decide(b, cancel_requested{"c"}, t0 + second).refused, refusal_code::invalid_state);
+  auto expired = decide(b, expiry_due{}, b.order.expires_at);
+  ASSERT_TRUE(expired.write);
+  EXPECT_EQ(expired.write->next.status, s::expired);
+  ASSERT_EQ(expired.effects.size(), 1u);
+  EXPECT_EQ(expired.effects[0].kind, effect_kind::void_reservation);
+  commit(b, expired);
+  // The reservation had been posted (by an incarnation that died): the
+  // money came after the order ended, and goes back (to the wallet).
+  auto late = decide(b, balance_settled{1, post_of("trf_res", 1000)}, b.order.expires_at + second);
+  ASSERT_TRUE(late.write);
+  EXPECT_EQ(late.write->next.status, s::refunded);
+  ASSERT_EQ(late.write->refunds.size(), 1u);
+  EXPECT_EQ(late.write->refunds[0].origin, refund_origin::late_payment);
+  EXPECT_EQ(late.write->refunds[0].amount, 1000);
+}
+
+TEST(order_decisions, a_paid_top_up_credits_its_wallet_and_keeps_asking_until_done) {
+  auto o = order_in(s::awaiting_payment, 5000, 1);
+  o.topup_wallet = "wal_1";
+  order_book b{o, {}, {}};
+  auto paid = decide(b, trade_reported{paid_event(o, 1, 5000, "T1")}, t0 + second);
+  ASSERT_TRUE(paid.write);
+  EXPECT_EQ(paid.write->next.status, s::paid);
+  auto credits = std::count_if(paid.effects.begin(), paid.effects.end(),
+                               [](const effect& e) { return e.kind == effect_kind::credit_topup; });
+  EXPECT_EQ(credits, 1);
+  commit(b, paid);
+  // Owed work (retry, reconciler) asks again: the wallet finds it by id.
+  auto due = decide(b, work_due{true}, t0 + 2 * second);
+  EXPECT_EQ(std::count_if(due.effects.begin(), due.effects.end(),
+                          [](const effect& e) { return e.kind == effect_kind::credit_topup; }),
+            1);
+  // An order that is not a top-up never credits anything.
+  order_book plain{order_in(s::paid), {}, {}};
+  auto nothing = decide(plain, work_due{true}, t0);
+  EXPECT_EQ(std::count_if(nothing.effects.begin(), nothing.effects.end(),
+                          [](const effect& e) { return e.kind == effect_kind::credit_topup; }),
+            0);
 }
 
 } // namespace

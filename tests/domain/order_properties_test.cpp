@@ -66,7 +66,7 @@ struct world {
   // --- the steps ---------------------------------------------------------------
 
   void pay() {
-    auto d = decide(book, pay_requested{"r"}, now);
+    auto d = decide(book, pay_requested{"r", {}, {}, {}}, now);
     apply(d);
     for (const auto& e : d.effects)
       if (e.kind == effect_kind::open_trade)

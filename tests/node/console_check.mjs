@@ -108,6 +108,10 @@ try {
   // The console's own stream is an open connection; the limit is a number.
   await page.waitForFunction(() => Number(document.querySelector('[data-testid="kpi-connections"]').textContent) >= 1);
   await page.waitForFunction(() => /^\d+ \/ \d+$/.test(document.querySelector('[data-testid="kpi-admission"]').textContent));
+
+  step = "the ledger panel";
+  // Its sums come from GET /admin/ledger: equal debits and credits.
+  await page.waitForFunction(() => /^balanced /.test(document.querySelector('[data-testid="ledger-totals"]').textContent));
   await page.screenshot({ path: screenshot, fullPage: true });
 
   if (problems.length) throw new Error(problems.join("\n"));
