@@ -35,15 +35,27 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
     ws.cluster = cluster;
     h.writers.push_back(sys.spawn<caf::detached>(storage_writer_impl, ws));
   }
-  // Every ledger write goes through one writer: a batch holds many wallets'
-  // writes, and the shared accounts (clearing, merchant) are locked by one
-  // connection only.
+  // Every ledger write goes through one writer of its own: a batch holds
+  // many wallets' writes, a hot wallet's writes do not queue behind order
+  // transitions, and the shared accounts (clearing, merchant) are locked by
+  // one connection only. Ledger writes are not fenced by shard leases: a
+  // wallet's optimistic version protects it (docs/wallets.md).
+  {
+    writer_settings ws;
+    ws.index = static_cast<uint32_t>(h.writers.size());
+    ws.database_url = cfg.database_url;
+    ws.batch_max = cfg.storage_batch_max;
+    ws.queue_max = cfg.storage_queue_max;
+    ws.limits.connect_timeout_s = cfg.db_connect_timeout_s();
+    ws.limits.statement_timeout_ms = cfg.db_statement_timeout_ms;
+    h.ledger_writer = sys.spawn<caf::detached>(storage_writer_impl, ws);
+  }
   wallet_registry_settings wrs;
   wrs.wallet.idle_ms = cfg.order_idle_ms;
   wrs.wallet.storage_timeout_ms = cfg.storage_timeout_ms;
   wrs.wallet.batch_max = cfg.storage_batch_max;
   wrs.sweep_ms = cfg.scaled_ms(cfg.expiry_sweep_interval_ms);
-  h.wallets = sys.spawn(wallet_registry_impl, wrs, h.writers.front());
+  h.wallets = sys.spawn(wallet_registry_impl, wrs, h.ledger_writer);
   for (uint32_t i = 0; i < cfg.registry_shards; ++i) {
     registry_settings rs;
     rs.index = i;

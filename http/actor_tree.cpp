@@ -90,6 +90,12 @@ json actor_tree(server_context& ctx, uint32_t orders_max, std::chrono::milliseco
   for (const auto& w : h.writers)
     if (auto info = ask<writer_info>(ctx.sys, w, timeout, info_atom_v))
       writers.push_back(writer_json(*info));
+  if (h.ledger_writer)
+    if (auto info = ask<writer_info>(ctx.sys, h.ledger_writer, timeout, info_atom_v)) {
+      auto j = writer_json(*info);
+      j["role"] = "ledger";
+      writers.push_back(std::move(j));
+    }
   auto gateways = json::array();
   if (h.gateway)
     if (auto g = ask<gateway_info>(ctx.sys, h.gateway, timeout, info_atom_v))

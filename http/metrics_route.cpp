@@ -241,6 +241,9 @@ void metrics_handler(server_context& ctx, Response& res) {
   for (const auto& w : h->writers)
     if (auto info = ask<writer_info>(ctx.sys, w, timeout, info_atom_v))
       writers.push_back(*info);
+  if (h->ledger_writer) // the ledger's own, labelled with the next index
+    if (auto info = ask<writer_info>(ctx.sys, h->ledger_writer, timeout, info_atom_v))
+      writers.push_back(*info);
   render_shards(out, shards);
   render_writers(out, writers);
   std::optional<notifier_info> notifier;

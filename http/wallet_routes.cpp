@@ -34,8 +34,8 @@ void create_wallet(server_context& ctx, const request& req, response& res,
   n.created_at = n.updated_at = now_us();
   n.version = 1;
   auto wallet = n;
-  // Every ledger write goes through the first writer (actors/engine.cpp).
-  auto r = ask<ledger_result>(ctx.sys, ctx.handles()->writers.front(), ctx.request_timeout(),
+  // Every ledger write goes through the ledger's writer (actors/engine.cpp).
+  auto r = ask<ledger_result>(ctx.sys, ctx.handles()->ledger_writer, ctx.request_timeout(),
                               std::move(w));
   if (!r)
     return send(res, from_engine_error(r.error()));
@@ -121,7 +121,7 @@ void ledger(server_context& ctx, const request& req, response& res) {
     recent = static_cast<uint32_t>(*n);
   }
   auto handles = ctx.handles();
-  const auto& writer = handles->writers.front();
+  const auto& writer = handles->ledger_writer;
   auto sums = ask<std::vector<int64_t>>(ctx.sys, writer, ctx.request_timeout(), ledger_atom_v);
   if (!sums || sums->size() != 7)
     return send(res, from_engine_error(sums ? caf::error{} : sums.error()));

@@ -31,6 +31,7 @@ std::vector<std::pair<std::string, caf::actor>> engine_handles::children() const
     add("order_registry-" + std::to_string(i), shards[i]);
   for (size_t i = 0; i < writers.size(); ++i)
     add("storage_writer-" + std::to_string(i), writers[i]);
+  add("storage_writer-ledger", ledger_writer);
   add("gateway-alipay", gateway);
   add("notifier", notifier);
   add("reconciler", reconciler);

@@ -165,6 +165,11 @@ struct engine_handles {
   notifier_actor notifier;
   inspector_actor inspector;
   wallet_registry_actor wallets;
+  /// The ledger's own writer (its own connection): every wallet write and
+  /// wallet insert goes through it, so that a hot wallet's writes never
+  /// queue behind order transitions, and the shared clearing and merchant
+  /// accounts are locked by one connection only.
+  storage_writer_actor ledger_writer;
   std::shared_ptr<stream_hub> stream; // what the inspector publishes for /admin/stream
 
   const order_registry_actor& shard_for(const std::string& order_id) const;

@@ -37,7 +37,7 @@ log "engine: balance payments, $CLIENTS concurrent clients over $WALLETS wallet(
 ENGINE_OUT=$("$BUILD_DIR/scripts/bench/pe_bench_balance" "$PORT" "$SIM_PORT" "$KEY" "$DURATION" "$CLIENTS" "$WALLETS" || true)
 echo "$ENGINE_OUT"
 PAYMENTS=$(echo "$ENGINE_OUT" | sed -nE 's/.*payments_per_s=([0-9.]+).*/\1/p')
-METRICS=$(curl -sf "http://127.0.0.1:$PORT/metrics" -H "Authorization: Bearer $ADMIN_TOKEN" | grep -E "^payengine_wallet_(writes_total|operations_total|batch_max)" || true)
+METRICS=$(curl -sf "http://127.0.0.1:$PORT/metrics" -H "Authorization: Bearer $ADMIN_TOKEN" | grep -E "^payengine_wallet_(writes_total|operations_total|batch_max)|^payengine_storage_(batches_total|requests_total|commit_seconds_total|batch_size_max)|^payengine_wallet_conflicts" || true)
 echo "$METRICS"
 LEDGER=$(curl -sf "http://127.0.0.1:$PORT/admin/ledger?recent=0" -H "Authorization: Bearer $ADMIN_TOKEN")
 echo "ledger: $LEDGER"

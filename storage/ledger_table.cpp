@@ -3,6 +3,7 @@
 #include "domain/wallet_decisions.hpp"
 #include "storage/pg_array.hpp"
 
+#include <array>
 #include <stdexcept>
 
 namespace payengine::storage {
@@ -126,16 +127,20 @@ ledger_result write_ledger(pqxx::work& tx, const ledger_write& w) {
     tx.exec_prepared("account_add", d.account, d.debits_posted, d.credits_posted,
                      d.debits_pending, d.credits_pending, n.updated_at);
   }
+  std::array<pg_array, 15> c;
   for (const auto& t : w.transfers) {
     if (t.amount <= 0 || t.wallet_id != n.id || t.currency != n.currency)
       throw std::logic_error("transfer breaks its invariants: " + t.id);
-    tx.exec_prepared("transfer_insert", t.id, t.debit_account, t.credit_account, t.amount,
-                     t.currency, static_cast<int>(t.phase), t.pending_id,
-                     static_cast<int>(t.type), t.wallet_id, t.order_id, t.wallet_amount,
-                     t.ending_balance, n.version, t.timeout_at, t.created_at);
+    c[0].add(t.id); c[1].add(t.debit_account); c[2].add(t.credit_account); c[3].add(t.amount);
+    c[4].add(t.currency); c[5].add(int64_t{static_cast<int>(t.phase)}); c[6].add(t.pending_id);
+    c[7].add(int64_t{static_cast<int>(t.type)}); c[8].add(t.wallet_id); c[9].add(t.order_id);
+    c[10].add(t.wallet_amount); c[11].add(t.ending_balance); c[12].add(n.version);
+    c[13].add(t.timeout_at); c[14].add(t.created_at);
   }
-  for (const auto& e : w.events)
-    insert_merchant_event(tx, e);
+  tx.exec_prepared("transfers_insert_batch", c[0].str(), c[1].str(), c[2].str(), c[3].str(),
+                   c[4].str(), c[5].str(), c[6].str(), c[7].str(), c[8].str(), c[9].str(),
+                   c[10].str(), c[11].str(), c[12].str(), c[13].str(), c[14].str());
+  insert_merchant_events(tx, w.events);
   out.applied = true;
   return out;
 }

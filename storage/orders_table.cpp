@@ -135,13 +135,16 @@ std::set<std::string> update_orders(pqxx::work& tx, const std::vector<const tran
   return returned_ids(exec_columns(tx, "orders_update_batch", c));
 }
 
+/// `events`: the merchant events of applied writes, written together after.
 write_result outcome_of(pqxx::work& tx, const transition_write& w,
-                        const std::set<std::string>& applied) {
+                        const std::set<std::string>& applied,
+                        std::vector<merchant_event_row>& events) {
   if (w.record_only || applied.count(w.next.id)) {
     // Events belong to a version: a record-only write has none.
     for (size_t i = 1; !w.record_only && i < w.events.size(); ++i)
       insert_event(tx, w.events[i], w.epoch);
-    write_side_rows(tx, w);
+    write_side_rows(tx, w, false);
+    events.insert(events.end(), w.merchant_events.begin(), w.merchant_events.end());
     return {true, false, {}};
   }
   if (w.expected_version != 0)
@@ -172,8 +175,10 @@ std::vector<write_result> write_transitions(pqxx::work& tx,
     applied.merge(update_orders(tx, updates));
   std::vector<write_result> out;
   out.reserve(writes.size());
+  std::vector<merchant_event_row> events;
   for (const auto* w : writes)
-    out.push_back(outcome_of(tx, *w, applied));
+    out.push_back(outcome_of(tx, *w, applied, events));
+  insert_merchant_events(tx, events); // the whole batch's: two statements
   return out;
 }
 

@@ -35,6 +35,28 @@ void insert_merchant_event(pqxx::work& tx, const merchant_event_row& e) {
                      e.created_at);
 }
 
+void insert_merchant_events(pqxx::work& tx, const std::vector<merchant_event_row>& events) {
+  if (events.empty())
+    return;
+  pg_array id, merchant, order, type, at, data;
+  pg_array o_id, o_event, o_merchant, o_kind, o_target, o_at;
+  auto deliver = [&](const merchant_event_row& e, int kind, const std::string& target) {
+    o_id.add(new_id("ntf")); o_event.add(e.id); o_merchant.add(e.merchant_id);
+    o_kind.add(int64_t{kind}); o_target.add(target); o_at.add(e.created_at);
+  };
+  for (const auto& e : events) {
+    id.add(e.id); merchant.add(e.merchant_id); order.add(e.order_id); type.add(e.type);
+    at.add(e.created_at); data.add(e.data_json);
+    deliver(e, 1, e.notify_url);
+    if (!e.sms_to.empty())
+      deliver(e, 2, e.sms_to);
+  }
+  tx.exec_prepared("merchant_events_insert_batch", id.str(), merchant.str(), order.str(), type.str(),
+                   at.str(), data.str());
+  tx.exec_prepared("outbox_insert_batch", o_id.str(), o_event.str(), o_merchant.str(), o_kind.str(),
+                   o_target.str(), o_at.str());
+}
+
 std::vector<std::string> merchant_events_page(pqxx::work& tx, const std::string& merchant_id,
                                               const std::string& starting_after, uint32_t limit) {
   std::vector<std::string> out;
@@ -99,9 +121,9 @@ std::vector<std::string> list_deliveries(pqxx::work& tx, int status, uint32_t li
   return out;
 }
 
-void write_side_rows(pqxx::work& tx, const transition_write& w) {
-  for (const auto& e : w.merchant_events)
-    insert_merchant_event(tx, e);
+void write_side_rows(pqxx::work& tx, const transition_write& w, bool with_events) {
+  if (with_events)
+    insert_merchant_events(tx, w.merchant_events);
   for (const auto& t : w.trades)
     upsert_trade(tx, t);
   for (const auto& r : w.refunds)

@@ -180,6 +180,18 @@ void prepare_merchant_events(pqxx::connection& c) {
   c.prepare("merchant_events_insert",
             "INSERT INTO merchant_events (id, merchant_id, order_id, type, created_at, data)"
             " VALUES ($1, $2, $3, $4, pe_ts($5), $6::jsonb)");
+  // Many events and their deliveries in one statement each.
+  c.prepare("merchant_events_insert_batch",
+            "INSERT INTO merchant_events (id, merchant_id, order_id, type, created_at, data)"
+            " SELECT id, merchant_id, order_id, type, pe_ts(created_at), data"
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[])"
+            " WITH ORDINALITY AS t(id, merchant_id, order_id, type, created_at, data, n) ORDER BY n");
+  c.prepare("outbox_insert_batch",
+            "INSERT INTO outbox (id, event_id, merchant_id, kind, target, status,"
+            " next_attempt_at, created_at, updated_at)"
+            " SELECT id, event_id, merchant_id, kind, target, 0, pe_ts(at), pe_ts(at), pe_ts(at)"
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::bigint[])"
+            " AS t(id, event_id, merchant_id, kind, target, at)");
   // Deliveries are due at once; the notifier takes them from there.
   c.prepare("outbox_insert",
             "INSERT INTO outbox (id, event_id, merchant_id, kind, target, status,"
@@ -323,14 +335,23 @@ void prepare_ledger(pqxx::connection& c) {
             " credits_posted = credits_posted + $3, debits_pending = debits_pending + $4,"
             " credits_pending = credits_pending + $5, updated_at = greatest(updated_at, pe_ts($6))"
             " WHERE id = $1 AND kind <> 1");
-  c.prepare("transfers_existing",
-            "SELECT " PE_TRANSFER_COLUMNS " FROM ledger_transfers WHERE id = ANY($1::text[])");
-  c.prepare("transfer_insert",
+  // A whole write's transfers in one statement, in order (their `seq`
+  // follows it: a wallet's transactions chain by it).
+  c.prepare("transfers_insert_batch",
             "INSERT INTO ledger_transfers (id, debit_account, credit_account, amount, currency,"
             " phase, pending_id, type, wallet_id, order_id, wallet_amount, ending_balance,"
             " wallet_seq, timeout_at, created_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8, $9, $10, $11, $12, $13,"
-            " CASE WHEN $14::bigint = 0 THEN NULL ELSE pe_ts($14) END, pe_ts($15))");
+            " SELECT id, debit_account, credit_account, amount, currency, phase, NULLIF(pending_id, ''),"
+            " type, wallet_id, order_id, wallet_amount, ending_balance, wallet_seq,"
+            " CASE WHEN timeout_at = 0 THEN NULL ELSE pe_ts(timeout_at) END, pe_ts(created_at)"
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::smallint[],"
+            "  $7::text[], $8::smallint[], $9::text[], $10::text[], $11::bigint[], $12::bigint[],"
+            "  $13::bigint[], $14::bigint[], $15::bigint[]) WITH ORDINALITY"
+            "  AS t(id, debit_account, credit_account, amount, currency, phase, pending_id, type,"
+            "  wallet_id, order_id, wallet_amount, ending_balance, wallet_seq, timeout_at, created_at, n)"
+            " ORDER BY n");
+  c.prepare("transfers_existing",
+            "SELECT " PE_TRANSFER_COLUMNS " FROM ledger_transfers WHERE id = ANY($1::text[])");
   c.prepare("wallet_reservations",
             "SELECT " PE_TRANSFER_COLUMNS " FROM ledger_transfers p WHERE p.wallet_id = $1"
             " AND p.phase = 1 AND NOT EXISTS (SELECT 1 FROM ledger_transfers e"

@@ -38,6 +38,8 @@ void upsert_refund(pqxx::work& tx, const refund_row& r);
 bool insert_callback(pqxx::work& tx, const callback_row& c);
 /// A merchant event and its outbox rows (a webhook; an SMS when asked).
 void insert_merchant_event(pqxx::work& tx, const merchant_event_row& e);
+/// The same for many events: two statements in all.
+void insert_merchant_events(pqxx::work& tx, const std::vector<merchant_event_row>& events);
 /// GET /v1/events: event objects (JSON text) in creation order.
 std::vector<std::string> merchant_events_page(pqxx::work& tx, const std::string& merchant_id,
                                               const std::string& starting_after, uint32_t limit);
@@ -54,8 +56,9 @@ bool redeliver(pqxx::work& tx, const std::string& id);
 notifier_info outbox_summary(pqxx::work& tx);
 /// Notifications as JSON text, newest first; status -1: any.
 std::vector<std::string> list_deliveries(pqxx::work& tx, int status, uint32_t limit);
-/// The trade, refund, callback and merchant event rows of a transition.
-void write_side_rows(pqxx::work& tx, const transition_write& w);
+/// The trade, refund, callback and (`with_events`) merchant event rows of a
+/// transition.
+void write_side_rows(pqxx::work& tx, const transition_write& w, bool with_events = true);
 std::vector<refund_row> load_refunds(pqxx::work& tx, const std::string& order_id);
 /// Orders the reconciler must look at, in id order after `after_id`.
 std::vector<std::string> unsettled_orders(pqxx::work& tx, timestamp_us until, uint32_t limit,

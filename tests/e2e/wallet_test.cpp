@@ -43,11 +43,22 @@ protected:
             {"PAYENGINE_LOG_LEVEL", "info"}};
   }
 
+  /// A request as a careful client sends it: shed at the door (503 with
+  /// Payengine-Nothing-Changed, or 429) it is sent again after a moment.
   testing::http_result call(const std::string& method, const std::string& path,
                             const json& body = json::object(), httplib::Headers headers = {},
                             const std::string& key = {}) {
-    return engine_->request(method, path, key.empty() ? key_ : key,
-                            method == "GET" ? "" : body.dump(), std::move(headers));
+    testing::http_result r;
+    for (int i = 0; i < 100; ++i) {
+      r = engine_->request(method, path, key.empty() ? key_ : key,
+                           method == "GET" ? "" : body.dump(), headers);
+      bool shed = r.status == 429
+                  || (r.status == 503 && r.headers.count("Payengine-Nothing-Changed") > 0);
+      if (!shed)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    }
+    return r;
   }
 
   testing::http_result admin(const std::string& path) {
