@@ -121,10 +121,20 @@ struct batch_entry {
   wallet_reply reply;
 };
 
-void write(wallet_self self, std::shared_ptr<std::vector<batch_entry>> batch,
-           domain::wallet_book projected, ledger_write w) {
+/// The book holds the batch's decisions already (applied in place, not
+/// copied); `ended` is only a cache. Whatever went wrong, the book is read
+/// again from storage before anything else is decided.
+void forget_uncommitted(wallet_self self) {
+  self->state.book.ended.clear();
+}
+
+/// Beyond this, the cache of ended transfers starts afresh.
+constexpr size_t ended_cache_max = 20'000;
+
+void write(wallet_self self, std::shared_ptr<std::vector<batch_entry>> batch, ledger_write w) {
   auto& st = self->state;
   st.busy = true;
+  auto next_version = w.next.version;
   self->request(st.ctx.writer, storage_timeout(self), std::move(w))
     .then(
       [=](const ledger_result& r) mutable {
@@ -145,12 +155,14 @@ void write(wallet_self self, std::shared_ptr<std::vector<batch_entry>> batch,
           for (const auto& t : r.existing)
             named.push_back(t.id);
           logging::info("wallet.conflict", {{"wallet_id", st.id}, {"found", named.size()}});
+          forget_uncommitted(self);
           load(self, std::move(named));
           return;
         }
         st.reloads = 0;
-        projected.wallet.version = st.book.wallet.version + 1;
-        st.book = std::move(projected);
+        st.book.wallet.version = next_version;
+        if (st.book.ended.size() > ended_cache_max)
+          st.book.ended.clear();
         auto& c = *st.ctx.counters;
         c.writes++;
         auto n = static_cast<uint64_t>(batch->size());
@@ -172,12 +184,9 @@ void write(wallet_self self, std::shared_ptr<std::vector<batch_entry>> batch,
           stop_on_broken_invariant(self, to_string(err));
           return;
         }
-        if (err == engine_error::storage_unavailable || err == engine_error::overloaded) {
-          arm_timer(self); // nothing was stored: expired reservations are tried again
-          pump(self);
-          return;
-        }
-        // A timeout or a COMMIT in doubt: what is stored is unknown. Read it.
+        // Nothing was stored (unavailable, a full queue), or what is stored
+        // is unknown (a timeout, a COMMIT in doubt): read it again.
+        forget_uncommitted(self);
         load(self, {});
       });
 }
@@ -199,17 +208,19 @@ void pump(wallet_self self) {
     return;
   }
   auto now = now_us();
-  auto projected = st.book;
+  // Decided and applied in place: the book runs ahead of storage by this
+  // batch until it commits (nothing else is decided meanwhile).
+  auto& book = st.book;
   auto batch = std::make_shared<std::vector<batch_entry>>();
   ledger_write w;
   while (!st.queue.empty() && batch->size() < st.ctx.settings.batch_max) {
     auto& q = st.queue.front();
-    auto d = domain::decide_wallet(projected, q.op, now);
+    auto d = domain::decide_wallet(book, q.op, now);
     if (!d.broken_invariant.empty()) {
       stop_on_broken_invariant(self, d.broken_invariant);
       return;
     }
-    if (d.needs_lookup && !st.book.ended.count(q.op.transfer_id)) {
+    if (d.needs_lookup && !book.ended.count(q.op.transfer_id)) {
       // Only storage knows this reservation: ask it, unless asked already
       // (then it is unknown there too).
       auto id = q.op.transfer_id;
@@ -221,12 +232,12 @@ void pump(wallet_self self) {
         return;
       }
     }
-    domain::apply_wallet(projected, d);
+    domain::apply_wallet(book, d);
     for (auto& t : d.transfers)
       w.transfers.push_back(std::move(t));
     for (auto& e : d.events)
       w.events.push_back(std::move(e));
-    batch->push_back({std::move(q), wallet_reply{d.outcome, projected.wallet, d.transfer}});
+    batch->push_back({std::move(q), wallet_reply{d.outcome, book.wallet, d.transfer}});
     st.queue.pop_front();
   }
   st.looked_up.clear();
@@ -237,12 +248,12 @@ void pump(wallet_self self) {
     pump(self);
     return;
   }
-  w.expected_version = st.book.wallet.version;
-  w.next = projected.wallet;
+  w.expected_version = book.wallet.version;
+  w.next = book.wallet;
   w.next.version = w.expected_version + 1;
   for (auto& t : w.transfers)
     t.wallet_seq = w.next.version;
-  write(self, std::move(batch), std::move(projected), std::move(w));
+  write(self, std::move(batch), std::move(w));
 }
 
 void on_idle_check(wallet_self self) {

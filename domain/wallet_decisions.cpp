@@ -35,11 +35,11 @@ transfer_row base_transfer(const wallet_book& b, const wallet_op& op, timestamp_
 
 /// Adds the event of a posted movement, with the wallet as it will be.
 void add_event(const wallet_book& b, wallet_decision& d) {
-  wallet_book after = b;
-  apply_wallet(after, d);
+  auto after = b.wallet;
+  apply_sums(after, d.transfers);
   for (const auto& t : d.transfers)
     if (t.wallet_amount != 0)
-      d.events.push_back(wallet_event(after.wallet, t));
+      d.events.push_back(wallet_event(after, t));
 }
 
 wallet_decision reserve(const wallet_book& b, const wallet_op& op, timestamp_us now) {
@@ -168,16 +168,15 @@ wallet_decision decide_wallet(const wallet_book& book, const wallet_op& op, time
   if (d.transfers.empty() || !d.broken_invariant.empty())
     return d;
   // Both sides of the boundary: what the rules wrote must hold what they promise.
-  wallet_book after = book;
-  apply_wallet(after, d);
-  if (auto what = check_wallet(after.wallet); !what.empty())
+  auto after = book.wallet;
+  apply_sums(after, d.transfers);
+  if (auto what = check_wallet(after); !what.empty())
     return broken(what);
   return d;
 }
 
-void apply_wallet(wallet_book& book, const wallet_decision& d) {
-  auto& w = book.wallet;
-  for (const auto& t : d.transfers) {
+void apply_sums(wallet_record& w, const std::vector<transfer_row>& transfers) {
+  for (const auto& t : transfers) {
     account_delta a;
     if (t.debit_account == w.id)
       add_to(a, t, true);
@@ -188,6 +187,12 @@ void apply_wallet(wallet_book& book, const wallet_decision& d) {
     w.debits_pending += a.debits_pending;
     w.credits_pending += a.credits_pending;
     w.updated_at = std::max(w.updated_at, t.created_at);
+  }
+}
+
+void apply_wallet(wallet_book& book, const wallet_decision& d) {
+  apply_sums(book.wallet, d.transfers);
+  for (const auto& t : d.transfers) {
     switch (t.phase) {
       case transfer_phase::pending: book.pending[t.id] = t; break;
       case transfer_phase::single: book.ended[t.id] = t; break;

@@ -29,7 +29,9 @@ struct wallet_book {
   /// Open reservations by id.
   std::map<std::string, transfer_row> pending;
   /// Transfers known to be done, by the id an operation names: a credit by
-  /// its own id; a reservation by its id, mapped to its post or void.
+  /// its own id; a reservation by its id, mapped to its post or void. A
+  /// cache: what is not in it is found in storage (a write naming an id
+  /// that exists is refused there, and the actor learns it).
   std::map<std::string, transfer_row> ended;
 };
 
@@ -52,6 +54,9 @@ wallet_decision decide_wallet(const wallet_book& book, const wallet_op& op, time
 /// Applies a decision's transfers to the book: the wallet's sums, its open
 /// reservations and what has ended. The version is the caller's.
 void apply_wallet(wallet_book& book, const wallet_decision& d);
+
+/// Only the wallet's four sums (and updated_at) moved by `transfers`.
+void apply_sums(wallet_record& w, const std::vector<transfer_row>& transfers);
 
 /// The voids of reservations whose timeout has passed.
 std::vector<wallet_op> expired_reservations(const wallet_book& book, timestamp_us now);
