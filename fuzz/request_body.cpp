@@ -1,6 +1,7 @@
-// A request body as POST /v1/orders, POST /v1/orders/{id}/refund and
-// POST|PATCH /admin/merchants read it (http/validation.hpp): parse_json_object,
-// then each field parser on the same object.
+// A request body as POST /v1/orders, POST /v1/orders/{id}/refund,
+// POST /v1/orders/{id}/pay, POST /v1/wallets and POST|PATCH /admin/merchants
+// read it (http/validation.hpp): parse_json_object, then each field parser on
+// the same object.
 #include "fuzz/fuzz_check.hpp"
 #include "http/validation.hpp"
 #include "messages/money.hpp"
@@ -83,12 +84,51 @@ void check_list_params(const json& body) {
   FUZZ_CHECK(p.limit >= 1 && p.limit <= 100);
 }
 
+/// POST /v1/orders/{id}/pay reads the raw body itself (empty: the channel).
+void check_pay(std::string_view body) {
+  auto r = parse_pay_fields(body);
+  if (auto* e = std::get_if<api_error>(&r))
+    return check_error(*e);
+  const auto& f = std::get<pay_fields>(r);
+  FUZZ_CHECK(f.method == "channel" || f.method == "balance");
+  FUZZ_CHECK((f.method == "balance") == !f.wallet.empty());
+  FUZZ_CHECK(f.wallet.empty() || f.wallet.rfind("wal_", 0) == 0);
+}
+
+void check_wallet(const json& body) {
+  auto r = parse_wallet_fields(body);
+  if (auto* e = std::get_if<api_error>(&r))
+    return check_error(*e);
+  const auto& f = std::get<wallet_fields>(r);
+  FUZZ_CHECK(!f.customer_ref.empty() && f.customer_ref.size() <= 64);
+  FUZZ_CHECK(find_currency(f.currency) != nullptr);
+  FUZZ_CHECK(f.customer_phone.empty() || (f.customer_phone.size() >= 3 && f.customer_phone[0] == '+'));
+}
+
+void check_wallet_list_params(const json& body) {
+  std::multimap<std::string, std::string> query;
+  for (const auto& [k, v] : body.items())
+    if (v.is_string())
+      query.emplace(k, v.get<std::string>());
+  for (bool by_customer : {true, false}) {
+    auto r = parse_wallet_list_params(query, by_customer);
+    if (auto* e = std::get_if<api_error>(&r)) {
+      check_error(*e);
+      continue;
+    }
+    const auto& p = std::get<wallet_list_params>(r);
+    FUZZ_CHECK(p.limit >= 1 && p.limit <= 100);
+    FUZZ_CHECK(by_customer || p.customer_ref.empty());
+  }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::set<std::string> channels = {"alipay", "wechat"};
   static const net::address_policy policy{};
   std::string_view body(reinterpret_cast<const char*>(data), size);
+  check_pay(body);
   auto parsed = parse_json_object(body);
   if (auto* e = std::get_if<api_error>(&parsed)) {
     check_error(*e);
@@ -105,5 +145,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_refund(object);
   check_merchant(object, policy);
   check_list_params(object);
+  check_wallet(object);
+  check_wallet_list_params(object);
   return 0;
 }
