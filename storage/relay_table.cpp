@@ -1,0 +1,118 @@
+#include "storage/relay_table.hpp"
+
+#include "storage/pg_array.hpp"
+
+namespace payengine::storage {
+
+namespace {
+
+void prepare_relay(pqxx::connection& c) {
+  // The body is built exactly as the notifier's webhook body (outbox_claim
+  // in statements.cpp; pe_rfc3339 is the same to_char): a consumer can
+  // check one against the other byte for byte.
+  c.prepare("relay_unpublished",
+            "SELECT id, seq, merchant_id, order_id, type, pe_us(created_at),"
+            " json_build_object('id', id, 'object', 'event', 'type', type,"
+            "  'created_at', pe_rfc3339(created_at), 'data', data)::text"
+            " FROM merchant_events WHERE published_at IS NULL AND seq > $1"
+            " ORDER BY seq LIMIT $2");
+  c.prepare("relay_mark",
+            "UPDATE merchant_events SET published_at = clock_timestamp()"
+            " WHERE id = ANY($1::text[]) AND published_at IS NULL");
+  c.prepare("relay_lag",
+            "SELECT (SELECT count(*) FROM (SELECT 1 FROM merchant_events"
+            "   WHERE published_at IS NULL LIMIT $1) u),"
+            " coalesce((SELECT pe_us(created_at) FROM merchant_events"
+            "   WHERE published_at IS NULL ORDER BY seq LIMIT 1), 0)");
+}
+
+} // namespace
+
+relay_store::relay_store(std::string database_url, session_limits limits)
+  : url_(std::move(database_url)), limits_(limits) {
+}
+
+relay_store::~relay_store() = default;
+
+bool relay_store::ensure_connected() {
+  if (conn_ && conn_->is_open())
+    return true;
+  try {
+    conn_ = connect(url_, limits_);
+    prepare_relay(*conn_);
+    return true;
+  } catch (const std::exception& e) {
+    failed(e);
+    return false;
+  }
+}
+
+void relay_store::failed(const std::exception& e) {
+  conn_.reset(); // the next call connects anew
+  error_ = e.what();
+  while (!error_.empty() && (error_.back() == '\n' || error_.back() == ' '))
+    error_.pop_back();
+}
+
+std::optional<std::vector<outbox_event>> relay_store::unpublished(int64_t after_seq, uint32_t limit) {
+  if (!ensure_connected())
+    return std::nullopt;
+  try {
+    pqxx::read_transaction tx{*conn_};
+    std::vector<outbox_event> out;
+    for (const auto& r : tx.exec_prepared("relay_unpublished", after_seq, static_cast<int64_t>(limit))) {
+      outbox_event e;
+      e.id = r[0].as<std::string>();
+      e.seq = r[1].as<int64_t>();
+      e.merchant_id = r[2].as<std::string>();
+      e.order_id = r[3].as<std::string>();
+      e.type = r[4].as<std::string>();
+      e.created_at = r[5].as<int64_t>();
+      e.body = r[6].as<std::string>();
+      out.push_back(std::move(e));
+    }
+    tx.commit();
+    return out;
+  } catch (const std::exception& e) {
+    failed(e);
+    return std::nullopt;
+  }
+}
+
+bool relay_store::mark_published(const std::vector<std::string>& event_ids) {
+  if (event_ids.empty())
+    return true;
+  if (!ensure_connected())
+    return false;
+  try {
+    pg_array ids;
+    for (const auto& id : event_ids)
+      ids.add(id);
+    pqxx::work tx{*conn_};
+    tx.exec_prepared("relay_mark", ids.str());
+    tx.commit();
+    return true;
+  } catch (const std::exception& e) {
+    failed(e);
+    return false;
+  }
+}
+
+std::optional<relay_lag> relay_store::lag(uint64_t count_max) {
+  if (!ensure_connected())
+    return std::nullopt;
+  try {
+    pqxx::read_transaction tx{*conn_};
+    auto r = tx.exec_prepared1("relay_lag", static_cast<int64_t>(count_max));
+    relay_lag out;
+    out.unpublished = r[0].as<uint64_t>();
+    out.oldest_created_at = r[1].as<int64_t>();
+    tx.commit();
+    return out;
+  } catch (const std::exception& e) {
+    failed(e);
+    return std::nullopt;
+  }
+}
+
+} // namespace payengine::storage
