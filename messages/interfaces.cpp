@@ -36,6 +36,8 @@ std::vector<std::pair<std::string, caf::actor>> engine_handles::children() const
   add("reconciler", reconciler);
   add("expiry_sweeper", sweeper);
   add("inspector", inspector);
+  add("event_relay", relay);
+  add("fulfillment_consumer", fulfillment);
   return out;
 }
 
