@@ -443,6 +443,50 @@ TEST_F(amqp_test, poison_lands_in_the_dead_queue_with_its_reason) {
   EXPECT_EQ(call("GET", "/v1/orders/" + unpaid).body["fulfillment"]["stage"], "none");
 }
 
+TEST_F(amqp_test, each_node_relays_the_events_of_its_own_shards) {
+  engine_process b{db_->url(), {{"PAYENGINE_AMQP_URL", testing::test_amqp_url()},
+                                {"PAYENGINE_NODE_ID", "node-b"}}};
+  b.start();
+  // Both own shards (the first node hands some over to the second).
+  std::set<std::string> owners;
+  for (int i = 0; i < 200 && owners.size() < 2; ++i) {
+    owners.clear();
+    const auto view = b.request("GET", "/admin/cluster", b.admin_token()); // named: read below
+    for (const auto& shard : view.body["shards"])
+      if (shard["owner"].is_string())
+        owners.insert(shard["owner"].get<std::string>());
+    if (owners.size() < 2)
+      std::this_thread::sleep_for(milliseconds{50});
+  }
+  ASSERT_EQ(owners.size(), 2u);
+  // A create lands in a shard of the node that takes it: orders on both.
+  for (int i = 0; i < 40; ++i) {
+    const engine_process& node = i % 2 ? b : *engine_;
+    auto created = node.request("POST", "/v1/orders", key_, order_body("M-nodes-" + std::to_string(i)).dump());
+    ASSERT_EQ(created.status, 201) << created.raw;
+    auto id = created.body["id"].get<std::string>();
+    ASSERT_EQ(node.request("POST", "/v1/orders/" + id + "/cancel", key_, "{}").status, 200);
+  }
+  auto stored = stored_event_ids();
+  ASSERT_EQ(stored.size(), 40u);
+  take_until_all(*broker_, stored);
+  auto published = [](const engine_process& n) {
+    return n.request("GET", "/admin/actors", n.admin_token()).body["event_relay"]["published"].get<int>();
+  };
+  int on_a = 0, on_b = 0;
+  for (int i = 0; i < 100 && on_a + on_b < 40; ++i) {
+    on_a = published(*engine_);
+    on_b = published(b);
+    if (on_a + on_b < 40)
+      std::this_thread::sleep_for(milliseconds{50});
+  }
+  EXPECT_GT(on_a, 0) << "the first node relayed its own orders";
+  EXPECT_GT(on_b, 0) << "the second node relayed its own orders";
+  EXPECT_GE(on_a + on_b, 40);
+  RecordProperty("published_by_a", on_a);
+  RecordProperty("published_by_b", on_b);
+}
+
 TEST(amqp_off, without_a_broker_url_nothing_connects) {
   PE_REQUIRE_DATABASE();
   test_database db{"amqpoff"};
