@@ -102,7 +102,8 @@ pg_stop() {
 # --- the throwaway RabbitMQ (API.md "Events on RabbitMQ") ------------------
 # Debian's broker run directly (no systemd, no rabbitmq user), all its state
 # under .local/rabbitmq, on loopback ports from PAYENGINE_AMQP_PORT up: AMQP,
-# Erlang distribution, its own epmd, rabbitmqctl's listener (4 ports in all).
+# Erlang distribution, its own epmd, then rabbitmqctl's listeners (10 ports
+# in all: several rabbitmqctl may run at once).
 # The node name is unique per checkout, so two work trees never meet.
 AMQP_PORT="${PAYENGINE_AMQP_PORT:-25680}"
 RABBIT_BIN="/usr/lib/rabbitmq/bin"
@@ -112,7 +113,7 @@ rabbit_env() { # runs "$@" with the broker's environment
   env HOME="$dir/home" RABBITMQ_NODENAME="pe$(echo "$ROOT" | md5sum | cut -c1-8)@localhost" \
     RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$AMQP_PORT" \
     RABBITMQ_DIST_PORT="$((AMQP_PORT + 1))" ERL_EPMD_PORT="$((AMQP_PORT + 2))" ERL_EPMD_ADDRESS=127.0.0.1 \
-    RABBITMQ_CTL_DIST_PORT_MIN="$((AMQP_PORT + 3))" RABBITMQ_CTL_DIST_PORT_MAX="$((AMQP_PORT + 3))" \
+    RABBITMQ_CTL_DIST_PORT_MIN="$((AMQP_PORT + 3))" RABBITMQ_CTL_DIST_PORT_MAX="$((AMQP_PORT + 9))" \
     RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" RABBITMQ_LOGS=- \
     RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf" RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" \
     RABBITMQ_PID_FILE="$dir/rabbitmq.pid" RABBITMQ_CONF_ENV_FILE=/dev/null \

@@ -9,6 +9,7 @@
 //   --bind KEY      its binding key on payengine.events (default '#')
 //   --declare-only  declare and bind, then exit (messages wait there)
 //   --print         each message as a JSON line: routing key, message_id, type, body
+//   --arrivals FILE each message's id and arrival time (µs since the epoch), CSV
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 
@@ -46,6 +47,7 @@ struct options {
   std::string bind = "#";
   bool declare_only = false;
   bool print = false;
+  std::string arrivals;
 };
 
 bool parse(int argc, char** argv, options& o) {
@@ -66,6 +68,8 @@ bool parse(int argc, char** argv, options& o) {
       o.declare_only = true;
     else if (a == "--print")
       o.print = true;
+    else if (a == "--arrivals" && has_value)
+      o.arrivals = argv[++i];
     else
       return false;
   }
@@ -88,7 +92,7 @@ bool ok(amqp_rpc_reply_t r, const char* what) {
 int main(int argc, char** argv) {
   options o;
   if (!parse(argc, argv, o)) {
-    std::fprintf(stderr, "usage: %s AMQP_URL SECONDS [--count N] [--queue NAME] [--bind KEY] [--declare-only] [--print]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s AMQP_URL SECONDS [--count N] [--queue NAME] [--bind KEY] [--declare-only] [--print] [--arrivals FILE]\n", argv[0]);
     return 2;
   }
   amqp_connection_info info;
@@ -127,6 +131,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "consuming %s (bound to payengine.events with '%s')\n", queue.c_str(), o.bind.c_str());
   std::vector<double> latencies_ms;
   size_t messages = 0;
+  FILE* arrivals = o.arrivals.empty() ? nullptr : std::fopen(o.arrivals.c_str(), "w");
   auto until = clock_type::now() + std::chrono::seconds{o.seconds};
   clock_type::time_point first, last;
   while (clock_type::now() < until && messages < o.count_max) {
@@ -144,6 +149,10 @@ int main(int argc, char** argv) {
     if (messages++ == 0)
       first = now;
     last = now;
+    if (arrivals && (e.message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG))
+      std::fprintf(arrivals, "%s,%lld\n", text(e.message.properties.message_id).c_str(),
+                   static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(
+                     now.time_since_epoch()).count()));
     auto body = nlohmann::json::parse(static_cast<const char*>(e.message.body.bytes),
                                       static_cast<const char*>(e.message.body.bytes) + e.message.body.len,
                                       nullptr, false);
@@ -166,6 +175,8 @@ int main(int argc, char** argv) {
     }
     amqp_destroy_envelope(&e);
   }
+  if (arrivals)
+    std::fclose(arrivals);
   std::sort(latencies_ms.begin(), latencies_ms.end());
   auto pct = [&](double p) {
     return latencies_ms.empty() ? 0.0 : latencies_ms[static_cast<size_t>(p * (latencies_ms.size() - 1))];
