@@ -19,6 +19,10 @@ constexpr uint32_t page_max = 256;       // events read per query
 constexpr uint32_t pages_per_step = 4;   // then the mailbox is read again
 constexpr uint32_t frames_per_step = 4'096;
 constexpr uint64_t lag_count_max = 10'000'000;
+// The scan follows the tail; once a second it starts from the oldest
+// unpublished event (events that committed after later ones, shards this
+// node just took, events of other nodes' shards are met only then).
+constexpr milliseconds full_scan_every{1'000};
 
 void publish_status(event_relay_self self) {
   auto& st = self->state;
@@ -115,8 +119,12 @@ bool send_some(event_relay_self self) {
       if (e.seq <= st.window.scan_after())
         throw std::logic_error("relay: the backlog came back out of order at " + e.id);
       st.window.scanned(e.seq);
-      if (!owned(self, e.order_id) || !st.window.admits(e.id, e.order_id))
+      if (!owned(self, e.order_id) || st.window.holds(e.id))
         continue;
+      if (!st.window.admits(e.id, e.order_id)) {
+        st.window.passed_over(e.seq); // its order has an event in flight
+        continue;
+      }
       broker::amqp_properties props;
       props.message_id = e.id;
       props.type = e.type;
@@ -125,12 +133,11 @@ bool send_some(event_relay_self self) {
         drop_connection(self, err);
         return false;
       }
-      st.window.sent(st.conn->published(), e.id, e.order_id, clock::now());
+      st.window.sent(st.conn->published(), e.id, e.order_id, e.seq, clock::now());
     }
-    if (rows->size() < page_max) {
-      st.window.rewind(); // the end of the backlog: the next scan starts over
+    // At the tail: back to what may be ready now, else wait for new events.
+    if (rows->size() < page_max && !st.window.at_tail())
       return false;
-    }
   }
   return true;
 }
@@ -184,6 +191,10 @@ void refresh_lag(event_relay_self self) {
 void step(event_relay_self self) {
   auto& st = self->state;
   bool more = false;
+  if (clock::now() >= st.full_scan_due) {
+    st.window.rewind();
+    st.full_scan_due = clock::now() + full_scan_every;
+  }
   if (st.conn || connect(self)) {
     if (clock::now() >= st.retry_at)
       more = send_some(self);
@@ -221,6 +232,7 @@ event_relay_actor::behavior_type event_relay_impl(event_relay_self self, relay_s
   st.info.in_flight_max = st.settings.in_flight_max;
   st.retry_at = clock::now();
   st.lag_due = clock::now();
+  st.full_scan_due = clock::now();
   publish_status(self);
   self->send(self, caf::tick_atom_v);
   return {

@@ -58,6 +58,7 @@ struct event_relay_state {
   uint32_t backoff_ms = 0;         // 0: no failure since the last success
   std::chrono::steady_clock::time_point retry_at; // no connection attempt before
   std::chrono::steady_clock::time_point lag_due;
+  std::chrono::steady_clock::time_point full_scan_due;
   bool opened_once = false;
 };
 

@@ -10,10 +10,10 @@ bool publish_window::admits(const std::string& event_id, const std::string& orde
 }
 
 void publish_window::sent(uint64_t tag, const std::string& event_id, const std::string& order_id,
-                          clock::time_point at) {
+                          int64_t seq, clock::time_point at) {
   if (!admits(event_id, order_id) || (!in_flight_.empty() && in_flight_.rbegin()->first >= tag))
     throw std::logic_error("publish_window: " + event_id + " sent against the window's rules");
-  in_flight_.emplace(tag, entry{event_id, order_id, at});
+  in_flight_.emplace(tag, entry{event_id, order_id, seq, at});
   sending_.insert(event_id);
   orders_.insert(order_id);
 }
@@ -21,7 +21,7 @@ void publish_window::sent(uint64_t tag, const std::string& event_id, const std::
 void publish_window::confirm_one(std::map<uint64_t, entry>::iterator i) {
   sending_.erase(i->second.event_id);
   orders_.erase(i->second.order_id);
-  confirmed_.insert(std::move(i->second.event_id));
+  confirmed_.emplace(std::move(i->second.event_id), i->second.seq);
   in_flight_.erase(i);
 }
 
@@ -48,7 +48,7 @@ void publish_window::void_in_flight() {
 
 std::vector<std::string> publish_window::to_mark(size_t limit) const {
   std::vector<std::string> out;
-  for (const auto& id : confirmed_) {
+  for (const auto& [id, seq] : confirmed_) {
     if (out.size() >= limit)
       break;
     out.push_back(id);
@@ -58,7 +58,18 @@ std::vector<std::string> publish_window::to_mark(size_t limit) const {
 
 void publish_window::marked(const std::vector<std::string>& event_ids) {
   for (const auto& id : event_ids)
-    confirmed_.erase(id);
+    if (auto i = confirmed_.find(id); i != confirmed_.end()) {
+      look_back(i->second); // the next event of its order (a later seq) may be ready now
+      confirmed_.erase(i);
+    }
+}
+
+bool publish_window::at_tail() {
+  if (back_to_ == 0)
+    return false;
+  scan_after_ = back_to_ - 1;
+  back_to_ = 0;
+  return true;
 }
 
 std::optional<publish_window::clock::time_point> publish_window::oldest_sent() const {

@@ -10,12 +10,17 @@ void prepare_relay(pqxx::connection& c) {
   // The body is built exactly as the notifier's webhook body (outbox_claim
   // in statements.cpp; pe_rfc3339 is the same to_char): a consumer can
   // check one against the other byte for byte.
+  // An event is offered only when every earlier event of its order is
+  // recorded published: order per order holds even for an event whose
+  // transaction committed after later ones had been scanned.
   c.prepare("relay_unpublished",
-            "SELECT id, seq, merchant_id, order_id, type, pe_us(created_at),"
-            " json_build_object('id', id, 'object', 'event', 'type', type,"
-            "  'created_at', pe_rfc3339(created_at), 'data', data)::text"
-            " FROM merchant_events WHERE published_at IS NULL AND seq > $1"
-            " ORDER BY seq LIMIT $2");
+            "SELECT e.id, e.seq, e.merchant_id, e.order_id, e.type, pe_us(e.created_at),"
+            " json_build_object('id', e.id, 'object', 'event', 'type', e.type,"
+            "  'created_at', pe_rfc3339(e.created_at), 'data', e.data)::text"
+            " FROM merchant_events e WHERE e.published_at IS NULL AND e.seq > $1"
+            " AND NOT EXISTS (SELECT 1 FROM merchant_events p WHERE p.order_id = e.order_id"
+            "   AND p.published_at IS NULL AND p.seq < e.seq)"
+            " ORDER BY e.seq LIMIT $2");
   c.prepare("relay_mark",
             "UPDATE merchant_events SET published_at = clock_timestamp()"
             " WHERE id = ANY($1::text[]) AND published_at IS NULL");

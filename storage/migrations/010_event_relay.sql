@@ -8,3 +8,6 @@ ALTER TABLE merchant_events ADD COLUMN published_at timestamptz;
 UPDATE merchant_events SET published_at = created_at;
 
 CREATE INDEX merchant_events_unpublished ON merchant_events (seq) WHERE published_at IS NULL;
+-- An event goes out only after every earlier event of its order.
+CREATE INDEX merchant_events_unpublished_by_order ON merchant_events (order_id, seq)
+  WHERE published_at IS NULL;
