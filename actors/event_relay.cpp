@@ -186,34 +186,60 @@ void refresh_lag(event_relay_self self) {
   }
 }
 
-/// One step: connect if need be, send, read confirms, mark, then the next
-/// step at once while there is work, else after poll_ms (or the back-off).
+milliseconds until(clock::time_point t) {
+  auto now = clock::now();
+  return t > now ? std::chrono::duration_cast<milliseconds>(t - now) : milliseconds{0};
+}
+
+/// Whether confirmed events are to be recorded now: at most once a poll
+/// (each record is a transaction), sooner when the window needs the room.
+bool mark_due(event_relay_self self) {
+  auto& st = self->state;
+  return st.window.awaiting_mark() > 0 && clock::now() >= st.retry_at
+         && (clock::now() >= st.mark_due || st.window.full()
+             || st.window.awaiting_mark() >= st.settings.in_flight_max / 2);
+}
+
+/// One step: connect if need be, read the backlog (at most once a poll
+/// unless it goes on), send, read confirms (waiting for them until the next
+/// read or record is due), record, then the next step: at once while there
+/// is more, else when something is due.
 void step(event_relay_self self) {
   auto& st = self->state;
-  bool more = false;
+  const auto poll = milliseconds{st.settings.poll_ms};
   if (clock::now() >= st.full_scan_due) {
     st.window.rewind();
     st.full_scan_due = clock::now() + full_scan_every;
   }
+  bool more = false;
   if (st.conn || connect(self)) {
-    if (clock::now() >= st.retry_at)
+    if (clock::now() >= st.retry_at && clock::now() >= st.read_due && !st.window.full()) {
       more = send_some(self);
-    // Nothing more to send now: wait for a confirm (it ends the wait).
-    if (st.conn && read_confirms(self, !more && st.window.in_flight() > 0 ? st.settings.poll_ms : 0))
-      more = more || st.window.in_flight() > 0;
+      st.read_due = more ? clock::now() : clock::now() + poll;
+    }
+    // Wait for confirms (the first ends the wait) unless there is more to
+    // send; a full window waits a whole poll at most, room for a read or a
+    // record only until it is due.
+    auto next_due = st.window.awaiting_mark() > 0 ? std::min(st.read_due, st.mark_due) : st.read_due;
+    auto wait = more || st.window.in_flight() == 0 ? milliseconds{0}
+                : st.window.full()                 ? poll
+                                                   : std::min(until(next_due), poll);
+    if (st.conn)
+      read_confirms(self, static_cast<uint32_t>(wait.count()));
   }
-  if (clock::now() >= st.retry_at)
+  if (mark_due(self)) {
     mark(self);
+    st.mark_due = clock::now() + poll;
+  }
   refresh_lag(self);
   publish_status(self);
-  auto now = clock::now();
-  if (st.retry_at > now) {
-    auto wait = std::chrono::duration_cast<milliseconds>(st.retry_at - now);
-    self->delayed_send(self, std::max(wait, milliseconds{1}), caf::tick_atom_v);
-  } else if (more || st.window.awaiting_mark() > 0) {
-    self->send(self, caf::tick_atom_v);
+  if (st.retry_at > clock::now()) {
+    self->delayed_send(self, std::max(until(st.retry_at), milliseconds{1}), caf::tick_atom_v);
+  } else if (more || (st.conn && st.window.in_flight() > 0)) {
+    self->send(self, caf::tick_atom_v); // a step with confirms to wait for blocks in read_confirms
   } else {
-    self->delayed_send(self, milliseconds{st.settings.poll_ms}, caf::tick_atom_v);
+    auto next = st.window.awaiting_mark() > 0 ? std::min(st.read_due, st.mark_due) : st.read_due;
+    self->delayed_send(self, std::clamp(until(next), milliseconds{1}, poll), caf::tick_atom_v);
   }
 }
 
@@ -233,6 +259,8 @@ event_relay_actor::behavior_type event_relay_impl(event_relay_self self, relay_s
   st.retry_at = clock::now();
   st.lag_due = clock::now();
   st.full_scan_due = clock::now();
+  st.read_due = clock::now();
+  st.mark_due = clock::now();
   publish_status(self);
   self->send(self, caf::tick_atom_v);
   return {

@@ -59,6 +59,8 @@ struct event_relay_state {
   std::chrono::steady_clock::time_point retry_at; // no connection attempt before
   std::chrono::steady_clock::time_point lag_due;
   std::chrono::steady_clock::time_point full_scan_due;
+  std::chrono::steady_clock::time_point read_due; // the next read of the backlog
+  std::chrono::steady_clock::time_point mark_due; // the next record of confirmed events
   bool opened_once = false;
 };
 

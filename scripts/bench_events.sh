@@ -107,10 +107,21 @@ engine ""
 OFF=$("$CYCLES_BIN" "$PORT" "$SIM_PORT" "$KEY" "$DURATION" "$CLIENTS" || true)
 echo "$OFF"
 stop_all
-# More backlog: each unpublished event copied (new ids, same orders and bodies).
-"${SQL[@]}" -c "INSERT INTO merchant_events (id, merchant_id, order_id, type, created_at, data)
-  SELECT 'evt_' || md5(e.id || '/' || k), e.merchant_id, e.order_id, e.type, e.created_at, e.data
-  FROM merchant_events e, generate_series(1, $COPIES - 1) k WHERE e.published_at IS NULL"
+# More backlog: each order with unpublished events copied COPIES - 1 times
+# (new ids, same rows), with copies of its events: a backlog of distinct
+# orders, as after an outage, not one order's long history.
+"${SQL[@]}" <<SQL
+CREATE TEMP TABLE copies AS
+  SELECT o.id AS source, 'ord_' || substr(md5(o.id || '/' || k), 1, 24) AS id, k
+  FROM orders o, generate_series(1, $COPIES - 1) k
+  WHERE EXISTS (SELECT 1 FROM merchant_events e WHERE e.order_id = o.id AND e.published_at IS NULL);
+INSERT INTO orders SELECT (jsonb_populate_record(NULL::orders, to_jsonb(o)
+    || jsonb_build_object('id', c.id, 'merchant_order_no', o.merchant_order_no || '/' || c.k))).*
+  FROM orders o JOIN copies c ON c.source = o.id;
+INSERT INTO merchant_events (id, merchant_id, order_id, type, created_at, data)
+  SELECT 'evt_' || md5(e.id || '/' || c.k), e.merchant_id, c.id, e.type, e.created_at, e.data
+  FROM merchant_events e JOIN copies c ON c.source = e.order_id WHERE e.published_at IS NULL;
+SQL
 BACKLOG=$("${SQL[@]}" -c "SELECT count(*) FROM merchant_events WHERE published_at IS NULL")
 
 log "3. the engine again, with the broker: publishing a backlog of $BACKLOG events with confirms"
