@@ -36,12 +36,11 @@ void publish_status(event_relay_self self) {
 /// A broker or database failure: logged, shown, and the next try backs off.
 void failed(event_relay_self self, const char* what, const std::string& error) {
   auto& st = self->state;
-  st.backoff_ms = st.backoff_ms == 0 ? st.settings.reconnect_min_ms
-                                     : std::min(st.backoff_ms * 2, st.settings.reconnect_max_ms);
-  st.retry_at = clock::now() + milliseconds{st.backoff_ms};
+  auto wait_ms = st.backoff.failed();
+  st.retry_at = clock::now() + milliseconds{wait_ms};
   // Repeats of the same failure are logged at the cap only, not every try.
-  if (error != st.info.last_error || st.backoff_ms == st.settings.reconnect_max_ms)
-    logging::warn(what, {{"error", error}, {"retry_in_ms", st.backoff_ms},
+  if (error != st.info.last_error || st.backoff.at_cap())
+    logging::warn(what, {{"error", error}, {"retry_in_ms", wait_ms},
                          {"in_flight", st.window.in_flight()}});
   st.info.last_error = error;
   st.info.last_error_at = now_us();
@@ -59,22 +58,18 @@ bool connect(event_relay_self self) {
   auto& st = self->state;
   if (clock::now() < st.retry_at)
     return false;
-  auto opened = broker::amqp_connection::open(st.settings.endpoint, st.settings.limits);
+  auto opened = broker::amqp_connection::open(st.settings.endpoint, st.settings.limits,
+                                              [](broker::amqp_connection& c) {
+                                                auto err = c.declare_exchange(events_exchange, "topic");
+                                                return err.empty() ? c.confirm_select() : err;
+                                              });
   if (auto* err = std::get_if<std::string>(&opened)) {
     failed(self, "relay.connect_failed", *err);
     return false;
   }
-  auto conn = std::move(std::get<0>(opened));
-  auto err = conn->declare_exchange(events_exchange, "topic");
-  if (err.empty())
-    err = conn->confirm_select();
-  if (!err.empty()) {
-    failed(self, "relay.connect_failed", err);
-    return false;
-  }
-  st.conn = std::move(conn);
+  st.conn = std::move(std::get<0>(opened));
   st.window.void_in_flight(); // nothing is in flight on a new connection; scan from the start
-  st.backoff_ms = 0;
+  st.backoff.succeeded();
   st.info.reconnects += st.opened_once ? 1 : 0;
   st.opened_once = true;
   logging::info("relay.connected", {{"broker", st.info.broker}});
@@ -253,6 +248,7 @@ event_relay_actor::behavior_type event_relay_impl(event_relay_self self, relay_s
   auto& st = self->state;
   st.settings = std::move(settings);
   st.window = broker::publish_window{std::max(1u, st.settings.in_flight_max)};
+  st.backoff = broker::backoff{st.settings.reconnect_min_ms, st.settings.reconnect_max_ms};
   st.store = std::make_unique<storage::relay_store>(st.settings.database_url, st.settings.db_limits);
   st.info.broker = broker::describe(st.settings.endpoint);
   st.info.in_flight_max = st.settings.in_flight_max;

@@ -14,6 +14,7 @@
 // relays the events of the orders of the shards it owns.
 
 #include "broker/amqp_connection.hpp"
+#include "broker/backoff.hpp"
 #include "broker/publish_window.hpp"
 #include "messages/amqp_status.hpp"
 #include "messages/cluster.hpp"
@@ -55,7 +56,7 @@ struct event_relay_state {
   std::unique_ptr<broker::amqp_connection> conn;
   broker::publish_window window;
   relay_info info;
-  uint32_t backoff_ms = 0;         // 0: no failure since the last success
+  broker::backoff backoff{100, 5'000}; // from the settings at start
   std::chrono::steady_clock::time_point retry_at; // no connection attempt before
   std::chrono::steady_clock::time_point lag_due;
   std::chrono::steady_clock::time_point full_scan_due;

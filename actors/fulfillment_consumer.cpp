@@ -40,11 +40,10 @@ void publish_status(fulfillment_consumer_self self) {
 
 void failed(fulfillment_consumer_self self, const char* what, const std::string& error) {
   auto& st = self->state;
-  st.backoff_ms = st.backoff_ms == 0 ? st.settings.reconnect_min_ms
-                                     : std::min(st.backoff_ms * 2, st.settings.reconnect_max_ms);
-  st.retry_at = clock::now() + milliseconds{st.backoff_ms};
-  if (error != st.info.last_error || st.backoff_ms == st.settings.reconnect_max_ms)
-    logging::warn(what, {{"error", error}, {"retry_in_ms", st.backoff_ms}});
+  auto wait_ms = st.backoff.failed();
+  st.retry_at = clock::now() + milliseconds{wait_ms};
+  if (error != st.info.last_error || st.backoff.at_cap())
+    logging::warn(what, {{"error", error}, {"retry_in_ms", wait_ms}});
   st.info.last_error = error;
   st.info.last_error_at = now_us();
 }
@@ -64,26 +63,23 @@ bool connect(fulfillment_consumer_self self) {
   auto& st = self->state;
   if (clock::now() < st.retry_at)
     return false;
-  auto opened = broker::amqp_connection::open(st.settings.endpoint, st.settings.limits);
+  auto prefetch = st.settings.prefetch;
+  auto opened = broker::amqp_connection::open(
+    st.settings.endpoint, st.settings.limits, [prefetch](broker::amqp_connection& c) {
+      auto err = c.declare_queue(fulfillment_queue);
+      if (err.empty())
+        err = c.declare_queue(fulfillment_dead_queue);
+      if (err.empty())
+        err = c.confirm_select(); // dead letters are confirmed before the original is acknowledged
+      return err.empty() ? c.consume(fulfillment_queue, prefetch) : err;
+    });
   if (auto* err = std::get_if<std::string>(&opened)) {
     failed(self, "fulfillment.connect_failed", *err);
     return false;
   }
-  auto conn = std::move(std::get<0>(opened));
-  auto err = conn->declare_queue(fulfillment_queue);
-  if (err.empty())
-    err = conn->declare_queue(fulfillment_dead_queue);
-  if (err.empty())
-    err = conn->confirm_select(); // dead letters are confirmed before the original is acknowledged
-  if (err.empty())
-    err = conn->consume(fulfillment_queue, st.settings.prefetch);
-  if (!err.empty()) {
-    failed(self, "fulfillment.connect_failed", err);
-    return false;
-  }
-  st.conn = std::move(conn);
+  st.conn = std::move(std::get<0>(opened));
   st.generation++;
-  st.backoff_ms = 0;
+  st.backoff.succeeded();
   st.info.reconnects += st.opened_once ? 1 : 0;
   st.opened_once = true;
   logging::info("fulfillment.connected", {{"queue", fulfillment_queue}});
@@ -304,6 +300,7 @@ fulfillment_consumer_impl(fulfillment_consumer_self self, consumer_settings sett
                           std::vector<order_registry_actor> registries) {
   auto& st = self->state;
   st.settings = std::move(settings);
+  st.backoff = broker::backoff{st.settings.reconnect_min_ms, st.settings.reconnect_max_ms};
   st.registries = std::move(registries);
   st.info.queue = fulfillment_queue;
   st.info.prefetch = st.settings.prefetch;

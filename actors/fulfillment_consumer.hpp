@@ -20,6 +20,7 @@
 // its short reads.
 
 #include "broker/amqp_connection.hpp"
+#include "broker/backoff.hpp"
 #include "messages/amqp_status.hpp"
 #include "messages/cluster.hpp"
 #include "messages/interfaces.hpp"
@@ -62,7 +63,7 @@ struct fulfillment_consumer_state {
   std::map<uint64_t, delivery_phase> unacked; // by delivery tag
   std::map<uint64_t, uint64_t> dead_letters; // publish confirm tag -> delivery tag
   consumer_info info;
-  uint32_t backoff_ms = 0;
+  broker::backoff backoff{100, 5'000}; // from the settings at start
   std::chrono::steady_clock::time_point retry_at;
   bool opened_once = false;
   bool ticking = false; // a step is scheduled

@@ -81,7 +81,7 @@ amqp_connection::~amqp_connection() {
 }
 
 std::variant<std::unique_ptr<amqp_connection>, std::string>
-amqp_connection::open(const amqp_endpoint& where, const amqp_limits& limits) {
+amqp_connection::open(const amqp_endpoint& where, const amqp_limits& limits, const setup_fn& setup) {
   auto conn = amqp_new_connection();
   if (!conn)
     return std::string{"out of memory"};
@@ -109,6 +109,8 @@ amqp_connection::open(const amqp_endpoint& where, const amqp_limits& limits) {
   if (auto err = self->rpc_result("channel.open"); !err.empty())
     return err;
   self->channel_open_ = true;
+  if (auto err = setup(*self); !err.empty())
+    return err;
   return self;
 }
 

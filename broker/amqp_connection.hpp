@@ -10,6 +10,7 @@
 #include "broker/amqp_url.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -56,9 +57,11 @@ using amqp_event = std::variant<amqp_idle, amqp_confirm, amqp_delivery, amqp_bro
 
 class amqp_connection {
 public:
-  /// Connects, logs in and opens channel 1.
+  /// Connects, logs in, opens channel 1 and runs `setup` on it (declares,
+  /// confirm.select, consume: what it returns non-empty is the error).
+  using setup_fn = std::function<std::string(amqp_connection&)>;
   static std::variant<std::unique_ptr<amqp_connection>, std::string>
-  open(const amqp_endpoint& where, const amqp_limits& limits);
+  open(const amqp_endpoint& where, const amqp_limits& limits, const setup_fn& setup);
   ~amqp_connection();
   amqp_connection(const amqp_connection&) = delete;
   amqp_connection& operator=(const amqp_connection&) = delete;
