@@ -1,5 +1,6 @@
 #include "actors/engine.hpp"
 
+#include "actors/broker_actors.hpp"
 #include "actors/expiry_sweeper.hpp"
 #include "actors/gateway.hpp"
 #include "actors/inspector.hpp"
@@ -99,6 +100,8 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
     rc.cluster = cluster;
     h.reconciler = sys.spawn(reconciler_impl, rc, h.writers.front(), h.shards);
   }
+  if (!cfg.amqp_url.empty())
+    start_broker_actors(sys, cfg, h, cluster);
   return h;
 }
 

@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include "broker/amqp_url.hpp"
 #include "net/address_policy.hpp"
 
 #include <CLI/CLI.hpp>
@@ -165,6 +166,36 @@ void add_gateway_options(CLI::App& app, engine_config& c) {
   add(app, c.gateway_burst, "gateway_burst", "channel calls saved up at most (token bucket)", "PAYENGINE_GATEWAY_BURST");
 }
 
+// API.md v1.1 "Events on RabbitMQ": the broker is optional.
+void add_amqp_options(CLI::App& app, engine_config& c) {
+  add(app, c.amqp_url, "amqp_url", "RabbitMQ, amqp://user:pass@host:port/vhost: merchant events are published there and fulfillment updates consumed (off if empty)", "PAYENGINE_AMQP_URL");
+  add(app, c.amqp_in_flight_max, "amqp_in_flight_max", "events sent to the broker and not yet confirmed at most");
+  add(app, c.amqp_poll_ms, "amqp_poll_ms", "how often an idle relay looks for new events");
+  add(app, c.amqp_confirm_timeout_ms, "amqp_confirm_timeout_ms", "a publisher confirm later than this drops the connection (events are sent again)");
+  add(app, c.amqp_connect_timeout_ms, "amqp_connect_timeout_ms", "TCP connect to the broker");
+  add(app, c.amqp_rpc_timeout_ms, "amqp_rpc_timeout_ms", "the AMQP handshake and each synchronous method, and one socket write");
+  add(app, c.amqp_heartbeat_s, "amqp_heartbeat_s", "AMQP heartbeat (0: none)");
+  add(app, c.amqp_reconnect_max_ms, "amqp_reconnect_max_ms", "longest back-off between connection attempts");
+  add(app, c.amqp_prefetch, "amqp_prefetch", "fulfillment updates delivered and not yet acknowledged at most", "PAYENGINE_AMQP_PREFETCH");
+  add(app, c.amqp_requeue_delay_ms, "amqp_requeue_delay_ms", "an update that failed for a passing reason is held this long, then requeued");
+}
+
+std::string validate_amqp(const engine_config& c) {
+  if (!c.amqp_url.empty())
+    if (auto parsed = broker::parse_amqp_url(c.amqp_url); auto* err = std::get_if<std::string>(&parsed))
+      return "PAYENGINE_AMQP_URL (amqp_url): " + *err;
+  if (c.amqp_in_flight_max < 1 || c.amqp_in_flight_max > 65'535 || c.amqp_prefetch < 1
+      || c.amqp_prefetch > 65'535)
+    return "amqp_in_flight_max and amqp_prefetch must be 1..65535";
+  if (c.amqp_poll_ms < 1 || c.amqp_poll_ms > 10'000 || c.amqp_connect_timeout_ms < 10
+      || c.amqp_rpc_timeout_ms < 10 || c.amqp_confirm_timeout_ms < 100
+      || c.amqp_reconnect_max_ms < 100 || c.amqp_requeue_delay_ms < 1 || c.amqp_heartbeat_s > 3'600)
+    return "amqp_poll_ms must be 1..10000, amqp_connect_timeout_ms and amqp_rpc_timeout_ms at least 10, "
+           "amqp_confirm_timeout_ms and amqp_reconnect_max_ms at least 100, amqp_requeue_delay_ms at least 1, "
+           "amqp_heartbeat_s at most 3600";
+  return {};
+}
+
 bool valid_host_port(const std::string& s) {
   auto colon = s.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == s.size())
@@ -327,6 +358,8 @@ std::string validate(const engine_config& c) {
     return err;
   if (auto err = validate_outbound(c); !err.empty())
     return err;
+  if (auto err = validate_amqp(c); !err.empty())
+    return err;
   if (c.lease_ttl_ms < 300 || c.lease_ttl_ms > 600'000)
     return "lease_ttl_ms must be 300..600000";
   if (c.cluster_shards < 1 || c.cluster_shards > 4'096)
@@ -362,6 +395,7 @@ std::variant<engine_config, config_error> load_config(int argc, char** argv) {
   add_limit_options(app, cfg);
   add_gateway_options(app, cfg);
   add_outbound_options(app, cfg);
+  add_amqp_options(app, cfg);
   auto args = arguments_with_environment(argc, argv);
   std::vector<char*> raw;
   for (auto& a : args)

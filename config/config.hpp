@@ -132,6 +132,19 @@ struct engine_config {
   /// database (stored; later nodes take the stored count).
   uint32_t cluster_shards = 64;
 
+  // --- events on RabbitMQ (API.md v1.1; docs/events_on_rabbitmq.md) ---------
+  /// amqp://user:pass@host:port/vhost; empty: no broker, nothing connects.
+  std::string amqp_url;
+  uint32_t amqp_in_flight_max = 256;       // events sent and not yet confirmed and marked
+  uint32_t amqp_poll_ms = 20;              // how often an idle relay looks at the outbox
+  uint32_t amqp_confirm_timeout_ms = 10'000; // a confirm later than this drops the connection
+  uint32_t amqp_connect_timeout_ms = 1'000;  // TCP connect to the broker
+  uint32_t amqp_rpc_timeout_ms = 2'000;    // handshake and each synchronous AMQP method
+  uint32_t amqp_heartbeat_s = 10;
+  uint32_t amqp_reconnect_max_ms = 5'000;  // the back-off's cap (it starts at 100 ms)
+  uint32_t amqp_prefetch = 32;             // fulfillment updates unacknowledged at most
+  uint32_t amqp_requeue_delay_ms = 1'000;  // a transient failure is held this long, then requeued
+
   std::string log_level = "info";
 
   std::string listen_host() const;

@@ -1,6 +1,7 @@
 #include "http/actor_tree.hpp"
 
 #include "http/bridge.hpp"
+#include "messages/amqp_status.hpp"
 #include "messages/timestamps.hpp"
 
 namespace payengine::http {
@@ -68,7 +69,32 @@ json inspector_json(const inspector_info& i) {
           {"mailbox_depth", i.mailbox_depth}};
 }
 
+json time_or_null(timestamp_us at) {
+  return at ? json(to_rfc3339(at)) : json(nullptr);
+}
+
 } // namespace
+
+json event_relay_json(const relay_info& r) {
+  double age_s = r.oldest_unpublished_at && r.lag_checked_at
+                   ? std::max<double>(0, double(r.lag_checked_at - r.oldest_unpublished_at) / 1e6) : 0;
+  return {{"id", "event_relay"}, {"kind", "event_relay"}, {"broker", r.broker},
+          {"connected", r.connected}, {"exchange", "payengine.events"},
+          {"unpublished", r.unpublished}, {"oldest_unpublished_at", time_or_null(r.oldest_unpublished_at)},
+          {"lag_s", age_s}, {"lag_checked_at", time_or_null(r.lag_checked_at)},
+          {"published", r.published}, {"in_flight", r.in_flight}, {"awaiting_mark", r.awaiting_mark},
+          {"in_flight_max", r.in_flight_max}, {"nacked", r.nacked}, {"confirm_timeouts", r.confirm_timeouts},
+          {"reconnects", r.reconnects}, {"last_error", r.last_error},
+          {"last_error_at", time_or_null(r.last_error_at)}};
+}
+
+json fulfillment_consumer_json(const consumer_info& c) {
+  return {{"id", "fulfillment_consumer"}, {"kind", "fulfillment_consumer"}, {"queue", c.queue},
+          {"connected", c.connected}, {"prefetch", c.prefetch}, {"unacked", c.unacked},
+          {"received", c.received}, {"applied", c.applied}, {"duplicates", c.duplicates},
+          {"dead_lettered", c.dead_lettered}, {"requeued", c.requeued}, {"reconnects", c.reconnects},
+          {"last_error", c.last_error}, {"last_error_at", time_or_null(c.last_error_at)}};
+}
 
 json actor_tree(server_context& ctx, uint32_t orders_max, std::chrono::milliseconds timeout) {
   auto snapshot = ctx.handles();
@@ -156,7 +182,16 @@ json actor_tree(server_context& ctx, uint32_t orders_max, std::chrono::milliseco
                  {"writes", w->writes}, {"max_batch", w->max_batch}, {"conflicts", w->conflicts},
                  {"refused", w->refused}, {"expired_reservations", w->expired_voids},
                  {"queued", w->queued}};
+  // RabbitMQ (API.md "Events on RabbitMQ"): null without a broker.
+  json relay = nullptr;
+  json consumer = nullptr;
+  if (h.amqp) {
+    relay = event_relay_json(h.amqp->relay());
+    consumer = fulfillment_consumer_json(h.amqp->consumer());
+  }
   return {{"supervisor", std::move(supervisor)},
+          {"event_relay", std::move(relay)},
+          {"fulfillment_consumer", std::move(consumer)},
           {"http_front", std::move(front)},
           {"wallets", std::move(wallets)},
           {"registry_shards", std::move(shards)},

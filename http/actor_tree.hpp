@@ -4,6 +4,7 @@
 // the order actors, which the stream's lifecycle events keep current).
 
 #include "http/context.hpp"
+#include "messages/amqp_status.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +15,10 @@ namespace payengine::http {
 /// (most recently used first).
 nlohmann::json actor_tree(server_context& ctx, uint32_t orders_max,
                           std::chrono::milliseconds timeout = std::chrono::seconds{2});
+
+/// The RabbitMQ relay and consumer as the admin API shows them.
+nlohmann::json event_relay_json(const relay_info& r);
+nlohmann::json fulfillment_consumer_json(const consumer_info& c);
 
 /// One order actor as the admin API shows it.
 nlohmann::json order_actor_json(const order_actor_info& i);

@@ -1,6 +1,7 @@
 // GET /metrics (admin token): Prometheus text format.
 #include "http/bridge.hpp"
 #include "http/routes.hpp"
+#include "messages/amqp_status.hpp"
 
 #include <cstdio>
 #include <optional>
@@ -226,6 +227,40 @@ void render_wallets(std::string& out, const wallets_info& w) {
   voids.sample("", double(w.expired_voids));
   family queued{out, "payengine_wallet_queued", "gauge", "Operations waiting in wallet actors for the write in flight."};
   queued.sample("", double(w.queued));
+/// RabbitMQ (API.md "Events on RabbitMQ"): the relay's lag, the consumer's outcomes.
+void render_amqp(std::string& out, const relay_info& r, const consumer_info& c) {
+  family unpublished{out, "payengine_events_unpublished", "gauge",
+                     "Merchant events committed and not yet confirmed by RabbitMQ (every shard; read each second)."};
+  unpublished.sample("", double(r.unpublished));
+  family age{out, "payengine_events_oldest_unpublished_age_seconds", "gauge",
+             "Age of the oldest event not yet confirmed by RabbitMQ when last read (0: none)."};
+  age.sample("", r.oldest_unpublished_at && r.lag_checked_at
+                   ? std::max(0.0, double(r.lag_checked_at - r.oldest_unpublished_at) / 1e6) : 0.0);
+  family published{out, "payengine_events_published_total", "counter",
+                   "Events confirmed by RabbitMQ and marked published by this node."};
+  published.sample("", double(r.published));
+  family inflight{out, "payengine_events_in_flight", "gauge", "Events sent to RabbitMQ and not yet confirmed."};
+  inflight.sample("", double(r.in_flight));
+  family nacked{out, "payengine_events_nacked_total", "counter", "Publishes RabbitMQ refused (sent again)."};
+  nacked.sample("", double(r.nacked));
+  family late{out, "payengine_events_confirm_timeouts_total", "counter",
+              "Connections dropped because a confirm did not come in time (events sent again)."};
+  late.sample("", double(r.confirm_timeouts));
+  family up{out, "payengine_amqp_connected", "gauge", "1 while the actor holds a RabbitMQ connection."};
+  up.sample(label("actor", "event_relay"), r.connected ? 1 : 0);
+  up.sample(label("actor", "fulfillment_consumer"), c.connected ? 1 : 0);
+  family reconnects{out, "payengine_amqp_reconnects_total", "counter", "RabbitMQ connections opened again after a failure."};
+  reconnects.sample(label("actor", "event_relay"), double(r.reconnects));
+  reconnects.sample(label("actor", "fulfillment_consumer"), double(c.reconnects));
+  family updates{out, "payengine_fulfillment_updates_total", "counter",
+                 "Fulfillment updates from the queue by outcome."};
+  updates.sample(label("outcome", "received"), double(c.received));
+  updates.sample(label("outcome", "applied"), double(c.applied));
+  updates.sample(label("outcome", "duplicate"), double(c.duplicates));
+  updates.sample(label("outcome", "dead_lettered"), double(c.dead_lettered));
+  updates.sample(label("outcome", "requeued"), double(c.requeued));
+  family unacked{out, "payengine_fulfillment_unacked", "gauge", "Fulfillment updates delivered and not yet acknowledged."};
+  unacked.sample("", double(c.unacked));
 }
 
 void metrics_handler(server_context& ctx, Response& res) {
@@ -266,6 +301,8 @@ void metrics_handler(server_context& ctx, Response& res) {
     render_notifier(out, *notifier);
   if (inspector)
     render_inspector(out, *inspector);
+  if (h->amqp)
+    render_amqp(out, h->amqp->relay(), h->amqp->consumer());
   family lp{out, "payengine_long_polls", "gauge", "wait_for_change requests in progress."};
   lp.sample("", double(ctx.long_polls->load()));
   render_front(out, ctx);

@@ -38,6 +38,8 @@ std::vector<std::pair<std::string, caf::actor>> engine_handles::children() const
   add("expiry_sweeper", sweeper);
   add("inspector", inspector);
   add("wallet_registry", wallets);
+  add("event_relay", relay);
+  add("fulfillment_consumer", fulfillment);
   return out;
 }
 

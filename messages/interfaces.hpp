@@ -149,11 +149,22 @@ using wallet_registry_actor = caf::typed_actor<
 /// Drives expiry of orders whose actors are not live (actors/expiry_sweeper.cpp).
 using expiry_sweeper_actor = caf::typed_actor<caf::reacts_to<sweep_atom>>;
 
+/// Publishes committed merchant events to RabbitMQ (actors/event_relay.cpp);
+/// `tick_atom` is its own step.
+using event_relay_actor = caf::typed_actor<caf::reacts_to<caf::tick_atom>>;
+
+/// Applies fulfillment updates from RabbitMQ (actors/fulfillment_consumer.cpp);
+/// `tick_atom` is its own step, `retry_atom` (connection, delivery tag) gives
+/// a held delivery back to the queue.
+using fulfillment_consumer_actor =
+  caf::typed_actor<caf::reacts_to<caf::tick_atom>, caf::reacts_to<retry_atom, uint64_t, uint64_t>>;
+
 } // namespace payengine
 
 namespace payengine {
 
 class stream_hub;
+class amqp_status;
 
 /// Every handle the HTTP layer needs; built by actors/engine.cpp.
 struct engine_handles {
@@ -171,13 +182,18 @@ struct engine_handles {
   /// accounts are locked by one connection only.
   storage_writer_actor ledger_writer;
   std::shared_ptr<stream_hub> stream; // what the inspector publishes for /admin/stream
+  // RabbitMQ (API.md "Events on RabbitMQ"): invalid / null without PAYENGINE_AMQP_URL.
+  event_relay_actor relay;
+  fulfillment_consumer_actor fulfillment;
+  std::shared_ptr<const amqp_status> amqp; // what the two report
 
   const order_registry_actor& shard_for(const std::string& order_id) const;
   const storage_writer_actor& writer_for(const std::string& key) const;
 
   /// The engine's own actors by the names the admin API shows
   /// ("order_registry-0", "storage_writer-0", "gateway-alipay", "notifier",
-  /// "reconciler", "expiry_sweeper", "inspector"); invalid if no such one.
+  /// "reconciler", "expiry_sweeper", "inspector", "event_relay",
+  /// "fulfillment_consumer"); invalid if no such one.
   caf::actor child(const std::string& name) const;
   /// Every (name, actor) pair of the above.
   std::vector<std::pair<std::string, caf::actor>> children() const;

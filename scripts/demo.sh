@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The engine end to end on this machine: installs and builds, starts a
-# throwaway PostgreSQL, the channel simulator (paysim) and payengine,
-# creates a demo merchant and an order, and shows where to look.
+# throwaway PostgreSQL and RabbitMQ, the channel simulator (paysim) and
+# payengine, creates a demo merchant and an order, and shows where to look.
 # Ctrl-C stops everything.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -23,15 +23,18 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   pg_stop
+  rabbitmq_stop
 }
 trap cleanup EXIT INT TERM
+rabbitmq_start
+AMQP="$(amqp_url)"
 
 log "starting paysim on 127.0.0.1:$SIM_PORT"
 start_paysim "$SIM_PORT" "$LOCAL_DIR/paysim.log"
 PIDS+=("$PAYSIM_PID")
 
 log "starting payengine on 127.0.0.1:$ENGINE_PORT (logs: .local/payengine.log)"
-PAYENGINE_SMS_URL="http://127.0.0.1:$SIM_PORT/sms/send" \
+PAYENGINE_SMS_URL="http://127.0.0.1:$SIM_PORT/sms/send" PAYENGINE_AMQP_URL="$AMQP" \
   start_engine "$ENGINE_PORT" "$SIM_PORT" "$(pg_url payengine_demo)" "$ADMIN_TOKEN" "$LOCAL_DIR/payengine.log" \
   || { PIDS+=("$ENGINE_PID"); exit 1; }
 PIDS+=("$ENGINE_PID")
@@ -42,7 +45,12 @@ step() { printf '\n\033[1;36m-- %s\033[0m\n' "$*"; }
 MERCHANT=$(curl -sf -X POST "$API/admin/merchants" -H "Authorization: Bearer $ADMIN_TOKEN" \
   -H 'Content-Type: application/json' -d '{"name":"Demo shop","notify_url":"'"$SIM"'/merchant/webhooks"}')
 KEY=$(echo "$MERCHANT" | jq -r .api_key)
+MERCHANT_ID=$(echo "$MERCHANT" | jq -r .id)
 AUTH=(-H "Authorization: Bearer $KEY")
+# The merchant's own services listen on RabbitMQ: a queue for its order.paid.
+EVENTS_CONSUMER="$BUILD_DIR/scripts/bench/pe_events_consumer"
+PAID_QUEUE="demo.$MERCHANT_ID.order-paid"
+"$EVENTS_CONSUMER" "$AMQP" 0 --queue "$PAID_QUEUE" --bind "$MERCHANT_ID.order.paid" --declare-only
 
 step "0. the console: open $API/console in a browser and paste the admin token"
 echo "   admin token: $ADMIN_TOKEN"
@@ -86,7 +94,11 @@ curl -sf "$SIM/merchant/webhooks" | jq -c '.data[] | {"webhook-id", "webhook-sig
 curl -sf "$SIM/sms/messages" | jq -c '.data[] | {to, text}'
 curl -sf "$API/admin/notifications" -H "Authorization: Bearer $ADMIN_TOKEN" | jq -c '.data[] | {id, kind, status, attempts}'
 
-step "8. the channel's view (paysim)"
+step "8. the order.paid event on RabbitMQ: exchange payengine.events, key $MERCHANT_ID.order.paid, queue $PAID_QUEUE"
+"$EVENTS_CONSUMER" "$AMQP" 10 --queue "$PAID_QUEUE" --bind "$MERCHANT_ID.order.paid" --count 1 --print 2>/dev/null \
+  | jq -c '{routing_key, message_id, type, persistent, status: .body.data.status}'
+
+step "9. the channel's view (paysim)"
 curl -sf "$SIM/sim/trades" | jq -c '.data[] | select(.out_trade_no | startswith("'"$ORDER_ID"'"))
   | {out_trade_no, status, notifications: [.notifications[] | {trade_status, attempts, last_status}]}'
 
@@ -107,8 +119,11 @@ cat <<TXT
     curl -sN $API/admin/stream -H 'Authorization: Bearer $ADMIN_TOKEN'                # transitions and lifecycle, live
     curl -s -X POST $API/admin/actors/$ORDER_ID/kill -H 'Authorization: Bearer $ADMIN_TOKEN' -H 'Content-Length: 0'   # watch it restart
     curl -s $API/metrics -H 'Authorization: Bearer $ADMIN_TOKEN'                      # Prometheus text
+    $EVENTS_CONSUMER $AMQP 60 --print     # every event on RabbitMQ for a minute
     curl -s -X POST $SIM/sim/faults -H 'Content-Type: application/json' -d '{"drop_notify_rate":1}'   # lose notifications
     curl -s $API/readyz
+
+  RabbitMQ         : $AMQP   (exchange payengine.events; fulfillment updates: queue payengine.fulfillment)
 
   Logs: .local/payengine.log (JSON lines), .local/paysim.log.   Ctrl-C stops everything.
 

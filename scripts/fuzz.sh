@@ -26,11 +26,12 @@ done
 
 install_packages # clang and its libFuzzer runtime on a fresh machine
 FUZZ_BUILD_DIR="${PAYENGINE_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
-TARGETS=(request_body form alipay_notification alipay_response webhook_signature config)
+TARGETS=(request_body form alipay_notification alipay_response webhook_signature config fulfillment_update)
 # Longest input per target: request bodies and forms up to their limits
 # (64 KiB); a config file is a few KiB.
 declare -A MAX_LEN=([request_body]=65536 [form]=65536 [alipay_notification]=65536
-                    [alipay_response]=65536 [webhook_signature]=65536 [config]=16384)
+                    [alipay_response]=65536 [webhook_signature]=65536 [config]=16384
+                    [fulfillment_update]=20000)
 
 log "building the fuzz targets (clang, ASan + UBSan + libFuzzer) in $FUZZ_BUILD_DIR"
 export CCACHE_DIR="${CCACHE_DIR:-$LOCAL_DIR/ccache}"

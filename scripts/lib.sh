@@ -16,6 +16,7 @@ PACKAGES=(
   postgresql-15 postgresql-contrib postgresql-client-15
   wrk jq openssl
   prometheus chromium haproxy
+  librabbitmq-dev rabbitmq-server
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -96,6 +97,65 @@ pg_stop() {
   if [ -f "$dir/data/PG_VERSION" ]; then
     pg_run "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
   fi
+}
+
+# --- the throwaway RabbitMQ (API.md "Events on RabbitMQ") ------------------
+# Debian's broker run directly (no systemd, no rabbitmq user), all its state
+# under .local/rabbitmq, on loopback ports from PAYENGINE_AMQP_PORT up: AMQP,
+# Erlang distribution, its own epmd, then rabbitmqctl's listeners (10 ports
+# in all: several rabbitmqctl may run at once).
+# The node name is unique per checkout, so two work trees never meet.
+AMQP_PORT="${PAYENGINE_AMQP_PORT:-25680}"
+RABBIT_BIN="/usr/lib/rabbitmq/bin"
+
+rabbit_env() { # runs "$@" with the broker's environment
+  local dir="$LOCAL_DIR/rabbitmq"
+  env HOME="$dir/home" RABBITMQ_NODENAME="pe$(echo "$ROOT" | md5sum | cut -c1-8)@localhost" \
+    RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$AMQP_PORT" \
+    RABBITMQ_DIST_PORT="$((AMQP_PORT + 1))" ERL_EPMD_PORT="$((AMQP_PORT + 2))" ERL_EPMD_ADDRESS=127.0.0.1 \
+    RABBITMQ_CTL_DIST_PORT_MIN="$((AMQP_PORT + 3))" RABBITMQ_CTL_DIST_PORT_MAX="$((AMQP_PORT + 9))" \
+    RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" RABBITMQ_LOGS=- \
+    RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf" RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" \
+    RABBITMQ_PID_FILE="$dir/rabbitmq.pid" RABBITMQ_CONF_ENV_FILE=/dev/null \
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" "$@"
+}
+
+rabbitmq_start() { # [fresh]: without the queues and messages of earlier runs
+  local dir="$LOCAL_DIR/rabbitmq"
+  mkdir -p "$dir/home" "$dir/log"
+  echo "[]." >"$dir/enabled_plugins"
+  # guest may log in from loopback only (the default); no disk alarm on a small disk.
+  printf 'loopback_users.guest = true\ndisk_free_limit.absolute = 50MB\n' >"$dir/rabbitmq.conf"
+  if rabbit_env "$RABBIT_BIN/rabbitmqctl" -q status >/dev/null 2>&1; then
+    return 0
+  fi
+  if [ "${1:-}" = fresh ]; then rm -rf "$dir/mnesia"; fi
+  log "starting RabbitMQ on 127.0.0.1:$AMQP_PORT ($dir)"
+  rabbit_env "$RABBIT_BIN/rabbitmq-server" >"$dir/server.log" 2>&1 &
+  rabbit_env "$RABBIT_BIN/rabbitmqctl" -q wait "$dir/rabbitmq.pid" --timeout 90 >/dev/null \
+    || { tail -20 "$dir/server.log" >&2; return 1; }
+}
+
+rabbitmq_stop() {
+  local dir="$LOCAL_DIR/rabbitmq"
+  [ -d "$dir" ] || return 0
+  rabbit_env "$RABBIT_BIN/rabbitmqctl" -q stop "$dir/rabbitmq.pid" >/dev/null 2>&1 || true
+  # The epmd it started stays up: stop the one on our own port.
+  epmd -port "$((AMQP_PORT + 2))" -kill >/dev/null 2>&1 || true
+}
+
+amqp_url() { echo "amqp://guest:guest@127.0.0.1:$AMQP_PORT/"; }
+
+# rabbitmqctl against the throwaway broker, as a script the tests can run
+# (the broker-down test stops and starts its application).
+rabbitmqctl_wrapper() {
+  local w="$LOCAL_DIR/rabbitmq/rabbitmqctl"
+  mkdir -p "$LOCAL_DIR/rabbitmq"
+  { echo '#!/usr/bin/env bash'
+    echo "PAYENGINE_AMQP_PORT=$AMQP_PORT source '$ROOT/scripts/lib.sh'"
+    echo 'rabbit_env "$RABBIT_BIN/rabbitmqctl" "$@"'; } >"$w"
+  chmod +x "$w"
+  echo "$w"
 }
 
 # A libpq connection string for database $1 over the unix socket.

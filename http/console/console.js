@@ -198,6 +198,8 @@
     $("#kpi-crashes").textContent = (insp.crashes ?? "–") + " / " + (insp.restarts ?? "–");
     $("#kpi-queue").textContent = notifier.queue_depth ?? "–";
     $("#kpi-dead").textContent = notifier.dead_letters ?? "–";
+    const relay = tree.event_relay;
+    $("#kpi-events").textContent = relay ? `${relay.unpublished} · ${fixed(relay.lag_s, 1)} s` : "no broker";
     $("#kpi-circuit").replaceChildren(...(gateways.length ? gateways.map((g) => statusPill(g.circuit)) : ["no channel"]));
     const front = tree.http_front || {};
     const shed = front.shed || {};
@@ -292,6 +294,11 @@
     }
     const wr = tree.wallets;
     if (wr) kids.push(node(wr.id, wr.kind, `live wallets ${wr.live} · operations ${wr.operations} · writes ${wr.writes} · max batch ${wr.max_batch} · queued ${wr.queued} · conflicts ${wr.conflicts} · expired reservations ${wr.expired_reservations}`));
+    const r = tree.event_relay;
+    if (r) kids.push(node(r.id, r.kind, `${r.connected ? "connected" : "DISCONNECTED"} ${r.broker} · unpublished ${r.unpublished} · lag ${fixed(r.lag_s, 1)} s · in flight ${r.in_flight}/${r.in_flight_max} · published ${r.published}`
+      + (r.last_error && !r.connected ? ` · ${r.last_error}` : "")));
+    const fc = tree.fulfillment_consumer;
+    if (fc) kids.push(node(fc.id, fc.kind, `${fc.connected ? "connected" : "DISCONNECTED"} ${fc.queue} · unacked ${fc.unacked}/${fc.prefetch} · applied ${fc.applied} · duplicates ${fc.duplicates} · dead-lettered ${fc.dead_lettered} · requeued ${fc.requeued}`));
     const i = tree.inspector;
     if (i) kids.push(node(i.id, i.kind, `stream clients ${i.stream_clients} · dropped ${i.stream_dropped} · transitions ${i.transitions}`));
     const roles = { expiry_sweeper: "expires orders whose actors are passivated", reconciler: "queries trades stuck on the channel" };
