@@ -227,6 +227,8 @@ void render_wallets(std::string& out, const wallets_info& w) {
   voids.sample("", double(w.expired_voids));
   family queued{out, "payengine_wallet_queued", "gauge", "Operations waiting in wallet actors for the write in flight."};
   queued.sample("", double(w.queued));
+}
+
 /// RabbitMQ (API.md "Events on RabbitMQ"): the relay's lag, the consumer's outcomes.
 void render_amqp(std::string& out, const relay_info& r, const consumer_info& c) {
   family unpublished{out, "payengine_events_unpublished", "gauge",
