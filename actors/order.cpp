@@ -350,6 +350,11 @@ void load_from_storage(order_self self) {
           return;
         }
         become_live(self, std::move(rows.front()));
+        // A top-up paid before a crash may not have reached its wallet: ask
+        // again (found by its id if it did).
+        if (domain::topup_credit_owed(self->state.book.order))
+          run_effects(self, {domain::effect{domain::effect_kind::credit_topup,
+                                            domain::out_trade_no_of(self->state.book.order), {}, {}}});
         load_pending_refunds(self, true);
       },
       [=](caf::error& err) {

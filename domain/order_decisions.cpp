@@ -51,10 +51,8 @@ bool trade_may_be_open(const order_record& o) {
   return o.payment.attempt > 0 && !by_balance(o) && one_of(o.status, {s::paying, s::awaiting_payment});
 }
 
-/// A top-up that has been paid: its wallet is owed the amount (once).
 bool topup_paid(const order_record& o) {
-  return !o.topup_wallet.empty() && o.payment.paid_at != 0
-         && one_of(o.status, {s::paid, s::completed, s::refunded});
+  return topup_credit_owed(o);
 }
 
 bool known_refund(const order_book& b, const std::string& id) {
@@ -665,6 +663,17 @@ void add_merchant_events(transition_write& w) {
       w.merchant_events.push_back(std::move(m));
     }
   }
+}
+
+bool topup_credit_owed(const order_record& o) {
+  if (o.topup_wallet.empty() || o.payment.paid_at == 0)
+    return false;
+  // Kept: paid or completed, or refunded by the merchant (the wallet was
+  // credited, and the refund took it back). A payment that came after the
+  // order ended is `refunded` with nothing refunded by the merchant: it was
+  // never kept, and the wallet is owed nothing.
+  return one_of(o.status, {s::paid, s::completed})
+         || (o.status == s::refunded && o.amount_refunded == o.amount);
 }
 
 std::string automatic_refund_id(const std::string& otn) {

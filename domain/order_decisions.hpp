@@ -186,6 +186,10 @@ void add_merchant_events(transition_write& w);
 /// reports that money, it is refunded once (the channel's out_request_no).
 std::string automatic_refund_id(const std::string& otn);
 
+/// A top-up whose payment the order kept: its wallet is owed the amount
+/// (credited once; the wallet finds a second credit by its id).
+bool topup_credit_owed(const order_record& o);
+
 /// Sums the domain's checks over a book: empty when they hold, else what broke.
 std::string check_invariants(const order_book& book);
 

@@ -384,6 +384,16 @@ TEST(order_decisions, a_paid_top_up_credits_its_wallet_and_keeps_asking_until_do
   EXPECT_EQ(std::count_if(due.effects.begin(), due.effects.end(),
                           [](const effect& e) { return e.kind == effect_kind::credit_topup; }),
             1);
+  // A top-up paid after it was cancelled is refunded, never credited.
+  auto late = order_in(s::cancelled, 5000, 1);
+  late.topup_wallet = "wal_1";
+  auto refunded = decide(order_book{late, {}, {}}, trade_reported{paid_event(late, 1, 5000, "T9")}, t0 + second);
+  ASSERT_TRUE(refunded.write);
+  EXPECT_EQ(refunded.write->next.status, s::refunded);
+  EXPECT_FALSE(topup_credit_owed(refunded.write->next));
+  EXPECT_EQ(std::count_if(refunded.effects.begin(), refunded.effects.end(),
+                          [](const effect& e) { return e.kind == effect_kind::credit_topup; }),
+            0);
   // An order that is not a top-up never credits anything.
   order_book plain{order_in(s::paid), {}, {}};
   auto nothing = decide(plain, work_due{true}, t0);
