@@ -259,7 +259,8 @@ void on_answer(gateway_self self, uint64_t id, size_t worker,
     return;
   auto& c = i->second;
   auto v = st.protocol->judge({c.kind, c.out_trade_no, c.exponent},
-                             {answer.status, answer.body, answer.error, answer.final});
+                             {answer.status, answer.body, answer.error, &answer.headers,
+                              answer.final});
   record_attempt(self, v.healthy, c.probe);
   c.probe = false; // the breaker has its answer
   if (v.retry)
@@ -277,11 +278,12 @@ void dispatch(gateway_self self, uint64_t id) {
   const auto sent = clock_type::now();
   self
     ->request(st.workers[worker], std::chrono::milliseconds{st.settings.attempt_timeout_ms()},
-              http_attempt{c.body})
+              http_attempt{c.request.method, c.request.path, c.request.content_type,
+                           c.request.headers, c.request.body})
     .then(
       [=](const http_answer& answer) { on_answer(self, id, worker, sent, answer); },
       [=](caf::error& err) {
-        on_answer(self, id, worker, sent, http_answer{0, {}, caf::to_string(err)});
+        on_answer(self, id, worker, sent, http_answer{0, {}, caf::to_string(err), false, {}});
       });
 }
 
@@ -308,19 +310,19 @@ caf::result<channel_reply> start(gateway_self self, channels::prepared p) {
   bool probe = false;
   if (auto refusal = admit(self, probe))
     return std::move(*refusal);
-  auto body = out.sign();
-  if (!body) {
+  auto signed_req = out.sign();
+  if (!signed_req) {
     if (probe)
       st.breaker.abandon_probe();
     logging::error("gateway.sign_failed", {{"channel", st.settings.channel},
-                                           {"error", body.error().detail}});
+                                           {"error", signed_req.error().detail}});
     return reply_of(channel_outcome::unavailable, "sign_failed");
   }
   const auto id = st.next_call_id++;
   auto& c = st.calls[id];
   c.kind = out.kind;
   c.out_trade_no = std::move(out.out_trade_no);
-  c.body = std::move(body).value();
+  c.request = std::move(signed_req).value();
   c.exponent = out.exponent;
   c.probe = probe;
   c.promise = self->make_response_promise<channel_reply>();

@@ -111,7 +111,7 @@ struct gateway_state {
   struct call {
     call_kind kind = call_kind::open;
     std::string out_trade_no; // for logs
-    std::string body;         // signed once, resent unchanged
+    channels::signed_request request; // signed once, resent unchanged
     int exponent = 2;         // of the request's currency
     caf::typed_response_promise<channel_reply> promise;
     uint32_t attempts = 0;

@@ -11,12 +11,15 @@ http_answer post(gateway_worker_self self, const http_attempt& attempt) {
   auto& st = self->state;
   ++st.attempts;
   net::call_request req;
-  req.url = st.settings.base_url + st.settings.path;
+  req.method = attempt.method;
+  req.url = st.settings.base_url + (attempt.path.empty() ? st.settings.path : attempt.path);
+  req.headers = attempt.headers;
   req.body = attempt.body;
-  req.content_type = st.settings.content_type;
+  req.content_type = attempt.content_type.empty() ? st.settings.content_type
+                                                  : attempt.content_type;
   auto r = st.caller->call(req);
   if (r.answered())
-    return {r.status, std::move(r.body), {}, false};
+    return {r.status, std::move(r.body), {}, false, std::move(r.headers)};
   // A forbidden address, an unusable URL or an oversized answer is the same
   // on the next try; a deadline or a broken connection may not be.
   bool final = r.failure == net::call_failure::address_forbidden
@@ -26,7 +29,7 @@ http_answer post(gateway_worker_self self, const http_attempt& attempt) {
   // "transport: deadline_exceeded: after 10000 ms".
   auto error = r.failure == net::call_failure::transport ? r.error.substr(r.error.find(": ") + 2)
                                                          : r.error;
-  return {0, {}, std::move(error), final};
+  return {0, {}, std::move(error), final, {}};
 }
 
 } // namespace

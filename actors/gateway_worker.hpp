@@ -16,17 +16,24 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace payengine {
 
-/// One POST of a form body to the channel's endpoint.
+/// One signed request to the channel (channels/channel_protocol.hpp).
 struct http_attempt {
+  std::string method = "POST";
+  std::string path; // empty: the worker's own (the gateway URL's path)
+  std::string content_type;
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_attempt& x) {
-  return f(caf::meta::type_name("http_attempt"), x.body);
+  return f(caf::meta::type_name("http_attempt"), x.method, x.path, x.content_type,
+           x.headers, x.body);
 }
 
 /// What came back. `status` 0 means no usable HTTP answer (see `error`).
@@ -37,11 +44,13 @@ struct http_answer {
   /// Sending it again cannot help: the address is forbidden, the URL
   /// unusable, the answer over the size cap (see net/outbound_call.hpp).
   bool final = false;
+  std::vector<std::pair<std::string, std::string>> headers; // the answer's
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_answer& x) {
-  return f(caf::meta::type_name("http_answer"), x.status, x.body, x.error, x.final);
+  return f(caf::meta::type_name("http_answer"), x.status, x.body, x.error, x.final,
+           x.headers);
 }
 
 using gateway_worker_actor =

@@ -251,7 +251,8 @@ channel_reply reply_of(channel_outcome outcome, std::string reason = {}) {
 }
 
 void refund_to_channel(order_self self, const refund_row& r) {
-  refund_trade req{r.out_trade_no, r.id, r.amount, self->state.book.order.currency, r.reason};
+  refund_trade req{r.out_trade_no, r.id, r.amount, self->state.book.order.currency, r.reason,
+                   self->state.book.order.amount};
   auto id = r.id;
   call_gateway(self, std::move(req), [=](const channel_reply& rep) {
     act_into(self, std::nullopt, domain::refund_answer{id, rep});

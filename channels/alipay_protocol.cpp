@@ -87,8 +87,13 @@ prepared outbound_of(const alipay_protocol_settings& s, call_kind kind,
               app_id = s.app_id, key = s.app_key]() {
     alipay::request_envelope envelope{
       app_id, notify_url, alipay::format_timestamp(std::chrono::system_clock::now())};
-    return std::visit(
+    auto body = std::visit(
       [&](const auto& r) { return alipay::build_request(r, envelope, key); }, request);
+    if (!body)
+      return result<signed_request>{body.error()};
+    signed_request req; // POST to the gateway URL, form-encoded
+    req.body = std::move(body).value();
+    return result<signed_request>{std::move(req)};
   };
   return out;
 }

@@ -1,6 +1,23 @@
 #include "channels/channel_protocol.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 namespace payengine::channels {
+
+std::string_view header_value(const header_list& headers, std::string_view name) {
+  auto same = [&](const std::string& k) {
+    return k.size() == name.size()
+           && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+                return std::tolower(static_cast<unsigned char>(a))
+                       == std::tolower(static_cast<unsigned char>(b));
+              });
+  };
+  for (const auto& [k, v] : headers)
+    if (same(k))
+      return v;
+  return {};
+}
 
 channel_reply reply_of(channel_outcome outcome, std::string reason) {
   channel_reply r;

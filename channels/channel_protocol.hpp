@@ -14,21 +14,40 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
+#include <vector>
 
 namespace payengine::channels {
 
 /// The four calls a gateway makes, whatever the channel.
 enum class call_kind : uint8_t { open, query, close, refund };
 
+/// HTTP header fields, in order, names as written.
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+/// The value of header `name` (ASCII case-insensitive), empty if absent.
+std::string_view header_value(const header_list& headers, std::string_view name);
+
+/// One signed HTTP request, as a worker sends it (and resends unchanged).
+struct signed_request {
+  std::string method = "POST";
+  /// Path and query after the gateway URL's origin ("/v3/pay/..."); empty:
+  /// the gateway URL's own path (Alipay's single "/gateway.do").
+  std::string path;
+  std::string content_type = "application/x-www-form-urlencoded;charset=utf-8";
+  header_list headers; // e.g. Authorization, Accept
+  std::string body;
+};
+
 /// A request checked and converted to the channel's terms, not yet signed.
 struct outbound {
   call_kind kind = call_kind::open;
   std::string out_trade_no;
   int exponent = 2; // of the request's currency: reads the answer's amounts
-  /// Signs the request, once it is admitted: the body the gateway sends
-  /// (and resends unchanged on every retry).
-  std::function<result<std::string>()> sign;
+  /// Signs the request, once it is admitted: what the gateway sends (and
+  /// resends unchanged on every retry).
+  std::function<result<signed_request>()> sign;
 };
 
 /// Either what to send, or the reply refusing the request up front, unsent
@@ -48,6 +67,8 @@ struct exchange {
   int status = 0;
   std::string_view body;
   std::string_view transport_error;
+  /// The answer's header fields (with status != 0); may be null.
+  const header_list* headers = nullptr;
   /// With status 0: the same request would fail the same way (a forbidden
   /// address, an oversized answer), so it is not retried.
   bool final = false;

@@ -68,12 +68,13 @@ struct refund_trade {
   int64_t amount = 0;
   std::string currency;
   std::string reason;
+  int64_t trade_amount = 0; // the trade's whole amount (WeChat's amount.total)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, refund_trade& x) {
   return f(caf::meta::type_name("refund_trade"), x.out_trade_no, x.refund_id,
-           x.amount, x.currency, x.reason);
+           x.amount, x.currency, x.reason, x.trade_amount);
 }
 
 /// The channel's view of a trade.

@@ -275,6 +275,7 @@ call_result outbound_caller::impl::exchange(httplib::ClientImpl& c, const target
   call_result out;
   out.status = res.status;
   out.body = std::move(body);
+  out.headers.assign(res.headers.begin(), res.headers.end());
   return out;
 }
 

@@ -65,6 +65,8 @@ struct call_result {
   std::string error;
   uint32_t latency_ms = 0;
   std::string peer; // the address connected to, when one was
+  /// The answer's header fields (names as sent), when there is an answer.
+  std::vector<std::pair<std::string, std::string>> headers;
 
   bool answered() const { return failure == call_failure::none; }
 };

@@ -42,7 +42,7 @@ params fields_of(const prepared& p) {
     return {};
   auto body = out->sign();
   EXPECT_TRUE(body) << body.error().detail;
-  auto fields = form_decode(body.value());
+  auto fields = form_decode(body.value().body);
   EXPECT_TRUE(fields);
   return fields.value();
 }
