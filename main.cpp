@@ -87,12 +87,23 @@ int main(int argc, char** argv) {
   }
   auto cfg = std::get<engine_config>(std::move(loaded));
   logging::init(cfg.log_level);
-  std::optional<gateway_settings> alipay;
-  if (!cfg.alipay_gateway_url.empty()) {
-    auto gs = gateway_settings_from(cfg);
-    if (auto* err = std::get_if<std::string>(&gs))
-      return fail("configuration: " + *err);
-    alipay = std::get<gateway_settings>(std::move(gs));
+  auto configured = channel_settings_from(cfg);
+  if (auto* err = std::get_if<std::string>(&configured))
+    return fail("configuration: " + *err);
+  auto gateways = std::get<std::vector<gateway_settings>>(std::move(configured));
+  http::callback_keys keys;
+  for (const auto& gs : gateways)
+    if (gs.channel == "alipay")
+      keys.alipay = gs.channel_key;
+  if (!cfg.wechat_gateway_url.empty()) {
+    // Loaded and checked by channel_settings_from already.
+    auto apiv3 = read_apiv3_key(cfg.wechat_apiv3_key_file);
+    auto platform = payengine::channels::public_key::from_pem_file(cfg.wechat_platform_public_key_file);
+    if (apiv3.index() != 0 || !platform)
+      return fail("configuration: the WeChat Pay keys changed while starting");
+    keys.wechat = http::wechat_callback_keys{std::move(platform).value(),
+                                             cfg.wechat_platform_serial,
+                                             std::get<0>(std::move(apiv3)), cfg.wechat_mch_id};
   }
   if (auto err = prepare_database(cfg); !err.empty())
     return fail(err);
@@ -109,8 +120,8 @@ int main(int argc, char** argv) {
   auto hub = std::make_shared<stream_hub>(cfg.stream_clients_max, cfg.stream_buffer_max);
   auto directory = std::make_shared<engine_directory>();
   directory->replace(std::make_shared<engine_handles>(
-    start_engine(sys, cfg, alipay ? &*alipay : nullptr, hub, false, cluster)));
-  supervisor_settings sup{cfg, alipay, hub, directory, cfg.engine_restarts_max, 60'000, cluster};
+    start_engine(sys, cfg, gateways, hub, false, cluster)));
+  supervisor_settings sup{cfg, gateways, hub, directory, cfg.engine_restarts_max, 60'000, cluster};
   auto supervisor = sys.spawn(supervisor_impl, std::move(sup));
   lease_keeper_settings ks;
   ks.database_url = cfg.database_url;
@@ -124,8 +135,7 @@ int main(int argc, char** argv) {
   };
   int exit_code = 0;
   {
-    http::api_server server{sys, directory, cfg,
-                            alipay ? alipay->channel_key : std::nullopt, cluster};
+    http::api_server server{sys, directory, cfg, std::move(keys), cluster};
     std::string bind_error;
     if (!server.bind(bind_error)) {
       keeper.stop_and_release();

@@ -1,6 +1,7 @@
 #include "actors/engine.hpp"
 
 #include "actors/broker_actors.hpp"
+#include "actors/channel_set.hpp"
 #include "actors/expiry_sweeper.hpp"
 #include "actors/gateway.hpp"
 #include "actors/inspector.hpp"
@@ -14,17 +15,42 @@
 
 namespace payengine {
 
+std::variant<std::vector<gateway_settings>, std::string>
+channel_settings_from(const engine_config& cfg) {
+  std::vector<gateway_settings> out;
+  if (!cfg.alipay_gateway_url.empty()) {
+    auto gs = gateway_settings_from(cfg);
+    if (auto* err = std::get_if<std::string>(&gs))
+      return *err;
+    out.push_back(std::get<gateway_settings>(std::move(gs)));
+  }
+  if (!cfg.wechat_gateway_url.empty()) {
+    auto gs = wechat_gateway_settings_from(cfg);
+    if (auto* err = std::get_if<std::string>(&gs))
+      return *err;
+    out.push_back(std::get<gateway_settings>(std::move(gs)));
+  }
+  return out;
+}
+
 engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
-                            const gateway_settings* alipay, std::shared_ptr<stream_hub> hub,
-                            bool restart, std::shared_ptr<shard_map> cluster) {
+                            const std::vector<gateway_settings>& channels,
+                            std::shared_ptr<stream_hub> hub, bool restart,
+                            std::shared_ptr<shard_map> cluster) {
   engine_handles h;
   h.stream = std::move(hub);
   h.inspector = sys.spawn(inspector_impl, h.stream);
-  std::string notify_url;
-  if (alipay) {
-    h.gateway = sys.spawn(gateway_impl, *alipay);
-    notify_url = alipay->notify_url;
+  // One gateway per channel, each with its own breaker, bucket and
+  // workers; their health is what routes `auto` payments.
+  auto set = std::make_shared<channel_set>();
+  for (auto gs : channels) {
+    gs.health = std::make_shared<channel_health>();
+    channel_entry e{gs.channel, {}, gs.notify_url, gs.health};
+    e.gateway = sys.spawn(gateway_impl, std::move(gs));
+    h.gateways.emplace_back(e.name, e.gateway);
+    set->entries.push_back(std::move(e));
   }
+  h.channels = set;
   for (uint32_t i = 0; i < cfg.writers(); ++i) {
     writer_settings ws;
     ws.index = i;
@@ -70,7 +96,7 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
     rs.cluster = cluster;
     rs.wallets = h.wallets;
     h.shards.push_back(sys.spawn(order_registry_impl, rs, h.writers[i % h.writers.size()],
-                                 h.gateway, notify_url, h.inspector));
+                                 h.channels, h.inspector));
   }
   sweeper_settings ss;
   ss.interval_ms = cfg.scaled_ms(cfg.expiry_sweep_interval_ms);
@@ -91,7 +117,7 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
   ns.sms_url = cfg.sms_url;
   ns.successor = restart;
   h.notifier = sys.spawn(notifier_impl, ns, h.writers.front());
-  if (h.gateway) {
+  if (!h.gateways.empty()) {
     reconciler_settings rc;
     rc.interval_ms = cfg.scaled_ms(cfg.reconcile_interval_ms);
     rc.stale_after_ms = cfg.scaled_ms(cfg.reconcile_after_ms);

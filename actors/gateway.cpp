@@ -1,12 +1,15 @@
 #include "actors/gateway.hpp"
 
 #include "channels/alipay_protocol.hpp"
+#include "channels/wechat_protocol.hpp"
 #include "config/logging.hpp"
 
 #include <caf/all.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <limits>
 
 namespace payengine {
@@ -61,12 +64,16 @@ uint32_t gateway_settings::attempt_timeout_ms() const {
 std::string validate(const gateway_settings& s) {
   if (!split_url(s.gateway_url))
     return "gateway_url must be an http(s) URL, got '" + s.gateway_url + "'";
-  if (s.app_id.empty())
-    return "app_id is required";
-  if (!s.app_key || !s.channel_key)
-    return "both keys (the app's private key, the channel's public key) are required";
-  if (s.channel != "alipay")
-    return "channel must be alipay (the one protocol in channels/), got '" + s.channel + "'";
+  if (s.channel != "alipay" && s.channel != "wechat")
+    return "channel must be alipay or wechat (the protocols in channels/), got '" + s.channel + "'";
+  if (s.channel == "wechat" && !s.protocol)
+    return "the wechat gateway needs its protocol (wechat_gateway_settings_from)";
+  if (s.channel == "alipay" && !s.protocol) {
+    if (s.app_id.empty())
+      return "app_id is required";
+    if (!s.app_key || !s.channel_key)
+      return "both keys (the app's private key, the channel's public key) are required";
+  }
   if (s.workers < 1 || s.workers > 256 || s.in_flight_max < 1)
     return "workers must be 1..256 and in_flight_max at least 1";
   if (s.connect_timeout_ms < 1 || s.read_timeout_ms < 1 || s.write_timeout_ms < 1
@@ -83,11 +90,13 @@ std::string validate(const gateway_settings& s) {
   return {};
 }
 
-std::variant<gateway_settings, std::string>
-gateway_settings_from(const engine_config& cfg) {
+namespace {
+
+/// The knobs every gateway shares (config/config.hpp gateway_*), for `channel`.
+std::variant<gateway_settings, std::string> common_settings(const engine_config& cfg,
+                                                            const std::string& channel) {
   gateway_settings s;
-  s.gateway_url = cfg.alipay_gateway_url;
-  s.app_id = cfg.alipay_app_id;
+  s.channel = channel;
   if (!cfg.public_url.empty())
     s.notify_url = without_trailing_slash(cfg.public_url) + "/v1/callbacks/" + s.channel;
   s.time_scale = cfg.time_scale;
@@ -109,6 +118,19 @@ gateway_settings_from(const engine_config& cfg) {
     s.outbound_policy = std::move(*p);
   else
     return "PAYENGINE_OUTBOUND_ALLOW: " + std::get<std::string>(policy);
+  return s;
+}
+
+} // namespace
+
+std::variant<gateway_settings, std::string>
+gateway_settings_from(const engine_config& cfg) {
+  auto common = common_settings(cfg, "alipay");
+  if (auto* err = std::get_if<std::string>(&common))
+    return *err;
+  auto s = std::get<gateway_settings>(std::move(common));
+  s.gateway_url = cfg.alipay_gateway_url;
+  s.app_id = cfg.alipay_app_id;
   if (!split_url(s.gateway_url))
     return "PAYENGINE_ALIPAY_GATEWAY_URL must be an http(s) URL, got '" + s.gateway_url + "'";
   if (s.app_id.empty())
@@ -128,6 +150,58 @@ gateway_settings_from(const engine_config& cfg) {
   return s;
 }
 
+std::variant<std::string, std::string> read_apiv3_key(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return std::variant<std::string, std::string>{std::in_place_index<1>, "cannot read"};
+  std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!key.empty() && key.back() == '\n')
+    key.pop_back();
+  if (key.size() != 32)
+    return std::variant<std::string, std::string>{
+      std::in_place_index<1>, "must hold 32 bytes, holds " + std::to_string(key.size())};
+  return std::variant<std::string, std::string>{std::in_place_index<0>, std::move(key)};
+}
+
+std::variant<gateway_settings, std::string>
+wechat_gateway_settings_from(const engine_config& cfg) {
+  auto common = common_settings(cfg, "wechat");
+  if (auto* err = std::get_if<std::string>(&common))
+    return *err;
+  auto s = std::get<gateway_settings>(std::move(common));
+  s.gateway_url = cfg.wechat_gateway_url;
+  s.app_id = cfg.wechat_app_id;
+  auto url = split_url(s.gateway_url);
+  if (!url)
+    return "PAYENGINE_WECHAT_GATEWAY_URL must be an http(s) URL, got '" + s.gateway_url + "'";
+  s.gateway_url = url->base; // the protocol names each call's path
+  if (cfg.wechat_mch_id.empty() || cfg.wechat_app_id.empty())
+    return std::string("PAYENGINE_WECHAT_MCH_ID and PAYENGINE_WECHAT_APP_ID are required");
+  if (cfg.wechat_serial.empty() || cfg.wechat_platform_serial.empty())
+    return std::string("PAYENGINE_WECHAT_SERIAL and PAYENGINE_WECHAT_PLATFORM_SERIAL are required");
+  auto merchant_key = channels::private_key::from_pem_file(cfg.wechat_private_key_file);
+  if (!merchant_key)
+    return "PAYENGINE_WECHAT_PRIVATE_KEY_FILE '" + cfg.wechat_private_key_file
+           + "': " + merchant_key.error().detail;
+  auto platform_key = channels::public_key::from_pem_file(cfg.wechat_platform_public_key_file);
+  if (!platform_key)
+    return "PAYENGINE_WECHAT_PLATFORM_PUBLIC_KEY_FILE '" + cfg.wechat_platform_public_key_file
+           + "': " + platform_key.error().detail;
+  // Read here so that a bad key file stops the start, not the first notification.
+  auto apiv3 = read_apiv3_key(cfg.wechat_apiv3_key_file);
+  if (apiv3.index() == 1)
+    return "PAYENGINE_WECHAT_APIV3_KEY_FILE '" + cfg.wechat_apiv3_key_file
+           + "': " + std::get<1>(apiv3);
+  channels::wechat_protocol_settings ps{cfg.wechat_mch_id, cfg.wechat_app_id, s.notify_url,
+                                        std::move(merchant_key).value(), cfg.wechat_serial,
+                                        std::move(platform_key).value(),
+                                        cfg.wechat_platform_serial, s.currencies, {}, {}};
+  s.protocol = std::make_shared<channels::wechat_protocol>(std::move(ps));
+  if (auto problem = validate(s); !problem.empty())
+    return problem;
+  return s;
+}
+
 // --- the channel's protocol -------------------------------------------------------
 
 namespace {
@@ -136,6 +210,8 @@ using channels::reply_of;
 
 /// The protocol of the gateway's channel (validate() accepts only these).
 std::shared_ptr<const channels::channel_protocol> protocol_for(const gateway_settings& s) {
+  if (s.protocol)
+    return s.protocol;
   if (s.channel == "alipay")
     return std::make_shared<channels::alipay_protocol>(channels::alipay_protocol_settings{
       s.app_id, s.notify_url, *s.app_key, *s.channel_key, s.currencies});
@@ -160,21 +236,42 @@ void log_transition(const gateway_state& st, circuit_breaker::state from,
                 std::move(fields));
 }
 
+/// Tells the order actors (actors/channel_set.hpp) the breaker's state.
+void publish_circuit(gateway_state& st, clock_type::time_point now) {
+  if (!st.settings.health)
+    return;
+  using c = channel_health::circuit;
+  switch (st.breaker.current()) {
+    case circuit_breaker::state::closed: st.settings.health->set_circuit(c::closed); break;
+    case circuit_breaker::state::half_open: st.settings.health->set_circuit(c::half_open); break;
+    case circuit_breaker::state::open:
+      st.settings.health->set_circuit(c::open, now + st.breaker.retry_after(now));
+      break;
+  }
+}
+
 void refresh_breaker(gateway_self self, clock_type::time_point now) {
   auto& st = self->state;
   const auto before = st.breaker.current();
   const auto after = st.breaker.refresh(now);
-  if (after != before)
+  if (after != before) {
     log_transition(st, before, after);
+    publish_circuit(st, now);
+  }
 }
 
 void record_attempt(gateway_self self, bool healthy, bool probe) {
   auto& st = self->state;
+  const auto now = clock_type::now();
   const auto before = st.breaker.current();
-  st.breaker.record(healthy, probe, clock_type::now());
+  st.breaker.record(healthy, probe, now);
+  if (st.settings.health)
+    st.settings.health->record(healthy);
   const auto after = st.breaker.current();
-  if (after != before)
+  if (after != before) {
     log_transition(st, before, after);
+    publish_circuit(st, now);
+  }
 }
 
 channel_reply refuse_fast(gateway_state& st, channel_outcome outcome,

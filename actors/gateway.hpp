@@ -17,6 +17,7 @@
 //      idempotent at the channel).
 // Failures are outcomes (channel_outcome), never errors.
 
+#include "actors/channel_set.hpp"
 #include "actors/gateway_limits.hpp"
 #include "actors/gateway_worker.hpp"
 #include "channels/channel_protocol.hpp"
@@ -50,6 +51,12 @@ struct gateway_settings {
   std::optional<channels::public_key> channel_key; // verifies the answers
   /// Currencies the channel settles in; anything else is refused up front.
   std::vector<std::string> currencies = {"CNY"};
+  /// The channel's protocol when it is not built from the keys above
+  /// (WeChat Pay: wechat_gateway_settings_from builds it).
+  std::shared_ptr<const channels::channel_protocol> protocol;
+  /// Where the gateway publishes its breaker state and recent answers for
+  /// the order actors (actors/channel_set.hpp); may be null.
+  std::shared_ptr<channel_health> health;
 
   // --- the knobs of config/config.hpp (gateway_*), with its defaults --------
   // HTTP workers
@@ -90,6 +97,16 @@ std::string validate(const gateway_settings& s);
 /// what is wrong (for the start-up error).
 std::variant<gateway_settings, std::string>
 gateway_settings_from(const engine_config& cfg);
+
+/// The WeChat Pay v3 gateway's settings (PAYENGINE_WECHAT_*): loads the
+/// merchant's key and the platform's public key and builds the protocol.
+/// Settings that pass validate(), or one line saying what is wrong.
+std::variant<gateway_settings, std::string>
+wechat_gateway_settings_from(const engine_config& cfg);
+
+/// The APIv3 key in `path`: exactly 32 bytes (one trailing newline is
+/// dropped), or what is wrong.
+std::variant<std::string, std::string> read_apiv3_key(const std::string& path);
 
 // --- the actor ---------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 #include "actors/order.hpp"
 
 #include "actors/order_internal.hpp"
+#include "actors/channel_set.hpp"
 #include "config/logging.hpp"
 #include "messages/errors.hpp"
 #include "messages/ids.hpp"
@@ -208,8 +209,16 @@ void stop_on_invariant(order_self self, reply_to rp, const std::string& what) {
   stop_on_broken_invariant(self, std::move(rp), what);
 }
 
+void refresh_routes(order_state& st) {
+  if (st.book.order.channel == "auto" && st.ctx.channels)
+    st.book.routes = st.ctx.channels->routes();
+  else
+    st.book.routes.clear();
+}
+
 void act_into(order_self self, reply_to rp, const domain::order_input_event& input) {
   auto& st = self->state;
+  refresh_routes(st);
   auto d = domain::decide(st.book, input, now_us());
   if (!d.broken_invariant.empty()) {
     stop_on_broken_invariant(self, rp, d.broken_invariant);
@@ -354,7 +363,8 @@ void load_from_storage(order_self self) {
         // again (found by its id if it did).
         if (domain::topup_credit_owed(self->state.book.order))
           run_effects(self, {domain::effect{domain::effect_kind::credit_topup,
-                                            domain::out_trade_no_of(self->state.book.order), {}, {}}});
+                                            domain::out_trade_no_of(self->state.book.order), {}, {}, {},
+                                            false}});
         load_pending_refunds(self, true);
       },
       [=](caf::error& err) {

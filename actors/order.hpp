@@ -36,8 +36,9 @@ struct order_settings {
 struct order_context {
   storage_writer_actor writer;
   order_registry_actor registry;
-  gateway_actor gateway;   // the (one) channel's gateway; invalid if not configured
-  std::string notify_url;  // where the channel posts its notifications
+  /// The configured channels: their gateways, notify URLs and health
+  /// (shared by every order of the engine generation; null: none).
+  std::shared_ptr<const channel_set> channels;
   order_settings settings;
   inspector_actor inspector; // hears every committed transition
   uint32_t shard = 0;        // the registry shard's index (for the inspector)

@@ -57,6 +57,10 @@ bool owes_work(const order_state& st);
 void run_effects(order_self self, const std::vector<domain::effect>& effects);
 caf::result<order_reply> on_pay(order_self self, const pay_order& cmd);
 caf::result<order_reply> on_channel_event(order_self self, const channel_event& ev);
+
+/// Fills the book's routes (an `auto` order's channels taking payments,
+/// best first) from the gateways' health, right before a decision.
+void refresh_routes(order_state& st);
 caf::result<order_reply> on_reconcile(order_self self);
 caf::result<order_reply> on_refund(order_self self, const refund_order& cmd);
 void on_retry(order_self self);

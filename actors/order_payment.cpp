@@ -5,6 +5,7 @@
 // channel or answered (rule 1); channel work still owed is retried with
 // back-off and, after a restart, re-driven from storage (rule 3).
 #include "actors/order_internal.hpp"
+#include "actors/channel_set.hpp"
 #include "domain/wallet_decisions.hpp"
 
 #include "config/logging.hpp"
@@ -39,16 +40,22 @@ std::chrono::milliseconds channel_timeout(order_self self) {
   return std::chrono::milliseconds{self->state.ctx.settings.channel_timeout_ms};
 }
 
-/// Sends `req` to the gateway; `on_reply` gets its answer, or `unavailable`
-/// when none came in time. Counted, so that the actor does not passivate
-/// while a reply is due.
+/// Sends `req` to `channel`'s gateway; `on_reply` gets its answer, or
+/// `unavailable` when none came in time (or the channel is not configured).
+/// Counted, so that the actor does not passivate while a reply is due.
 template <class Request, class OnReply>
-void call_gateway(order_self self, Request req, OnReply on_reply) {
+void call_gateway(order_self self, const std::string& channel, Request req, OnReply on_reply) {
   auto& st = self->state;
-  if (!st.ctx.gateway)
+  const auto* ch = st.ctx.channels ? st.ctx.channels->find(channel) : nullptr;
+  if (!ch) {
+    logging::warn("order.channel_not_configured", {{"order_id", st.id}, {"channel", channel}});
+    channel_reply none;
+    none.reason = "channel_not_configured";
+    on_reply(none);
     return;
+  }
   st.channel_calls++;
-  self->request(st.ctx.gateway, channel_timeout(self), std::move(req))
+  self->request(ch->gateway, channel_timeout(self), std::move(req))
     .then(
       [=](const channel_reply& r) {
         self->state.channel_calls--;
@@ -60,15 +67,21 @@ void call_gateway(order_self self, Request req, OnReply on_reply) {
       });
 }
 
-void open_trade_at_channel(order_self self, const std::string& otn) {
+/// The channel of an effect: its own, or (from before v1.1) the attempt's.
+std::string channel_of(order_self self, const std::string& named) {
+  return named.empty() ? attempt_channel(self->state.book.order) : named;
+}
+
+void open_trade_at_channel(order_self self, const std::string& otn, const std::string& channel) {
   auto& st = self->state;
   const auto& o = st.book.order;
-  if (o.status != order_status::paying || st.opening_trade || !st.ctx.gateway
-      || domain::out_trade_no_of(o) != otn)
+  if (o.status != order_status::paying || st.opening_trade || domain::out_trade_no_of(o) != otn)
     return;
+  const auto* ch = st.ctx.channels ? st.ctx.channels->find(channel) : nullptr;
   st.opening_trade = true;
-  open_trade req{o.id, otn, o.amount, o.currency, o.subject, o.expires_at, st.ctx.notify_url};
-  call_gateway(self, std::move(req), [=](const channel_reply& r) {
+  open_trade req{o.id, otn, o.amount, o.currency, o.subject, o.expires_at,
+                 ch ? ch->notify_url : std::string{}};
+  call_gateway(self, channel, std::move(req), [=](const channel_reply& r) {
     self->state.opening_trade = false;
     if (r.outcome == channel_outcome::ok)
       self->state.retry_round = 0;
@@ -77,36 +90,40 @@ void open_trade_at_channel(order_self self, const std::string& otn) {
 }
 
 /// Asks the channel for the truth about one trade and applies it.
-void query_trade_at_channel(order_self self, const std::string& otn) {
-  call_gateway(self, query_trade{otn, self->state.book.order.currency},
+void query_trade_at_channel(order_self self, const std::string& otn, const std::string& channel,
+                            bool before_switch) {
+  call_gateway(self, channel, query_trade{otn, self->state.book.order.currency},
                [=](const channel_reply& r) {
                  if (r.outcome != channel_outcome::ok) {
                    arm_retry(self);
                    return;
                  }
+                 if (self->state.current != order_state::phase::live)
+                   return;
                  channel_event ev;
                  ev.order_id = self->state.id;
-                 ev.channel = self->state.book.order.channel;
+                 ev.channel = channel;
                  ev.out_trade_no = otn;
                  ev.state = static_cast<uint8_t>(r.state);
                  ev.amount = r.amount;
                  ev.channel_trade_no = r.channel_trade_no;
                  ev.paid_at = r.paid_at;
                  ev.trade_status = std::string{to_string(r.state)};
-                 on_channel_event(self, ev);
+                 act_into(self, std::nullopt, domain::trade_reported{ev, before_switch});
                });
 }
 
-void close_trade_at_channel(order_self self, const std::string& otn) {
-  call_gateway(self, close_trade{otn}, [=](const channel_reply& r) {
+void close_trade_at_channel(order_self self, const std::string& otn, const std::string& channel,
+                            bool before_switch) {
+  call_gateway(self, channel, close_trade{otn}, [=](const channel_reply& r) {
     if (r.outcome == channel_outcome::ok) {
-      act_into(self, std::nullopt, domain::trade_closed{otn});
+      act_into(self, std::nullopt, domain::trade_closed{otn, before_switch});
       return;
     }
     // Refused (e.g. paid meanwhile) or no answer: ask for the truth, which
     // turns a late payment into an automatic refund. If that fails too, the
     // trade stays open in storage and the reconciler comes back to it.
-    query_trade_at_channel(self, otn);
+    query_trade_at_channel(self, otn, channel, before_switch);
   });
 }
 
@@ -231,7 +248,7 @@ void credit_topup(order_self self) {
                           domain::topup_transfer_id(o.id));
   op.merchant_id = o.merchant_id;
   op.type = transfer_type::topup;
-  op.counterpart = clearing_account(o.channel, o.currency);
+  op.counterpart = clearing_account(attempt_channel(o), o.currency);
   call_wallet(
     self, std::move(op),
     [=](const wallet_reply& r) {
@@ -254,7 +271,7 @@ void refund_to_channel(order_self self, const refund_row& r) {
   refund_trade req{r.out_trade_no, r.id, r.amount, self->state.book.order.currency, r.reason,
                    self->state.book.order.amount};
   auto id = r.id;
-  call_gateway(self, std::move(req), [=](const channel_reply& rep) {
+  call_gateway(self, channel_of(self, r.channel), std::move(req), [=](const channel_reply& rep) {
     act_into(self, std::nullopt, domain::refund_answer{id, rep});
   });
 }
@@ -333,13 +350,13 @@ void run_effects(order_self self, const std::vector<effect>& effects) {
   for (const auto& e : effects) {
     switch (e.kind) {
       case effect_kind::open_trade:
-        open_trade_at_channel(self, e.out_trade_no);
+        open_trade_at_channel(self, e.out_trade_no, channel_of(self, e.channel));
         break;
       case effect_kind::close_trade:
-        close_trade_at_channel(self, e.out_trade_no);
+        close_trade_at_channel(self, e.out_trade_no, channel_of(self, e.channel), e.before_switch);
         break;
       case effect_kind::query_trade:
-        query_trade_at_channel(self, e.out_trade_no);
+        query_trade_at_channel(self, e.out_trade_no, channel_of(self, e.channel), e.before_switch);
         break;
       case effect_kind::execute_refund:
         owe_refund(self, e.refund);
@@ -436,25 +453,21 @@ caf::result<order_reply> on_pay(order_self self, const pay_order& cmd) {
     return not_found();
   if (cmd.method == "balance")
     return pay_from_balance(self, cmd);
-  auto d = domain::decide(st.book, domain::pay_requested{cmd.request_id, "channel", {}, {}}, now_us());
-  if (d.is_refusal() || !d.write) // refused, or the same open trade: no channel needed
-    return act(self, domain::pay_requested{cmd.request_id, "channel", {}, {}});
-  if (!st.ctx.gateway)
-    return make_error(engine_error::channel_unavailable, "channel not configured");
-  // Fail fast, before anything is committed, while the channel is down.
-  auto rp = self->make_response_promise<order_reply>();
-  auto request_id = cmd.request_id;
-  self->request(st.ctx.gateway, std::chrono::seconds{2}, info_atom_v)
-    .await(
-      [=](const gateway_info& gi) mutable {
-        if (gi.circuit == "open") {
-          rp.deliver(make_error(engine_error::channel_unavailable, "circuit open"));
-          return;
-        }
-        act_into(self, rp, domain::pay_requested{request_id, "channel", {}, {}});
-      },
-      [=](caf::error& err) mutable { rp.deliver(err); });
-  return rp;
+  domain::pay_requested in{cmd.request_id, "channel", {}, {}};
+  refresh_routes(st);
+  auto d = domain::decide(st.book, in, now_us());
+  if (d.is_refusal() || !d.write || !d.broken_invariant.empty())
+    return act(self, in); // refused, or the same open trade: no channel needed
+  // Fail fast, before anything is committed, while the attempt's channel is
+  // down (its breaker open) or not configured: read from the gateways'
+  // published health, no message needed.
+  const auto& next = d.write->next;
+  const auto channel = attempt_channel(next);
+  if (!st.ctx.channels || !st.ctx.channels->find(channel))
+    return make_error(engine_error::channel_unavailable, "channel not configured: " + channel);
+  if (!st.ctx.channels->usable(channel))
+    return make_error(engine_error::channel_unavailable, "circuit open: " + channel);
+  return act(self, in);
 }
 
 caf::result<order_reply> on_channel_event(order_self self, const channel_event& ev) {
@@ -488,7 +501,7 @@ void refund_now(order_self self, caf::typed_response_promise<order_reply> rp,
                           domain::reversal_transfer_id(in.refund_id));
   op.amount = in.amount;
   op.type = transfer_type::topup_reversal;
-  op.counterpart = clearing_account(o.channel, o.currency);
+  op.counterpart = clearing_account(attempt_channel(o), o.currency);
   op.timeout_at = now_us() + int64_t{st.ctx.settings.reservation_timeout_ms} * 1000;
   call_wallet(
     self, std::move(op),

@@ -44,7 +44,7 @@ order_actor spawn_order(order_registry_self self, const std::string& id, bool lo
                         bool restart = false) {
   auto& st = self->state;
   order_context ctx{st.writer, caf::actor_cast<order_registry_actor>(self),
-                    st.gateway, st.notify_url, st.settings.order, st.inspector,
+                    st.channels, st.settings.order, st.inspector,
                     st.settings.index, st.settings.wallets};
   auto handle = self->spawn(order_impl, id, std::move(ctx), load);
   self->monitor(handle);
@@ -303,13 +303,12 @@ caf::result<order_actor_info> inspect_one(order_registry_self self,
 
 order_registry_actor::behavior_type
 order_registry_impl(order_registry_self self, registry_settings settings,
-                    storage_writer_actor writer, gateway_actor gateway,
-                    std::string notify_url, inspector_actor inspector) {
+                    storage_writer_actor writer, std::shared_ptr<const channel_set> channels,
+                    inspector_actor inspector) {
   self->state.settings = settings;
   self->state.inspector = std::move(inspector);
   self->state.writer = std::move(writer);
-  self->state.gateway = std::move(gateway);
-  self->state.notify_url = std::move(notify_url);
+  self->state.channels = std::move(channels);
   self->state.counters.index = settings.index;
   self->state.counters.live_max = settings.live_max;
   self->set_down_handler([=](caf::down_msg& msg) { on_order_down(self, msg); });

@@ -60,8 +60,7 @@ struct order_registry_state {
 
   registry_settings settings;
   storage_writer_actor writer;
-  gateway_actor gateway;
-  std::string notify_url;
+  std::shared_ptr<const channel_set> channels; // the configured channels' gateways
   inspector_actor inspector;
   std::unordered_map<std::string, entry> live;
   std::unordered_map<caf::actor_addr, std::string> ids_by_addr;
@@ -74,7 +73,7 @@ using order_registry_self = order_registry_actor::stateful_pointer<order_registr
 
 order_registry_actor::behavior_type
 order_registry_impl(order_registry_self self, registry_settings settings,
-                    storage_writer_actor writer, gateway_actor gateway,
-                    std::string notify_url, inspector_actor inspector);
+                    storage_writer_actor writer, std::shared_ptr<const channel_set> channels,
+                    inspector_actor inspector);
 
 } // namespace payengine

@@ -68,7 +68,7 @@ void on_child_down(supervisor_self self, const caf::down_msg& msg) {
   }
   auto fresh = std::make_shared<engine_handles>(
     start_engine(self->system(), st.settings.cfg,
-                 st.settings.alipay ? &*st.settings.alipay : nullptr, st.settings.hub, true,
+                 st.settings.channels, st.settings.hub, true,
                  st.settings.cluster));
   dir.replace(fresh);
   dir.record_restart(child, reason, now_us(), false);

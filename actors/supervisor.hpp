@@ -26,7 +26,7 @@ namespace payengine {
 
 struct supervisor_settings {
   engine_config cfg;
-  std::optional<gateway_settings> alipay;
+  std::vector<gateway_settings> channels; // the configured channels' gateways
   std::shared_ptr<stream_hub> hub;
   std::shared_ptr<engine_directory> directory;
   uint32_t restarts_max = 5;

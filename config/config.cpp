@@ -72,6 +72,14 @@ void add_run_options(CLI::App& app, engine_config& c) {
   add(app, c.alipay_app_id, "alipay_app_id", "Alipay app id", "PAYENGINE_ALIPAY_APP_ID");
   add(app, c.alipay_private_key_file, "alipay_private_key_file", "the app's RSA private key (PEM)", "PAYENGINE_ALIPAY_PRIVATE_KEY_FILE");
   add(app, c.alipay_public_key_file, "alipay_public_key_file", "Alipay's RSA public key (PEM)", "PAYENGINE_ALIPAY_PUBLIC_KEY_FILE");
+  add(app, c.wechat_gateway_url, "wechat_gateway_url", "WeChat Pay v3 API origin (empty: WeChat not configured)", "PAYENGINE_WECHAT_GATEWAY_URL");
+  add(app, c.wechat_mch_id, "wechat_mch_id", "WeChat Pay merchant id (mchid)", "PAYENGINE_WECHAT_MCH_ID");
+  add(app, c.wechat_app_id, "wechat_app_id", "WeChat Pay app id (appid)", "PAYENGINE_WECHAT_APP_ID");
+  add(app, c.wechat_private_key_file, "wechat_private_key_file", "the merchant's RSA private key (PEM)", "PAYENGINE_WECHAT_PRIVATE_KEY_FILE");
+  add(app, c.wechat_serial, "wechat_serial", "the merchant certificate's serial", "PAYENGINE_WECHAT_SERIAL");
+  add(app, c.wechat_platform_public_key_file, "wechat_platform_public_key_file", "WeChat Pay platform RSA public key (PEM)", "PAYENGINE_WECHAT_PLATFORM_PUBLIC_KEY_FILE");
+  add(app, c.wechat_platform_serial, "wechat_platform_serial", "the platform certificate's serial", "PAYENGINE_WECHAT_PLATFORM_SERIAL");
+  add(app, c.wechat_apiv3_key_file, "wechat_apiv3_key_file", "the APIv3 key (a file of 32 bytes)", "PAYENGINE_WECHAT_APIV3_KEY_FILE");
   add(app, c.sms_url, "sms_url", "SMS provider send endpoint (SMS off if empty)", "PAYENGINE_SMS_URL");
   add(app, c.time_scale, "time_scale", "factor >= 1 that shortens every schedule", "PAYENGINE_TIME_SCALE");
   add(app, c.log_level, "log_level", "trace, debug, info, warn, error", "PAYENGINE_LOG_LEVEL");

@@ -19,6 +19,15 @@ struct engine_config {
   std::string alipay_app_id;
   std::string alipay_private_key_file;
   std::string alipay_public_key_file;
+  // WeChat Pay API v3 (API.md v1.1): configured when the gateway URL is set.
+  std::string wechat_gateway_url;          // origin, e.g. https://api.mch.weixin.qq.com
+  std::string wechat_mch_id;
+  std::string wechat_app_id;
+  std::string wechat_private_key_file;     // the merchant's RSA key (PEM)
+  std::string wechat_serial;               // its certificate's serial
+  std::string wechat_platform_public_key_file;
+  std::string wechat_platform_serial;
+  std::string wechat_apiv3_key_file;       // 32 bytes
   std::string sms_url;
   double time_scale = 1.0; // a speed-up factor for schedules, not money
 

@@ -1,5 +1,6 @@
 #include "domain/order_decisions.hpp"
 
+#include "domain/routing.hpp"
 #include "messages/ids.hpp"
 #include "messages/order_json.hpp"
 
@@ -31,12 +32,17 @@ decision with_effect(effect e) {
   return d;
 }
 
-effect trade_effect(effect_kind kind, std::string otn) {
-  return effect{kind, std::move(otn), {}, {}};
+effect trade_effect(effect_kind kind, std::string otn, std::string channel = {},
+                    bool before_switch = false) {
+  return effect{kind, std::move(otn), {}, {}, std::move(channel), before_switch};
 }
 
 effect refund_effect(effect_kind kind, refund_row r) {
-  return effect{kind, {}, std::move(r), {}};
+  return effect{kind, {}, std::move(r), {}, {}, false};
+}
+
+bool routed(const order_record& o) {
+  return o.channel == "auto";
 }
 
 bool one_of(order_status x, std::initializer_list<order_status> xs) {
@@ -80,7 +86,7 @@ trade_row trade_of(const order_record& o, const std::string& otn, stored_trade_s
   t.out_trade_no = otn;
   t.order_id = o.id;
   t.attempt = attempt_of(otn, o.id).value_or(o.payment.attempt);
-  t.channel = by_balance(o) ? "balance" : o.channel;
+  t.channel = attempt_channel(o);
   t.amount = o.amount;
   t.state = state;
   t.qr_code = o.payment.qr_code;
@@ -93,9 +99,12 @@ callback_row callback_of(const channel_event& ev, const std::string& outcome, ti
   return {ev.channel, ev.notify_id, ev.out_trade_no, ev.trade_status, ev.amount, outcome, now};
 }
 
-refund_row automatic_refund(const order_record& o, const std::string& otn, int64_t amount,
+refund_row automatic_refund(const order_record& o, const channel_event& ev,
                             refund_origin origin, timestamp_us now) {
+  const auto& otn = ev.out_trade_no;
+  const auto amount = ev.amount;
   refund_row r;
+  r.channel = ev.channel; // the trade the money was paid into
   r.id = automatic_refund_id(otn);
   r.order_id = o.id;
   r.out_trade_no = otn;
@@ -151,6 +160,20 @@ decision on_pay(const order_book& b, const pay_requested& in, timestamp_us now) 
     return nothing(); // the same open trade while it is valid
   auto previous = o.status == s::awaiting_payment && !by_balance(o) ? out_trade_no_of(o)
                                                                     : std::string{};
+  // The channel of the new attempt. An `auto` order takes the best channel
+  // taking payments, except while a trade the customer may have seen could
+  // still be open: then it stays on that trade's channel (which closes it).
+  std::string channel;
+  if (!balance) {
+    if (!routed(o))
+      channel = o.channel;
+    else if (!previous.empty())
+      channel = attempt_channel(o);
+    else if (!b.routes.empty())
+      channel = b.routes.front();
+    else
+      return refuse(refusal_code::no_channel);
+  }
   auto d = transition_to(o, order_input::pay, in.request_id, "{}", now);
   if (d.is_refusal())
     return d;
@@ -162,6 +185,8 @@ decision on_pay(const order_book& b, const pay_requested& in, timestamp_us now) 
   p.failure_reason.clear();
   p.method = balance ? "balance" : "channel";
   p.wallet = balance ? in.wallet : std::string{};
+  p.channel = channel;
+  p.tried.clear();
   auto otn = out_trade_no_of(w.next);
   if (balance) {
     // The wallet holds the money reserved already; posting it is the effect.
@@ -171,12 +196,13 @@ decision on_pay(const order_book& b, const pay_requested& in, timestamp_us now) 
                                         {"reservation", in.reservation}}.dump();
     d.effects.push_back(trade_effect(effect_kind::post_reservation, otn));
   } else {
-    w.events.front().detail_json = json{{"attempt", p.attempt}, {"out_trade_no", otn}}.dump();
+    w.events.front().detail_json = json{{"attempt", p.attempt}, {"out_trade_no", otn},
+                                        {"channel", channel}}.dump();
     w.trades.push_back(trade_of(w.next, otn, stored_trade_state::opening, now));
-    d.effects.push_back(trade_effect(effect_kind::open_trade, otn));
+    d.effects.push_back(trade_effect(effect_kind::open_trade, otn, channel));
   }
   if (!previous.empty())
-    d.effects.push_back(trade_effect(effect_kind::close_trade, previous));
+    d.effects.push_back(trade_effect(effect_kind::close_trade, previous, attempt_channel(o)));
   return d;
 }
 
@@ -195,6 +221,44 @@ decision on_balance_refused(const order_book& b, const balance_refused& in, time
   return d;
 }
 
+/// An `auto` payment moves its attempt to channel `next`: nothing is open
+/// at the current channel (it refused, was not asked, or the trade is
+/// closed), so the customer can only ever pay the new trade. Still
+/// `paying`; the old trade is stored as `old_state`.
+decision switch_channel(const order_record& o, const std::string& otn,
+                        stored_trade_state old_state, const std::string& reason,
+                        const std::string& next, timestamp_us now) {
+  const auto from = attempt_channel(o);
+  decision d;
+  d.write = make_write(o, o.status, order_fact::payment_rerouted, {}, "{}", now);
+  auto& w = *d.write;
+  auto old_trade = trade_of(o, otn, old_state, now);
+  auto& p = w.next.payment;
+  p.tried = p.tried.empty() ? from : p.tried + "," + from;
+  p.channel = next;
+  p.attempt = o.payment.attempt + 1;
+  p.qr_code.clear();
+  p.channel_trade_no.clear();
+  p.failure_reason.clear();
+  auto new_otn = out_trade_no_of(w.next);
+  w.events.front().detail_json = json{{"out_trade_no", otn}, {"from", from}, {"to", next},
+                                      {"reason", reason}, {"attempt", p.attempt},
+                                      {"next_out_trade_no", new_otn}}.dump();
+  w.trades.push_back(std::move(old_trade));
+  w.trades.push_back(trade_of(w.next, new_otn, stored_trade_state::opening, now));
+  d.effects.push_back(trade_effect(effect_kind::open_trade, new_otn, next));
+  return d;
+}
+
+/// The channel an `auto` payment may move to from its current attempt
+/// ("" when it may not: not `auto`, not paying, or nothing left).
+std::string switch_target(const order_book& b) {
+  const auto& o = b.order;
+  if (!routed(o) || o.status != s::paying || by_balance(o))
+    return {};
+  return next_route(b.routes, attempt_channel(o), o.payment.tried);
+}
+
 decision on_open_answer(const order_book& b, const trade_open_answer& in, timestamp_us now) {
   const auto& o = b.order;
   if (o.status != s::paying || out_trade_no_of(o) != in.out_trade_no)
@@ -208,6 +272,16 @@ decision on_open_answer(const order_book& b, const trade_open_answer& in, timest
     d.write->trades.push_back(trade_of(d.write->next, otn, stored_trade_state::waiting, now));
     return d;
   }
+  // A definite "no" before the customer saw a QR code: the channel refused,
+  // or was not even asked (breaker open, bucket empty). An `auto` payment
+  // moves on at once.
+  const bool definite = r.outcome == channel_outcome::rejected
+                        || r.outcome == channel_outcome::circuit_open
+                        || r.outcome == channel_outcome::rate_limited;
+  const auto next = switch_target(b);
+  if (definite && !next.empty())
+    return switch_channel(o, otn, stored_trade_state::rejected,
+                          r.reason.empty() ? std::string{to_string(r.outcome)} : r.reason, next, now);
   if (r.outcome == channel_outcome::rejected) {
     auto d = transition_to(o, order_input::channel_rejected, {},
                            json{{"out_trade_no", otn}, {"reason", r.reason}}.dump(), now);
@@ -215,8 +289,12 @@ decision on_open_answer(const order_book& b, const trade_open_answer& in, timest
     d.write->trades.push_back(trade_of(d.write->next, otn, stored_trade_state::rejected, now));
     return d;
   }
-  // Unavailable, circuit open, rate limited: nothing is known. The same
-  // out_trade_no is sent again later, so the channel never opens two.
+  // Unavailable: the trade may or may not be open. An `auto` payment asks
+  // the channel (and closes what it finds) before it moves on.
+  if (r.outcome == channel_outcome::unavailable && !next.empty())
+    return with_effect(trade_effect(effect_kind::query_trade, otn, attempt_channel(o), true));
+  // Nothing is known, or nowhere else to go. The same out_trade_no is sent
+  // again later, so the channel never opens two.
   return with_effect(trade_effect(effect_kind::retry_later, {}));
 }
 
@@ -240,7 +318,7 @@ decision flag_mismatch(const order_record& o, const channel_event& ev, timestamp
 /// refunded automatically (origin duplicate_payment).
 decision refund_duplicate(const order_book& b, const channel_event& ev, timestamp_us now) {
   const auto& o = b.order;
-  auto refund = automatic_refund(o, ev.out_trade_no, ev.amount, refund_origin::duplicate_payment, now);
+  auto refund = automatic_refund(o, ev, refund_origin::duplicate_payment, now);
   if (known_refund(b, refund.id))
     return record(o, ev, "duplicate_payment_known", now);
   decision d;
@@ -250,6 +328,7 @@ decision refund_duplicate(const order_book& b, const channel_event& ev, timestam
                             {"refund_id", refund.id}}.dump(),
                        now);
   auto trade = trade_of(o, ev.out_trade_no, stored_trade_state::succeeded, now);
+  trade.channel = ev.channel;
   trade.channel_trade_no = ev.channel_trade_no;
   trade.paid_amount = ev.amount;
   d.write->trades.push_back(trade);
@@ -275,7 +354,7 @@ decision on_paid(const order_book& b, const channel_event& ev, timestamp_us now)
     return record(o, ev, "ignored_" + std::string{to_string(o.status)}, now);
   std::optional<refund_row> refund;
   if (t->refund_late_payment)
-    refund = automatic_refund(o, ev.out_trade_no, ev.amount, refund_origin::late_payment, now);
+    refund = automatic_refund(o, ev, refund_origin::late_payment, now);
   json detail = {{"out_trade_no", ev.out_trade_no}, {"channel_trade_no", ev.channel_trade_no},
                  {"amount", ev.amount}, {"source", ev.notify_id.empty() ? "query" : "notification"}};
   if (refund)
@@ -286,6 +365,8 @@ decision on_paid(const order_book& b, const channel_event& ev, timestamp_us now)
   w.next.payment.paid_at = ev.paid_at ? ev.paid_at : w.next.updated_at;
   w.next.payment.channel_trade_no = ev.channel_trade_no;
   auto trade = trade_of(w.next, ev.out_trade_no, stored_trade_state::succeeded, now);
+  if (!ev.channel.empty())
+    trade.channel = ev.channel;
   trade.paid_amount = ev.amount;
   trade.paid_at = w.next.payment.paid_at;
   w.trades.push_back(trade);
@@ -322,6 +403,19 @@ decision on_report(const order_book& b, const trade_reported& in, timestamp_us n
     return record(o, ev, "unknown_trade", now);
   if (ev.refund_notice)
     return record(o, ev, "refund_notice", now);
+  if (in.before_switch && ev.out_trade_no == out_trade_no_of(o)) {
+    // The query after an unknown outcome: no such trade, or closed, means
+    // nothing can be paid there; an open one is closed first.
+    auto next = switch_target(b);
+    auto state = static_cast<trade_state>(ev.state);
+    if (!next.empty() && state == trade_state::unknown)
+      return switch_channel(o, ev.out_trade_no, stored_trade_state::rejected, "not_opened", next, now);
+    if (!next.empty() && state == trade_state::closed)
+      return switch_channel(o, ev.out_trade_no, stored_trade_state::closed, "closed", next, now);
+    if (!next.empty() && state == trade_state::waiting)
+      return with_effect(trade_effect(effect_kind::close_trade, ev.out_trade_no,
+                                      attempt_channel(o), true));
+  }
   switch (static_cast<trade_state>(ev.state)) {
     case trade_state::succeeded: return on_paid(b, ev, now);
     case trade_state::closed: return on_closed(o, ev, now);
@@ -330,6 +424,12 @@ decision on_report(const order_book& b, const trade_reported& in, timestamp_us n
 }
 
 decision on_trade_closed(const order_book& b, const trade_closed& in, timestamp_us now) {
+  const auto& o = b.order;
+  if (in.before_switch && in.out_trade_no == out_trade_no_of(o)) {
+    auto next = switch_target(b);
+    if (!next.empty())
+      return switch_channel(o, in.out_trade_no, stored_trade_state::closed, "closed", next, now);
+  }
   auto d = record_only(b.order);
   d.write->trades.push_back(trade_of(b.order, in.out_trade_no, stored_trade_state::closed, now));
   return d;
@@ -361,7 +461,7 @@ decision end_order(const order_record& o, order_input input, const std::string& 
                    const std::string& detail, timestamp_us now) {
   auto d = transition_to(o, input, request_id, detail, now);
   if (!d.is_refusal() && trade_may_be_open(o))
-    d.effects.push_back(trade_effect(effect_kind::close_trade, out_trade_no_of(o)));
+    d.effects.push_back(trade_effect(effect_kind::close_trade, out_trade_no_of(o), attempt_channel(o)));
   if (!d.is_refusal() && by_balance(o) && o.status == s::paying)
     d.effects.push_back(trade_effect(effect_kind::void_reservation, out_trade_no_of(o)));
   return d;
@@ -396,6 +496,7 @@ decision on_refund_request(const order_book& b, const refund_requested& in, time
   r.id = in.refund_id;
   r.order_id = o.id;
   r.out_trade_no = out_trade_no_of(o);
+  r.channel = attempt_channel(o);
   r.amount = in.amount;
   r.origin = refund_origin::merchant;
   r.reason = in.reason.empty() ? "requested_by_merchant" : in.reason;
@@ -442,7 +543,7 @@ decision on_refund_answer(const order_book& b, const refund_answer& in, timestam
     // stays owed, retried with back-off, and an operator is told.
     decision d = with_effect(trade_effect(effect_kind::retry_later, {}));
     if (rep.outcome == channel_outcome::rejected)
-      d.effects.push_back(effect{effect_kind::alert, {}, *owed, rep.reason});
+      d.effects.push_back(effect{effect_kind::alert, {}, *owed, rep.reason, {}, false});
     return d;
   }
   auto r = *owed;
@@ -513,19 +614,20 @@ decision on_work_due(const order_book& b, const work_due& in, timestamp_us now) 
       d.effects.push_back(trade_effect(effect_kind::void_reservation, otn));
     return d;
   }
+  const auto channel = attempt_channel(o);
   if (!in.reconcile) {
     if (o.status == s::paying && now < o.expires_at)
-      d.effects.push_back(trade_effect(effect_kind::open_trade, otn));
+      d.effects.push_back(trade_effect(effect_kind::open_trade, otn, channel));
     return d;
   }
   if (o.status == s::paying && o.payment.qr_code.empty())
-    d.effects.push_back(trade_effect(effect_kind::open_trade, otn)); // opens it, or finds it open
+    d.effects.push_back(trade_effect(effect_kind::open_trade, otn, channel)); // opens it, or finds it open
   if (one_of(o.status, {s::paying, s::awaiting_payment}))
-    d.effects.push_back(trade_effect(effect_kind::query_trade, otn));
+    d.effects.push_back(trade_effect(effect_kind::query_trade, otn, channel));
   // Cancelled or expired with a trade that may still be open: close it (a
   // refused close turns into a query, and a payment there into a refund).
   if (one_of(o.status, {s::cancelled, s::expired}) && o.payment.attempt > 0)
-    d.effects.push_back(trade_effect(effect_kind::close_trade, otn));
+    d.effects.push_back(trade_effect(effect_kind::close_trade, otn, channel));
   return d;
 }
 
@@ -580,7 +682,7 @@ decision decide(const order_book& book, const order_input_event& input, timestam
   if (!d.write || d.write->record_only)
     return d;
   // Both sides of the boundary: what the rules wrote must hold what they promise.
-  order_book after{d.write->next, book.owed, book.settled};
+  order_book after{d.write->next, book.owed, book.settled, {}};
   for (const auto& r : d.write->refunds) {
     auto same = [&](const refund_row& x) { return x.id == r.id; };
     after.owed.erase(std::remove_if(after.owed.begin(), after.owed.end(), same), after.owed.end());

@@ -45,6 +45,10 @@ struct order_book {
   order_record order;
   std::vector<refund_row> owed;  // committed as pending, not settled yet
   std::set<std::string> settled; // refund ids whose outcome is committed
+  /// For an `auto` order: the channels taking payments now, best first
+  /// (domain/routing.hpp rank_routes over those whose breaker is not
+  /// open), filled by the actor before it decides. Empty otherwise.
+  std::vector<std::string> routes;
 };
 
 // --- inputs -------------------------------------------------------------------
@@ -79,11 +83,15 @@ struct trade_open_answer {
 /// A verified notification (notify_id set) or a query result.
 struct trade_reported {
   channel_event event;
+  /// The answer to the query an `auto` payment makes after an unknown
+  /// outcome, before it may move to another channel.
+  bool before_switch = false;
 };
 
 /// The channel accepted our close of `out_trade_no`.
 struct trade_closed {
   std::string out_trade_no;
+  bool before_switch = false; // the close an `auto` payment makes before moving on
 };
 
 struct cancel_requested {
@@ -143,7 +151,11 @@ struct effect {
   effect_kind kind;
   std::string out_trade_no;
   refund_row refund;
-  std::string reason; // with alert
+  std::string reason;  // with alert
+  std::string channel; // with open, close and query: the trade's channel
+  /// With query and close: an `auto` payment asks before it moves to
+  /// another channel (the answer comes back marked, see trade_reported).
+  bool before_switch = false;
 };
 
 struct decision {

@@ -27,6 +27,7 @@ const std::vector<fact_info> table = {
   {f::payment_duplicate,        "payment.duplicate",        false,   false},
   {f::fulfillment_produced,     "fulfillment.produced",     false,   false},
   {f::fulfillment_shipped,      "fulfillment.shipped",      false,   false},
+  {f::payment_rerouted,         "payment.rerouted",         false,   false},
 };
 
 } // namespace

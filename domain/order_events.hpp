@@ -30,6 +30,7 @@ enum class order_fact : uint8_t {
   payment_duplicate,
   fulfillment_produced,
   fulfillment_shipped,
+  payment_rerouted, // an `auto` payment moved to another channel (paying -> paying)
 };
 
 struct fact_info {

@@ -123,8 +123,8 @@ json actor_tree(server_context& ctx, uint32_t orders_max, std::chrono::milliseco
       writers.push_back(std::move(j));
     }
   auto gateways = json::array();
-  if (h.gateway)
-    if (auto g = ask<gateway_info>(ctx.sys, h.gateway, timeout, info_atom_v))
+  for (const auto& [channel, gateway] : h.gateways)
+    if (auto g = ask<gateway_info>(ctx.sys, gateway, timeout, info_atom_v))
       gateways.push_back(gateway_json(*g));
   json notifier = nullptr;
   if (h.notifier)

@@ -63,6 +63,22 @@ private:
   size_t next_sweep_ = 1'024; // expired entries go when the map reaches this
 };
 
+/// What the WeChat Pay callback route needs (API.md v1.1): the platform's
+/// key and serial (the signature), the APIv3 key (the resource), our mchid.
+struct wechat_callback_keys {
+  channels::public_key platform_key;
+  std::string platform_serial;
+  std::string apiv3_key;
+  std::string mch_id;
+};
+
+/// The channels' keys for their notifications (none: that channel's
+/// callbacks answer 503).
+struct callback_keys {
+  std::optional<channels::public_key> alipay;
+  std::optional<wechat_callback_keys> wechat;
+};
+
 struct server_context {
   server_context(caf::actor_system& system, std::shared_ptr<engine_directory> d, engine_config c)
     : sys(system), directory(std::move(d)), cfg(std::move(c)),
@@ -89,6 +105,7 @@ struct server_context {
   /// The merchants' request rate limits on this node (API.md v1.1 "Overload").
   merchant_rate_limits rate_limits;
   std::optional<channels::public_key> alipay_key; // verifies Alipay's notifications
+  std::optional<wechat_callback_keys> wechat;     // verifies and opens WeChat's
   http_metrics metrics;
   /// The front door (http/server.cpp): connections and what it refused.
   struct {

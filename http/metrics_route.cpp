@@ -133,24 +133,31 @@ void render_mailboxes(std::string& out, const std::vector<shard_info>& shards,
   if (inspector) mb.sample(label("actor", "inspector"), double(inspector->mailbox_depth));
 }
 
-void render_gateway(std::string& out, const gateway_info& g) {
-  auto c = label("channel", g.channel);
+void render_gateways(std::string& out, const std::vector<gateway_info>& gs) {
+  if (gs.empty())
+    return;
+  auto each = [&](family& f, auto value) {
+    for (const auto& g : gs)
+      f.sample(label("channel", g.channel), value(g));
+  };
   family calls{out, "payengine_gateway_calls_total", "counter", "Gateway calls admitted (retries included once)."};
-  calls.sample(c, double(g.calls));
+  each(calls, [](const gateway_info& g) { return double(g.calls); });
   family fails{out, "payengine_gateway_failures_total", "counter", "Gateway calls that ended unavailable."};
-  fails.sample(c, double(g.failures));
+  each(fails, [](const gateway_info& g) { return double(g.failures); });
   family fast{out, "payengine_gateway_rejected_fast_total", "counter", "Calls refused without trying: circuit open or rate limited."};
-  fast.sample(c, double(g.rejected_fast));
+  each(fast, [](const gateway_info& g) { return double(g.rejected_fast); });
   family open{out, "payengine_gateway_circuit_open", "gauge", "1 while the channel's circuit breaker is open (0.5 half-open)."};
-  open.sample(c, g.circuit == "open" ? 1.0 : g.circuit == "half_open" ? 0.5 : 0.0);
+  each(open, [](const gateway_info& g) {
+    return g.circuit == "open" ? 1.0 : g.circuit == "half_open" ? 0.5 : 0.0;
+  });
   family inflight{out, "payengine_gateway_in_flight", "gauge", "Gateway calls in progress, retries waiting included."};
-  inflight.sample(c, double(g.in_flight));
+  each(inflight, [](const gateway_info& g) { return double(g.in_flight); });
   family tokens{out, "payengine_gateway_rate_tokens", "gauge", "Tokens left in the channel's rate-limit bucket."};
-  tokens.sample(c, g.tokens);
+  each(tokens, [](const gateway_info& g) { return g.tokens; });
   family p50{out, "payengine_gateway_latency_p50_seconds", "gauge", "Median latency of recent channel calls."};
-  p50.sample(c, g.p50_latency_ms / 1000.0);
+  each(p50, [](const gateway_info& g) { return g.p50_latency_ms / 1000.0; });
   family p99{out, "payengine_gateway_latency_p99_seconds", "gauge", "99th percentile latency of recent channel calls."};
-  p99.sample(c, g.p99_latency_ms / 1000.0);
+  each(p99, [](const gateway_info& g) { return g.p99_latency_ms / 1000.0; });
 }
 
 void render_notifier(std::string& out, const notifier_info& n) {
@@ -292,9 +299,11 @@ void metrics_handler(server_context& ctx, Response& res) {
     if (auto i = ask<inspector_info>(ctx.sys, h->inspector, timeout, info_atom_v))
       inspector = *i;
   render_mailboxes(out, shards, writers, notifier, inspector);
-  if (h->gateway)
-    if (auto g = ask<gateway_info>(ctx.sys, h->gateway, timeout, info_atom_v))
-      render_gateway(out, *g);
+  std::vector<gateway_info> gateways;
+  for (const auto& [channel, gateway] : h->gateways)
+    if (auto g = ask<gateway_info>(ctx.sys, gateway, timeout, info_atom_v))
+      gateways.push_back(*g);
+  render_gateways(out, gateways);
   family restarts{out, "payengine_engine_restarts_total", "counter", "Restarts of the engine's actors by the top supervisor after one died."};
   restarts.sample("", double(ctx.directory->restarts().restarts));
   if (ctx.cluster)

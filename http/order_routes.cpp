@@ -4,6 +4,7 @@
 #include "messages/order_json.hpp"
 #include "http/routes.hpp"
 #include "http/validation.hpp"
+#include "messages/errors.hpp"
 #include "messages/ids.hpp"
 #include "messages/timestamps.hpp"
 
@@ -128,6 +129,9 @@ void send_reply(Response& res, const caf::expected<order_reply>& reply, int ok_s
         case refusal_code::topup_by_balance:
           send(res, invalid_request("topup_by_balance",
                                     "A top-up is paid through a channel, not from a balance.", "method"));
+          return;
+        case refusal_code::no_channel:
+          send(res, from_engine_error(make_error(engine_error::channel_unavailable, "no channel")));
           return;
         default:
           break;

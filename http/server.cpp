@@ -636,13 +636,19 @@ void api_server::front::stop() {
 }
 
 api_server::api_server(caf::actor_system& sys, std::shared_ptr<engine_directory> directory,
-                       engine_config cfg, std::optional<channels::public_key> alipay_key,
+                       engine_config cfg, callback_keys keys,
                        std::shared_ptr<shard_map> cluster)
   : ctx_(std::make_shared<server_context>(sys, std::move(directory), std::move(cfg))) {
-  ctx_->alipay_key = std::move(alipay_key);
+  ctx_->alipay_key = std::move(keys.alipay);
+  ctx_->wechat = std::move(keys.wechat);
   ctx_->cluster = std::move(cluster);
-  if (ctx_->alipay_key && ctx_->handles()->gateway)
-    ctx_->channels.insert("alipay");
+  // The channels an order may name (API.md): each configured one, and
+  // "auto" (routing between them) when there is one at least.
+  for (const auto& [channel, gateway] : ctx_->handles()->gateways)
+    if ((channel == "alipay" && ctx_->alipay_key) || (channel == "wechat" && ctx_->wechat))
+      ctx_->channels.insert(channel);
+  if (!ctx_->channels.empty())
+    ctx_->channels.insert("auto");
   front_ = std::make_shared<front>(ctx_);
   auto& routes = front_->routes();
   add_order_routes(routes, *ctx_);

@@ -22,8 +22,7 @@ namespace payengine::http {
 class api_server {
 public:
   api_server(caf::actor_system& sys, std::shared_ptr<engine_directory> directory, engine_config cfg,
-             std::optional<channels::public_key> alipay_key,
-             std::shared_ptr<shard_map> cluster = {});
+             callback_keys keys, std::shared_ptr<shard_map> cluster = {});
   ~api_server();
 
   /// Binds the listen address; false (with `error`) if it cannot.

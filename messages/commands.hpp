@@ -33,6 +33,7 @@ enum class refusal_code : uint8_t {
   wallet_missing = 6,          // no such wallet for this merchant (404)
   currency_mismatch = 7,       // the wallet holds another currency (400)
   topup_by_balance = 8,        // a top-up is paid through a channel, not a balance (400)
+  no_channel = 9,              // an `auto` payment finds no channel taking payments (503)
 };
 
 std::string_view to_string(refusal_code x);

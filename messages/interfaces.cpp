@@ -32,7 +32,8 @@ std::vector<std::pair<std::string, caf::actor>> engine_handles::children() const
   for (size_t i = 0; i < writers.size(); ++i)
     add("storage_writer-" + std::to_string(i), writers[i]);
   add("storage_writer-ledger", ledger_writer);
-  add("gateway-alipay", gateway);
+  for (const auto& [channel, gateway] : gateways)
+    add("gateway-" + channel, gateway);
   add("notifier", notifier);
   add("reconciler", reconciler);
   add("expiry_sweeper", sweeper);

@@ -167,11 +167,17 @@ class stream_hub;
 class amqp_status;
 
 /// Every handle the HTTP layer needs; built by actors/engine.cpp.
+class channel_set;
+
 struct engine_handles {
   std::vector<order_registry_actor> shards;
   std::vector<storage_writer_actor> writers;
   expiry_sweeper_actor sweeper;
-  gateway_actor gateway;       // invalid when no channel is configured
+  /// The configured channels' gateways ("alipay", "wechat"), in the
+  /// configuration's order; empty when no channel is configured.
+  std::vector<std::pair<std::string, gateway_actor>> gateways;
+  /// The same channels as the order actors use them (actors/channel_set.hpp).
+  std::shared_ptr<const channel_set> channels;
   reconciler_actor reconciler;
   notifier_actor notifier;
   inspector_actor inspector;

@@ -61,4 +61,14 @@ bool order_invariants_hold(const order_record& x) {
          && (x.topup_wallet.empty() || x.payment.method != "balance");
 }
 
+std::string attempt_channel(const order_record& o) {
+  if (o.payment.attempt < 1)
+    return {};
+  if (o.payment.method == "balance")
+    return "balance";
+  if (!o.payment.channel.empty())
+    return o.payment.channel;
+  return o.channel == "auto" ? std::string{} : o.channel;
+}
+
 } // namespace payengine

@@ -57,12 +57,18 @@ struct payment_info {
   /// attempt from before v1.1: the channel), "channel" or "balance".
   std::string method;
   std::string wallet; // with "balance": the wallet it is paid from
+  /// With "channel": the channel of the current attempt ("alipay",
+  /// "wechat"); "" for attempts from before v1.1 (the order's channel).
+  std::string channel;
+  /// An `auto` order's channels tried before `channel` by the same payment
+  /// (comma-separated, oldest first): routing never goes back to them.
+  std::string tried;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, payment_info& x) {
   return f(caf::meta::type_name("payment_info"), x.attempt, x.channel_trade_no,
-           x.qr_code, x.paid_at, x.failure_reason, x.method, x.wallet);
+           x.qr_code, x.paid_at, x.failure_reason, x.method, x.wallet, x.channel, x.tried);
 }
 
 /// One order, exactly as stored in the `orders` table.
@@ -97,6 +103,12 @@ typename Inspector::result_type inspect(Inspector& f, order_record& x) {
            x.metadata, x.payment, x.fulfillment, x.topup_wallet, x.created_at, x.updated_at,
            x.expires_at, x.version);
 }
+
+/// The channel of the order's current attempt: `payment.channel`, or for an
+/// attempt from before v1.1 the order's own channel; "balance" for a
+/// balance payment; "" before the first attempt (or an `auto` order's
+/// legacy attempt, which cannot exist).
+std::string attempt_channel(const order_record& o);
 
 /// Checks the invariants every stored order holds. A broken invariant is a
 /// bug: callers crash the actor rather than carry on.

@@ -39,7 +39,9 @@ nlohmann::json order_json(const order_record& o) {
       {"method", o.payment.method.empty()
                    ? (o.payment.attempt > 0 ? nlohmann::json("channel") : nlohmann::json(nullptr))
                    : nlohmann::json(o.payment.method)},
-      {"wallet", text_or_null(o.payment.wallet)}}},
+      {"wallet", text_or_null(o.payment.wallet)},
+      {"channel", o.payment.method == "balance" ? nlohmann::json(nullptr)
+                                                : text_or_null(attempt_channel(o))}}},
     {"topup_wallet", text_or_null(o.topup_wallet)},
     {"fulfillment", {{"stage", to_string(o.fulfillment)}}},
     {"created_at", to_rfc3339(o.created_at)},

@@ -67,13 +67,16 @@ struct refund_row {
   std::string failure_reason;
   timestamp_us created_at = 0;
   timestamp_us updated_at = 0;
+  /// The channel of the trade it returns money from ("" on rows from
+  /// before v1.1: the order's own channel).
+  std::string channel;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, refund_row& x) {
   return f(caf::meta::type_name("refund_row"), x.id, x.order_id, x.out_trade_no,
            x.amount, x.origin, x.reason, x.status, x.failure_reason, x.created_at,
-           x.updated_at);
+           x.updated_at, x.channel);
 }
 
 /// One channel notification as received (table callbacks): the dedup key

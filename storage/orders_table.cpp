@@ -58,6 +58,8 @@ order_record order_from_row(const pqxx::row& r) {
   o.topup_wallet = r[22].as<std::string>();
   o.payment.method = r[23].as<std::string>();
   o.payment.wallet = r[24].as<std::string>();
+  o.payment.channel = r[25].as<std::string>();
+  o.payment.tried = r[26].as<std::string>();
   if (!order_invariants_hold(o))
     throw std::logic_error("stored order breaks its invariants: " + o.id);
   return o;
@@ -118,7 +120,7 @@ std::set<std::string> insert_orders(pqxx::work& tx, const std::vector<const tran
 
 /// Version-checked transitions, one statement for the whole batch.
 std::set<std::string> update_orders(pqxx::work& tx, const std::vector<const transition_write*>& ws) {
-  column_arrays<21> c;
+  column_arrays<23> c;
   for (const auto* w : ws) {
     const auto& o = w->next;
     const auto& e = w->events.front();
@@ -131,6 +133,7 @@ std::set<std::string> update_orders(pqxx::work& tx, const std::vector<const tran
     c[14].add(status_code(e.to)); c[15].add(e.at); c[16].add(e.detail_json);
     c[17].add(e.request_id); c[18].add(static_cast<int64_t>(w->epoch));
     c[19].add(o.payment.method); c[20].add(o.payment.wallet);
+    c[21].add(o.payment.channel); c[22].add(o.payment.tried);
   }
   return returned_ids(exec_columns(tx, "orders_update_batch", c));
 }

@@ -16,7 +16,7 @@ void upsert_refund(pqxx::work& tx, const refund_row& r) {
     throw std::logic_error("refund breaks its invariants: " + r.id);
   tx.exec_prepared("refunds_upsert", r.id, r.order_id, r.out_trade_no, r.amount, r.reason,
                    static_cast<int>(r.status), r.failure_reason, r.created_at, r.updated_at,
-                   static_cast<int>(r.origin));
+                   static_cast<int>(r.origin), r.channel);
 }
 
 bool insert_callback(pqxx::work& tx, const callback_row& c) {
@@ -152,6 +152,7 @@ std::vector<refund_row> load_refunds(pqxx::work& tx, const std::string& order_id
     if (!origin)
       throw std::logic_error("stored refund origin out of range: " + x.id);
     x.origin = *origin;
+    x.channel = r[10].as<std::string>();
     out.push_back(std::move(x));
   }
   return out;

@@ -11,7 +11,8 @@ namespace {
   "status, amount_refunded, notify_url, customer_phone, metadata::text, "      \
   "payment_attempt, channel_trade_no, qr_code, coalesce(pe_us(paid_at), 0), "  \
   "failure_reason, fulfillment_stage, pe_us(created_at), pe_us(updated_at), "  \
-  "pe_us(expires_at), version, topup_wallet, payment_method, payment_wallet"
+  "pe_us(expires_at), version, topup_wallet, payment_method, payment_wallet, "  \
+  "payment_channel, payment_tried"
 
 void prepare_orders(pqxx::connection& c) {
   // A whole batch of new orders in one statement: one array per column,
@@ -49,18 +50,21 @@ void prepare_orders(pqxx::connection& c) {
             "  $3::smallint[], $4::bigint[], $5::integer[], $6::text[], $7::text[],"
             "  $8::bigint[], $9::text[], $10::smallint[], $11::bigint[], $12::bigint[],"
             "  $13::text[], $14::smallint[], $15::smallint[], $16::bigint[],"
-            "  $17::jsonb[], $18::text[], $19::bigint[], $20::text[], $21::text[])"
+            "  $17::jsonb[], $18::text[], $19::bigint[], $20::text[], $21::text[],"
+            "  $22::text[], $23::text[])"
             "  AS t(id, expected_version, status, amount_refunded, payment_attempt,"
             "  channel_trade_no, qr_code, paid_at, failure_reason, fulfillment_stage,"
             "  updated_at, version, ev_type, ev_from, ev_to, ev_at, ev_detail,"
-            "  ev_request_id, epoch, payment_method, payment_wallet)),"
+            "  ev_request_id, epoch, payment_method, payment_wallet, payment_channel,"
+            "  payment_tried)),"
             " u AS (UPDATE orders o SET status = i.status,"
             "  amount_refunded = i.amount_refunded, payment_attempt = i.payment_attempt,"
             "  channel_trade_no = i.channel_trade_no, qr_code = i.qr_code,"
             "  paid_at = CASE WHEN i.paid_at = 0 THEN NULL ELSE pe_ts(i.paid_at) END,"
             "  failure_reason = i.failure_reason, fulfillment_stage = i.fulfillment_stage,"
             "  updated_at = pe_ts(i.updated_at), version = i.version,"
-            "  payment_method = i.payment_method, payment_wallet = i.payment_wallet"
+            "  payment_method = i.payment_method, payment_wallet = i.payment_wallet,"
+            "  payment_channel = i.payment_channel, payment_tried = i.payment_tried"
             "  FROM input i WHERE o.id = i.id AND o.version = i.expected_version"
             "  RETURNING o.id),"
             " e AS (INSERT INTO order_events (order_id, seq, type, from_status,"
@@ -145,8 +149,8 @@ void prepare_payments(pqxx::connection& c) {
             " detail = EXCLUDED.detail, updated_at = EXCLUDED.updated_at");
   c.prepare("refunds_upsert",
             "INSERT INTO refunds (id, order_id, out_trade_no, amount, reason, status,"
-            " failure_reason, created_at, updated_at, origin)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, pe_ts($8), pe_ts($9), $10)"
+            " failure_reason, created_at, updated_at, origin, channel)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, pe_ts($8), pe_ts($9), $10, $11)"
             " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"
             " failure_reason = EXCLUDED.failure_reason, updated_at = EXCLUDED.updated_at"
             " WHERE refunds.status = 0"); // a settled refund never moves again
@@ -156,7 +160,7 @@ void prepare_payments(pqxx::connection& c) {
             " ON CONFLICT DO NOTHING");
   c.prepare("refunds_by_order",
             "SELECT id, order_id, out_trade_no, amount, reason, status, failure_reason,"
-            " pe_us(created_at), pe_us(updated_at), origin FROM refunds WHERE order_id = $1"
+            " pe_us(created_at), pe_us(updated_at), origin, channel FROM refunds WHERE order_id = $1"
             " ORDER BY created_at, id");
   // What the reconciler drives to its true state, a page at a time (ids
   // after the cursor $3): orders waiting on a channel since before $1,

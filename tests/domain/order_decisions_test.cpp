@@ -14,7 +14,7 @@ TEST(order_decisions, a_merchant_reason_never_decides_the_accounting) {
   // Symptom: a merchant refund with reason "duplicate_payment" was taken for
   // the engine's own refund and never counted. The reason is only text.
   for (std::string reason : {"duplicate_payment", "late_payment", "", "requested_by_merchant"}) {
-    order_book b{order_in(s::paid, 1000), {}, {}};
+    order_book b{order_in(s::paid, 1000), {}, {}, {}};
     auto first = decide(b, refund_requested{1000, reason, "rfd_a", "req"}, t0);
     ASSERT_TRUE(first.write) << reason;
     EXPECT_EQ(first.write->refunds.at(0).origin, refund_origin::merchant);
@@ -34,7 +34,7 @@ TEST(order_decisions, a_merchant_reason_never_decides_the_accounting) {
 }
 
 TEST(order_decisions, the_full_amount_back_tells_refund_succeeded_and_order_refunded) {
-  order_book b{order_in(s::paid, 1000), {}, {}};
+  order_book b{order_in(s::paid, 1000), {}, {}, {}};
   commit(b, decide(b, refund_requested{400, "", "rfd_1", ""}, t0));
   auto part = decide(b, refund_answer{"rfd_1", answer(channel_outcome::ok)}, t0);
   EXPECT_EQ(merchant_event_types(part), (v{"refund.succeeded"}));
@@ -77,7 +77,7 @@ TEST(order_decisions, refund_cap_table) {
     {s::refunded, 1000, 0, 0, 1, refusal_code::invalid_state, 0},
   };
   for (const auto& r : rows) {
-    order_book b{order_in(r.status, 1000), {}, {}};
+    order_book b{order_in(r.status, 1000), {}, {}, {}};
     b.order.amount_refunded = r.refunded;
     if (r.owed) {
       refund_row p;
@@ -102,7 +102,7 @@ TEST(order_decisions, refund_cap_table) {
 }
 
 TEST(order_decisions, a_known_refund_id_answers_the_refund_instead_of_a_second_one) {
-  order_book b{order_in(s::paid, 1000), {}, {"rfd_done"}};
+  order_book b{order_in(s::paid, 1000), {}, {"rfd_done"}, {}};
   auto d = decide(b, refund_requested{1000, "", "rfd_done", ""}, t0);
   EXPECT_FALSE(d.write);
   EXPECT_EQ(d.on_success, order_outcome::created);
@@ -111,7 +111,7 @@ TEST(order_decisions, a_known_refund_id_answers_the_refund_instead_of_a_second_o
 
 TEST(order_decisions, a_late_payment_is_refunded_with_its_origin_and_never_counted) {
   for (auto ended : {s::cancelled, s::expired}) {
-    order_book b{order_in(ended, 1000), {}, {}};
+    order_book b{order_in(ended, 1000), {}, {}, {}};
     auto d = decide(b, trade_reported{paid_event(b.order, 1, 1000, "T9")}, t0);
     ASSERT_TRUE(d.write);
     EXPECT_EQ(d.write->next.status, s::refunded);
@@ -129,7 +129,7 @@ TEST(order_decisions, a_late_payment_is_refunded_with_its_origin_and_never_count
 }
 
 TEST(order_decisions, a_second_trade_is_refunded_once_as_a_duplicate) {
-  order_book b{order_in(s::paid, 1000, 2), {}, {}};
+  order_book b{order_in(s::paid, 1000, 2), {}, {}, {}};
   auto dup = paid_event(b.order, 1, 1000, "T-other");
   auto d = decide(b, trade_reported{dup}, t0);
   ASSERT_TRUE(d.write);
@@ -151,7 +151,7 @@ TEST(order_decisions, a_second_trade_is_refunded_once_as_a_duplicate) {
 }
 
 TEST(order_decisions, amounts_that_differ_are_flagged_never_applied) {
-  order_book b{order_in(s::awaiting_payment, 1000), {}, {}};
+  order_book b{order_in(s::awaiting_payment, 1000), {}, {}, {}};
   auto ev = paid_event(b.order, 1, 999, "T1");
   auto d = decide(b, trade_reported{ev}, t0);
   ASSERT_TRUE(d.write);
@@ -163,7 +163,7 @@ TEST(order_decisions, amounts_that_differ_are_flagged_never_applied) {
 }
 
 TEST(order_decisions, merchant_refund_refused_by_the_channel_fails_automatic_ones_never_do) {
-  order_book b{order_in(s::paid, 1000), {}, {}};
+  order_book b{order_in(s::paid, 1000), {}, {}, {}};
   commit(b, decide(b, refund_requested{100, "", "rfd_m", ""}, t0));
   auto failed = decide(b, refund_answer{"rfd_m", answer(channel_outcome::rejected, "NO")}, t0);
   ASSERT_TRUE(failed.write);
@@ -207,22 +207,22 @@ TEST(order_decisions, merchant_events_come_from_the_one_table) {
     {s::paid, fulfillment_reported{fulfillment_stage::delivered, "", ""}, {"order.completed"}},
   };
   for (const auto& r : rows) {
-    order_book b{order_in(r.from), {}, {}};
+    order_book b{order_in(r.from), {}, {}, {}};
     if (r.from == s::created)
       b.order.payment.attempt = 0;
     auto d = decide(b, r.input, t0);
     ASSERT_TRUE(d.write) << to_string(r.from);
     EXPECT_EQ(merchant_event_types(d), r.want) << to_string(r.from);
   }
-  auto expired = decide(order_book{order_in(s::awaiting_payment), {}, {}}, expiry_due{},
+  auto expired = decide(order_book{order_in(s::awaiting_payment), {}, {}, {}}, expiry_due{},
                         t0 + 900 * second);
   EXPECT_EQ(merchant_event_types(expired), (v{"order.expired"}));
   EXPECT_TRUE(has_effect(expired, effect_kind::close_trade));
-  EXPECT_FALSE(decide(order_book{order_in(s::awaiting_payment), {}, {}}, expiry_due{}, t0).write);
+  EXPECT_FALSE(decide(order_book{order_in(s::awaiting_payment), {}, {}, {}}, expiry_due{}, t0).write);
 }
 
 TEST(order_decisions, event_ids_are_derived_so_a_replayed_decision_writes_the_same_events) {
-  order_book b{order_in(s::paying), {}, {}};
+  order_book b{order_in(s::paying), {}, {}, {}};
   auto ev = paid_event(b.order, 1, 1000, "T1");
   auto a = decide(b, trade_reported{ev}, t0);
   auto c = decide(b, trade_reported{ev}, t0);
@@ -232,7 +232,7 @@ TEST(order_decisions, event_ids_are_derived_so_a_replayed_decision_writes_the_sa
 }
 
 TEST(order_decisions, fulfillment_moves_forward_only) {
-  order_book b{order_in(s::paid), {}, {}};
+  order_book b{order_in(s::paid), {}, {}, {}};
   b.order.fulfillment = fulfillment_stage::shipped;
   EXPECT_EQ(decide(b, fulfillment_reported{fulfillment_stage::produced, "", ""}, t0).refused,
             refusal_code::fulfillment_not_forward);
@@ -247,7 +247,7 @@ TEST(order_decisions, fulfillment_moves_forward_only) {
 TEST(order_decisions, a_rule_that_would_break_an_invariant_stops_instead_of_writing) {
   // A book that owes more than the amount (a bug elsewhere): settling it is
   // refused as a broken invariant, never clamped.
-  order_book b{order_in(s::paid, 1000), {}, {}};
+  order_book b{order_in(s::paid, 1000), {}, {}, {}};
   b.order.amount_refunded = 900;
   refund_row r;
   r.id = "rfd_x";
@@ -260,7 +260,7 @@ TEST(order_decisions, a_rule_that_would_break_an_invariant_stops_instead_of_writ
 }
 
 TEST(order_decisions, paying_again_closes_the_open_trade_and_opens_a_new_attempt) {
-  order_book b{order_in(s::awaiting_payment), {}, {}};
+  order_book b{order_in(s::awaiting_payment), {}, {}, {}};
   // Still valid: the same trade, nothing written.
   EXPECT_FALSE(decide(b, pay_requested{"r", {}, {}, {}}, t0).write);
   b.order.payment.qr_code.clear();
@@ -272,7 +272,7 @@ TEST(order_decisions, paying_again_closes_the_open_trade_and_opens_a_new_attempt
   EXPECT_EQ(d.effects[0].out_trade_no, b.order.id + "_2");
   EXPECT_EQ(d.effects[1].kind, effect_kind::close_trade);
   EXPECT_EQ(d.effects[1].out_trade_no, b.order.id + "_1");
-  EXPECT_EQ(decide(order_book{order_in(s::paid), {}, {}}, pay_requested{"r", {}, {}, {}}, t0).refused,
+  EXPECT_EQ(decide(order_book{order_in(s::paid), {}, {}, {}}, pay_requested{"r", {}, {}, {}}, t0).refused,
             refusal_code::invalid_state);
 }
 
@@ -290,7 +290,7 @@ transfer_row post_of(const std::string& reservation, int64_t amount) {
 }
 
 TEST(order_decisions, a_balance_payment_commits_paying_with_its_reservation_then_paid) {
-  order_book b{order_in(s::created, 1000, 0), {}, {}};
+  order_book b{order_in(s::created, 1000, 0), {}, {}, {}};
   auto d = decide(b, pay_requested{"r", "balance", "wal_1", "trf_res"}, t0);
   ASSERT_TRUE(d.write);
   const auto& p = d.write->next.payment;
@@ -332,12 +332,12 @@ TEST(order_decisions, balance_refusals_and_voided_reservations) {
     {"paid already", order_in(s::paid), {"r", "balance", "wal_1", "trf_x"}, refusal_code::invalid_state},
   };
   for (const auto& r : rows) {
-    auto d = decide(order_book{r.order, {}, {}}, r.in, t0);
+    auto d = decide(order_book{r.order, {}, {}, {}}, r.in, t0);
     EXPECT_EQ(d.refused, r.refused) << r.name;
     EXPECT_FALSE(d.write) << r.name;
   }
   // The wallet voided the reservation (its timeout): the attempt failed.
-  order_book b{order_in(s::created, 1000, 0), {}, {}};
+  order_book b{order_in(s::created, 1000, 0), {}, {}, {}};
   commit(b, decide(b, pay_requested{"r", "balance", "wal_1", "trf_res"}, t0));
   auto failed = decide(b, balance_refused{1, "reservation_voided"}, t0 + second);
   ASSERT_TRUE(failed.write);
@@ -348,7 +348,7 @@ TEST(order_decisions, balance_refusals_and_voided_reservations) {
 }
 
 TEST(order_decisions, a_paying_balance_order_ended_voids_and_a_late_post_is_refunded) {
-  order_book b{order_in(s::created, 1000, 0), {}, {}};
+  order_book b{order_in(s::created, 1000, 0), {}, {}, {}};
   commit(b, decide(b, pay_requested{"r", "balance", "wal_1", "trf_res"}, t0));
   // `paying` cannot be cancelled (the table); it expires.
   EXPECT_EQ(decide(b, cancel_requested{"c"}, t0 + second).refused, refusal_code::invalid_state);
@@ -371,7 +371,7 @@ TEST(order_decisions, a_paying_balance_order_ended_voids_and_a_late_post_is_refu
 TEST(order_decisions, a_paid_top_up_credits_its_wallet_and_keeps_asking_until_done) {
   auto o = order_in(s::awaiting_payment, 5000, 1);
   o.topup_wallet = "wal_1";
-  order_book b{o, {}, {}};
+  order_book b{o, {}, {}, {}};
   auto paid = decide(b, trade_reported{paid_event(o, 1, 5000, "T1")}, t0 + second);
   ASSERT_TRUE(paid.write);
   EXPECT_EQ(paid.write->next.status, s::paid);
@@ -387,7 +387,7 @@ TEST(order_decisions, a_paid_top_up_credits_its_wallet_and_keeps_asking_until_do
   // A top-up paid after it was cancelled is refunded, never credited.
   auto late = order_in(s::cancelled, 5000, 1);
   late.topup_wallet = "wal_1";
-  auto refunded = decide(order_book{late, {}, {}}, trade_reported{paid_event(late, 1, 5000, "T9")}, t0 + second);
+  auto refunded = decide(order_book{late, {}, {}, {}}, trade_reported{paid_event(late, 1, 5000, "T9")}, t0 + second);
   ASSERT_TRUE(refunded.write);
   EXPECT_EQ(refunded.write->next.status, s::refunded);
   EXPECT_FALSE(topup_credit_owed(refunded.write->next));
@@ -395,7 +395,7 @@ TEST(order_decisions, a_paid_top_up_credits_its_wallet_and_keeps_asking_until_do
                           [](const effect& e) { return e.kind == effect_kind::credit_topup; }),
             0);
   // An order that is not a top-up never credits anything.
-  order_book plain{order_in(s::paid), {}, {}};
+  order_book plain{order_in(s::paid), {}, {}, {}};
   auto nothing = decide(plain, work_due{true}, t0);
   EXPECT_EQ(std::count_if(nothing.effects.begin(), nothing.effects.end(),
                           [](const effect& e) { return e.kind == effect_kind::credit_topup; }),

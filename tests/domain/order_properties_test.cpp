@@ -22,6 +22,8 @@ struct channel_trade {
   bool paid = false;
   int64_t paid_amount = 0;
   std::string trade_no;
+  std::string channel; // where it was opened
+  bool opened = false; // the channel answered the open with a QR code
 };
 
 struct world {
@@ -34,9 +36,71 @@ struct world {
   std::set<std::string> reported_paid;         // trades whose payment the order has decided on
   uint64_t decisions = 0;
   int notify_seq = 0;
+  std::string shown_channel; // the channel of a QR code the customer saw
+  uint64_t switches = 0;
 
   explicit world(uint64_t seed) : rng(seed) {
     book.order = order_in(s::created, pick(1, 10'000), 0);
+    if (seed % 2 == 0) // half the runs route between two channels
+      book.order.channel = "auto";
+  }
+
+  /// What the actor would read from the gateways' health: any subset of
+  /// the two channels, in any order.
+  void refresh_routes() {
+    book.routes.clear();
+    if (book.order.channel != "auto")
+      return;
+    for (const char* c : {"alipay", "wechat"})
+      if (chance(80))
+        book.routes.push_back(c);
+    if (book.routes.size() == 2 && chance(50))
+      std::swap(book.routes[0], book.routes[1]);
+  }
+
+  decision decide_now(const order_input_event& in) {
+    refresh_routes();
+    return decide(book, in, now);
+  }
+
+  /// Effects name the channel of the trade they are about; a QR code once
+  /// shown keeps every later trade of the order on its channel.
+  void check_effects(const decision& d) {
+    for (const auto& e : d.effects) {
+      if (e.kind == effect_kind::open_trade) {
+        ASSERT_FALSE(e.channel.empty());
+        if (!shown_channel.empty()) {
+          ASSERT_EQ(e.channel, shown_channel) << "a second channel while a QR code may be open";
+        }
+        auto [i, fresh] = trades.emplace(e.out_trade_no, channel_trade{});
+        if (fresh)
+          i->second.channel = e.channel;
+        ASSERT_EQ(i->second.channel, e.channel) << e.out_trade_no << " opened on two channels";
+      }
+      if (e.kind == effect_kind::close_trade || e.kind == effect_kind::query_trade) {
+        auto i = trades.find(e.out_trade_no);
+        if (i != trades.end()) {
+          ASSERT_EQ(i->second.channel, e.channel) << to_string(e.kind) << " " << e.out_trade_no;
+        }
+      }
+      if (e.kind == effect_kind::execute_refund && e.refund.origin != refund_origin::merchant) {
+        auto i = trades.find(e.refund.out_trade_no);
+        ASSERT_NE(i, trades.end());
+        ASSERT_EQ(i->second.channel, e.refund.channel) << "refunded on another channel";
+      }
+    }
+    if (d.write && !d.write->record_only) {
+      const auto& p = d.write->next.payment;
+      if (!p.tried.empty()) {
+        ASSERT_EQ(p.tried.find(p.channel), std::string::npos) << "routed back to a tried channel";
+        ASSERT_NE(p.tried, "alipay,alipay");
+        ASSERT_NE(p.tried, "wechat,wechat");
+      }
+      if (d.write->events.front().type == "payment.rerouted")
+        ++switches;
+      if (d.write->next.status == s::awaiting_payment && !p.qr_code.empty())
+        shown_channel = p.channel.empty() ? d.write->next.channel : p.channel;
+    }
   }
 
   int64_t pick(int64_t lo, int64_t hi) {
@@ -47,6 +111,7 @@ struct world {
   /// Commits a decision as storage and the actor would.
   void apply(const decision& d) {
     ++decisions;
+    check_effects(d);
     ASSERT_TRUE(d.broken_invariant.empty()) << d.broken_invariant;
     if (d.write) {
       const auto& w = *d.write;
@@ -65,23 +130,20 @@ struct world {
 
   // --- the steps ---------------------------------------------------------------
 
-  void pay() {
-    auto d = decide(book, pay_requested{"r", {}, {}, {}}, now);
-    apply(d);
-    for (const auto& e : d.effects)
-      if (e.kind == effect_kind::open_trade)
-        trades.emplace(e.out_trade_no, channel_trade{});
-  }
+  void pay() { apply(decide_now(pay_requested{"r", {}, {}, {}})); }
 
   void channel_answers_open() {
     if (book.order.status != s::paying)
       return;
     auto otn = out_trade_no_of(book.order);
     auto outcome = chance(70) ? channel_outcome::ok
-                   : chance(50) ? channel_outcome::rejected : channel_outcome::unavailable;
+                   : chance(40) ? channel_outcome::rejected
+                   : chance(50) ? channel_outcome::unavailable : channel_outcome::circuit_open;
     auto r = answer(outcome, "REFUSED");
     r.qr_code = "https://qr/" + otn;
-    apply(decide(book, trade_open_answer{otn, r}, now));
+    if (outcome == channel_outcome::ok)
+      trades[otn].opened = true;
+    apply(decide_now(trade_open_answer{otn, r}));
   }
 
   void customer_pays() {
@@ -100,7 +162,7 @@ struct world {
     const auto& t = trades.at(otn);
     channel_event ev;
     ev.order_id = book.order.id;
-    ev.channel = "alipay";
+    ev.channel = t.channel;
     ev.out_trade_no = otn;
     ev.state = static_cast<uint8_t>(trade_state::succeeded);
     ev.amount = t.paid_amount;
@@ -123,8 +185,17 @@ struct world {
     report(ev);
   }
 
+  void close_answered() {
+    if (trades.empty())
+      return;
+    auto i = std::next(trades.begin(), pick(0, static_cast<int64_t>(trades.size()) - 1));
+    if (i->second.paid)
+      return;
+    apply(decide_now(trade_closed{i->first, chance(50)}));
+  }
+
   void report(const channel_event& ev) {
-    apply(decide(book, trade_reported{ev}, now));
+    apply(decide_now(trade_reported{ev}));
     if (ev.amount == book.order.amount)
       reported_paid.insert(ev.out_trade_no);
   }
@@ -135,16 +206,20 @@ struct world {
     auto i = std::next(trades.begin(), pick(0, static_cast<int64_t>(trades.size()) - 1));
     channel_event ev;
     ev.order_id = book.order.id;
-    ev.channel = "alipay";
+    ev.channel = i->second.channel;
     ev.out_trade_no = i->first;
-    ev.state = static_cast<uint8_t>(i->second.paid ? trade_state::succeeded : trade_state::waiting);
+    auto state = i->second.paid ? trade_state::succeeded
+                 : i->second.opened || chance(50) ? trade_state::waiting : trade_state::unknown;
+    ev.state = static_cast<uint8_t>(state);
     ev.amount = i->second.paid_amount;
     ev.channel_trade_no = i->second.trade_no;
     ev.paid_at = now;
+    // Sometimes it is the query an `auto` payment makes before moving on.
+    bool before_switch = chance(50);
     if (i->second.paid)
       report(ev);
     else
-      apply(decide(book, trade_reported{ev}, now));
+      apply(decide_now(trade_reported{ev, before_switch}));
   }
 
   void cancel() { apply(decide(book, cancel_requested{"r"}, now)); }
@@ -195,7 +270,7 @@ struct world {
       case 7: time_passes(); break;
       case 8: merchant_refunds(); break;
       case 9: case 10: channel_answers_refund(); break;
-      case 11: chance(50) ? fulfil() : work(); break;
+      case 11: chance(50) ? fulfil() : chance(50) ? work() : close_answered(); break;
     }
   }
 
@@ -277,7 +352,7 @@ TEST(order_properties, the_books_hold_under_any_interleaving) {
   auto first = env_or("PAYENGINE_PROPERTY_SEED", 1);
   if (std::getenv("PAYENGINE_PROPERTY_SEED"))
     runs = 1;
-  uint64_t decisions = 0, paid = 0, refunded = 0;
+  uint64_t decisions = 0, paid = 0, refunded = 0, switches = 0;
   for (uint64_t seed = first; seed < first + runs; ++seed) {
     world w{seed};
     for (int i = 0; i < 160; ++i) {
@@ -289,15 +364,19 @@ TEST(order_properties, the_books_hold_under_any_interleaving) {
       }
     }
     decisions += w.decisions;
+    switches += w.switches;
     paid += w.book.order.payment.paid_at != 0;
     refunded += w.book.order.status == s::refunded;
   }
   // The runs must reach the interesting states, or they prove little.
   EXPECT_GT(paid, runs / 3);
   EXPECT_GT(refunded, runs / 20);
-  std::printf("order_properties: %llu runs, %llu decisions, %llu paid, %llu refunded\n",
+  EXPECT_GT(switches, runs / 50); // `auto` runs do move between channels
+  std::printf("order_properties: %llu runs, %llu decisions, %llu paid, %llu refunded, "
+              "%llu channel switches\n",
               static_cast<unsigned long long>(runs), static_cast<unsigned long long>(decisions),
-              static_cast<unsigned long long>(paid), static_cast<unsigned long long>(refunded));
+              static_cast<unsigned long long>(paid), static_cast<unsigned long long>(refunded),
+              static_cast<unsigned long long>(switches));
 }
 
 } // namespace
