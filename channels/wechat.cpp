@@ -521,8 +521,10 @@ result<authorization> parse_authorization(std::string_view header) {
       return channel_error{errc::bad_field, "unknown authorization field"};
     if (seen[i])
       return channel_error{errc::bad_field, "repeated authorization field " + std::string(name)};
-    if (value.empty() || value.find('"') != std::string_view::npos)
+    if (value.empty())
       return channel_error{errc::missing_field, std::string(name)};
+    if (value.find('"') != std::string_view::npos)
+      return channel_error{errc::bad_field, "a quote inside " + std::string(name)};
     seen[i] = true;
     slot_of(a, i, timestamp) = std::string(value);
   }
@@ -795,6 +797,13 @@ result<notification> verify_notification(const header_list& headers, std::string
   // Nothing of the body is read before its signature verifies.
   if (auto s = verify_response(headers, body, platform_key, platform_serial, now_s); !s)
     return s.error();
+  return read_notification(body, apiv3_key, expected_mchid);
+}
+
+result<notification> read_notification(std::string_view body, std::string_view apiv3_key,
+                                       std::string_view expected_mchid) {
+  if (body.size() > limits::wechat_notification_bytes_max)
+    return too_large("notification");
   auto e = read_envelope(body);
   if (!e)
     return e.error();

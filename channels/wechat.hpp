@@ -193,6 +193,12 @@ result<notification> verify_notification(const header_list& headers, std::string
                                          std::string_view apiv3_key,
                                          std::string_view expected_mchid, int64_t now_s);
 
+/// verify_notification's reading step, once the signature verified: the
+/// envelope, the decryption and the resource, for `expected_mchid`. Public
+/// so that the fuzzer reaches it (it cannot forge a signature).
+result<notification> read_notification(std::string_view body, std::string_view apiv3_key,
+                                       std::string_view expected_mchid);
+
 /// The simulator's side: the JSON body of a notification for `n` (its trade
 /// or refund encrypted with `apiv3_key` under `nonce`).
 result<std::string> make_notification(const notification& n, std::string_view apiv3_key,

@@ -455,6 +455,9 @@ TEST(channels_wechat, notifications_round_trip) {
   EXPECT_FALSE(n->refund);
   EXPECT_EQ(n->trade->transaction_id, "4200000000202405010000000001");
   EXPECT_EQ(n->trade->payer_total, 8800);
+  // The step behind the signature, as the fuzzer calls it.
+  EXPECT_TRUE(read_notification(*body, apiv3_key, mchid));
+  EXPECT_EQ(read_notification(*body, apiv3_key, "1900000002").error().code, errc::app_id_mismatch);
 
   notification refunded;
   refunded.id = "EV-2";
