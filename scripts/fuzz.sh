@@ -26,18 +26,22 @@ done
 
 install_packages # clang and its libFuzzer runtime on a fresh machine
 FUZZ_BUILD_DIR="${PAYENGINE_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
-TARGETS=(request_body form alipay_notification alipay_response webhook_signature config fulfillment_update)
+TARGETS=(request_body form alipay_notification alipay_response webhook_signature wechat_notification
+         config fulfillment_update)
 # Longest input per target: request bodies and forms up to their limits
 # (64 KiB); a config file is a few KiB.
 declare -A MAX_LEN=([request_body]=65536 [form]=65536 [alipay_notification]=65536
-                    [alipay_response]=65536 [webhook_signature]=65536 [config]=16384
+                    [alipay_response]=65536 [webhook_signature]=65536 [wechat_notification]=65536
+                    [config]=16384
                     [fulfillment_update]=20000)
 
 log "building the fuzz targets (clang, ASan + UBSan + libFuzzer) in $FUZZ_BUILD_DIR"
 export CCACHE_DIR="${CCACHE_DIR:-$LOCAL_DIR/ccache}"
 CC=clang CXX=clang++ cmake -S "$ROOT" -B "$FUZZ_BUILD_DIR" -DPAYENGINE_FUZZ=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$FUZZ_BUILD_DIR" --target fuzz_all -j "${PAYENGINE_JOBS:-2}" >/dev/null
+build_target=fuzz_all
+[ -n "$only" ] && build_target="fuzz_$only" # just that target and what it links
+cmake --build "$FUZZ_BUILD_DIR" --target "$build_target" -j "${PAYENGINE_JOBS:-2}" >/dev/null
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/payengine-fuzz.XXXXXX")"
 artifacts="$FUZZ_BUILD_DIR/fuzz/artifacts"
