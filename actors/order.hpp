@@ -77,6 +77,11 @@ struct order_state {
   bool retry_armed = false;
   uint32_t retry_round = 0;
   bool opening_trade = false;
+  /// The attempt whose open got no answer (its trade may exist at the
+  /// channel): a later "not sent" (breaker open, bucket empty) for it says
+  /// nothing about that first send. 0: none. Memory only: after a restart
+  /// the reconciler queries open attempts anyway.
+  int32_t open_in_doubt = 0;
   uint32_t channel_calls = 0; // gateway requests whose replies are still due
   uint32_t wallet_calls = 0;  // wallet requests whose replies are still due
 };

@@ -81,10 +81,23 @@ void open_trade_at_channel(order_self self, const std::string& otn, const std::s
   st.opening_trade = true;
   open_trade req{o.id, otn, o.amount, o.currency, o.subject, o.expires_at,
                  ch ? ch->notify_url : std::string{}};
-  call_gateway(self, channel, std::move(req), [=](const channel_reply& r) {
-    self->state.opening_trade = false;
+  const auto attempt = o.payment.attempt;
+  call_gateway(self, channel, std::move(req), [=](channel_reply r) {
+    auto& st = self->state;
+    st.opening_trade = false;
     if (r.outcome == channel_outcome::ok)
-      self->state.retry_round = 0;
+      st.retry_round = 0;
+    if (r.outcome == channel_outcome::unavailable)
+      st.open_in_doubt = attempt;
+    else if ((r.outcome == channel_outcome::circuit_open
+              || r.outcome == channel_outcome::rate_limited)
+             && st.open_in_doubt == attempt) {
+      // Not sent this time, but an earlier send of this trade got no
+      // answer: its outcome is still unknown (an `auto` payment queries
+      // before it moves on).
+      r.outcome = channel_outcome::unavailable;
+      r.reason = "in_doubt: " + r.reason;
+    }
     act_into(self, std::nullopt, domain::trade_open_answer{otn, r});
   });
 }
