@@ -154,6 +154,22 @@ struct refund_resource {
 result<refund_resource> read_refund_resource(std::string_view json_text);
 std::string write_refund_resource(const refund_resource& r);
 
+/// The answer to POST /v3/refund/domestic/refunds: the same members, but the
+/// state is "status" (SUCCESS, PROCESSING, CLOSED, ABNORMAL; read into
+/// refund_status) and there is no mchid (read as "").
+result<refund_resource> read_refund_answer(std::string_view json_text);
+std::string write_refund_answer(const refund_resource& r);
+
+/// A refusal's body: {"code": "ORDER_NOT_EXIST", "message": "..."}.
+struct api_error {
+  std::string code;
+  std::string message;
+};
+
+/// Refused: not JSON, or no non-empty "code".
+result<api_error> read_error(std::string_view json_text);
+std::string write_error(const api_error& e);
+
 /// A notification as posted: `{"id", "create_time", "event_type",
 /// "resource_type": "encrypt-resource", "summary", "resource": {"algorithm":
 /// "AEAD_AES_256_GCM", "ciphertext", "associated_data", "original_type",
