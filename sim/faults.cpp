@@ -31,18 +31,28 @@ std::optional<std::string> read_ms(const json& body, const char* name, long min,
 std::optional<std::string> unknown_member(const json& body) {
   static const std::set<std::string> known{"latency_ms",       "error_rate",            "timeout_rate",
                                            "timeout_ms",       "drop_notify_rate",      "duplicate_notify_rate",
-                                           "reorder_notify"};
+                                           "reorder_notify",   "channel"};
   for (const auto& item : body.items()) {
     if (known.count(item.key()) == 0) return "unknown fault " + item.key();
   }
   return std::nullopt;
 }
 
+std::optional<std::string> read_channel(const json& body, std::optional<channel>& out) {
+  if (!body.contains("channel")) return std::nullopt;
+  const auto& value = body.at("channel");
+  out = value.is_string() ? channel_from(value.get<std::string>()) : std::nullopt;
+  if (!out) return std::string("channel must be \"alipay\" or \"wechat\"");
+  return std::nullopt;
+}
+
 }  // namespace
 
-std::variant<faults, std::string> parse_faults(const json& body) {
+std::variant<fault_setting, std::string> parse_faults(const json& body) {
   if (!body.is_object()) return std::string("body must be a JSON object");
   if (auto err = unknown_member(body)) return *err;
+  std::optional<channel> only;
+  if (auto err = read_channel(body, only)) return *err;
   faults f;
   for (auto err : {read_ms(body, "latency_ms", 0, limits::fault_latency_ms_max, f.latency_ms),
                    read_ms(body, "timeout_ms", 1, limits::fault_timeout_ms_max, f.timeout_ms),
@@ -55,7 +65,7 @@ std::variant<faults, std::string> parse_faults(const json& body) {
     if (!body.at("reorder_notify").is_boolean()) return std::string("reorder_notify must be true or false");
     f.reorder_notify = body.at("reorder_notify").get<bool>();
   }
-  return f;
+  return fault_setting{f, only};
 }
 
 json to_json(const faults& f) {
@@ -68,14 +78,27 @@ json to_json(const faults& f) {
           {"reorder_notify", f.reorder_notify}};
 }
 
-faults fault_state::current() const {
+faults fault_state::current(channel c) const {
   std::lock_guard lock(mutex_);
-  return faults_;
+  return faults_[index_of(c)];
 }
 
-void fault_state::set(const faults& f) {
+void fault_state::set(const fault_setting& s) {
   std::lock_guard lock(mutex_);
-  faults_ = f;
+  for (const channel c : all_channels) {
+    if (!s.only || *s.only == c) faults_[index_of(c)] = s.values;
+  }
+}
+
+json fault_state::describe(std::optional<channel> only) const {
+  if (only) {
+    json one = to_json(current(*only));
+    one["channel"] = to_string(*only);
+    return one;
+  }
+  json all = json::object();
+  for (const channel c : all_channels) all[std::string(to_string(c))] = to_json(current(c));
+  return all;
 }
 
 bool fault_state::roll(double rate) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include <httplib.h>
@@ -16,6 +17,8 @@
 #include "sim/config.hpp"
 #include "sim/limits.hpp"
 #include "sim/routes.hpp"
+#include "sim/wechat_gateway.hpp"
+#include "sim/wechat_keys.hpp"
 
 namespace payengine::sim {
 namespace {
@@ -48,7 +51,8 @@ void configure(httplib::Server& server, int& listen_socket) {
   });
 }
 
-int serve(const sim_config& config, const channels::private_key& sim_key, const channels::public_key& app_key) {
+int serve(const sim_config& config, const channels::private_key& sim_key, const channels::public_key& app_key,
+          const std::optional<wechat_keys>& wechat_identity) {
   httplib::Server server;
   int listen_socket = -1;
   configure(server, listen_socket);
@@ -61,13 +65,22 @@ int serve(const sim_config& config, const channels::private_key& sim_key, const 
   fault_state faults;
   trade_book trades(config.public_url.empty() ? address : config.public_url);
   notifier notices(config.time_scale, faults, [&trades](const attempt_report& r) {
-    spdlog::info("notification {} for {}: {}{}", r.notify_id, r.out_trade_no, r.status, r.given_up ? ", gave up" : "");
-    trades.record_attempt(r.out_trade_no, r.notify_id, r.status, r.delivered, r.given_up);
+    spdlog::info("{} notification {} for {}: {}{}", to_string(r.via), r.notify_id, r.out_trade_no, r.status,
+                 r.given_up ? ", gave up" : "");
+    trades.record_attempt(r.via, r.out_trade_no, r.notify_id, r.status, r.delivered, r.given_up);
   });
   gateway alipay_gateway(trades, notices, sim_key, app_key);
+  std::optional<wechat_gateway> wechat;
+  if (wechat_identity) wechat.emplace(trades, notices, *wechat_identity);
   sms_box sms;
   stop_flag stopping;
   services s{trades, notices, alipay_gateway, faults, sms, stopping, sim_key};
+  if (wechat) {
+    s.wechat = &*wechat;
+    s.wechat_identity = &*wechat_identity;
+  } else {
+    spdlog::info("WeChat Pay not configured (PAYSIM_WECHAT_*): its routes answer 500");
+  }
   register_routes(server, s);
 
   // Signals are blocked in every thread; this one alone takes them.
@@ -116,5 +129,10 @@ int main(int argc, char** argv) {
     std::cerr << "paysim: app public key " << config.app_public_key_file << ": " << app_key.error().detail << "\n";
     return 1;
   }
-  return sim::serve(config, *sim_key, *app_key);
+  auto wechat_identity = sim::load_wechat_keys(config.wechat);
+  if (const auto* problem = std::get_if<std::string>(&wechat_identity)) {
+    std::cerr << "paysim: " << *problem << "\n";
+    return 1;
+  }
+  return sim::serve(config, *sim_key, *app_key, std::get<std::optional<sim::wechat_keys>>(wechat_identity));
 }

@@ -1,6 +1,7 @@
 #include "sim/notifier.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include <httplib.h>
@@ -16,8 +17,40 @@ std::string trimmed(const std::string& text) {
   return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
 }
 
-// One POST; true when the receiver acknowledged with `success`.
+bool acknowledged(channel via, const httplib::Response& response) {
+  if (via == channel::wechat) return response.status == 200 || response.status == 204;
+  return response.status == 200 && trimmed(response.body) == "success";
+}
+
+// The wait before the next attempt after `attempts` failed ones, or none
+// when the schedule is exhausted.
+std::optional<std::chrono::seconds> retry_delay(channel via, int attempts) {
+  const auto index = static_cast<std::size_t>(attempts - 1);
+  if (via == channel::wechat) {
+    if (index >= limits::wechat_notify_retry_delays.size()) return std::nullopt;
+    return limits::wechat_notify_retry_delays[index];
+  }
+  if (index >= limits::notify_retry_delays.size()) return std::nullopt;
+  return limits::notify_retry_delays[index];
+}
+
+// The delivery's headers for this POST; false (with `status`) when they
+// cannot be signed.
+bool headers_for(const delivery& d, httplib::Headers& headers, std::string& status) {
+  if (!d.sign_headers) return true;
+  auto signed_headers = d.sign_headers(d.body);
+  if (!signed_headers) {
+    status = "error: cannot sign: " + signed_headers.error().detail;
+    return false;
+  }
+  for (auto& [name, value] : *signed_headers) headers.emplace(name, value);
+  return true;
+}
+
+// One POST; true when the receiver acknowledged it.
 bool post(const delivery& d, std::string& status) {
+  httplib::Headers headers;
+  if (!headers_for(d, headers, status)) return false;
   const auto scheme_end = d.notify_url.find("://");
   const auto path_begin = d.notify_url.find('/', scheme_end == std::string::npos ? 0 : scheme_end + 3);
   const std::string base = d.notify_url.substr(0, path_begin);
@@ -28,15 +61,15 @@ bool post(const delivery& d, std::string& status) {
     client.set_read_timeout(limits::notify_read_timeout);
     client.set_write_timeout(limits::notify_read_timeout);
     client.set_tcp_nodelay(true);
-    const auto response = client.Post(path, d.body, "application/x-www-form-urlencoded; charset=utf-8");
+    const auto response = client.Post(path, headers, d.body, d.content_type);
     if (!response) {
       status = "error: " + httplib::to_string(response.error());
       return false;
     }
-    const bool acknowledged = response->status == 200 && trimmed(response->body) == "success";
-    status = acknowledged ? std::string("success")
-                          : "http " + std::to_string(response->status) + ": " + response->body.substr(0, 64);
-    return acknowledged;
+    const bool done = acknowledged(d.via, *response);
+    status = done ? std::string("success")
+                  : "http " + std::to_string(response->status) + ": " + response->body.substr(0, 64);
+    return done;
   } catch (const std::exception& e) {  // httplib throws on a URL it cannot use
     status = std::string("error: ") + e.what();
     return false;
@@ -88,7 +121,7 @@ std::vector<delivery> notifier::take_due(std::unique_lock<std::mutex>& lock) {
     if (!due_.empty() && due_.begin()->first <= now) {
       std::vector<delivery> batch{std::move(due_.begin()->second)};
       due_.erase(due_.begin());
-      if (!held_ && faults_.current().reorder_notify) {
+      if (!held_ && faults_.current(batch.front().via).reorder_notify) {
         held_ = std::move(batch.front());
         held_until_ = now + limits::reorder_hold_max;
         continue;
@@ -109,7 +142,7 @@ std::vector<delivery> notifier::take_due(std::unique_lock<std::mutex>& lock) {
 }
 
 void notifier::attempt(delivery d) {
-  const faults f = faults_.current();
+  const faults f = faults_.current(d.via);
   ++d.attempts;
   std::string status = "dropped";
   bool delivered = false;
@@ -120,13 +153,14 @@ void notifier::attempt(delivery d) {
       delivered = post(d, second) || delivered;
     }
   }
-  const bool given_up = !delivered && d.attempts > static_cast<int>(limits::notify_retry_delays.size());
-  report_({d.out_trade_no, d.notify_id, status, delivered, given_up});
-  if (!delivered && !given_up) reschedule(std::move(d));
+  const auto next_delay = retry_delay(d.via, d.attempts);
+  const bool given_up = !delivered && !next_delay;
+  report_({d.via, d.out_trade_no, d.notify_id, status, delivered, given_up});
+  if (!delivered && !given_up) reschedule(std::move(d), *next_delay);
 }
 
-void notifier::reschedule(delivery d) {
-  const auto delay = limits::notify_retry_delays[static_cast<std::size_t>(d.attempts - 1)] / time_scale_;
+void notifier::reschedule(delivery d, std::chrono::seconds after) {
+  const auto delay = std::chrono::duration<double>(after) / time_scale_;
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;

@@ -10,24 +10,37 @@
 #include <thread>
 #include <vector>
 
+#include "channels/channel_protocol.hpp"
+#include "channels/result.hpp"
+#include "sim/channel.hpp"
 #include "sim/faults.hpp"
 
-// Delivers signed notifications the way Alipay does: a first attempt at
-// once, then again after 4m, 10m, 10m, 1h, 2h, 6h, 15h (divided by the time
-// scale) until the receiver answers the plain text `success`. A few sender
-// threads sleep on a condition variable until the earliest due attempt; no
-// request handler ever waits for a delivery.
+// Delivers signed notifications the way each channel does: a first attempt
+// at once, then again on the channel's schedule (divided by the time scale)
+// until the receiver acknowledges:
+//   Alipay: after 4m, 10m, 10m, 1h, 2h, 6h, 15h; acknowledged by HTTP 200
+//           with the plain text `success`;
+//   WeChat: after 15s, 15s, 30s, 3m, 10m, 20m, 30m, 30m, 30m, 60m, 3h, 3h,
+//           3h, 6h, 6h; acknowledged by HTTP 200 or 204.
+// A few sender threads sleep on a condition variable until the earliest due
+// attempt; no request handler ever waits for a delivery.
 namespace payengine::sim {
 
 struct delivery {
+  channel via = channel::alipay;
   std::string out_trade_no;
   std::string notify_id;
   std::string notify_url;
-  std::string body;  // signed form body, the same for every attempt
+  std::string body;  // the same for every attempt
+  std::string content_type = "application/x-www-form-urlencoded; charset=utf-8";
+  // Headers signed afresh for each POST (WeChat's signature carries a
+  // timestamp the receiver checks against its clock); empty: none.
+  std::function<channels::result<channels::header_list>(const std::string& body)> sign_headers;
   int attempts = 0;  // made so far
 };
 
 struct attempt_report {
+  channel via = channel::alipay;
   std::string out_trade_no;
   std::string notify_id;
   std::string status;  // "success", "http 500: fail", "dropped", "error: Connection", ...
@@ -54,7 +67,7 @@ class notifier {
   void run();
   std::vector<delivery> take_due(std::unique_lock<std::mutex>& lock);
   void attempt(delivery d);
-  void reschedule(delivery d);
+  void reschedule(delivery d, std::chrono::seconds after);
 
   const double time_scale_;
   fault_state& faults_;

@@ -34,7 +34,7 @@ std::string query_string(const httplib::Request& req) {
 }
 
 void on_gateway(services& s, const httplib::Request& req, httplib::Response& res) {
-  const faults f = s.faults.current();
+  const faults f = s.faults.current(channel::alipay);
   if (f.latency_ms > 0) s.stopping.sleep_for(std::chrono::milliseconds(f.latency_ms));
   if (s.faults.roll(f.error_rate)) {
     if (s.faults.roll(0.5)) return reply_error(res, 500, "injected fault");
@@ -69,23 +69,38 @@ void on_qr_post(services& s, const httplib::Request& req, httplib::Response& res
   if (auto* r = std::get_if<refusal>(&outcome)) return reply_error(res, status_of(*r), r->sub_msg);
   const auto& c = std::get<change>(outcome);
   publish(s.notices, s.sim_key, c.after, c.notice);
+  if (s.wechat_identity != nullptr) publish(s.notices, *s.wechat_identity, c.after, c.wechat_event);
   reply(res, 200, to_json(c.after));
 }
 
 void on_qr_get(services& s, const httplib::Request& req, httplib::Response& res) {
-  auto outcome = s.trades.query("", req.matches[1]);
+  auto outcome = s.trades.scanned(req.matches[1]);
   if (auto* r = std::get_if<refusal>(&outcome)) return reply_error(res, 404, r->sub_msg);
   const auto& t = std::get<trade>(outcome);
   reply(res, 200,
         {{"trade_no", t.trade_no}, {"subject", t.subject}, {"total_amount", t.total_amount},
-         {"status", alipay::to_string(t.status)}});
+         {"channel", to_string(t.via)}, {"status", status_text(t)}});
+}
+
+// ?channel=alipay|wechat: nullopt when absent; false when unknown.
+bool channel_param(const httplib::Request& req, std::optional<channel>& out) {
+  if (!req.has_param("channel")) return true;
+  out = channel_from(req.get_param_value("channel"));
+  return out.has_value();
+}
+
+void on_faults_get(services& s, const httplib::Request& req, httplib::Response& res) {
+  std::optional<channel> only;
+  if (!channel_param(req, only)) return reply_error(res, 400, "channel must be alipay or wechat");
+  reply(res, 200, s.faults.describe(only));
 }
 
 void on_faults_post(services& s, const httplib::Request& req, httplib::Response& res) {
   const auto parsed = parse_faults(parse_body(req));
   if (const auto* message = std::get_if<std::string>(&parsed)) return reply_error(res, 400, *message);
-  s.faults.set(std::get<faults>(parsed));
-  const json current = to_json(s.faults.current());
+  const auto& setting = std::get<fault_setting>(parsed);
+  s.faults.set(setting);
+  const json current = s.faults.describe(setting.only);
   spdlog::info("faults set: {}", current.dump());
   reply(res, 200, current);
 }
@@ -97,9 +112,70 @@ void on_trades(services& s, httplib::Response& res) {
 }
 
 void on_trade(services& s, const httplib::Request& req, httplib::Response& res) {
-  const auto t = s.trades.find(req.matches[1]);
+  std::optional<channel> only;
+  if (!channel_param(req, only)) return reply_error(res, 400, "channel must be alipay or wechat");
+  const auto t = s.trades.find(req.matches[1], only);
   if (!t) return reply_error(res, 404, "no such trade");
   reply(res, 200, to_json(*t));
+}
+
+// --- WeChat Pay v3 ---------------------------------------------------------
+
+// The answer with its platform signature (Wechatpay-Timestamp, -Nonce,
+// -Signature, -Serial), errors and 204 included.
+void reply_signed(const wechat_keys& keys, httplib::Response& res, const wechat_reply& answer) {
+  auto headers = keys.sign(answer.body);
+  if (!headers) {  // only an OpenSSL failure gets here
+    spdlog::error("cannot sign WeChat answer: {}", headers.error().detail);
+    return reply(res, 500, {{"code", wechat_codes::system_error}, {"message", "cannot sign"}});
+  }
+  res.status = answer.status;
+  for (const auto& [name, value] : *headers) res.set_header(name.c_str(), value);
+  if (!answer.body.empty()) res.set_content(answer.body, "application/json; charset=utf-8");
+}
+
+// error_rate: a signed 500 SYSTEM_ERROR or 429 FREQUENCY_LIMITED, half each.
+wechat_reply injected_error(services& s) {
+  if (s.faults.roll(0.5)) return refused({500, wechat_codes::system_error, "系统错误"});
+  return refused({429, wechat_codes::frequency_limited, "频率超限"});
+}
+
+// Faults, then the call, for every WeChat route; without the WeChat
+// settings, an unsigned 500 (there is no key to sign with).
+template <class Call>
+void on_wechat(services& s, const httplib::Request& req, httplib::Response& res, Call call) {
+  if (s.wechat == nullptr) {
+    return reply(res, 500, {{"code", wechat_codes::system_error}, {"message", "wechat not configured"}});
+  }
+  const faults f = s.faults.current(channel::wechat);
+  if (f.latency_ms > 0) s.stopping.sleep_for(std::chrono::milliseconds(f.latency_ms));
+  if (s.faults.roll(f.error_rate)) return reply_signed(*s.wechat_identity, res, injected_error(s));
+  const wechat_call signed_call{req.method, req.target, req.get_header_value("Authorization"), req.body};
+  const wechat_reply answer = call(*s.wechat, signed_call);
+  // The work is done; only the answer is late, as with a real timeout.
+  if (s.faults.roll(f.timeout_rate)) s.stopping.sleep_for(std::chrono::milliseconds(f.timeout_ms));
+  reply_signed(*s.wechat_identity, res, answer);
+}
+
+void register_wechat_routes(httplib::Server& server, services& s) {
+  using req_t = const httplib::Request&;
+  using res_t = httplib::Response&;
+  server.Post("/v3/pay/transactions/native", [&s](req_t req, res_t res) {
+    on_wechat(s, req, res, [](wechat_gateway& g, const wechat_call& c) { return g.prepay(c); });
+  });
+  server.Get(R"(/v3/pay/transactions/out-trade-no/([^/]+))", [&s](req_t req, res_t res) {
+    const std::string out_trade_no = req.matches[1];
+    std::optional<std::string> mchid;
+    if (req.has_param("mchid")) mchid = req.get_param_value("mchid");
+    on_wechat(s, req, res, [&](wechat_gateway& g, const wechat_call& c) { return g.query(c, out_trade_no, mchid); });
+  });
+  server.Post(R"(/v3/pay/transactions/out-trade-no/([^/]+)/close)", [&s](req_t req, res_t res) {
+    const std::string out_trade_no = req.matches[1];
+    on_wechat(s, req, res, [&](wechat_gateway& g, const wechat_call& c) { return g.close(c, out_trade_no); });
+  });
+  server.Post("/v3/refund/domestic/refunds", [&s](req_t req, res_t res) {
+    on_wechat(s, req, res, [](wechat_gateway& g, const wechat_call& c) { return g.refund(c); });
+  });
 }
 
 void on_sms_send(services& s, const httplib::Request& req, httplib::Response& res) {
@@ -152,7 +228,8 @@ void register_routes(httplib::Server& server, services& s) {
   server.Post("/gateway.do", [&s](req_t req, res_t res) { on_gateway(s, req, res); });
   server.Get(R"(/qr/([0-9A-Za-z_-]+))", [&s](req_t req, res_t res) { on_qr_get(s, req, res); });
   server.Post(R"(/qr/([0-9A-Za-z_-]+))", [&s](req_t req, res_t res) { on_qr_post(s, req, res); });
-  server.Get("/sim/faults", [&s](req_t, res_t res) { reply(res, 200, to_json(s.faults.current())); });
+  register_wechat_routes(server, s);
+  server.Get("/sim/faults", [&s](req_t req, res_t res) { on_faults_get(s, req, res); });
   server.Post("/sim/faults", [&s](req_t req, res_t res) { on_faults_post(s, req, res); });
   server.Get("/sim/trades", [&s](req_t, res_t res) { on_trades(s, res); });
   server.Get(R"(/sim/trades/(.+))", [&s](req_t req, res_t res) { on_trade(s, req, res); });

@@ -9,9 +9,11 @@
 #include "sim/sms_box.hpp"
 #include "sim/stop_flag.hpp"
 #include "sim/trade_book.hpp"
+#include "sim/wechat_gateway.hpp"
+#include "sim/wechat_keys.hpp"
 
 // The simulator's HTTP surface: JSON in and out, except the Alipay gateway
-// (form in, signed JSON out).
+// (form in, signed JSON out); WeChat Pay's answers carry its signed headers.
 namespace payengine::sim {
 
 struct services {
@@ -22,6 +24,9 @@ struct services {
   sms_box& sms;
   stop_flag& stopping;
   const channels::private_key& sim_key;
+  // Both null when WeChat Pay is not configured.
+  wechat_gateway* wechat = nullptr;
+  const wechat_keys* wechat_identity = nullptr;
 };
 
 // Handlers keep references into `s`: it must outlive the server's run.

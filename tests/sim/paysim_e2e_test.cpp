@@ -13,6 +13,7 @@
 #include "tests/channels/test_keys.hpp"
 #include "tests/sim/notify_receiver.hpp"
 #include "tests/sim/paysim_process.hpp"
+#include "tests/sim/sim_test_support.hpp"
 #include "tests/support/child_process.hpp"
 
 namespace payengine {
@@ -24,12 +25,8 @@ using namespace std::chrono_literals;
 
 constexpr const char* app_id = "2021000000000001";
 
-// Per process: ctest may run tests in parallel, each with its own keys.
-std::string write_temp(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + "paysim_e2e_" + std::to_string(getpid()) + "_" + name;
-  std::ofstream(path) << text;
-  return path;
-}
+using test::eventually;
+using test::write_temp;
 
 // Keys written once per binary: the app's pair and the simulator's pair.
 struct key_files {
@@ -44,18 +41,6 @@ struct key_files {
 const key_files& files() {
   static const key_files f;
   return f;
-}
-
-// Polls `check` until it holds or `deadline` passes; for state the
-// simulator records just after the HTTP exchange a test waits on.
-template <class Check>
-bool eventually(Check check, std::chrono::milliseconds deadline = 10s) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (!check()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
 }
 
 class paysim_e2e : public ::testing::Test {
@@ -316,12 +301,23 @@ TEST_F(paysim_e2e, fault_settings_are_validated) {
     EXPECT_EQ(res->status, 400) << bad;
     EXPECT_TRUE(json::parse(res->body).contains("error")) << bad;
   }
+  for (const char* bad : {R"({"channel": "paypal"})", R"({"channel": 1})"}) {
+    EXPECT_EQ(client_.Post("/sim/faults", bad, "application/json")->status, 400) << bad;
+  }
+  EXPECT_EQ(client_.Get("/sim/faults?channel=paypal")->status, 400);
   const auto set = client_.Post("/sim/faults", R"({"latency_ms": 1, "reorder_notify": true})", "application/json");
   ASSERT_EQ(set->status, 200);
-  const auto current = sim_get("/sim/faults");
-  EXPECT_EQ(current["latency_ms"], 1);
-  EXPECT_EQ(current["reorder_notify"], true);
-  EXPECT_EQ(current["error_rate"], 0.0);
+  const auto current = sim_get("/sim/faults");  // without "channel": both
+  for (const char* channel : {"alipay", "wechat"}) {
+    EXPECT_EQ(current[channel]["latency_ms"], 1) << current.dump();
+    EXPECT_EQ(current[channel]["reorder_notify"], true);
+    EXPECT_EQ(current[channel]["error_rate"], 0.0);
+  }
+  ASSERT_EQ(client_.Post("/sim/faults", R"({"error_rate": 0.5, "channel": "wechat"})", "application/json")->status,
+            200);
+  EXPECT_EQ(sim_get("/sim/faults?channel=wechat")["error_rate"], 0.5);
+  EXPECT_EQ(sim_get("/sim/faults?channel=wechat")["latency_ms"], 0);  // a setting replaces the channel's faults
+  EXPECT_EQ(sim_get("/sim/faults?channel=alipay")["latency_ms"], 1);  // the other channel keeps its own
 }
 
 TEST_F(paysim_e2e, error_faults_answer_500_or_signed_unavailable) {
@@ -362,11 +358,26 @@ TEST_F(paysim_e2e, trades_are_listed) {
   precreate("ord_list_2", 200);
   const auto trades = sim_get("/sim/trades")["data"];
   ASSERT_EQ(trades.size(), 2u);
+  EXPECT_EQ(trades[0]["channel"], "alipay");
   EXPECT_EQ(trades[0]["out_trade_no"], "ord_list_1");
   EXPECT_EQ(trades[1]["total_amount"], 200);
   EXPECT_EQ(trades[1]["status"], "WAIT_BUYER_PAY");
   EXPECT_EQ(client_.Get("/sim/trades/nope")->status, 404);
   EXPECT_EQ(client_.Get("/healthz")->status, 200);
+}
+
+// Alipay-only use: without the PAYSIM_WECHAT_* settings paysim still starts,
+// and the WeChat routes say so.
+TEST_F(paysim_e2e, wechat_routes_answer_500_when_not_configured) {
+  for (const auto& res : {client_.Post("/v3/pay/transactions/native", "{}", "application/json"),
+                          client_.Get("/v3/pay/transactions/out-trade-no/ord_x_1?mchid=1"),
+                          client_.Post("/v3/pay/transactions/out-trade-no/ord_x_1/close", "{}", "application/json"),
+                          client_.Post("/v3/refund/domestic/refunds", "{}", "application/json")}) {
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 500);
+    EXPECT_EQ(json::parse(res->body), (json{{"code", "SYSTEM_ERROR"}, {"message", "wechat not configured"}}));
+  }
+  EXPECT_TRUE(precreate("ord_alipay_only", 100).head.ok());
 }
 
 // Configuration through the environment, and its refusals.

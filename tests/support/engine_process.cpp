@@ -56,7 +56,8 @@ const channel_keys& test_channel_keys() {
     return channel_keys{write_temp(dir, "app_private.pem", app.private_pem),
                         write_temp(dir, "app_public.pem", app.public_pem),
                         write_temp(dir, "channel_private.pem", channel.private_pem),
-                        write_temp(dir, "channel_public.pem", channel.public_pem)};
+                        write_temp(dir, "channel_public.pem", channel.public_pem),
+                        write_temp(dir, "wechat_apiv3.key", test_apiv3_key)};
   }();
   return keys;
 }

@@ -19,15 +19,28 @@ int free_port();
 
 /// RSA key files made once per test binary: the merchant app's pair (the
 /// engine signs with it) and the channel's pair (paysim signs with it).
+/// WeChat Pay reuses them: the app pair is the merchant's key, the channel
+/// pair the platform's; `apiv3_key` is a file of 32 bytes (test_apiv3_key).
 struct channel_keys {
   std::string app_private;
   std::string app_public;
   std::string channel_private;
   std::string channel_public;
+  std::string apiv3_key;
 };
 const channel_keys& test_channel_keys();
 
 constexpr const char* test_app_id = "2021000000000001";
+
+/// WeChat Pay as start_paysim configures it (tests/support/paysim_for_tests.hpp);
+/// the engine's matching settings are PAYENGINE_WECHAT_MCH_ID, _APP_ID,
+/// _SERIAL (the merchant serial), _PLATFORM_SERIAL, _PRIVATE_KEY_FILE
+/// (app_private), _PLATFORM_PUBLIC_KEY_FILE (channel_public), _APIV3_KEY_FILE.
+constexpr const char* test_wechat_mch_id = "1900000001";
+constexpr const char* test_wechat_app_id = "wx0000000000000001";
+constexpr const char* test_wechat_merchant_serial = "MERCHANT_SERIAL_TEST";
+constexpr const char* test_wechat_platform_serial = "PLATFORM_SERIAL_TEST";
+constexpr const char* test_apiv3_key = "payengine-test-apiv3-key-32bytes";
 
 struct http_result {
   int status = 0;

@@ -1,6 +1,8 @@
 #pragma once
 // paysim as the engine's tests start it: the test key pairs, a free port,
-// a time scale that turns Alipay's minutes into milliseconds.
+// a time scale that turns Alipay's minutes into milliseconds, and WeChat Pay
+// configured beside Alipay (the app pair as the merchant's key, the channel
+// pair as the platform's; ids and serials in engine_process.hpp).
 
 #include "tests/sim/paysim_process.hpp"
 #include "tests/support/engine_process.hpp"
@@ -17,7 +19,14 @@ inline std::unique_ptr<test::paysim_process> start_paysim(const std::string& lis
     std::vector<std::string>{},
     std::vector<std::string>{"PAYSIM_LISTEN=" + listen, "PAYSIM_PRIVATE_KEY_FILE=" + k.channel_private,
                              "PAYSIM_APP_PUBLIC_KEY_FILE=" + k.app_public,
-                             "PAYSIM_TIME_SCALE=" + time_scale});
+                             "PAYSIM_TIME_SCALE=" + time_scale,
+                             "PAYSIM_WECHAT_PRIVATE_KEY_FILE=" + k.channel_private,
+                             std::string("PAYSIM_WECHAT_SERIAL=") + test_wechat_platform_serial,
+                             "PAYSIM_WECHAT_MERCHANT_PUBLIC_KEY_FILE=" + k.app_public,
+                             std::string("PAYSIM_WECHAT_MERCHANT_SERIAL=") + test_wechat_merchant_serial,
+                             "PAYSIM_WECHAT_APIV3_KEY_FILE=" + k.apiv3_key,
+                             std::string("PAYSIM_WECHAT_MCH_ID=") + test_wechat_mch_id,
+                             std::string("PAYSIM_WECHAT_APP_ID=") + test_wechat_app_id});
 }
 
 } // namespace payengine::testing
