@@ -173,16 +173,33 @@ pg_create_db() {
 # Both read the key pairs of scripts/keys.sh from $KEYS. Extra PAYENGINE_*
 # settings go in front of the call: `PAYENGINE_LOG_LEVEL=warn start_engine ...`.
 
-# start_paysim PORT LOG: paysim at real time on 127.0.0.1:PORT; sets PAYSIM_PID.
+# WeChat Pay as paysim plays it and payengine calls it: the merchant and the
+# platform reuse the app and channel pairs; ids and serials are fixed.
+WECHAT_MCH_ID=1900000001
+WECHAT_APP_ID=wx0000000000000001
+WECHAT_MERCHANT_SERIAL=MERCHANT_SERIAL_DEMO
+WECHAT_PLATFORM_SERIAL=PLATFORM_SERIAL_DEMO
+
+# start_paysim PORT LOG: paysim at real time on 127.0.0.1:PORT, as Alipay
+# and WeChat Pay; sets PAYSIM_PID.
 start_paysim() {
-  PAYSIM_TIME_SCALE=1 "$BUILD_DIR/sim/paysim" --listen "127.0.0.1:$1" \
+  PAYSIM_TIME_SCALE=1 \
+  PAYSIM_WECHAT_PRIVATE_KEY_FILE="$KEYS/channel_private.pem" \
+  PAYSIM_WECHAT_SERIAL="$WECHAT_PLATFORM_SERIAL" \
+  PAYSIM_WECHAT_MERCHANT_PUBLIC_KEY_FILE="$KEYS/app_public.pem" \
+  PAYSIM_WECHAT_MERCHANT_SERIAL="$WECHAT_MERCHANT_SERIAL" \
+  PAYSIM_WECHAT_APIV3_KEY_FILE="$KEYS/wechat_apiv3.key" \
+  PAYSIM_WECHAT_MCH_ID="$WECHAT_MCH_ID" \
+  PAYSIM_WECHAT_APP_ID="$WECHAT_APP_ID" \
+    "$BUILD_DIR/sim/paysim" --listen "127.0.0.1:$1" \
     --private-key-file "$KEYS/channel_private.pem" --app-public-key-file "$KEYS/app_public.pem" \
     >"$2" 2>&1 &
   PAYSIM_PID=$!
 }
 
 # start_engine PORT SIM_PORT DATABASE_URL ADMIN_TOKEN LOG [flags...]: payengine
-# with paysim as its Alipay channel; waits until ready; sets ENGINE_PID.
+# with paysim as its Alipay and WeChat Pay channels; waits until ready; sets
+# ENGINE_PID.
 # Everything runs on loopback, which outbound calls may reach only when
 # allowed: PAYENGINE_OUTBOUND_ALLOW defaults to 127.0.0.0/8 here.
 start_engine() {
@@ -193,6 +210,14 @@ start_engine() {
   PAYENGINE_ALIPAY_APP_ID=2021000000000000 \
   PAYENGINE_ALIPAY_PRIVATE_KEY_FILE="$KEYS/app_private.pem" \
   PAYENGINE_ALIPAY_PUBLIC_KEY_FILE="$KEYS/channel_public.pem" \
+  PAYENGINE_WECHAT_GATEWAY_URL="http://127.0.0.1:$sim_port" \
+  PAYENGINE_WECHAT_MCH_ID="$WECHAT_MCH_ID" \
+  PAYENGINE_WECHAT_APP_ID="$WECHAT_APP_ID" \
+  PAYENGINE_WECHAT_PRIVATE_KEY_FILE="$KEYS/app_private.pem" \
+  PAYENGINE_WECHAT_SERIAL="$WECHAT_MERCHANT_SERIAL" \
+  PAYENGINE_WECHAT_PLATFORM_PUBLIC_KEY_FILE="$KEYS/channel_public.pem" \
+  PAYENGINE_WECHAT_PLATFORM_SERIAL="$WECHAT_PLATFORM_SERIAL" \
+  PAYENGINE_WECHAT_APIV3_KEY_FILE="$KEYS/wechat_apiv3.key" \
   PAYENGINE_OUTBOUND_ALLOW="${PAYENGINE_OUTBOUND_ALLOW-127.0.0.0/8}" \
     "$BUILD_DIR/payengine" "$@" >"$log_file" 2>&1 &
   ENGINE_PID=$!

@@ -1,5 +1,6 @@
 #include "sim/wechat_requests.hpp"
 
+#include <initializer_list>
 #include <optional>
 
 #include <nlohmann/json.hpp>
