@@ -616,14 +616,19 @@ decision on_work_due(const order_book& b, const work_due& in, timestamp_us now) 
   }
   const auto channel = attempt_channel(o);
   if (!in.reconcile) {
-    if (o.status == s::paying && now < o.expires_at)
+    // An `auto` payment that may move on asks what became of its trade
+    // (and moves once it knows) rather than pressing the same channel.
+    if (o.status == s::paying && now < o.expires_at && !switch_target(b).empty())
+      d.effects.push_back(trade_effect(effect_kind::query_trade, otn, channel, true));
+    else if (o.status == s::paying && now < o.expires_at)
       d.effects.push_back(trade_effect(effect_kind::open_trade, otn, channel));
     return d;
   }
-  if (o.status == s::paying && o.payment.qr_code.empty())
+  const bool may_move = o.status == s::paying && !switch_target(b).empty();
+  if (o.status == s::paying && o.payment.qr_code.empty() && !may_move)
     d.effects.push_back(trade_effect(effect_kind::open_trade, otn, channel)); // opens it, or finds it open
   if (one_of(o.status, {s::paying, s::awaiting_payment}))
-    d.effects.push_back(trade_effect(effect_kind::query_trade, otn, channel));
+    d.effects.push_back(trade_effect(effect_kind::query_trade, otn, channel, may_move));
   // Cancelled or expired with a trade that may still be open: close it (a
   // refused close turns into a query, and a payment there into a refund).
   if (one_of(o.status, {s::cancelled, s::expired}) && o.payment.attempt > 0)

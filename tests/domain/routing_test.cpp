@@ -208,6 +208,20 @@ TEST(auto_routing, the_query_decides_what_happens_to_the_first_trade) {
   EXPECT_TRUE(plain_close.write->record_only);
 }
 
+TEST(auto_routing, a_retry_asks_before_pressing_the_same_channel_again) {
+  auto b = auto_book(s::paying, 1, "alipay", {"alipay", "wechat"});
+  auto d = decide(b, work_due{false}, t0);
+  const auto* q = find_effect(d, effect_kind::query_trade);
+  ASSERT_NE(q, nullptr);
+  EXPECT_TRUE(q->before_switch);
+  EXPECT_FALSE(has_effect(d, effect_kind::open_trade));
+  // Nowhere else to go: the same trade is opened again (idempotent).
+  b.routes = {"alipay"};
+  auto same = decide(b, work_due{false}, t0);
+  EXPECT_TRUE(has_effect(same, effect_kind::open_trade));
+  EXPECT_FALSE(has_effect(same, effect_kind::query_trade));
+}
+
 TEST(auto_routing, once_a_qr_code_was_shown_the_next_attempt_stays_on_its_channel) {
   // awaiting_payment on wechat, QR code expired: a new attempt closes the
   // old trade and opens the next on the same channel, whatever ranks first.

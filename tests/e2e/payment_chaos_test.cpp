@@ -25,8 +25,9 @@ using testing::start_paysim;
 /// wait for the QR code, and the customer's scan-and-pay at the channel.
 class shopper {
 public:
-  shopper(const engine_process& engine, std::string key, int sim_port)
-    : engine_(engine), key_(std::move(key)), sim_port_(sim_port) {}
+  shopper(const engine_process& engine, std::string key, int sim_port,
+          std::string channel = "alipay")
+    : engine_(engine), key_(std::move(key)), sim_port_(sim_port), channel_(std::move(channel)) {}
 
   testing::http_result call(const std::string& method, const std::string& path) {
     return engine_.request(method, path, key_, method == "GET" ? "" : "{}");
@@ -48,6 +49,7 @@ public:
   std::string create(const std::string& no, int expires_in) {
     auto body = order_body(no);
     body["expires_in"] = expires_in;
+    body["channel"] = channel_;
     auto r = engine_.request("POST", "/v1/orders", key_, body.dump());
     return r.status == 201 ? r.body["id"].get<std::string>() : "";
   }
@@ -81,6 +83,7 @@ private:
   const engine_process& engine_;
   std::string key_;
   int sim_port_;
+  std::string channel_;
   std::map<std::string, std::string> qr_;
 };
 
@@ -91,16 +94,19 @@ int count_events(const json& events, const std::string& type) {
   return n;
 }
 
-TEST(payment_chaos, lost_duplicated_reordered_notifications_and_failing_calls) {
-  PE_REQUIRE_DATABASE();
+/// The channel's notifications are lost, duplicated and reordered, and a
+/// fifth of its API calls fail: every paid order is paid once, every unpaid
+/// one expires.
+void chaos_on(const std::string& channel) {
   auto sim = start_paysim();
   httplib::Client sim_admin{"127.0.0.1", sim->port()};
-  ASSERT_EQ(sim_admin.Post("/sim/faults",
-                           R"({"drop_notify_rate":0.3,"duplicate_notify_rate":0.3,"reorder_notify":true,"error_rate":0.2})",
-                           "application/json")->status, 200);
-  test_database db{"chaos"};
-  engine_process engine{db.url(), {{"PAYENGINE_ALIPAY_GATEWAY_URL", sim->url() + "/gateway.do"},
-                                   {"PAYENGINE_TIME_SCALE", "100"}}};
+  auto faults = json{{"drop_notify_rate", 0.3}, {"duplicate_notify_rate", 0.3},
+                     {"reorder_notify", true}, {"error_rate", 0.2}, {"channel", channel}};
+  ASSERT_EQ(sim_admin.Post("/sim/faults", faults.dump(), "application/json")->status, 200);
+  test_database db{"chaos_" + channel};
+  auto env = testing::both_channels(*sim);
+  env["PAYENGINE_TIME_SCALE"] = "100";
+  engine_process engine{db.url(), env};
   engine.start();
   auto key = engine.create_merchant()["api_key"].get<std::string>();
   constexpr int threads = 8, paid_per_thread = 25, unpaid_per_thread = 4;
@@ -110,7 +116,7 @@ TEST(payment_chaos, lost_duplicated_reordered_notifications_and_failing_calls) {
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t)
     workers.emplace_back([&, t] {
-      shopper s{engine, key, sim->port()};
+      shopper s{engine, key, sim->port(), channel};
       for (int i = 0; i < paid_per_thread + unpaid_per_thread; ++i) {
         auto id = s.create("C-" + std::to_string(t) + "-" + std::to_string(i), 900); // 9 s at scale 100
         if (id.empty() || !s.open_trade(id)) {
@@ -130,7 +136,7 @@ TEST(payment_chaos, lost_duplicated_reordered_notifications_and_failing_calls) {
     w.join();
   ASSERT_EQ(failures.load(), 0);
   ASSERT_EQ(paid_ids.size(), size_t{threads * paid_per_thread});
-  shopper s{engine, key, sim->port()};
+  shopper s{engine, key, sim->port(), channel};
   for (auto& id : paid_ids) {
     auto o = s.wait_until(id, [](const json& o) { return o["status"] == "paid"; });
     ASSERT_EQ(o["status"], "paid") << id << " " << o.dump();
@@ -144,21 +150,33 @@ TEST(payment_chaos, lost_duplicated_reordered_notifications_and_failing_calls) {
   EXPECT_EQ(db.scalar("SELECT count(*) FROM orders WHERE status = 4"), std::to_string(paid_ids.size()));
   EXPECT_EQ(db.scalar("SELECT count(*) FROM order_events WHERE type = 'order.paid'"),
             std::to_string(paid_ids.size()));
-  RecordProperty("duplicate_callbacks", db.scalar("SELECT count(*) FROM callbacks WHERE outcome = 'duplicate'"));
+  ::testing::Test::RecordProperty("duplicate_callbacks", db.scalar("SELECT count(*) FROM callbacks WHERE outcome = 'duplicate'"));
   // Nothing above may have crashed an order actor.
   EXPECT_TRUE(testing::no_order_actor_restarts(engine));
 }
 
-TEST(payment_chaos, kill_9_while_customers_pay_then_every_paid_trade_is_reflected) {
+TEST(payment_chaos, lost_duplicated_reordered_notifications_and_failing_calls) {
   PE_REQUIRE_DATABASE();
+  chaos_on("alipay");
+}
+
+TEST(payment_chaos, the_same_chaos_on_wechat_pay) {
+  PE_REQUIRE_DATABASE();
+  chaos_on("wechat");
+}
+
+/// Customers pay while the engine is killed: after the restart every trade
+/// the channel took is reflected, once.
+void kill_9_on(const std::string& channel) {
   auto sim = start_paysim();
-  test_database db{"chaoskill"};
-  engine_process engine{db.url(), {{"PAYENGINE_ALIPAY_GATEWAY_URL", sim->url() + "/gateway.do"},
-                                   {"PAYENGINE_TIME_SCALE", "100"}}};
+  test_database db{"chaoskill_" + channel};
+  auto env = testing::both_channels(*sim);
+  env["PAYENGINE_TIME_SCALE"] = "100";
+  engine_process engine{db.url(), env};
   engine.start();
   auto key = engine.create_merchant()["api_key"].get<std::string>();
   std::vector<std::string> ids;
-  shopper s{engine, key, sim->port()};
+  shopper s{engine, key, sim->port(), channel};
   for (int i = 0; i < 60; ++i) {
     auto id = s.create("K-" + std::to_string(i), 3600);
     ASSERT_TRUE(!id.empty() && s.open_trade(id));
@@ -181,6 +199,18 @@ TEST(payment_chaos, kill_9_while_customers_pay_then_every_paid_trade_is_reflecte
     EXPECT_EQ(o["status"], "paid") << id << " " << o.dump();
   }
   EXPECT_EQ(db.scalar("SELECT count(*) FROM order_events WHERE type = 'order.paid'"), "60");
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM channel_trades WHERE channel = '" + channel
+                      + "' AND state = 2"), "60");
+}
+
+TEST(payment_chaos, kill_9_while_customers_pay_then_every_paid_trade_is_reflected) {
+  PE_REQUIRE_DATABASE();
+  kill_9_on("alipay");
+}
+
+TEST(payment_chaos, kill_9_while_customers_pay_on_wechat_pay) {
+  PE_REQUIRE_DATABASE();
+  kill_9_on("wechat");
 }
 
 TEST(payment_chaos, a_dead_channel_opens_the_breaker_and_pay_fails_fast) {

@@ -7,6 +7,7 @@
 #include "tests/sim/paysim_process.hpp"
 #include "tests/support/engine_process.hpp"
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,21 @@ inline std::unique_ptr<test::paysim_process> start_paysim(const std::string& lis
                              "PAYSIM_WECHAT_APIV3_KEY_FILE=" + k.apiv3_key,
                              std::string("PAYSIM_WECHAT_MCH_ID=") + test_wechat_mch_id,
                              std::string("PAYSIM_WECHAT_APP_ID=") + test_wechat_app_id});
+}
+
+/// The engine's settings for both channels of `sim` (API.md v1.1): Alipay
+/// and WeChat Pay v3 with the test keys start_paysim gives paysim.
+inline std::map<std::string, std::string> both_channels(const test::paysim_process& sim) {
+  const auto& k = test_channel_keys();
+  return {{"PAYENGINE_ALIPAY_GATEWAY_URL", sim.url() + "/gateway.do"},
+          {"PAYENGINE_WECHAT_GATEWAY_URL", sim.url()},
+          {"PAYENGINE_WECHAT_MCH_ID", test_wechat_mch_id},
+          {"PAYENGINE_WECHAT_APP_ID", test_wechat_app_id},
+          {"PAYENGINE_WECHAT_PRIVATE_KEY_FILE", k.app_private},
+          {"PAYENGINE_WECHAT_SERIAL", test_wechat_merchant_serial},
+          {"PAYENGINE_WECHAT_PLATFORM_PUBLIC_KEY_FILE", k.channel_public},
+          {"PAYENGINE_WECHAT_PLATFORM_SERIAL", test_wechat_platform_serial},
+          {"PAYENGINE_WECHAT_APIV3_KEY_FILE", k.apiv3_key}};
 }
 
 } // namespace payengine::testing
