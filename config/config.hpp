@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 
 namespace payengine {
@@ -192,6 +193,16 @@ struct config_error {
 };
 
 std::variant<engine_config, config_error> load_config(int argc, char** argv);
+
+/// The configuration a file's text alone gives (no flags, no environment):
+/// load_config's reading of the --config file (CLI11's TOML reader, then
+/// each key into its field), then the same validation and derived values,
+/// without building the command line. The fuzz target's entry.
+std::variant<engine_config, config_error> config_from_file_text(std::string_view text);
+
+/// Every setting as `key = value`, one a line, in the order of --help:
+/// two configurations are the same when their descriptions are.
+std::string describe(const engine_config& cfg);
 
 /// The node id used when none is set: the host name and the listen port.
 std::string default_node_id(const engine_config& cfg);
