@@ -25,10 +25,12 @@ json refund_json(const refund_row& r) {
 }
 
 std::optional<api_error> unknown_params(const json& body, std::initializer_list<const char*> known) {
-  for (auto& [k, v] : body.items())
+  for (const auto& item : body.items()) {
+    const std::string& k = item.key();
     if (std::none_of(known.begin(), known.end(), [&](const char* n) { return k == n; }))
       return invalid_request("parameter_unknown", "Received unknown parameter: " + k.substr(0, 64) + ".",
                              k.substr(0, 64));
+  }
   return std::nullopt;
 }
 

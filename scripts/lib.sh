@@ -50,12 +50,12 @@ install_packages() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-build() { # [type] [extra CXX flags]
-  local type="${1:-Release}" flags="${2:-}"
-  log "building ($type${flags:+, $flags}) in $BUILD_DIR"
+build() { # [type] [extra CXX flags] [target]
+  local type="${1:-Release}" flags="${2:-}" target="${3:-all}"
+  log "building $target ($type${flags:+, $flags}) in $BUILD_DIR"
   export CCACHE_DIR="${CCACHE_DIR:-$LOCAL_DIR/ccache}"
   cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$type" -DCMAKE_CXX_FLAGS="$flags" >/dev/null
-  cmake --build "$BUILD_DIR" -j "$(nproc)"
+  cmake --build "$BUILD_DIR" --target "$target" -j "$(nproc)"
 }
 
 # --- the throwaway PostgreSQL (runs as the postgres user) -----------------

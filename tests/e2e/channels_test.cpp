@@ -243,7 +243,10 @@ TEST_F(channels_test, forged_stale_tampered_and_probe_notifications_change_nothi
   }
   auto stale = post_notification(otn, 8888, "stale", now_s() - 301);
   EXPECT_EQ(stale.status, 400) << stale.raw;
-  auto future = post_notification(otn, 8888, "future", now_s() + 301);
+  // Whole seconds, and the engine reads its clock later than this test:
+  // ahead by a clear margin, so that the time the request takes never
+  // brings it back inside the window.
+  auto future = post_notification(otn, 8888, "future", now_s() + 330);
   EXPECT_EQ(future.status, 400) << future.raw;
   EXPECT_EQ(order(id)["version"], version);
   EXPECT_EQ(order(id)["status"], "awaiting_payment");

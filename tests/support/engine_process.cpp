@@ -39,6 +39,38 @@ int free_port() {
 
 namespace {
 
+/// What a sanitizer reported in the engine's output (scripts/test.sh
+/// --sanitize), from its first line on (at most 80 lines); empty if nothing.
+std::string sanitizer_report(const std::string& log_path) {
+  std::ifstream in{log_path};
+  std::string line, report;
+  int lines = 0;
+  while (std::getline(in, line) && lines < 80) {
+    if (lines == 0 && line.find("ERROR: AddressSanitizer") == std::string::npos
+        && line.find("ERROR: LeakSanitizer") == std::string::npos
+        && line.find(": runtime error: ") == std::string::npos)
+      continue;
+    report += line + "\n";
+    ++lines;
+  }
+  return report;
+}
+
+/// The last `n` lines of the engine's output.
+std::string log_tail(const std::string& log_path, size_t n) {
+  std::ifstream in{log_path};
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(std::move(line));
+    if (lines.size() > n)
+      lines.erase(lines.begin());
+  }
+  std::string tail;
+  for (auto& l : lines)
+    tail += l + "\n";
+  return tail;
+}
+
 std::string write_temp(const std::string& dir, const std::string& name, const std::string& text) {
   auto path = dir + "/" + name;
   std::ofstream{path} << text;
@@ -75,6 +107,13 @@ engine_process::engine_process(std::string database_url,
 engine_process::~engine_process() {
   if (pid_ > 0)
     kill_hard();
+  // A memory error or undefined behaviour in the engine fails the test that
+  // met it, even if every answer it checked was right.
+  if (auto report = sanitizer_report(log_path_); !report.empty())
+    ADD_FAILURE() << "the engine's sanitizer report (" << log_path_ << "):\n" << report;
+  else if (::testing::Test::HasFailure())
+    std::fprintf(stderr, "the engine's last lines (%s):\n%s", log_path_.c_str(),
+                 log_tail(log_path_, 30).c_str());
   if (std::getenv("PAYENGINE_TEST_KEEP_LOGS"))
     std::fprintf(stderr, "engine log kept: %s\n", log_path_.c_str());
   else

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Resident memory per live order actor: creates orders over HTTP (wrk,
+# POST /v1/orders) into an engine whose order actors never passivate (a
+# long order_idle_ms), and divides the growth of the process's RSS by the
+# growth of its live order actors (GET /admin/actors, registry shards).
+#   scripts/bench_memory.sh [orders=100000] [connections=32]
+# The baseline is read after a warm-up of 2,000 orders, so that threads,
+# pools and caches that exist once are not charged to the orders.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+ORDERS="${1:-100000}"
+CONNECTIONS="${2:-32}"
+PORT=18185
+ADMIN_TOKEN="bench-admin-token-0123456789"
+WARMUP=2000
+
+install_packages
+build Release
+pg_start
+pg_create_db pe_bench_memory
+URL="$(pg_url pe_bench_memory)"
+KEYS="$("$ROOT/scripts/keys.sh")"
+
+log "starting payengine on 127.0.0.1:$PORT (order actors idle for an hour before passivating)"
+PAYENGINE_DATABASE_URL="$URL" PAYENGINE_LISTEN="127.0.0.1:$PORT" \
+PAYENGINE_ADMIN_TOKEN="$ADMIN_TOKEN" PAYENGINE_LOG_LEVEL=warn \
+PAYENGINE_MERCHANT_RATE_PER_S=0 \
+PAYENGINE_ALIPAY_GATEWAY_URL="http://127.0.0.1:9/gateway.do" PAYENGINE_ALIPAY_APP_ID=2021000000000000 \
+PAYENGINE_ALIPAY_PRIVATE_KEY_FILE="$KEYS/app_private.pem" PAYENGINE_ALIPAY_PUBLIC_KEY_FILE="$KEYS/channel_public.pem" \
+  "$BUILD_DIR/payengine" --order-idle-ms 3600000 --live-orders-max $((ORDERS * 2 + WARMUP)) \
+  ${PAYENGINE_BENCH_FLAGS:-} >"$LOCAL_DIR/bench-memory-engine.log" 2>&1 &
+ENGINE_PID=$!
+trap 'kill $ENGINE_PID 2>/dev/null || true; wait $ENGINE_PID 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || { tail -3 "$LOCAL_DIR/bench-memory-engine.log"; exit 1; }
+
+KEY=$(curl -sf -X POST "http://127.0.0.1:$PORT/admin/merchants" \
+  -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+  -d '{"name":"bench-memory"}' | sed -E 's/.*"api_key":"([^"]+)".*/\1/')
+export PAYENGINE_BENCH_KEY="$KEY"
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$ENGINE_PID/status"; }
+live_orders() {
+  curl -sf "http://127.0.0.1:$PORT/admin/actors" -H "Authorization: Bearer $ADMIN_TOKEN" |
+    python3 -c 'import json,sys; print(sum(s["live"] for s in json.load(sys.stdin)["registry_shards"]))'
+}
+create() { # count: wrk's two threads stop after count/2 answers each
+  PAYENGINE_BENCH_ORDERS_PER_THREAD=$(( $1 / 2 )) \
+    wrk -t2 -c"$CONNECTIONS" -d600s -s "$ROOT/scripts/bench/create_order.lua" \
+    "http://127.0.0.1:$PORT" | grep -E 'requests in|non_201'
+}
+settled() { # waits until the live count stops moving (the last creates commit)
+  local before=-1 now
+  for _ in $(seq 50); do
+    now=$(live_orders)
+    [ "$now" = "$before" ] && { echo "$now"; return; }
+    before=$now
+    sleep 0.2
+  done
+  echo "$now"
+}
+
+log "warm-up: $WARMUP orders"
+create "$WARMUP"
+LIVE0=$(settled); RSS0=$(rss_kib)
+log "measuring: $ORDERS orders, $CONNECTIONS connections"
+create "$ORDERS"
+LIVE1=$(settled); RSS1=$(rss_kib)
+ROWS=$("$PG_BIN/psql" -X -qtA "$URL" -c "SELECT count(*) FROM orders")
+
+echo
+echo "live_order_actors: $LIVE0 -> $LIVE1 (orders stored: $ROWS)"
+echo "rss_kib: $RSS0 -> $RSS1"
+awk -v r0="$RSS0" -v r1="$RSS1" -v l0="$LIVE0" -v l1="$LIVE1" 'BEGIN {
+  per = (r1 - r0) * 1024 / (l1 - l0)
+  printf "rss_bytes_per_live_order=%.0f (a million live orders: %.2f GB)\n", per, per * 1e6 / 1e9 }'
