@@ -1,7 +1,5 @@
 -- wrk script: POST /v1/orders with a unique merchant_order_no per request.
 -- Counts non-201 answers so a benchmark never reports failures as speed.
--- PAYENGINE_BENCH_ORDERS_PER_THREAD: each thread stops after that many
--- answers (scripts/bench_memory.sh creates an exact number of orders).
 local threads = {}
 local next_id = 0
 
@@ -13,9 +11,7 @@ end
 
 function init(args)
   counter = 0
-  answered = 0
   bad = 0
-  limit = tonumber(os.getenv("PAYENGINE_BENCH_ORDERS_PER_THREAD") or "")
   prefix = string.format("B%d-%d-%d-", tid, os.time(), math.random(1000000))
   headers = {
     ["Authorization"] = "Bearer " .. os.getenv("PAYENGINE_BENCH_KEY"),
@@ -32,12 +28,8 @@ function request()
 end
 
 function response(status, headers, body)
-  answered = answered + 1
   if status ~= 201 then
     bad = bad + 1
-  end
-  if limit and answered >= limit then
-    wrk.thread:stop()
   end
 end
 
