@@ -5,8 +5,8 @@
 # growth of its live order actors (GET /admin/actors, registry shards).
 #   scripts/bench_memory.sh [seconds=25] [connections=32]
 # (about 3,800 orders a second here). The baseline is read after a 2 s
-# warm-up, so that threads,
-# pools and caches that exist once are not charged to the orders.
+# warm-up, so that threads, pools and caches that exist once are not
+# charged to the orders.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 SECONDS_RUN="${1:-25}"
@@ -22,17 +22,11 @@ URL="$(pg_url pe_bench_memory)"
 KEYS="$("$ROOT/scripts/keys.sh")"
 
 log "starting payengine on 127.0.0.1:$PORT (order actors idle for an hour before passivating)"
-PAYENGINE_DATABASE_URL="$URL" PAYENGINE_LISTEN="127.0.0.1:$PORT" \
-PAYENGINE_ADMIN_TOKEN="$ADMIN_TOKEN" PAYENGINE_LOG_LEVEL=warn \
-PAYENGINE_MERCHANT_RATE_PER_S=0 \
-PAYENGINE_ALIPAY_GATEWAY_URL="http://127.0.0.1:9/gateway.do" PAYENGINE_ALIPAY_APP_ID=2021000000000000 \
-PAYENGINE_ALIPAY_PRIVATE_KEY_FILE="$KEYS/app_private.pem" PAYENGINE_ALIPAY_PUBLIC_KEY_FILE="$KEYS/channel_public.pem" \
-  "$BUILD_DIR/payengine" --order-idle-ms 3600000 --live-orders-max 1000000 \
-  ${PAYENGINE_BENCH_FLAGS:-} >"$LOCAL_DIR/bench-memory-engine.log" 2>&1 &
-ENGINE_PID=$!
-trap 'kill $ENGINE_PID 2>/dev/null || true; wait $ENGINE_PID 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
-curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || { tail -3 "$LOCAL_DIR/bench-memory-engine.log"; exit 1; }
+# No channel is called: the gateways point at the discard port (9).
+export PAYENGINE_LOG_LEVEL=warn PAYENGINE_MERCHANT_RATE_PER_S=0
+trap 'kill ${ENGINE_PID:-} 2>/dev/null || true; wait ${ENGINE_PID:-} 2>/dev/null || true' EXIT
+start_engine "$PORT" 9 "$URL" "$ADMIN_TOKEN" "$LOCAL_DIR/bench-memory-engine.log" \
+  --order-idle-ms 3600000 --live-orders-max 1000000 ${PAYENGINE_BENCH_FLAGS:-}
 
 KEY=$(curl -sf -X POST "http://127.0.0.1:$PORT/admin/merchants" \
   -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
