@@ -120,6 +120,13 @@ std::vector<actor_event> describe_for_inspector(order_self self, const transitio
 
 } // namespace
 
+void stop(order_self self, caf::error reason) {
+  // Sent before quitting: anything routed after this is held by the
+  // registry (the idle handshake, answered by nobody now).
+  self->send(self->state.ctx.registry, idle_atom_v, self->state.id);
+  self->quit(std::move(reason));
+}
+
 void persist_into(order_self self, reply_to rp, transition_write w,
                   order_outcome on_success, after_commit_fn after_commit,
                   std::string created_id, bool answer_success) {
@@ -139,14 +146,14 @@ void persist_into(order_self self, reply_to rp, transition_write w,
           order_reply dup{order_outcome::duplicate, {}};
           dup.order.id = r.existing_order_id;
           answer(std::move(dup));
-          self->quit(); // the order this actor was spawned for does not exist
+          stop(self); // the order this actor was spawned for does not exist
           return;
         }
         if (!r.applied) { // rule 2: another writer moved the row
           logging::error("order.version_conflict",
                          {{"order_id", next.id}, {"version", next.version - 1}});
           answer(make_error(engine_error::version_conflict));
-          self->quit(make_error(engine_error::version_conflict));
+          stop(self, make_error(engine_error::version_conflict));
           return;
         }
         if (!record_only) {
@@ -165,7 +172,7 @@ void persist_into(order_self self, reply_to rp, transition_write w,
       [=](caf::error& err) mutable {
         answer(err);
         if (self->state.current == phase::fresh) {
-          self->quit(); // nothing stored; the next request starts afresh
+          stop(self); // nothing stored; the next request starts afresh
           return;
         }
         if (err == engine_error::invariant_broken) // storage refused a write as impossible
@@ -175,7 +182,7 @@ void persist_into(order_self self, reply_to rp, transition_write w,
         // unknown or suspect: reload it from storage. Unavailable or a full
         // queue: nothing was stored.
         if (err != engine_error::storage_unavailable && err != engine_error::overloaded) {
-          self->quit(err);
+          stop(self, err);
           return;
         }
         // Nothing was stored. Work started by the channel (not by a client,
@@ -193,7 +200,7 @@ void stop_on_broken_invariant(order_self self, reply_to rp, const std::string& w
   auto err = make_error(engine_error::invariant_broken, what);
   if (rp)
     rp->deliver(err);
-  self->quit(err); // the registry restarts the order from storage
+  stop(self, err); // the registry restarts the order from storage
 }
 
 order_reply refusal_reply(const order_state& st, const domain::decision& d) {
@@ -370,7 +377,7 @@ void load_from_storage(order_self self) {
       [=](caf::error& err) {
         logging::warn("order.load_failed",
                       {{"order_id", self->state.id}, {"error", to_string(err)}});
-        self->quit(err);
+        stop(self, err);
       });
 }
 

@@ -44,6 +44,13 @@ void act_into(order_self self, reply_to rp, const domain::order_input_event& inp
 /// registry restarts it from storage).
 void stop_on_invariant(order_self self, reply_to rp, const std::string& what);
 
+/// Stops the actor on its own (`reason` empty: nothing went wrong). The
+/// registry is told first, so that it holds back what comes next for the
+/// successor; what is already in the mailbox bounces unprocessed
+/// (request_receiver_down), and the HTTP bridge sends it once more, to the
+/// registry, which holds it (see http/bridge.hpp).
+void stop(order_self self, caf::error reason = {});
+
 /// act_into, answering the current request (if the message is one).
 caf::result<order_reply> act(order_self self, const domain::order_input_event& input);
 

@@ -593,7 +593,7 @@ void load_pending_refunds(order_self self, bool required) {
       },
       [=](caf::error& err) {
         if (required) // activation: without them the order is not known
-          self->quit(err);
+          stop(self, err);
         // else: the reconciler finds pending refunds in storage
       });
 }

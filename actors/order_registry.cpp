@@ -200,6 +200,9 @@ void on_shard_lost(order_registry_self self, uint32_t shard) {
                                              {"shard", shard}, {"orders", ids.size()}});
 }
 
+/// An order actor is idle and may go, or is stopping on its own (then it
+/// quits without waiting for passivate_atom): from now on, what comes for
+/// its id waits here for the successor.
 void on_idle(order_registry_self self, const std::string& id) {
   auto& st = self->state;
   auto i = st.live.find(id);

@@ -9,6 +9,12 @@
 // receive. A thread-long actor slows down without bound (seen in the
 // benchmark: 60% of the engine's CPU); a per-request actor takes its stale
 // timeout with it.
+//
+// A request that bounces (sec::request_receiver_down) is sent once more: it
+// was never processed, and the actor it reached was an order actor that
+// stopped on its own after the registry had routed it there. The order
+// actor tells its registry before it stops, so the second try waits there
+// for the successor (actors/order.cpp, stop).
 
 #include <caf/all.hpp>
 
@@ -17,15 +23,24 @@
 
 namespace payengine::http {
 
+/// True if `err` says the request was never processed by its receiver.
+inline bool bounced(const caf::error& err) {
+  return err == caf::sec::request_receiver_down;
+}
+
 /// Sends `xs...` to `dest` and waits for the reply or the timeout.
 template <class Reply, class Handle, class... Ts>
 caf::expected<Reply> ask(caf::actor_system& sys, const Handle& dest,
-                         std::chrono::milliseconds timeout, Ts&&... xs) {
+                         std::chrono::milliseconds timeout, const Ts&... xs) {
   caf::scoped_actor self{sys, true}; // hidden: not counted as a running actor
   caf::expected<Reply> out{caf::error{}};
-  self->request(dest, timeout, std::forward<Ts>(xs)...)
-    .receive([&](Reply& r) { out = std::move(r); },
-             [&](caf::error& err) { out = std::move(err); });
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    self->request(dest, timeout, xs...)
+      .receive([&](Reply& r) { out = std::move(r); },
+               [&](caf::error& err) { out = std::move(err); });
+    if (out || !bounced(out.error()))
+      break;
+  }
   return out;
 }
 
@@ -41,7 +56,14 @@ void ask_async(caf::actor_system& sys, const Handle& dest, std::chrono::millisec
   auto run = [dest, timeout, xs...](caf::event_based_actor* self,
                                     std::function<void(caf::expected<Reply>)> done) {
     self->request(dest, timeout, xs...)
-      .then([done](Reply& r) { done(std::move(r)); }, [done](caf::error& err) { done(std::move(err)); });
+      .then([done](Reply& r) { done(std::move(r)); },
+            [=](caf::error& err) {
+              if (!bounced(err))
+                return done(std::move(err));
+              self->request(dest, timeout, xs...)
+                .then([done](Reply& r) { done(std::move(r)); },
+                      [done](caf::error& again) { done(std::move(again)); });
+            });
   };
   sys.spawn<caf::hidden>(run, std::move(then));
 }
