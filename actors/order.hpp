@@ -12,8 +12,12 @@
 #include "domain/order_decisions.hpp"
 #include "messages/interfaces.hpp"
 
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -61,12 +65,22 @@ struct order_state {
     caf::typed_response_promise<order_reply> promise;
   };
 
-  std::string id;
-  order_context ctx;
+  /// The order's id, held once: in the book (set at spawn, before the
+  /// order is created or loaded).
+  const std::string& id() const { return book_->order.id; }
+  /// Shared by every order actor of the shard (one pointer, not 80 bytes
+  /// per actor).
+  std::shared_ptr<const order_context> ctx;
   phase current = phase::fresh;
   /// The committed row, the refunds it owes and those settled: what the
-  /// core decides on.
-  domain::order_book book;
+  /// core decides on. Valid while the actor handles a message: between
+  /// messages an actor that owes nothing hibernates (order_actor_impl).
+  domain::order_book& book() { return *book_; }
+  const domain::order_book& book() const { return *book_; }
+  std::unique_ptr<domain::order_book> book_ = std::make_unique<domain::order_book>();
+  /// While hibernating: the committed row, serialized (about 200 bytes
+  /// instead of about 900 for the book and its strings); book_ is null.
+  std::vector<char> hibernated;
   std::vector<watcher> watchers;
   uint64_t next_watcher_id = 1;
   bool expiry_armed = false;
@@ -88,9 +102,38 @@ struct order_state {
 
 using order_self = order_actor::stateful_pointer<order_state>;
 
+/// The order actor. Two things keep a live order small (issue 15: 2 KB
+/// each, a million live orders in 2 GB):
+/// - Every order actor runs the same behavior, built once (one of its 16
+///   handlers is 688 bytes). Its handlers find the actor they run for with
+///   order_detail::running(), which consume() sets for each message.
+/// - Between messages, an actor with an empty mailbox that owes no refund
+///   hibernates, as Erlang processes do: its book is serialized, and
+///   consume() brings it back before the next message (a few
+///   microseconds).
+///
 /// `load_from_storage`: activation of an existing order (its first act is
 /// to read the row); otherwise the actor waits for its create_order.
-order_actor::behavior_type order_impl(order_self self, std::string id,
-                                      order_context ctx, bool load_from_storage);
+class order_actor_impl : public order_actor::stateful_base<order_state> {
+public:
+  using super = order_actor::stateful_base<order_state>;
+
+  order_actor_impl(caf::actor_config& cfg, std::string id,
+                   std::shared_ptr<const order_context> ctx, bool load_from_storage);
+
+  behavior_type make_behavior() override;
+
+  using super::consume;
+  caf::invoke_message_result consume(caf::mailbox_element& x) override;
+
+private:
+  /// Whether the actor may keep only the row's bytes until its next message.
+  bool may_hibernate();
+  void hibernate();
+  /// Restores the book; false if the bytes do not read back (a bug).
+  bool wake_up();
+
+  bool load_;
+};
 
 } // namespace payengine

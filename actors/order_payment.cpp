@@ -27,7 +27,7 @@ void arm_retry(order_self self) {
   auto factor = 1u << std::min<uint32_t>(st.retry_round, 5);
   st.retry_round++;
   self->delayed_send(self,
-                     std::chrono::milliseconds{st.ctx.settings.channel_retry_ms * factor},
+                     std::chrono::milliseconds{st.ctx->settings.channel_retry_ms * factor},
                      retry_atom_v);
 }
 
@@ -37,7 +37,7 @@ using domain::effect;
 using domain::effect_kind;
 
 std::chrono::milliseconds channel_timeout(order_self self) {
-  return std::chrono::milliseconds{self->state.ctx.settings.channel_timeout_ms};
+  return std::chrono::milliseconds{self->state.ctx->settings.channel_timeout_ms};
 }
 
 /// Sends `req` to `channel`'s gateway; `on_reply` gets its answer, or
@@ -46,9 +46,9 @@ std::chrono::milliseconds channel_timeout(order_self self) {
 template <class Request, class OnReply>
 void call_gateway(order_self self, const std::string& channel, Request req, OnReply on_reply) {
   auto& st = self->state;
-  const auto* ch = st.ctx.channels ? st.ctx.channels->find(channel) : nullptr;
+  const auto* ch = st.ctx->channels ? st.ctx->channels->find(channel) : nullptr;
   if (!ch) {
-    logging::warn("order.channel_not_configured", {{"order_id", st.id}, {"channel", channel}});
+    logging::warn("order.channel_not_configured", {{"order_id", st.id()}, {"channel", channel}});
     channel_reply none;
     none.reason = "channel_not_configured";
     on_reply(none);
@@ -69,15 +69,15 @@ void call_gateway(order_self self, const std::string& channel, Request req, OnRe
 
 /// The channel of an effect: its own, or (from before v1.1) the attempt's.
 std::string channel_of(order_self self, const std::string& named) {
-  return named.empty() ? attempt_channel(self->state.book.order) : named;
+  return named.empty() ? attempt_channel(self->state.book().order) : named;
 }
 
 void open_trade_at_channel(order_self self, const std::string& otn, const std::string& channel) {
   auto& st = self->state;
-  const auto& o = st.book.order;
+  const auto& o = st.book().order;
   if (o.status != order_status::paying || st.opening_trade || domain::out_trade_no_of(o) != otn)
     return;
-  const auto* ch = st.ctx.channels ? st.ctx.channels->find(channel) : nullptr;
+  const auto* ch = st.ctx->channels ? st.ctx->channels->find(channel) : nullptr;
   st.opening_trade = true;
   open_trade req{o.id, otn, o.amount, o.currency, o.subject, o.expires_at,
                  ch ? ch->notify_url : std::string{}};
@@ -105,7 +105,7 @@ void open_trade_at_channel(order_self self, const std::string& otn, const std::s
 /// Asks the channel for the truth about one trade and applies it.
 void query_trade_at_channel(order_self self, const std::string& otn, const std::string& channel,
                             bool before_switch) {
-  call_gateway(self, channel, query_trade{otn, self->state.book.order.currency},
+  call_gateway(self, channel, query_trade{otn, self->state.book().order.currency},
                [=](const channel_reply& r) {
                  if (r.outcome != channel_outcome::ok) {
                    arm_retry(self);
@@ -114,7 +114,7 @@ void query_trade_at_channel(order_self self, const std::string& otn, const std::
                  if (self->state.current != order_state::phase::live)
                    return;
                  channel_event ev;
-                 ev.order_id = self->state.id;
+                 ev.order_id = self->state.id();
                  ev.channel = channel;
                  ev.out_trade_no = otn;
                  ev.state = static_cast<uint8_t>(r.state);
@@ -151,12 +151,12 @@ std::chrono::milliseconds wallet_timeout(order_self self) {
 template <class OnReply, class OnError>
 void call_wallet(order_self self, wallet_op op, OnReply on_reply, OnError on_error) {
   auto& st = self->state;
-  if (!st.ctx.wallets) {
+  if (!st.ctx->wallets) {
     on_error(make_error(engine_error::overloaded, "no wallet registry"));
     return;
   }
   st.wallet_calls++;
-  self->request(st.ctx.wallets, wallet_timeout(self), std::move(op))
+  self->request(st.ctx->wallets, wallet_timeout(self), std::move(op))
     .await(
       [=](wallet_reply& r) mutable {
         self->state.wallet_calls--;
@@ -191,7 +191,7 @@ refusal_code refusal_of(wallet_outcome x, refusal_code insufficient) {
 }
 
 order_reply refused(const order_state& st, refusal_code code) {
-  order_reply r{order_outcome::invalid_state, st.book.order};
+  order_reply r{order_outcome::invalid_state, st.book().order};
   r.refusal = code;
   return r;
 }
@@ -200,7 +200,7 @@ order_reply refused(const order_state& st, refusal_code code) {
 /// committed as the payment's outcome and answered to `rp`.
 void post_reservation(order_self self, reply_to rp) {
   auto& st = self->state;
-  const auto& o = st.book.order;
+  const auto& o = st.book().order;
   if (o.status != order_status::paying || o.payment.method != "balance") {
     if (rp)
       rp->deliver(order_reply{order_outcome::ok, o});
@@ -221,17 +221,17 @@ void post_reservation(order_self self, reply_to rp) {
           act_into(self, rp, domain::balance_refused{attempt, "reservation_" + std::string{to_string(r.outcome)}});
           return;
         default:
-          logging::error("order.wallet_refused_post", {{"order_id", self->state.id},
+          logging::error("order.wallet_refused_post", {{"order_id", self->state.id()},
                                                        {"outcome", to_string(r.outcome)}});
           if (rp)
-            rp->deliver(order_reply{order_outcome::ok, self->state.book.order});
+            rp->deliver(order_reply{order_outcome::ok, self->state.book().order});
           arm_retry(self);
       }
     },
     [=](const caf::error&) mutable {
       // Unknown: the order stays paying and the post is tried again.
       if (rp)
-        rp->deliver(order_reply{order_outcome::ok, self->state.book.order});
+        rp->deliver(order_reply{order_outcome::ok, self->state.book().order});
       arm_retry(self);
     });
 }
@@ -240,7 +240,7 @@ void post_reservation(order_self self, reply_to rp) {
 /// earlier incarnation posted it and died before committing): the money
 /// is the order's after all, and the core refunds it as a late payment.
 void void_reservation(order_self self) {
-  const auto& o = self->state.book.order;
+  const auto& o = self->state.book().order;
   if (o.payment.method != "balance" || o.payment.channel_trade_no.empty())
     return;
   auto attempt = o.payment.attempt;
@@ -256,7 +256,7 @@ void void_reservation(order_self self) {
 }
 
 void credit_topup(order_self self) {
-  const auto& o = self->state.book.order;
+  const auto& o = self->state.book().order;
   auto op = wallet_op_for(o, wallet_op_kind::credit, o.topup_wallet,
                           domain::topup_transfer_id(o.id));
   op.merchant_id = o.merchant_id;
@@ -266,8 +266,8 @@ void credit_topup(order_self self) {
     self, std::move(op),
     [=](const wallet_reply& r) {
       if (r.outcome != wallet_outcome::ok)
-        logging::error("order.topup_refused", {{"order_id", self->state.id},
-                                                {"wallet_id", self->state.book.order.topup_wallet},
+        logging::error("order.topup_refused", {{"order_id", self->state.id()},
+                                                {"wallet_id", self->state.book().order.topup_wallet},
                                                 {"outcome", to_string(r.outcome)}});
     },
     [=](const caf::error&) { arm_retry(self); });
@@ -281,8 +281,8 @@ channel_reply reply_of(channel_outcome outcome, std::string reason = {}) {
 }
 
 void refund_to_channel(order_self self, const refund_row& r) {
-  refund_trade req{r.out_trade_no, r.id, r.amount, self->state.book.order.currency, r.reason,
-                   self->state.book.order.amount};
+  refund_trade req{r.out_trade_no, r.id, r.amount, self->state.book().order.currency, r.reason,
+                   self->state.book().order.amount};
   auto id = r.id;
   call_gateway(self, channel_of(self, r.channel), std::move(req), [=](const channel_reply& rep) {
     act_into(self, std::nullopt, domain::refund_answer{id, rep});
@@ -290,7 +290,7 @@ void refund_to_channel(order_self self, const refund_row& r) {
 }
 
 void execute_refund(order_self self, const refund_row& r) {
-  const auto& o = self->state.book.order;
+  const auto& o = self->state.book().order;
   auto id = r.id;
   if (o.payment.method == "balance") {
     // Back to the wallet it came from.
@@ -339,7 +339,7 @@ void execute_refund(order_self self, const refund_row& r) {
 
 /// Owed from now on (committed as pending): executed once, answered once.
 void owe_refund(order_self self, const refund_row& r) {
-  auto& book = self->state.book;
+  auto& book = self->state.book();
   if (book.settled.count(r.id))
     return; // settled and committed: an older read of storage is not news
   auto& owed = book.owed;
@@ -350,7 +350,7 @@ void owe_refund(order_self self, const refund_row& r) {
 
 /// The refund is settled (committed): nothing more is owed for it.
 void settle_refund(order_self self, const std::string& refund_id) {
-  auto& book = self->state.book;
+  auto& book = self->state.book();
   book.settled.insert(refund_id);
   book.owed.erase(std::remove_if(book.owed.begin(), book.owed.end(),
                                  [&](const auto& p) { return p.id == refund_id; }),
@@ -390,7 +390,7 @@ void run_effects(order_self self, const std::vector<effect>& effects) {
         credit_topup(self);
         break;
       case effect_kind::alert:
-        logging::error("refund.refused", {{"order_id", self->state.id},
+        logging::error("refund.refused", {{"order_id", self->state.id()},
                                           {"refund_id", e.refund.id},
                                           {"origin", to_string(e.refund.origin)},
                                           {"reason", e.reason}});
@@ -410,17 +410,17 @@ namespace {
 /// a reservation nobody committed is voided by its wallet at its timeout.
 caf::result<order_reply> pay_from_balance(order_self self, const pay_order& cmd) {
   auto& st = self->state;
-  const auto& o = st.book.order;
+  const auto& o = st.book().order;
   auto reservation = new_id("trf", 32);
   domain::pay_requested in{cmd.request_id, "balance", cmd.wallet, reservation};
-  auto d = domain::decide(st.book, in, now_us());
+  auto d = domain::decide(st.book(), in, now_us());
   if (d.is_refusal() || !d.write || !d.broken_invariant.empty())
     return act(self, in);
   auto op = wallet_op_for(o, wallet_op_kind::reserve, cmd.wallet, reservation);
   op.merchant_id = o.merchant_id;
   op.type = transfer_type::payment;
   op.counterpart = merchant_account(o.merchant_id, o.currency);
-  op.timeout_at = now_us() + int64_t{st.ctx.settings.reservation_timeout_ms} * 1000;
+  op.timeout_at = now_us() + int64_t{st.ctx->settings.reservation_timeout_ms} * 1000;
   auto rp = self->make_response_promise<order_reply>();
   auto wallet = cmd.wallet;
   call_wallet(
@@ -431,7 +431,7 @@ caf::result<order_reply> pay_from_balance(order_self self, const pay_order& cmd)
         rp.deliver(refused(st, refusal_of(r.outcome, refusal_code::insufficient_funds)));
         return;
       }
-      auto d = domain::decide(st.book, in, now_us());
+      auto d = domain::decide(st.book(), in, now_us());
       if (!d.write || d.is_refusal()) { // cannot happen: awaited since the first decision
         stop_on_invariant(self, reply_to{rp}, "pay decision changed while awaiting the wallet");
         return;
@@ -451,9 +451,9 @@ caf::result<order_reply> pay_from_balance(order_self self, const pay_order& cmd)
     [=](const caf::error& err) mutable {
       rp.deliver(err);
       // It may have been reserved: give it back now rather than at its timeout.
-      auto& o = self->state.book.order;
+      auto& o = self->state.book().order;
       auto v = wallet_op_for(o, wallet_op_kind::void_reservation, wallet, reservation);
-      caf::anon_send(self->state.ctx.wallets, std::move(v));
+      caf::anon_send(self->state.ctx->wallets, std::move(v));
     });
   return rp;
 }
@@ -468,7 +468,7 @@ caf::result<order_reply> on_pay(order_self self, const pay_order& cmd) {
     return pay_from_balance(self, cmd);
   domain::pay_requested in{cmd.request_id, "channel", {}, {}};
   refresh_routes(st);
-  auto d = domain::decide(st.book, in, now_us());
+  auto d = domain::decide(st.book(), in, now_us());
   if (d.is_refusal() || !d.write || !d.broken_invariant.empty())
     return act(self, in); // refused, or the same open trade: no channel needed
   // Fail fast, before anything is committed, while the attempt's channel is
@@ -476,9 +476,9 @@ caf::result<order_reply> on_pay(order_self self, const pay_order& cmd) {
   // published health, no message needed.
   const auto& next = d.write->next;
   const auto channel = attempt_channel(next);
-  if (!st.ctx.channels || !st.ctx.channels->find(channel))
+  if (!st.ctx->channels || !st.ctx->channels->find(channel))
     return make_error(engine_error::channel_unavailable, "channel not configured: " + channel);
-  if (!st.ctx.channels->usable(channel))
+  if (!st.ctx->channels->usable(channel))
     return make_error(engine_error::channel_unavailable, "circuit open: " + channel);
   return act(self, in);
 }
@@ -493,7 +493,7 @@ caf::result<order_reply> on_reconcile(order_self self) {
   if (self->state.current != phase::live)
     return not_found();
   act_into(self, std::nullopt, domain::work_due{true});
-  return order_reply{order_outcome::ok, self->state.book.order};
+  return order_reply{order_outcome::ok, self->state.book().order};
 }
 
 namespace {
@@ -504,8 +504,8 @@ namespace {
 void refund_now(order_self self, caf::typed_response_promise<order_reply> rp,
                 const domain::refund_requested& in) {
   auto& st = self->state;
-  const auto& o = st.book.order;
-  auto d = domain::decide(st.book, in, now_us());
+  const auto& o = st.book().order;
+  auto d = domain::decide(st.book(), in, now_us());
   if (o.topup_wallet.empty() || !d.write || d.is_refusal() || !d.broken_invariant.empty()) {
     act_into(self, rp, in);
     return;
@@ -515,7 +515,7 @@ void refund_now(order_self self, caf::typed_response_promise<order_reply> rp,
   op.amount = in.amount;
   op.type = transfer_type::topup_reversal;
   op.counterpart = clearing_account(attempt_channel(o), o.currency);
-  op.timeout_at = now_us() + int64_t{st.ctx.settings.reservation_timeout_ms} * 1000;
+  op.timeout_at = now_us() + int64_t{st.ctx->settings.reservation_timeout_ms} * 1000;
   call_wallet(
     self, std::move(op),
     [=](const wallet_reply& r) mutable {
@@ -542,7 +542,7 @@ caf::result<order_reply> on_refund(order_self self, const refund_order& cmd) {
   domain::refund_requested in{cmd.amount, cmd.reason, cmd.refund_id, cmd.request_id};
   if (cmd.refund_id.empty()) {
     in.refund_id = new_id("rfd");
-    if (st.book.order.topup_wallet.empty())
+    if (st.book().order.topup_wallet.empty())
       return act(self, in);
     auto rp = self->make_response_promise<order_reply>();
     refund_now(self, rp, in);
@@ -551,14 +551,14 @@ caf::result<order_reply> on_refund(order_self self, const refund_order& cmd) {
   // Stored ones too (succeeded or failed): awaited, so that nothing else
   // happens to this order in between.
   auto rp = self->make_response_promise<order_reply>();
-  self->request(st.ctx.writer, storage_timeout(self), refunds_atom_v, st.id)
+  self->request(st.ctx->writer, storage_timeout(self), refunds_atom_v, st.id())
     .await(
       [self, in, rp](const std::vector<refund_row>& rows) mutable {
         for (const auto& r : rows) {
           if (r.id != in.refund_id)
             continue;
           if (r.status != refund_status::pending)
-            self->state.book.settled.insert(r.id);
+            self->state.book().settled.insert(r.id);
           else
             owe_refund(self, r); // committed, so owed (and now known)
         }
@@ -576,17 +576,17 @@ void on_retry(order_self self) {
 
 void load_pending_refunds(order_self self, bool required) {
   auto& st = self->state;
-  auto s = st.book.order.status;
+  auto s = st.book().order.status;
   if (s != order_status::paid && s != order_status::completed && s != order_status::refunded)
     return; // only paid orders can owe refunds
   // Awaited: a refund request must never see the order without the refunds
   // it already owes (it would offer their money a second time).
-  self->request(st.ctx.writer, storage_timeout(self), refunds_atom_v, st.id)
+  self->request(st.ctx->writer, storage_timeout(self), refunds_atom_v, st.id())
     .await(
       [=](const std::vector<refund_row>& rows) {
         for (const auto& r : rows) {
           if (r.status != refund_status::pending)
-            self->state.book.settled.insert(r.id);
+            self->state.book().settled.insert(r.id);
           else
             owe_refund(self, r);
         }

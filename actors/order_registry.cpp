@@ -6,6 +6,8 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+
 namespace payengine {
 
 bool note_crash(restart_record& rec, std::chrono::steady_clock::time_point now,
@@ -43,12 +45,12 @@ void report(order_registry_self self, actor_event_kind kind, const std::string& 
 order_actor spawn_order(order_registry_self self, const std::string& id, bool load,
                         bool restart = false) {
   auto& st = self->state;
-  order_context ctx{st.writer, caf::actor_cast<order_registry_actor>(self),
-                    st.channels, st.settings.order, st.inspector,
-                    st.settings.index, st.settings.wallets};
-  auto handle = self->spawn(order_impl, id, std::move(ctx), load);
+  if (!st.order_ctx) // one for all the shard's order actors
+    st.order_ctx = std::make_shared<const order_context>(
+      order_context{st.writer, caf::actor_cast<order_registry_actor>(self), st.channels,
+                    st.settings.order, st.inspector, st.settings.index, st.settings.wallets});
+  auto handle = self->spawn<order_actor_impl>(id, st.order_ctx, load);
   self->monitor(handle);
-  st.ids_by_addr.emplace(handle.address(), id);
   st.counters.activations++;
   report(self, restart ? actor_event_kind::restart : actor_event_kind::spawn, id, handle.id(),
          restart ? "restarted from storage" : load ? "loaded from storage" : "created");
@@ -61,7 +63,7 @@ order_actor spawn_order(order_registry_self self, const std::string& id, bool lo
 void make_room(order_registry_self self) {
   auto& st = self->state;
   while (st.lru.size() >= st.settings.live_max && !st.lru.empty()) {
-    auto victim = st.live.find(st.lru.front());
+    auto victim = st.live.find(*st.lru.front());
     st.lru.pop_front();
     victim->second.passivating = true;
     self->send(victim->second.handle, passivate_atom_v);
@@ -77,7 +79,8 @@ entry& activate(order_registry_self self, const std::string& id, bool load,
     make_room(self); // before the newcomer joins: it must never be the victim
     i = st.live.emplace(id, entry{}).first;
     i->second.handle = spawn_order(self, id, load, restart);
-    i->second.lru_pos = st.lru.insert(st.lru.end(), id);
+    st.ids_by_actor.emplace(i->second.handle.id(), &i->first);
+    i->second.lru_pos = st.lru.insert(st.lru.end(), &i->first);
   } else if (!i->second.passivating) {
     st.lru.splice(st.lru.end(), st.lru, i->second.lru_pos);
   }
@@ -134,11 +137,11 @@ bool remember_crash(order_registry_self self, const std::string& id, const caf::
 
 void on_order_down(order_registry_self self, const caf::down_msg& msg) {
   auto& st = self->state;
-  auto a = st.ids_by_addr.find(msg.source);
-  if (a == st.ids_by_addr.end())
+  auto a = st.ids_by_actor.find(msg.source.id());
+  if (a == st.ids_by_actor.end())
     return;
-  auto id = a->second;
-  st.ids_by_addr.erase(a);
+  std::string id = *a->second; // the key goes with its entry, below
+  st.ids_by_actor.erase(a);
   auto i = st.live.find(id);
   if (i == st.live.end() || i->second.handle.address() != msg.source)
     return;
@@ -214,6 +217,33 @@ void on_idle(order_registry_self self, const std::string& id) {
   self->send(i->second.handle, passivate_atom_v);
 }
 
+/// How often a shard looks for idle order actors: a quarter of the idle
+/// time, so an actor passivates between 1 and 1.25 idle times after it was
+/// last routed to.
+std::chrono::milliseconds idle_sweep_interval(const registry_settings& s) {
+  return std::chrono::milliseconds{std::max<uint32_t>(10, s.order.idle_ms / 4)};
+}
+
+/// Asks each order actor not routed to for an idle time whether it may
+/// passivate (it starts the idle handshake, or stays quiet if it owes
+/// work), least recently routed first; each one asked goes to the back of
+/// the LRU, to be asked again an idle time later. One timer per shard, not
+/// one per order actor (a pending timer costs about 200 bytes, issue 15).
+void on_idle_sweep(order_registry_self self) {
+  auto& st = self->state;
+  auto idle = std::chrono::milliseconds{st.settings.order.idle_ms};
+  auto now = std::chrono::steady_clock::now();
+  for (auto n = st.lru.size(); n > 0; --n) {
+    auto& e = st.live.at(*st.lru.front());
+    if (now - e.last_routed < idle)
+      break;
+    e.last_routed = now;
+    st.lru.splice(st.lru.end(), st.lru, e.lru_pos);
+    self->send(e.handle, idle_atom_v);
+  }
+  self->delayed_send(self, idle_sweep_interval(st.settings), sweep_atom_v);
+}
+
 /// The actor refused to passivate (it owes work): it is live again, and
 /// what arrived meanwhile goes to it.
 void on_keep(order_registry_self self, const std::string& id) {
@@ -223,7 +253,8 @@ void on_keep(order_registry_self self, const std::string& id) {
       || i->second.handle.address() != self->current_sender())
     return;
   i->second.passivating = false;
-  i->second.lru_pos = st.lru.insert(st.lru.end(), id);
+  i->second.lru_pos = st.lru.insert(st.lru.end(), &i->first);
+  i->second.last_routed = std::chrono::steady_clock::now();
   auto held = std::move(i->second.held);
   i->second.held.clear();
   for (auto& replay : held)
@@ -240,14 +271,14 @@ caf::result<std::vector<order_actor_info>> list_live(order_registry_self self, u
   std::vector<order_actor> handles;
   auto now = std::chrono::steady_clock::now();
   for (auto i = st.lru.rbegin(); i != st.lru.rend() && out->size() < limit; ++i) {
-    const auto& e = st.live.at(*i);
+    const auto& e = st.live.at(**i);
     order_actor_info info;
-    info.order_id = *i;
+    info.order_id = **i;
     info.live = true;
     info.actor_id = std::to_string(e.handle.id());
     info.idle_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                      now - e.last_routed).count();
-    if (auto r = st.restarts.find(*i); r != st.restarts.end()) {
+    if (auto r = st.restarts.find(**i); r != st.restarts.end()) {
       info.restarts = r->second.count;
       info.last_restart_reason = r->second.last_reason;
     }
@@ -315,6 +346,7 @@ order_registry_impl(order_registry_self self, registry_settings settings,
   self->state.counters.index = settings.index;
   self->state.counters.live_max = settings.live_max;
   self->set_down_handler([=](caf::down_msg& msg) { on_order_down(self, msg); });
+  self->delayed_send(self, idle_sweep_interval(settings), sweep_atom_v);
   // Order actors are not linked (a crash must not take the shard down), so
   // the shard stops them itself when it stops or crashes: none is left
   // behind, and the shard's successor activates them again from storage.
@@ -374,6 +406,7 @@ order_registry_impl(order_registry_self self, registry_settings settings,
     [=](lost_atom, uint32_t shard) { on_shard_lost(self, shard); },
     [=](idle_atom, const std::string& id) { on_idle(self, id); },
     [=](keep_atom, const std::string& id) { on_keep(self, id); },
+    [=](sweep_atom) { on_idle_sweep(self); },
   };
 }
 

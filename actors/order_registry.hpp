@@ -54,7 +54,8 @@ struct order_registry_state {
     /// Messages that arrived while the actor was passivating; replayed to
     /// its successor once the old one is gone.
     std::vector<std::function<void(const order_actor&)>> held;
-    std::list<std::string>::iterator lru_pos;
+    std::list<const std::string*>::iterator lru_pos;
+    /// When it was last routed to, or last asked whether it is idle.
     std::chrono::steady_clock::time_point last_routed;
   };
 
@@ -62,9 +63,15 @@ struct order_registry_state {
   storage_writer_actor writer;
   std::shared_ptr<const channel_set> channels; // the configured channels' gateways
   inspector_actor inspector;
+  /// What every order actor of the shard is given (made at the first spawn).
+  std::shared_ptr<const order_context> order_ctx;
+  // An order's id is held once, as its key in `live`: `lru` and
+  // `ids_by_actor` point at that key (a node's key does not move).
   std::unordered_map<std::string, entry> live;
-  std::unordered_map<caf::actor_addr, std::string> ids_by_addr;
-  std::list<std::string> lru; // least recently used first; passivating ones are not in it
+  std::unordered_map<caf::actor_id, const std::string*> ids_by_actor;
+  /// Least recently routed first; passivating ones are not in it. The idle
+  /// sweep walks it from the front (see on_idle_sweep).
+  std::list<const std::string*> lru;
   std::unordered_map<std::string, restart_record> restarts; // bounded, see remember_restart
   shard_info counters;
 };

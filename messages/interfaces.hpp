@@ -39,7 +39,7 @@ using order_actor = caf::typed_actor<
   PAYENGINE_ORDER_COMMANDS,
   caf::replies_to<inspect_order>::with<order_actor_info>,
   caf::reacts_to<passivate_atom>,          // from its registry shard
-  caf::reacts_to<idle_atom>,               // its own idleness check
+  caf::reacts_to<idle_atom>,               // its registry: are you idle?
   caf::reacts_to<expiry_atom>,             // its own expiry timer
   caf::reacts_to<unwatch_atom, uint64_t>,  // a long poll timed out
   caf::reacts_to<retry_atom>>;             // retry the channel work still owed
@@ -54,7 +54,8 @@ using order_registry_actor = caf::typed_actor<
   caf::replies_to<kill_atom, std::string>::with<bool>,
   caf::reacts_to<lost_atom, uint32_t>,     // a cluster shard left this node
   caf::reacts_to<idle_atom, std::string>,  // an order actor may passivate
-  caf::reacts_to<keep_atom, std::string>>; // ... or, asked to, must not yet
+  caf::reacts_to<keep_atom, std::string>,  // ... or, asked to, must not yet
+  caf::reacts_to<sweep_atom>>;             // its timer: which actors idle
 
 /// Delivers merchant webhooks and customer SMS from the outbox
 /// (actors/notifier.cpp): `sweep_atom` is its poll, `retry_atom` asks it to

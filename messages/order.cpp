@@ -2,6 +2,9 @@
 
 #include "messages/money.hpp"
 
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+
 namespace payengine {
 
 std::string_view to_string(order_status x) {
@@ -59,6 +62,21 @@ bool order_invariants_hold(const order_record& x) {
              || x.payment.method == "balance")
          && (x.payment.method == "balance") == !x.payment.wallet.empty()
          && (x.topup_wallet.empty() || x.payment.method != "balance");
+}
+
+std::vector<char> to_bytes(const order_record& x) {
+  std::vector<char> out;
+  caf::binary_serializer sink{nullptr, out}; // no actor handles: no context
+  // The inspector takes a mutable reference; a serializer only reads it.
+  if (auto err = sink(const_cast<order_record&>(x)))
+    return {};
+  out.shrink_to_fit();
+  return out;
+}
+
+bool from_bytes(const std::vector<char>& bytes, order_record& out) {
+  caf::binary_deserializer source{nullptr, bytes};
+  return !source(out) && source.remaining() == 0;
 }
 
 std::string attempt_channel(const order_record& o) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace payengine {
 
@@ -103,6 +104,12 @@ typename Inspector::result_type inspect(Inspector& f, order_record& x) {
            x.metadata, x.payment, x.fulfillment, x.topup_wallet, x.created_at, x.updated_at,
            x.expires_at, x.version);
 }
+
+/// The record as compact bytes (CAF's binary format: about 200 bytes for
+/// a new order), for an order actor that hibernates; and back. false: the
+/// bytes are not a whole record (`out` is then unspecified).
+std::vector<char> to_bytes(const order_record& x);
+[[nodiscard]] bool from_bytes(const std::vector<char>& bytes, order_record& out);
 
 /// The channel of the order's current attempt: `payment.channel`, or for an
 /// attempt from before v1.1 the order's own channel; "balance" for a
