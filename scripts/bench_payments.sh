@@ -32,10 +32,18 @@ KEY=$(curl -sf -X POST "http://127.0.0.1:$PORT/admin/merchants" -H "Authorizatio
 
 log "warm-up (3 s)"
 "$BUILD_DIR/scripts/bench/pe_bench_payment_cycles" "$PORT" "$SIM_PORT" "$KEY" 3 "$CLIENTS" >/dev/null || true
+# The engine's own CPU (user + system, /proc/PID/stat fields 14 and 15,
+# in clock ticks) over the timed run, divided by the cycles it completed.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$ENGINE_PID/stat"; }
 log "engine: full payment cycles, $CLIENTS concurrent customers, ${DURATION}s"
+TICKS0=$(cpu_ticks)
 ENGINE_OUT=$("$BUILD_DIR/scripts/bench/pe_bench_payment_cycles" "$PORT" "$SIM_PORT" "$KEY" "$DURATION" "$CLIENTS" || true)
+TICKS1=$(cpu_ticks)
 echo "$ENGINE_OUT"
 CYCLES=$(echo "$ENGINE_OUT" | sed -nE 's/.*cycles_per_s=([0-9.]+).*/\1/p')
+CYCLE_COUNT=$(echo "$ENGINE_OUT" | sed -nE 's/^cycles=([0-9]+).*/\1/p')
+ENGINE_CPU_MS=$(awk -v t="$((TICKS1 - TICKS0))" -v hz="$(getconf CLK_TCK)" -v n="${CYCLE_COUNT:-0}" \
+  'BEGIN { if (n > 0) printf "%.2f", t * 1000 / hz / n; else print "n/a" }')
 for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 
 log "pgbench: the same writes, one transaction per request, $CLIENTS clients, ${DURATION}s"
@@ -46,5 +54,6 @@ echo "$PGB_OUT" | grep -E "^tps|latency average|failed"
 PGB_CYCLES=$(echo "$PGB_OUT" | awk '/^tps/ {print $3; exit}')
 echo
 echo "engine_cycles_per_s=$CYCLES"
+echo "engine_cpu_ms_per_cycle=$ENGINE_CPU_MS (user + system of the payengine process over the timed run)"
 echo "pgbench_cycles_per_s=$PGB_CYCLES (one pgbench transaction here is a whole cycle of 4 commits)"
 awk -v a="$CYCLES" -v b="$PGB_CYCLES" 'BEGIN { printf "ratio=%.2f\n", a / b }'

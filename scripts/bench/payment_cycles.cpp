@@ -34,6 +34,14 @@ std::unique_ptr<httplib::Client> client(int port) {
   return c;
 }
 
+/// Tells the first few failures, each with its step and answer (stderr).
+void report_failure(const char* step, const httplib::Result& r) {
+  static std::atomic<int> told{0};
+  if (told++ < 5)
+    std::fprintf(stderr, "failed at %s: %s %s\n", step, r ? std::to_string(r->status).c_str() : "no answer",
+                 r ? r->body.substr(0, 300).c_str() : httplib::to_string(r.error()).c_str());
+}
+
 /// One cycle; false (counted as a failure) if any step does not end as it should.
 bool cycle(httplib::Client& engine, httplib::Client& sim, const httplib::Headers& auth,
            const std::string& no) {
@@ -41,27 +49,26 @@ bool cycle(httplib::Client& engine, httplib::Client& sim, const httplib::Headers
                {"subject", "bench"}, {"channel", "alipay"}};
   auto created = engine.Post("/v1/orders", auth, body.dump(), "application/json");
   if (!created || created->status != 201)
-    return false;
+    return report_failure("create", created), false;
   auto id = json::parse(created->body)["id"].get<std::string>();
   auto paying = engine.Post(("/v1/orders/" + id + "/pay").c_str(), auth, "", "application/json");
   if (!paying || paying->status != 202)
-    return false;
+    return report_failure("pay", paying), false;
   auto wait = [&](int version) {
     return engine.Get(("/v1/orders/" + id + "?wait_for_change=30&version=" + std::to_string(version)).c_str(), auth);
   };
   auto awaiting = wait(2);
-  if (!awaiting || awaiting->status != 200)
-    return false;
-  auto order = json::parse(awaiting->body);
-  if (order["status"] != "awaiting_payment")
-    return false;
-  auto qr = order["payment"]["qr_code"].get<std::string>();
+  if (!awaiting || awaiting->status != 200 || json::parse(awaiting->body)["status"] != "awaiting_payment")
+    return report_failure("wait for the QR code", awaiting), false;
+  auto qr = json::parse(awaiting->body)["payment"]["qr_code"].get<std::string>();
   auto path = qr.substr(qr.find('/', 7));
   auto scanned = sim.Post(path.c_str(), R"({"result":"success"})", "application/json");
   if (!scanned || scanned->status != 200)
-    return false;
+    return report_failure("the customer pays", scanned), false;
   auto paid = wait(3);
-  return paid && paid->status == 200 && json::parse(paid->body)["status"] == "paid";
+  if (!paid || paid->status != 200 || json::parse(paid->body)["status"] != "paid")
+    return report_failure("wait for paid", paid), false;
+  return true;
 }
 
 void run(int engine_port, int sim_port, const std::string& key, clock_type::time_point until,
