@@ -199,8 +199,10 @@ bool valid_host_port(const std::string& s) {
   auto port = s.substr(colon + 1);
   if (port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit))
     return false;
+  // Not 0 (any free port): the node's id and its URLs are made of the
+  // port, and peers and the channels' callbacks must know where it is.
   auto n = std::stoi(port);
-  return n >= 0 && n <= 65535;
+  return n >= 1 && n <= 65535;
 }
 
 /// The gateway's ranges, then its rule: one call's worst case fits within
@@ -469,7 +471,7 @@ std::string validate(const engine_config& c) {
   if (c.admin_token.size() < 16)
     return "PAYENGINE_ADMIN_TOKEN (admin_token) is required, at least 16 characters";
   if (!valid_host_port(c.listen))
-    return "PAYENGINE_LISTEN must be host:port, got '" + c.listen + "'";
+    return "PAYENGINE_LISTEN must be host:port (port 1-65535), got '" + c.listen + "'";
   if (!std::isfinite(c.time_scale) || c.time_scale < 1.0 || c.time_scale > 1e6)
     return "PAYENGINE_TIME_SCALE must be a number from 1 to 1000000";
   if (c.http_threads < 4 || c.http_threads > 4096)

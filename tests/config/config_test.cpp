@@ -80,7 +80,8 @@ TEST_F(config_test, bad_values_are_refused) {
   ::setenv("PAYENGINE_DATABASE_URL", "dbname=x", 1);
   ::setenv("PAYENGINE_ADMIN_TOKEN", "token-0123456789abcdef", 1);
   for (auto bad : std::vector<std::vector<std::string>>{
-         {"--listen", "nohost"}, {"--listen", "127.0.0.1:99999"}, {"--time-scale", "0.5"},
+         {"--listen", "nohost"}, {"--listen", "127.0.0.1:99999"}, {"--listen", "127.0.0.1:0"},
+         {"--listen", "127.0.0.1:00"}, {"--time-scale", "0.5"},
          {"--time-scale", "nan"}, {"--registry-shards", "0"}, {"--storage-batch-max", "-1"},
          {"--log-level", "loud"}, {"--unknown-flag", "1"}, {"--http-threads", "abc"}}) {
     auto r = args{bad}.load();
