@@ -104,8 +104,8 @@ using order_self = order_actor::stateful_pointer<order_state>;
 
 /// The order actor. Two things keep a live order small (issue 15: 2 KB
 /// each, a million live orders in 2 GB):
-/// - Every order actor runs the same behavior, built once (one of its 16
-///   handlers is 688 bytes). Its handlers find the actor they run for with
+/// - Every order actor runs the same behavior, built once (a behavior of
+///   its 16 handlers is 688 bytes). Its handlers find the actor they run for with
 ///   order_detail::running(), which consume() sets for each message.
 /// - Between messages, an actor with an empty mailbox that owes no refund
 ///   hibernates, as Erlang processes do: its book is serialized, and

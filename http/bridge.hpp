@@ -11,10 +11,12 @@
 // timeout with it.
 //
 // A request that bounces (sec::request_receiver_down) is sent once more: it
-// was never processed, and the actor it reached was an order actor that
-// stopped on its own after the registry had routed it there. The order
-// actor tells its registry before it stops, so the second try waits there
-// for the successor (actors/order.cpp, stop).
+// was never processed (CAF bounces only what its receiver did not handle),
+// so sending it again is safe whatever it asks. The case it is for: an
+// order actor that stopped on its own after its registry had routed the
+// request there. The order actor tells its registry before it stops, so
+// the second try waits there for the successor (actors/order.cpp, stop).
+// Only once: a second bounce is answered as it is.
 
 #include <caf/all.hpp>
 
