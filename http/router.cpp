@@ -63,7 +63,7 @@ const std::string& router::unmatched() {
 
 void router::add(const std::string& method, const std::string& pattern, route_handlers h) {
   routes_.push_back({method, pattern, std::regex{pattern}, http_metrics::route_label(pattern),
-                     std::move(h)});
+                     static_cast<uint32_t>(routes_.size()), std::move(h)});
 }
 
 const router::route* router::match(request& req, response& res) const {

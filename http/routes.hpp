@@ -59,6 +59,7 @@ public:
     std::string pattern;
     std::regex regex;
     std::string label; // for the metrics
+    uint32_t index;    // the order it was added in
     route_handlers handlers;
   };
 

@@ -75,6 +75,16 @@ bool never_shed(const request& req) {
          || req.path.rfind("/admin/", 0) == 0 || req.path == "/console";
 }
 
+/// The request's share of the admission limit (admission_class): the
+/// channels' news that money moved first, new orders and wallets last.
+admission_class admission_class_of(const request& req) {
+  if (req.path.rfind("/v1/callbacks/", 0) == 0)
+    return admission_class::critical;
+  if (req.method == "POST" && (req.path == "/v1/orders" || req.path == "/v1/wallets"))
+    return admission_class::new_work;
+  return admission_class::normal;
+}
+
 /// Long polls wait on purpose: they have their own cap (long_polls_max)
 /// and stay out of the latency-driven limit.
 bool is_long_poll(const request& req) {
@@ -166,7 +176,7 @@ private:
   void on_accept(beast::error_code ec, tcp::socket socket);
   /// Admission: true if the request may run now; `ticket` is set when it
   /// counts against the limit (operator routes and long polls do not).
-  bool admit(const request& req, std::optional<admission_ticket>& ticket);
+  bool admit(const request& req, const router::route& route, std::optional<admission_ticket>& ticket);
   void finish(const std::optional<admission_ticket>& ticket, clock_type::duration took, int status);
   static admission_config limits(const engine_config& cfg) {
     admission_config a;
@@ -487,10 +497,11 @@ void api_server::front::on_accept(beast::error_code ec, tcp::socket socket) {
   accept();
 }
 
-bool api_server::front::admit(const request& req, std::optional<admission_ticket>& ticket) {
+bool api_server::front::admit(const request& req, const router::route& route,
+                              std::optional<admission_ticket>& ticket) {
   if (never_shed(req) || is_long_poll(req))
     return true;
-  ticket = limiter_.try_acquire();
+  ticket = limiter_.try_acquire(admission_class_of(req), route.index);
   ctx_.front.inflight = limiter_.inflight();
   return ticket.has_value();
 }
@@ -519,7 +530,7 @@ void api_server::front::handle(std::shared_ptr<session> s, std::shared_ptr<reque
   if (!route) // 404, 405
     return complete(s, req, res, router::unmatched(), std::nullopt, started);
   std::optional<admission_ticket> ticket;
-  if (!admit(*req, ticket)) {
+  if (!admit(*req, *route, ticket)) {
     ctx_.front.shed_overload++;
     ctx_.metrics.shed("overload");
     send(*res, unavailable_nothing_changed("overloaded", "The engine is at capacity; nothing was changed. Retry after a moment."));

@@ -265,8 +265,8 @@ bool sessions_wait_on_a_lock(const test_database& db, int at_least) {
 TEST(front, past_the_admission_limit_requests_are_refused_at_once_and_change_nothing) {
   PE_REQUIRE_DATABASE();
   test_database db{"front_shed"};
-  engine_process engine{db.url(), {{"PAYENGINE_HTTP_INFLIGHT_MIN", "2"},
-                                   {"PAYENGINE_HTTP_INFLIGHT_MAX", "2"},
+  engine_process engine{db.url(), {{"PAYENGINE_HTTP_INFLIGHT_MIN", "4"},
+                                   {"PAYENGINE_HTTP_INFLIGHT_MAX", "4"},
                                    {"PAYENGINE_REQUEST_TIMEOUT_MS", "30000"},
                                    {"PAYENGINE_STORAGE_TIMEOUT_MS", "30000"}}};
   // A long lease: the writer waits on the lock while holding the lease row,
@@ -275,24 +275,27 @@ TEST(front, past_the_admission_limit_requests_are_refused_at_once_and_change_not
                    "--lease-ttl-ms", "60000"});
   engine.start();
   const auto key = engine.create_merchant()["api_key"].get<std::string>();
-  ASSERT_EQ(engine.request("POST", "/v1/orders", key, order_body("M-warm").dump()).status, 201);
+  auto warm = engine.request("POST", "/v1/orders", key, order_body("M-warm").dump());
+  ASSERT_EQ(warm.status, 201);
+  const auto warm_id = warm.body["id"].get<std::string>();
 
-  // Two creates hang on a lock the test holds: they fill the limit.
+  // Three creates hang on a lock the test holds: they fill new work's
+  // share of the limit (4 less a quarter kept for work in progress).
   pqxx::connection holder{db.url()};
   pqxx::work lock{holder};
   lock.exec("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE");
   std::vector<std::future<testing::http_result>> held;
-  for (int i = 0; i < 2; ++i)
+  for (int i = 0; i < 3; ++i)
     held.push_back(std::async(std::launch::async, [&engine, &key, i] {
       return engine.request("POST", "/v1/orders", key, order_body("M-held-" + std::to_string(i)).dump());
     }));
   ASSERT_TRUE(sessions_wait_on_a_lock(db, 1));
-  // Wait until both are admitted (the limit in force is full). A scrape
+  // Wait until all three are admitted (new work's share is full). A scrape
   // waits up to 2 s for the blocked writer's figures.
   bool full = false;
   for (int i = 0; i < 20 && !full; ++i) {
     auto m = engine.request("GET", "/metrics", engine.admin_token());
-    full = m.raw.find("payengine_http_inflight 2\n") != std::string::npos;
+    full = m.raw.find("payengine_http_inflight 3\n") != std::string::npos;
     if (!full)
       std::this_thread::sleep_for(std::chrono::milliseconds{20});
   }
@@ -309,6 +312,14 @@ TEST(front, past_the_admission_limit_requests_are_refused_at_once_and_change_not
     EXPECT_EQ(unchanged->second, "true");
     refused++;
   }
+  // The reserve: work on an existing order and a channel's notification
+  // still get in (the notification is refused by its signature, not shed).
+  auto read = engine.request("GET", "/v1/orders/" + warm_id, key);
+  EXPECT_EQ(read.status, 200) << read.raw;
+  auto notified = engine.request("POST", "/v1/callbacks/alipay", "", "sign=nope", {},
+                                 "application/x-www-form-urlencoded");
+  EXPECT_NE(notified.status, 503) << notified.raw;
+  EXPECT_EQ(notified.raw.find("overloaded"), std::string::npos) << notified.raw;
   // The operator routes are never shed.
   EXPECT_EQ(engine.request("GET", "/healthz", "").status, 200);
   EXPECT_EQ(engine.request("GET", "/admin/actors", engine.admin_token()).status, 200);
@@ -318,15 +329,15 @@ TEST(front, past_the_admission_limit_requests_are_refused_at_once_and_change_not
     auto r = f.get();
     EXPECT_EQ(r.status, 201) << r.raw;
   }
-  EXPECT_EQ(db.scalar("SELECT count(*) FROM orders"), "3"); // warm + the two held; none shed
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM orders"), "4"); // warm + the three held; none shed
   auto metrics = engine.request("GET", "/metrics", engine.admin_token());
   EXPECT_NE(metrics.raw.find("payengine_http_shed_total{reason=\"overload\"} " + std::to_string(refused)),
             std::string::npos);
   // The operator sees the same in the actor tree (and the console).
   auto front = engine.request("GET", "/admin/actors", engine.admin_token()).body["http_front"];
   EXPECT_EQ(front["shed"]["overload"], refused) << front.dump();
-  EXPECT_EQ(front["limit"], 2);
-  EXPECT_EQ(front["limit_max"], 2);
+  EXPECT_EQ(front["limit"], 4);
+  EXPECT_EQ(front["limit_max"], 4);
 }
 
 } // namespace
