@@ -166,6 +166,10 @@ json actor_tree(server_context& ctx, uint32_t orders_max, std::chrono::milliseco
                 {"limit", f.limit.load()},
                 {"limit_min", ctx.cfg.http_inflight_min},
                 {"limit_max", ctx.cfg.http_inflight_max},
+                // http/admission.hpp: each class's room in the limit
+                {"room", {{"new_work", f.room_new_work.load()},
+                          {"normal", f.room_normal.load()},
+                          {"critical", ctx.cfg.http_inflight_max}}},
                 {"handler_threads", ctx.cfg.http_threads},
                 {"handler_queue", f.queued.load()},
                 {"long_polls", ctx.long_polls->load()},

@@ -116,6 +116,8 @@ struct server_context {
     std::atomic<uint64_t> shed_overload{0};       // the admission limit said no
     std::atomic<int64_t> inflight{0};             // API requests admitted, not answered
     std::atomic<int64_t> limit{0};                // the admission limit in force
+    std::atomic<int64_t> room_new_work{0};        // of which creates may take
+    std::atomic<int64_t> room_normal{0};          // work on existing orders (limit + reserve)
     std::atomic<int64_t> queued{0};               // handlers waiting for a thread
     std::atomic<int64_t> loop_lag_us{0};          // how late the event loop runs a timer
   } front;

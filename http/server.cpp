@@ -154,6 +154,8 @@ public:
       pool_(ctx_.cfg.http_threads),
       limiter_(limits(ctx_.cfg)) {
     ctx_.front.limit = limiter_.limit();
+    ctx_.front.room_new_work = limiter_.room(admission_class::new_work);
+    ctx_.front.room_normal = limiter_.room(admission_class::normal);
   }
 
   router& routes() { return routes_; }
@@ -516,6 +518,8 @@ void api_server::front::finish(const std::optional<admission_ticket>& ticket,
   limiter_.release(*ticket, took + lag, status >= 500);
   ctx_.front.inflight = limiter_.inflight();
   ctx_.front.limit = limiter_.limit();
+  ctx_.front.room_new_work = limiter_.room(admission_class::new_work);
+  ctx_.front.room_normal = limiter_.room(admission_class::normal);
 }
 
 void api_server::front::handle(std::shared_ptr<session> s, std::shared_ptr<request> req) {

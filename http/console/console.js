@@ -205,6 +205,9 @@
     const shed = front.shed || {};
     $("#kpi-connections").textContent = front.connections ?? "–";
     $("#kpi-admission").textContent = (front.inflight ?? "–") + " / " + (front.limit ?? "–");
+    if (front.room)
+      $("#kpi-admission").title = "room: new orders " + front.room.new_work + ", work on existing orders "
+        + front.room.normal + ", channel notifications " + front.room.critical;
     $("#kpi-shed").textContent = [shed.overload, shed.merchant_rate, shed.connections]
       .map((n) => n ?? "–").join(" / ");
     $("#clock").textContent = new Date(s.at).toLocaleTimeString();

@@ -2,6 +2,9 @@
 //   create order -> pay -> (long poll) QR code -> the customer pays at the
 //   channel -> (long poll) paid, the engine having received and committed
 //   the channel's signed notification.
+// A request refused with 503 and `Payengine-Nothing-Changed: true` (the
+// front's admission control) is retried after its Retry-After, as a
+// merchant's client would, and counted as `refused`, not as a failure.
 // Usage: pe_bench_payment_cycles ENGINE_PORT SIM_PORT API_KEY SECONDS THREADS
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -23,8 +26,24 @@ using clock_type = std::chrono::steady_clock;
 struct worker_result {
   uint64_t cycles = 0;
   uint64_t failures = 0;
+  uint64_t refused = 0;
   std::vector<double> latencies_ms;
 };
+
+/// Sends with `send` until the answer is not a refusal that changed
+/// nothing; waits each refusal's Retry-After (at most 5 s) first.
+template <class Send>
+httplib::Result honoring_retry_after(worker_result& out, clock_type::time_point until, Send send) {
+  for (;;) {
+    auto r = send();
+    if (!r || r->status != 503 || r->get_header_value("Payengine-Nothing-Changed") != "true"
+        || clock_type::now() >= until)
+      return r;
+    out.refused++;
+    auto wait_s = std::clamp(std::atoi(r->get_header_value("Retry-After").c_str()), 0, 5);
+    std::this_thread::sleep_for(std::chrono::seconds{wait_s});
+  }
+}
 
 std::unique_ptr<httplib::Client> client(int port) {
   auto c = std::make_unique<httplib::Client>("127.0.0.1", port);
@@ -44,14 +63,18 @@ void report_failure(const char* step, const httplib::Result& r) {
 
 /// One cycle; false (counted as a failure) if any step does not end as it should.
 bool cycle(httplib::Client& engine, httplib::Client& sim, const httplib::Headers& auth,
-           const std::string& no) {
+           const std::string& no, worker_result& out, clock_type::time_point until) {
   json body = {{"merchant_order_no", no}, {"amount", 8888}, {"currency", "CNY"},
                {"subject", "bench"}, {"channel", "alipay"}};
-  auto created = engine.Post("/v1/orders", auth, body.dump(), "application/json");
+  auto created = honoring_retry_after(out, until, [&] {
+    return engine.Post("/v1/orders", auth, body.dump(), "application/json");
+  });
   if (!created || created->status != 201)
     return report_failure("create", created), false;
   auto id = json::parse(created->body)["id"].get<std::string>();
-  auto paying = engine.Post(("/v1/orders/" + id + "/pay").c_str(), auth, "", "application/json");
+  auto paying = honoring_retry_after(out, until, [&] {
+    return engine.Post(("/v1/orders/" + id + "/pay").c_str(), auth, "", "application/json");
+  });
   if (!paying || paying->status != 202)
     return report_failure("pay", paying), false;
   auto wait = [&](int version) {
@@ -80,7 +103,7 @@ void run(int engine_port, int sim_port, const std::string& key, clock_type::time
                 std::to_string(clock_type::now().time_since_epoch().count()) + "-";
   for (uint64_t i = 0; clock_type::now() < until; ++i) {
     auto started = clock_type::now();
-    if (!cycle(*engine, *sim, auth, prefix + std::to_string(i))) {
+    if (!cycle(*engine, *sim, auth, prefix + std::to_string(i), out, until)) {
       out.failures++;
       continue;
     }
@@ -114,14 +137,15 @@ int main(int argc, char** argv) {
   for (auto& r : results) {
     all.cycles += r.cycles;
     all.failures += r.failures;
+    all.refused += r.refused;
     all.latencies_ms.insert(all.latencies_ms.end(), r.latencies_ms.begin(), r.latencies_ms.end());
   }
   std::sort(all.latencies_ms.begin(), all.latencies_ms.end());
   auto pct = [&](double q) {
     return all.latencies_ms.empty() ? 0.0 : all.latencies_ms[static_cast<size_t>(q * (all.latencies_ms.size() - 1))];
   };
-  std::printf("cycles=%llu failures=%llu seconds=%.1f cycles_per_s=%.1f p50_ms=%.1f p99_ms=%.1f\n",
+  std::printf("cycles=%llu failures=%llu refused=%llu seconds=%.1f cycles_per_s=%.1f p50_ms=%.1f p99_ms=%.1f\n",
               static_cast<unsigned long long>(all.cycles), static_cast<unsigned long long>(all.failures),
-              elapsed, all.cycles / elapsed, pct(0.5), pct(0.99));
+              static_cast<unsigned long long>(all.refused), elapsed, all.cycles / elapsed, pct(0.5), pct(0.99));
   return all.failures == 0 ? 0 : 1;
 }

@@ -338,6 +338,9 @@ TEST(front, past_the_admission_limit_requests_are_refused_at_once_and_change_not
   EXPECT_EQ(front["shed"]["overload"], refused) << front.dump();
   EXPECT_EQ(front["limit"], 4);
   EXPECT_EQ(front["limit_max"], 4);
+  EXPECT_EQ(front["room"]["new_work"], 3) << front.dump();
+  EXPECT_EQ(front["room"]["normal"], 4);
+  EXPECT_EQ(front["room"]["critical"], 4);
 }
 
 } // namespace
