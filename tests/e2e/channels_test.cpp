@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <set>
+#include <thread>
 
 namespace payengine {
 namespace {
@@ -213,7 +214,15 @@ TEST_F(channels_test, a_wechat_order_is_paid_end_to_end_and_refunded_there) {
   EXPECT_EQ(paid["payment"]["channel"], "wechat");
   EXPECT_EQ(paid["payment"]["channel_trade_no"], trades_of(id)[0]["trade_no"]);
   // The encrypted notification was delivered once it was committed (204).
-  auto delivered = trades_of(id)[0]["notifications"];
+  // paysim marks it when the answer reaches it, which may be just after a
+  // read of the committed order: poll for it (bounded).
+  json delivered;
+  for (int i = 0; i < 400; ++i) {
+    delivered = trades_of(id)[0]["notifications"];
+    if (!delivered.empty() && delivered[0]["delivered"].get<bool>())
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds{25});
+  }
   ASSERT_FALSE(delivered.empty());
   EXPECT_TRUE(delivered[0]["delivered"].get<bool>()) << delivered.dump();
 
