@@ -28,7 +28,12 @@ struct worker_result {
   uint64_t failures = 0;
   uint64_t refused = 0;
   std::vector<double> latencies_ms;
+  /// Per step of a completed cycle (see steps), in milliseconds.
+  std::vector<std::vector<double>> step_ms = std::vector<std::vector<double>>(5);
 };
+
+/// The steps of a cycle, as timed by the customer.
+const char* const steps[] = {"create", "pay", "wait_qr", "customer_pays", "wait_paid"};
 
 /// Sends with `send` until the answer is not a refusal that changed
 /// nothing; waits each refusal's Retry-After (at most 5 s) first.
@@ -64,6 +69,13 @@ void report_failure(const char* step, const httplib::Result& r) {
 /// One cycle; false (counted as a failure) if any step does not end as it should.
 bool cycle(httplib::Client& engine, httplib::Client& sim, const httplib::Headers& auth,
            const std::string& no, worker_result& out, clock_type::time_point until) {
+  double took[5];
+  auto mark = clock_type::now();
+  auto lap = [&](int step) {
+    auto now = clock_type::now();
+    took[step] = std::chrono::duration<double, std::milli>(now - mark).count();
+    mark = now;
+  };
   json body = {{"merchant_order_no", no}, {"amount", 8888}, {"currency", "CNY"},
                {"subject", "bench"}, {"channel", "alipay"}};
   auto created = honoring_retry_after(out, until, [&] {
@@ -71,26 +83,33 @@ bool cycle(httplib::Client& engine, httplib::Client& sim, const httplib::Headers
   });
   if (!created || created->status != 201)
     return report_failure("create", created), false;
+  lap(0);
   auto id = json::parse(created->body)["id"].get<std::string>();
   auto paying = honoring_retry_after(out, until, [&] {
     return engine.Post(("/v1/orders/" + id + "/pay").c_str(), auth, "", "application/json");
   });
   if (!paying || paying->status != 202)
     return report_failure("pay", paying), false;
+  lap(1);
   auto wait = [&](int version) {
     return engine.Get(("/v1/orders/" + id + "?wait_for_change=30&version=" + std::to_string(version)).c_str(), auth);
   };
   auto awaiting = wait(2);
   if (!awaiting || awaiting->status != 200 || json::parse(awaiting->body)["status"] != "awaiting_payment")
     return report_failure("wait for the QR code", awaiting), false;
+  lap(2);
   auto qr = json::parse(awaiting->body)["payment"]["qr_code"].get<std::string>();
   auto path = qr.substr(qr.find('/', 7));
   auto scanned = sim.Post(path.c_str(), R"({"result":"success"})", "application/json");
   if (!scanned || scanned->status != 200)
     return report_failure("the customer pays", scanned), false;
+  lap(3);
   auto paid = wait(3);
   if (!paid || paid->status != 200 || json::parse(paid->body)["status"] != "paid")
     return report_failure("wait for paid", paid), false;
+  lap(4);
+  for (int i = 0; i < 5; ++i)
+    out.step_ms[i].push_back(took[i]);
   return true;
 }
 
@@ -139,6 +158,8 @@ int main(int argc, char** argv) {
     all.failures += r.failures;
     all.refused += r.refused;
     all.latencies_ms.insert(all.latencies_ms.end(), r.latencies_ms.begin(), r.latencies_ms.end());
+    for (int i = 0; i < 5; ++i)
+      all.step_ms[i].insert(all.step_ms[i].end(), r.step_ms[i].begin(), r.step_ms[i].end());
   }
   std::sort(all.latencies_ms.begin(), all.latencies_ms.end());
   auto pct = [&](double q) {
@@ -147,5 +168,12 @@ int main(int argc, char** argv) {
   std::printf("cycles=%llu failures=%llu refused=%llu seconds=%.1f cycles_per_s=%.1f p50_ms=%.1f p99_ms=%.1f\n",
               static_cast<unsigned long long>(all.cycles), static_cast<unsigned long long>(all.failures),
               static_cast<unsigned long long>(all.refused), elapsed, all.cycles / elapsed, pct(0.5), pct(0.99));
+  // Where a cycle's time goes, as the customer sees it.
+  for (int i = 0; i < 5; ++i) {
+    auto& v = all.step_ms[i];
+    std::sort(v.begin(), v.end());
+    auto at = [&](double q) { return v.empty() ? 0.0 : v[static_cast<size_t>(q * (v.size() - 1))]; };
+    std::printf("step=%s p50_ms=%.1f p99_ms=%.1f\n", steps[i], at(0.5), at(0.99));
+  }
   return all.failures == 0 ? 0 : 1;
 }
