@@ -86,6 +86,7 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
   for (uint32_t i = 0; i < cfg.registry_shards; ++i) {
     registry_settings rs;
     rs.index = i;
+    rs.count = cfg.registry_shards;
     rs.live_max = std::max(1u, cfg.live_orders_max / cfg.registry_shards);
     rs.restarts_max = cfg.order_restarts_max;
     rs.order.idle_ms = cfg.order_idle_ms;

@@ -2,6 +2,7 @@
 
 #include "config/logging.hpp"
 #include "messages/errors.hpp"
+#include "messages/ids.hpp"
 #include "messages/timestamps.hpp"
 
 #include <caf/all.hpp>
@@ -109,6 +110,12 @@ bool owned(order_registry_self self, const std::string& id) {
 
 template <class Command>
 caf::result<order_reply> route(order_registry_self self, Command cmd) {
+  // One actor per order needs one shard per order: a command sent to
+  // another shard would activate a second writer (a caller's bug).
+  const auto& settings = self->state.settings;
+  if (shard_index(order_id_of(cmd), settings.count) != settings.index)
+    return make_error(engine_error::invariant_broken,
+                      "order " + order_id_of(cmd) + " sent to registry shard " + std::to_string(settings.index));
   if (!owned(self, order_id_of(cmd)))
     return make_error(engine_error::shard_moved, order_id_of(cmd));
   // A create spawns a fresh actor; anything else activates from storage.

@@ -22,6 +22,7 @@ namespace payengine {
 
 struct registry_settings {
   uint32_t index = 0;
+  uint32_t count = 1; // registry shards in this engine (index < count)
   uint32_t live_max = 50'000;
   uint32_t restarts_max = 5; // restarts of one order within the window
   uint32_t restart_window_ms = 600'000;

@@ -21,6 +21,7 @@ admission_config small_config() {
   c.min_limit = 2;
   c.max_limit = 100;
   c.new_work_share = 1; // no reserve: every class's room is the limit
+  c.window_samples = 16;
   return c;
 }
 
