@@ -36,6 +36,12 @@ uint32_t adaptive_limiter::room(admission_class c) const {
   return room_locked(c);
 }
 
+adaptive_limiter::figures adaptive_limiter::snapshot() const {
+  std::lock_guard lock{mtx_};
+  return {inflight_, static_cast<uint32_t>(limit_), room_locked(admission_class::new_work),
+          room_locked(admission_class::normal)};
+}
+
 std::optional<admission_ticket> adaptive_limiter::try_acquire(admission_class c, uint32_t slot) {
   std::lock_guard lock{mtx_};
   if (inflight_ >= room_locked(c)) {

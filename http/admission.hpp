@@ -102,6 +102,12 @@ public:
   /// How many requests of class `c` may be in flight now.
   uint32_t room(admission_class c) const;
 
+  /// The figures operators see, read together.
+  struct figures {
+    uint32_t inflight, limit, room_new_work, room_normal;
+  };
+  figures snapshot() const;
+
   /// The request of `t` finished after `latency`; `dropped`: it timed out
   /// or failed for lack of capacity (its latency says less than that).
   void release(const admission_ticket& t, std::chrono::nanoseconds latency, bool dropped);

@@ -153,9 +153,7 @@ public:
       acceptor_(ioc_),
       pool_(ctx_.cfg.http_threads),
       limiter_(limits(ctx_.cfg)) {
-    ctx_.front.limit = limiter_.limit();
-    ctx_.front.room_new_work = limiter_.room(admission_class::new_work);
-    ctx_.front.room_normal = limiter_.room(admission_class::normal);
+    publish(limiter_.snapshot());
   }
 
   router& routes() { return routes_; }
@@ -180,6 +178,8 @@ private:
   /// counts against the limit (operator routes and long polls do not).
   bool admit(const request& req, const router::route& route, std::optional<admission_ticket>& ticket);
   void finish(const std::optional<admission_ticket>& ticket, clock_type::duration took, int status);
+  /// The limiter's figures into ctx_.front (metrics, /admin/actors, console).
+  void publish(const adaptive_limiter::figures& f);
   static admission_config limits(const engine_config& cfg) {
     admission_config a;
     a.min_limit = cfg.http_inflight_min;
@@ -516,10 +516,14 @@ void api_server::front::finish(const std::optional<admission_ticket>& ticket,
   // backs off even if the answer came quickly.
   auto lag = std::chrono::microseconds{ctx_.front.loop_lag_us.load()};
   limiter_.release(*ticket, took + lag, status >= 500);
-  ctx_.front.inflight = limiter_.inflight();
-  ctx_.front.limit = limiter_.limit();
-  ctx_.front.room_new_work = limiter_.room(admission_class::new_work);
-  ctx_.front.room_normal = limiter_.room(admission_class::normal);
+  publish(limiter_.snapshot());
+}
+
+void api_server::front::publish(const adaptive_limiter::figures& f) {
+  ctx_.front.inflight = f.inflight;
+  ctx_.front.limit = f.limit;
+  ctx_.front.room_new_work = f.room_new_work;
+  ctx_.front.room_normal = f.room_normal;
 }
 
 void api_server::front::handle(std::shared_ptr<session> s, std::shared_ptr<request> req) {

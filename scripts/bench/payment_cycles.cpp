@@ -36,7 +36,7 @@ struct worker_result {
 const char* const steps[] = {"create", "pay", "wait_qr", "customer_pays", "wait_paid"};
 
 /// Sends with `send` until the answer is not a refusal that changed
-/// nothing; waits each refusal's Retry-After (at most 5 s) first.
+/// nothing; waits each refusal's Retry-After (1 to 5 s) first.
 template <class Send>
 httplib::Result honoring_retry_after(worker_result& out, clock_type::time_point until, Send send) {
   for (;;) {
@@ -45,7 +45,7 @@ httplib::Result honoring_retry_after(worker_result& out, clock_type::time_point 
         || clock_type::now() >= until)
       return r;
     out.refused++;
-    auto wait_s = std::clamp(std::atoi(r->get_header_value("Retry-After").c_str()), 0, 5);
+    auto wait_s = std::clamp(std::atoi(r->get_header_value("Retry-After").c_str()), 1, 5);
     std::this_thread::sleep_for(std::chrono::seconds{wait_s});
   }
 }

@@ -314,6 +314,8 @@ TEST(front, past_the_admission_limit_requests_are_refused_at_once_and_change_not
   }
   // The reserve: work on an existing order and a channel's notification
   // still get in (the notification is refused by its signature, not shed).
+  // At this size both classes have the whole bound; the unit tests
+  // (admission_test) tell a notification's room from a read's.
   auto read = engine.request("GET", "/v1/orders/" + warm_id, key);
   EXPECT_EQ(read.status, 200) << read.raw;
   auto notified = engine.request("POST", "/v1/callbacks/alipay", "", "sign=nope", {},

@@ -180,23 +180,24 @@ void saturate_mixed(adaptive_limiter& l, uint32_t fast_slot, uint32_t slow_slot,
 }
 
 TEST(adaptive_limiter, slower_routes_joining_the_mix_are_not_read_as_queueing) {
-  // Reads only, then creates join them: each route against its own
-  // long-term RTT, the new mix is no latency growth.
+  // Reads only (slot 0), then as many 100-times-slower creates join them,
+  // in slot `create_slot`.
+  auto reads_then_creates = [](adaptive_limiter& l, uint32_t create_slot) {
+    for (int i = 0; i < 300; ++i)
+      saturate_mixed(l, 0, 0, 300us, 300us);
+    EXPECT_EQ(l.limit(), 100u);
+    for (int i = 0; i < 20; ++i)
+      saturate_mixed(l, 0, create_slot, 300us, 30ms);
+  };
+  // Each route against its own long-term RTT: the new mix is no growth.
   adaptive_limiter per_route{small_config()};
-  for (int i = 0; i < 300; ++i)
-    saturate_mixed(per_route, 0, 0, 300us, 300us);
-  ASSERT_EQ(per_route.limit(), 100u);
-  for (int i = 0; i < 20; ++i)
-    saturate_mixed(per_route, 0, 1, 300us, 30ms);
+  reads_then_creates(per_route, 1);
   EXPECT_EQ(per_route.limit(), 100u);
   EXPECT_NEAR(per_route.long_rtt_s(0), 0.0003, 0.00005);
   EXPECT_NEAR(per_route.long_rtt_s(1), 0.030, 0.005);
   // One average over both reads every create as 100 times the reads.
   adaptive_limiter one_average{small_config()};
-  for (int i = 0; i < 300; ++i)
-    saturate_mixed(one_average, 0, 0, 300us, 300us);
-  for (int i = 0; i < 20; ++i)
-    saturate_mixed(one_average, 0, 0, 300us, 30ms);
+  reads_then_creates(one_average, 0);
   EXPECT_LT(one_average.limit(), 80u);
   // And a real rise on both routes still shrinks the per-route limit.
   for (int i = 0; i < 5; ++i)
