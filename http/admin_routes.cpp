@@ -75,7 +75,7 @@ void create_merchant(server_context& ctx, const Request& req, Response& res) {
 /// PATCH /admin/merchants/{id}: name, notify_url, rate_per_s, burst. This
 /// node's cache takes the change at once; the others within their TTL.
 void patch_merchant(server_context& ctx, const Request& req, Response& res) {
-  auto id = req.matches[1].str();
+  auto id = req.matches[1];
   auto body = parse_json_object(req.body);
   if (auto* err = std::get_if<api_error>(&body))
     return send(res, *err);
@@ -101,7 +101,7 @@ void patch_merchant(server_context& ctx, const Request& req, Response& res) {
 }
 
 void order_detail(server_context& ctx, const Request& req, Response& res) {
-  auto id = req.matches[1].str();
+  auto id = req.matches[1];
   if (!well_formed_id(id, "ord"))
     return send(res, not_found());
   auto stored = ask<std::vector<order_record>>(ctx.sys, ctx.handles()->writer_for(id),
@@ -141,7 +141,7 @@ void kill_engine_actor(server_context& ctx, const std::string& name, Response& r
 }
 
 void kill_actor(server_context& ctx, const Request& req, Response& res) {
-  auto id = req.matches[1].str();
+  auto id = req.matches[1];
   if (!well_formed_id(id, "ord"))
     return kill_engine_actor(ctx, id, res);
   auto killed = ask<bool>(ctx.sys, ctx.handles()->shard_for(id), ctx.request_timeout(), kill_atom_v, id);
@@ -169,7 +169,7 @@ void one_engine_actor(server_context& ctx, const std::string& name, Response& re
 }
 
 void one_actor(server_context& ctx, const Request& req, Response& res) {
-  auto id = req.matches[1].str();
+  auto id = req.matches[1];
   if (!well_formed_id(id, "ord"))
     return one_engine_actor(ctx, id, res);
   auto live = ask<order_actor_info>(ctx.sys, ctx.handles()->shard_for(id), ctx.request_timeout(),
@@ -197,7 +197,7 @@ void list_notifications(server_context& ctx, const Request& req, Response& res) 
 }
 
 void redeliver_notification(server_context& ctx, const Request& req, Response& res) {
-  auto id = req.matches[1].str();
+  auto id = req.matches[1];
   if (!well_formed_id(id, "ntf"))
     return send(res, not_found("notification"));
   auto ok = ask<bool>(ctx.sys, ctx.handles()->writers.front(), ctx.request_timeout(), redeliver_atom_v, id);

@@ -6,6 +6,7 @@
 #include "config/config.hpp"
 #include "http/metrics.hpp"
 #include "http/api_error.hpp"
+#include "http/ask_deadlines.hpp"
 #include "http/message.hpp"
 #include "http/rate_limits.hpp"
 #include "messages/cluster.hpp"
@@ -102,6 +103,9 @@ struct server_context {
   /// wait_for_change requests in progress. Shared: an asynchronous long
   /// poll's reply may come after the server is gone.
   std::shared_ptr<std::atomic<uint32_t>> long_polls = std::make_shared<std::atomic<uint32_t>>(0);
+  /// Deadlines of the event loop's asynchronous asks, expired by the loop's
+  /// probe. Shared for the same reason.
+  std::shared_ptr<ask_deadlines> deadlines = std::make_shared<ask_deadlines>();
   /// The merchants' request rate limits on this node (API.md v1.1 "Overload").
   merchant_rate_limits rate_limits;
   std::optional<channels::public_key> alipay_key; // verifies Alipay's notifications

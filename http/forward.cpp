@@ -5,7 +5,7 @@
 
 #include <map>
 #include <memory>
-#include <regex>
+#include <string_view>
 
 namespace payengine::http {
 
@@ -47,9 +47,23 @@ void moving(response& res, const char* why) {
 } // namespace
 
 std::string order_in_path(const std::string& path) {
-  static const std::regex pattern{R"(^/(?:v1|admin)/orders/(ord_[A-Za-z0-9]{1,64})(?:/.*)?$)"};
-  std::smatch m;
-  return std::regex_match(path, m, pattern) ? m[1].str() : std::string{};
+  // /v1/orders/{id}[/...] or /admin/orders/{id}[/...], id ord_ + 1-64 of [A-Za-z0-9]
+  std::string_view rest = path;
+  constexpr std::string_view v1 = "/v1/orders/", admin = "/admin/orders/";
+  if (rest.substr(0, v1.size()) == v1)
+    rest.remove_prefix(v1.size());
+  else if (rest.substr(0, admin.size()) == admin)
+    rest.remove_prefix(admin.size());
+  else
+    return {};
+  auto id = rest.substr(0, rest.find('/'));
+  constexpr std::string_view prefix = "ord_";
+  if (id.size() <= prefix.size() || id.size() > prefix.size() + 64 || id.substr(0, prefix.size()) != prefix)
+    return {};
+  for (char c : id.substr(prefix.size()))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+      return {};
+  return std::string{id};
 }
 
 bool served_here(const server_context& ctx, const request& req, const std::string& order_id) {

@@ -6,7 +6,7 @@
 
 #include <functional>
 #include <map>
-#include <regex>
+#include <vector>
 #include <string>
 #include <strings.h>
 
@@ -29,9 +29,9 @@ struct request {
   header_map headers;
   param_map params;   // the decoded query string
   std::string body;
-  /// The route pattern's groups, matched against `path` (which must not
-  /// change afterwards: the groups point into it).
-  std::smatch matches;
+  /// What the route pattern matched: [0] the whole path, then each
+  /// `([^/]+)` segment in order.
+  std::vector<std::string> matches;
 
   bool has_header(const std::string& name) const { return headers.count(name) > 0; }
   /// The first value of `name`, or "".

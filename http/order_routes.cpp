@@ -246,7 +246,7 @@ void create_order_handler(server_context& ctx, const Request& req, Response& res
 /// Never blocks: the reply (or the change) completes the response.
 void get_order_async(server_context& ctx, const Request& req, const std::shared_ptr<Response>& res,
                      const merchant_record& m, const reply_fn& done) {
-  auto id = req.matches[1].str();
+  auto id = req.matches[1];
   if (!valid_order_id(id)) {
     send(*res, not_found());
     return done();
@@ -256,7 +256,7 @@ void get_order_async(server_context& ctx, const Request& req, const std::shared_
     done();
   };
   if (!req.has_param("wait_for_change"))
-    return ask_async<order_reply>(ctx.sys, ctx.handles()->shard_for(id), ctx.request_timeout(),
+    return ask_async<order_reply>(ctx.sys, ctx.deadlines, ctx.handles()->shard_for(id), ctx.request_timeout(),
                                   answer, get_order{id, m.id});
   auto wait_s = parse_bounded_int(req.get_param_value("wait_for_change"), 0,
                                   ctx.cfg.long_poll_max_s);
@@ -277,7 +277,7 @@ void get_order_async(server_context& ctx, const Request& req, const std::shared_
     return done();
   }
   auto wait_ms = static_cast<uint32_t>(*wait_s * 1000);
-  ask_async<order_reply>(ctx.sys, ctx.handles()->shard_for(id),
+  ask_async<order_reply>(ctx.sys, ctx.deadlines, ctx.handles()->shard_for(id),
                          ctx.request_timeout() + std::chrono::milliseconds{wait_ms},
                          [polls, answer](caf::expected<order_reply> reply) {
                            polls->fetch_sub(1);
@@ -308,7 +308,7 @@ void list_orders_handler(server_context& ctx, const Request& req, Response& res,
 
 void cancel_order_handler(server_context& ctx, const Request& req, Response& res,
                           const merchant_record& m) {
-  auto id = req.matches[1].str();
+  auto id = req.matches[1];
   if (!valid_order_id(id)) {
     send(res, not_found());
     return;
@@ -320,7 +320,7 @@ void cancel_order_handler(server_context& ctx, const Request& req, Response& res
 
 void events_handler(server_context& ctx, const Request& req, Response& res,
                     const merchant_record& m) {
-  auto id = req.matches[1].str();
+  auto id = req.matches[1];
   if (!valid_order_id(id)) {
     send(res, not_found());
     return;

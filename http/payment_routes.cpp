@@ -23,7 +23,7 @@ using Response = response;
 
 void pay_handler(server_context& ctx, const Request& req, Response& res,
                  const merchant_record& m) {
-  auto id = req.matches[1].str();
+  auto id = req.matches[1];
   if (!well_formed_id(id, "ord")) {
     send(res, not_found());
     return;

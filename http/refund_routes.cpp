@@ -38,7 +38,7 @@ std::optional<api_error> unknown_params(const json& body, std::initializer_list<
 /// 4xx already sent.
 std::optional<std::pair<std::string, json>> command_on_order(const Request& req, Response& res,
                                                              std::initializer_list<const char*> known) {
-  auto id = req.matches[1].str();
+  auto id = req.matches[1];
   if (!well_formed_id(id, "ord")) {
     send(res, not_found());
     return std::nullopt;
@@ -89,7 +89,7 @@ void create_refund(server_context& ctx, const Request& req, Response& res, const
 }
 
 void list_refunds(server_context& ctx, const Request& req, Response& res, const merchant_record& m) {
-  auto id = req.matches[1].str();
+  auto id = req.matches[1];
   if (!well_formed_id(id, "ord"))
     return send(res, not_found());
   auto order = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(id), ctx.request_timeout(), get_order{id, m.id});

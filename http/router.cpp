@@ -2,6 +2,7 @@
 #include "http/routes.hpp"
 
 #include <set>
+#include <stdexcept>
 #include <string_view>
 
 namespace payengine::http {
@@ -34,7 +35,58 @@ std::string decode(std::string_view text, bool plus_is_space) {
   return out;
 }
 
+constexpr std::string_view capture = "([^/]+)";
+
 } // namespace
+
+path_pattern::path_pattern(const std::string& pattern) {
+  std::string_view rest = pattern;
+  if (rest.empty() || rest.front() != '/')
+    throw std::invalid_argument("route pattern must start with '/': " + pattern);
+  while (!rest.empty()) {
+    rest.remove_prefix(1); // the '/'
+    if (rest.substr(0, capture.size()) == capture
+        && (rest.size() == capture.size() || rest[capture.size()] == '/')) {
+      segments_.emplace_back(); // the capture holds a '/' of its own
+      rest.remove_prefix(capture.size());
+      continue;
+    }
+    auto segment = rest.substr(0, rest.find('/'));
+    rest.remove_prefix(segment.size());
+    if (segment.empty() || segment.find_first_of("()[]^$*+?\\|.{}") != std::string_view::npos)
+      throw std::invalid_argument("route pattern segments are literals or ([^/]+): " + pattern);
+    segments_.emplace_back(segment);
+  }
+}
+
+bool path_pattern::match(const std::string& path, std::vector<std::string>& groups) const {
+  std::string_view rest = path;
+  std::size_t captured = 0;
+  for (const auto& literal : segments_) {
+    if (rest.empty() || rest.front() != '/')
+      return false;
+    rest.remove_prefix(1);
+    auto segment = rest.substr(0, rest.find('/'));
+    rest.remove_prefix(segment.size());
+    if (literal.empty() ? segment.empty() : segment != literal)
+      return false;
+    captured += literal.empty();
+  }
+  if (!rest.empty())
+    return false;
+  groups.clear();
+  groups.reserve(captured + 1);
+  groups.push_back(path);
+  rest = path;
+  for (const auto& literal : segments_) {
+    rest.remove_prefix(1);
+    auto segment = rest.substr(0, rest.find('/'));
+    rest.remove_prefix(segment.size());
+    if (literal.empty())
+      groups.emplace_back(segment);
+  }
+  return true;
+}
 
 void split_target(request& req) {
   std::string_view target = req.target;
@@ -62,7 +114,7 @@ const std::string& router::unmatched() {
 }
 
 void router::add(const std::string& method, const std::string& pattern, route_handlers h) {
-  routes_.push_back({method, pattern, std::regex{pattern}, http_metrics::route_label(pattern),
+  routes_.push_back({method, pattern, path_pattern{pattern}, http_metrics::route_label(pattern),
                      static_cast<uint32_t>(routes_.size()), std::move(h)});
 }
 
@@ -70,9 +122,9 @@ const router::route* router::match(request& req, response& res) const {
   // HEAD runs the GET route; the server sends its headers only.
   const std::string method = req.method == "HEAD" ? "GET" : req.method;
   const route* same_path = nullptr;
-  std::smatch matches;
+  std::vector<std::string> matches;
   for (const auto& r : routes_) {
-    if (!std::regex_match(req.path, matches, r.regex))
+    if (!r.path.match(req.path, matches))
       continue;
     if (r.method == method) {
       req.matches = std::move(matches);

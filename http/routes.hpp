@@ -10,7 +10,6 @@
 #include <map>
 #include <memory>
 #include <type_traits>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -38,6 +37,20 @@ struct route_handlers {
   async_handler fast;
 };
 
+/// A route's path: literal segments and `([^/]+)` captures (the only
+/// pattern the routes use), matched segment by segment: a request's path
+/// is compared once per route without a regular-expression engine.
+class path_pattern {
+public:
+  explicit path_pattern(const std::string& pattern);
+  /// Whether `path` matches; if so, `groups` gets the whole path, then
+  /// each captured segment.
+  bool match(const std::string& path, std::vector<std::string>& groups) const;
+
+private:
+  std::vector<std::string> segments_; // an empty one is a capture
+};
+
 /// The routes, matched in the order they were added. Another method on a
 /// known path answers 405 with `Allow` (HEAD is GET without the body); an
 /// unknown path 404.
@@ -57,7 +70,7 @@ public:
   struct route {
     std::string method;
     std::string pattern;
-    std::regex regex;
+    path_pattern path; // literal segments and `([^/]+)` captures
     std::string label; // for the metrics
     uint32_t index;    // the order it was added in
     route_handlers handlers;

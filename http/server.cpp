@@ -453,6 +453,7 @@ void api_server::front::probe_loop(clock_type::time_point due) {
     if (ec || stopping_)
       return;
     auto now = clock_type::now();
+    ctx_.deadlines->expire_due(now); // asynchronous asks past their timeout
     auto lag = std::chrono::duration_cast<std::chrono::microseconds>(now - due).count();
     // Rises at once, decays over a few probes: one quiet tick does not hide
     // a saturated loop.

@@ -47,7 +47,7 @@ void create_wallet(server_context& ctx, const request& req, response& res,
 }
 
 void get_wallet(server_context& ctx, const request& req, response& res, const merchant_record& m) {
-  auto id = req.matches[1].str();
+  auto id = req.matches[1];
   if (!well_formed_id(id, "wal"))
     return send(res, not_found("wallet"));
   wallet_op op;
@@ -79,7 +79,7 @@ void list_wallets(server_context& ctx, const request& req, response& res, const 
 
 void list_transactions(server_context& ctx, const request& req, response& res,
                        const merchant_record& m) {
-  auto id = req.matches[1].str();
+  auto id = req.matches[1];
   if (!well_formed_id(id, "wal"))
     return send(res, not_found("wallet"));
   auto params = parse_wallet_list_params(req.params, false);

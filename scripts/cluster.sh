@@ -46,7 +46,7 @@ start_node() { # index
   local i="$1" port="${NODE_PORTS[$1]}"
   PAYENGINE_NODE_ID="node-$((i + 1))" PAYENGINE_PUBLIC_URL="$LB" PAYENGINE_LOG_LEVEL="${PAYENGINE_LOG_LEVEL:-warn}" \
   PAYENGINE_SMS_URL="$SIM/sms/send" \
-    start_engine "$port" "$SIM_PORT" "$(pg_url "$DB")" "$ADMIN_TOKEN" "$LOCAL_DIR/node-$((i + 1)).log" \
+    start_engine "$port" "$SIM_PORT" "$(pg_url "$DB")" "$ADMIN_TOKEN" "$LOCAL_DIR/node-$((i + 1)).log" ${PAYENGINE_CLUSTER_FLAGS:-} \
     || { NODE_PIDS[$i]="$ENGINE_PID"; exit 1; }
   NODE_PIDS[$i]="$ENGINE_PID"
 }
