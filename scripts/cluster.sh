@@ -8,6 +8,7 @@
 #                                 node alone, wrk with 64 connections, s seconds
 #   scripts/cluster.sh failover   kill -9 one node, time until its shards
 #                                 answer elsewhere (default TTL)
+# PAYENGINE_CLUSTER_FLAGS adds flags to every node (e.g. "--scheduler-threads 1").
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 MODE="${1:-demo}"
