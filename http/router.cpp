@@ -61,7 +61,7 @@ path_pattern::path_pattern(const std::string& pattern) {
 
 bool path_pattern::match(const std::string& path, std::vector<std::string>& groups) const {
   std::string_view rest = path;
-  std::size_t captured = 0;
+  std::vector<std::string> found{path};
   for (const auto& literal : segments_) {
     if (rest.empty() || rest.front() != '/')
       return false;
@@ -70,21 +70,12 @@ bool path_pattern::match(const std::string& path, std::vector<std::string>& grou
     rest.remove_prefix(segment.size());
     if (literal.empty() ? segment.empty() : segment != literal)
       return false;
-    captured += literal.empty();
+    if (literal.empty())
+      found.emplace_back(segment);
   }
   if (!rest.empty())
     return false;
-  groups.clear();
-  groups.reserve(captured + 1);
-  groups.push_back(path);
-  rest = path;
-  for (const auto& literal : segments_) {
-    rest.remove_prefix(1);
-    auto segment = rest.substr(0, rest.find('/'));
-    rest.remove_prefix(segment.size());
-    if (literal.empty())
-      groups.emplace_back(segment);
-  }
+  groups = std::move(found);
   return true;
 }
 

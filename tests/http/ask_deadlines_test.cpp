@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <mutex>
 
 namespace payengine::http {
 namespace {
@@ -59,11 +60,22 @@ caf::behavior adder(int step) {
   return {[step](int x) { return x + step; }};
 }
 
-using promises = std::shared_ptr<std::vector<caf::response_promise>>;
+/// What a black hole holds: the requests it will never answer, and who
+/// sent the first one.
+struct held_requests {
+  std::mutex mx;
+  std::vector<caf::response_promise> promises;
+  std::promise<caf::actor> first_sender;
+};
 
 /// Takes every request and never answers it.
-caf::behavior black_hole(caf::event_based_actor* self, promises held) {
-  return {[self, held](int) { held->push_back(self->make_response_promise()); }};
+caf::behavior black_hole(caf::event_based_actor* self, std::shared_ptr<held_requests> held) {
+  return {[self, held](int) {
+    std::lock_guard<std::mutex> guard{held->mx};
+    if (held->promises.empty())
+      held->first_sender.set_value(caf::actor_cast<caf::actor>(self->current_sender()));
+    held->promises.push_back(self->make_response_promise());
+  }};
 }
 
 using ask_deadlines_actors = actor_system_fixture;
@@ -83,7 +95,9 @@ TEST_F(ask_deadlines_actors, a_reply_completes_the_ask_and_removes_its_deadline)
 
 TEST_F(ask_deadlines_actors, a_reply_that_never_comes_times_out_once_and_the_asker_dies) {
   auto board = std::make_shared<ask_deadlines>();
-  auto hole = sys->spawn(black_hole, std::make_shared<std::vector<caf::response_promise>>());
+  auto held = std::make_shared<held_requests>();
+  auto hole = sys->spawn(black_hole, held);
+  auto sender = held->first_sender.get_future();
   std::atomic<int> calls{0};
   std::promise<caf::error> failed;
   ask_async<int>(*sys, board, hole, 50ms,
@@ -92,21 +106,28 @@ TEST_F(ask_deadlines_actors, a_reply_that_never_comes_times_out_once_and_the_ask
                      failed.set_value(r ? caf::error{} : r.error());
                  },
                  1);
+  ASSERT_EQ(sender.wait_for(10s), std::future_status::ready) << "the request reached the black hole";
+  auto asker = sender.get();
+  ASSERT_TRUE(asker);
   EXPECT_EQ(board->size(), 1u);
   EXPECT_EQ(board->expire_due(clock_type::now()), 0u) << "not due yet";
   EXPECT_EQ(board->expire_due(clock_type::now() + 1s), 1u);
   auto f = failed.get_future();
   ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(f.get(), caf::sec::request_timeout);
-  // The killed asker's pending request goes with it: the system ends with
-  // only the black hole (and its held promise) running.
-  caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
-  sys->await_all_actors_done();
+  // The asking actor is killed: its pending request goes with it.
+  caf::scoped_actor watcher{*sys};
+  watcher->monitor(asker);
+  caf::error reason;
+  watcher->receive([&](const caf::down_msg& down) { reason = down.reason; },
+                   caf::after(10s) >> [&] { reason = caf::sec::request_timeout; });
+  EXPECT_EQ(reason, caf::exit_reason::kill);
   EXPECT_EQ(calls.load(), 1);
+  caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
 }
 
 TEST_F(ask_deadlines_actors, the_blocking_ask_times_out_on_its_own_receive) {
-  auto hole = sys->spawn(black_hole, std::make_shared<std::vector<caf::response_promise>>());
+  auto hole = sys->spawn(black_hole, std::make_shared<held_requests>());
   auto r = ask<int>(*sys, hole, 30ms, 1);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), caf::sec::request_timeout);
