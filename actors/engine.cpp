@@ -1,6 +1,7 @@
 #include "actors/engine.hpp"
 
 #include "actors/broker_actors.hpp"
+#include "actors/read_cache.hpp"
 #include "actors/channel_set.hpp"
 #include "actors/expiry_sweeper.hpp"
 #include "actors/gateway.hpp"
@@ -39,6 +40,7 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
                             std::shared_ptr<shard_map> cluster) {
   engine_handles h;
   h.stream = std::move(hub);
+  h.reads = std::make_shared<order_read_cache>(cfg.read_cache_entries, cluster);
   h.inspector = sys.spawn(inspector_impl, h.stream);
   // One gateway per channel, each with its own breaker, bucket and
   // workers; their health is what routes `auto` payments.
@@ -95,6 +97,7 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
     rs.order.channel_retry_ms = cfg.scaled_ms(cfg.channel_retry_ms);
     rs.order.reservation_timeout_ms = cfg.wallet_reservation_timeout_ms;
     rs.cluster = cluster;
+    rs.reads = h.reads;
     rs.wallets = h.wallets;
     h.shards.push_back(sys.spawn(order_registry_impl, rs, h.writers[i % h.writers.size()],
                                  h.channels, h.inspector));

@@ -2,6 +2,7 @@
 
 #include "actors/order_internal.hpp"
 #include "actors/channel_set.hpp"
+#include "actors/read_cache.hpp"
 #include "config/logging.hpp"
 #include "messages/errors.hpp"
 #include "messages/ids.hpp"
@@ -69,6 +70,9 @@ void become_live(order_self self, order_record committed) {
   auto& st = self->state;
   st.current = phase::live;
   st.book().order = std::move(committed);
+  // Before anyone is answered: a read after a 2xx shows the write.
+  if (const auto& reads = st.ctx->reads)
+    reads->refresh(st.book().order, self->id());
   answer_watchers(self);
 }
 
@@ -404,6 +408,10 @@ order_actor::behavior_type shared_behavior() {
       touch(self);
       if (!visible_to(self->state, cmd.merchant_id))
         return not_found();
+      // The next reads of the order are answered without this actor,
+      // until its next commit refreshes what is kept (become_live).
+      if (const auto& reads = self->state.ctx->reads)
+        reads->offer(self->state.book().order, self->id());
       return order_reply{order_outcome::ok, self->state.book().order};
     },
     [](const watch_order& cmd) -> caf::result<order_reply> {

@@ -47,6 +47,8 @@ struct order_context {
   inspector_actor inspector; // hears every committed transition
   uint32_t shard = 0;        // the registry shard's index (for the inspector)
   wallet_registry_actor wallets; // the wallets balance payments and top-ups move
+  /// Where reads find committed orders without a message (null: nowhere).
+  std::shared_ptr<order_read_cache> reads;
 };
 
 struct order_state {

@@ -1,5 +1,6 @@
 #include "actors/order_registry.hpp"
 
+#include "actors/read_cache.hpp"
 #include "config/logging.hpp"
 #include "messages/errors.hpp"
 #include "messages/ids.hpp"
@@ -49,7 +50,8 @@ order_actor spawn_order(order_registry_self self, const std::string& id, bool lo
   if (!st.order_ctx) // one for all the shard's order actors
     st.order_ctx = std::make_shared<const order_context>(
       order_context{st.writer, caf::actor_cast<order_registry_actor>(self), st.channels,
-                    st.settings.order, st.inspector, st.settings.index, st.settings.wallets});
+                    st.settings.order, st.inspector, st.settings.index, st.settings.wallets,
+                    st.settings.reads});
   auto handle = self->spawn<order_actor_impl>(id, st.order_ctx, load);
   self->monitor(handle);
   st.counters.activations++;
@@ -149,6 +151,9 @@ void on_order_down(order_registry_self self, const caf::down_msg& msg) {
     return;
   std::string id = *a->second; // the key goes with its entry, below
   st.ids_by_actor.erase(a);
+  // What it kept for reads goes with it (a successor's entry stays).
+  if (st.settings.reads)
+    st.settings.reads->forget(id, msg.source.id());
   auto i = st.live.find(id);
   if (i == st.live.end() || i->second.handle.address() != msg.source)
     return;

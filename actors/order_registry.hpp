@@ -30,6 +30,8 @@ struct registry_settings {
   wallet_registry_actor wallets; // pays from balance, credits top-ups
   /// This node's shards (several nodes); null: it owns every order.
   std::shared_ptr<const shard_map> cluster;
+  /// Committed orders kept for reads (actors/read_cache.hpp); null: none.
+  std::shared_ptr<order_read_cache> reads;
 };
 
 /// An order actor's crashes, as its shard counts them.

@@ -115,6 +115,7 @@ void limit_settings(setting_list& s) {
   s.add(&engine_config::scheduler_threads, "scheduler_threads", "CAF worker threads (0: one per core)");
   s.add(&engine_config::registry_shards, "registry_shards", "order registry shards");
   s.add(&engine_config::live_orders_max, "live_orders_max", "live order actors in memory (LRU beyond)");
+  s.add(&engine_config::read_cache_entries, "read_cache_entries", "committed orders kept for GET /v1/orders/{id} without asking their actor (0: none)", "PAYENGINE_READ_CACHE_ENTRIES");
   s.add(&engine_config::order_idle_ms, "order_idle_ms", "idle time before an order actor passivates");
   s.add(&engine_config::order_restarts_max, "order_restarts_max", "eager restarts of one crashed order actor within ten minutes (then only on demand)");
   s.add(&engine_config::expiry_sweep_interval_ms, "expiry_sweep_interval_ms", "how often stored orders are checked for expiry");

@@ -57,6 +57,9 @@ struct engine_config {
   uint32_t scheduler_threads = 0; // 0: one per core
   uint32_t registry_shards = 4;
   uint32_t live_orders_max = 200'000;
+  /// Orders read through GET /v1/orders/{id} kept as committed JSON, so that
+  /// the next reads need no message to their actor (0: none kept).
+  uint32_t read_cache_entries = 16'384;
   uint32_t order_idle_ms = 60'000;
   uint32_t order_restarts_max = 5;
   uint32_t expiry_sweep_interval_ms = 1'000;

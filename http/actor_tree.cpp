@@ -1,5 +1,6 @@
 #include "http/actor_tree.hpp"
 
+#include "actors/read_cache.hpp"
 #include "http/bridge.hpp"
 #include "messages/amqp_status.hpp"
 #include "messages/timestamps.hpp"
@@ -178,6 +179,11 @@ json actor_tree(server_context& ctx, uint32_t orders_max, std::chrono::milliseco
                 {"malformed", f.malformed.load()},
                 {"event_loop_lag_ms", double(f.loop_lag_us.load()) / 1000},
                 {"shed", std::move(shed)}};
+  if (h.reads) { // actors/read_cache.hpp
+    auto r = h.reads->snapshot();
+    front["read_cache"] = {{"entries", r.entries}, {"capacity", r.capacity}, {"hits", r.hits},
+                           {"misses", r.misses}, {"evictions", r.evictions}};
+  }
   json wallets = nullptr;
   if (h.wallets)
     if (auto w = ask<wallets_info>(ctx.sys, h.wallets, timeout, info_atom_v))

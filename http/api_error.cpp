@@ -60,4 +60,9 @@ void send_json(response& res, int status, const nlohmann::json& body) {
                   json_type);
 }
 
+void send_json_text(response& res, int status, const std::string& body) {
+  res.status = status;
+  res.set_content(body, json_type);
+}
+
 } // namespace payengine::http

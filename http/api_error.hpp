@@ -43,5 +43,7 @@ void send(response& res, const api_error& e);
 
 /// Writes a JSON body with `status`.
 void send_json(response& res, int status, const nlohmann::json& body);
+/// The same for a body already rendered as send_json would render it.
+void send_json_text(response& res, int status, const std::string& body);
 
 } // namespace payengine::http

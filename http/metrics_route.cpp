@@ -1,4 +1,5 @@
 // GET /metrics (admin token): Prometheus text format.
+#include "actors/read_cache.hpp"
 #include "http/bridge.hpp"
 #include "http/routes.hpp"
 #include "messages/amqp_status.hpp"
@@ -56,6 +57,19 @@ void render_front(std::string& out, const server_context& ctx) {
   family lag{out, "payengine_http_event_loop_lag_seconds", "gauge",
              "How late the HTTP event loop runs a timer (recent, decaying): the loop is saturated when it grows."};
   lag.sample("", double(f.loop_lag_us.load()) / 1e6);
+}
+
+void render_read_cache(std::string& out, const order_read_cache::stats& r) {
+  family kept{out, "payengine_read_cache_entries", "gauge", "Committed orders kept for reads (actors/read_cache.hpp)."};
+  kept.sample("", double(r.entries));
+  family cap{out, "payengine_read_cache_capacity", "gauge", "The most orders kept for reads (read_cache_entries)."};
+  cap.sample("", double(r.capacity));
+  family hits{out, "payengine_read_cache_hits_total", "counter", "Order reads answered from the cache, without a message to the order's actor."};
+  hits.sample("", double(r.hits));
+  family misses{out, "payengine_read_cache_misses_total", "counter", "Order reads the cache could not answer (asked the order's actor)."};
+  misses.sample("", double(r.misses));
+  family ev{out, "payengine_read_cache_evictions_total", "counter", "Orders dropped from the read cache to stay within its capacity."};
+  ev.sample("", double(r.evictions));
 }
 
 void render_shards(std::string& out, const std::vector<shard_info>& shards) {
@@ -317,6 +331,8 @@ void metrics_handler(server_context& ctx, Response& res) {
   family lp{out, "payengine_long_polls", "gauge", "wait_for_change requests in progress."};
   lp.sample("", double(ctx.long_polls->load()));
   render_front(out, ctx);
+  if (h->reads)
+    render_read_cache(out, h->reads->snapshot());
   if (h->wallets)
     if (auto w = ask<wallets_info>(ctx.sys, h->wallets, timeout, info_atom_v))
       render_wallets(out, *w);

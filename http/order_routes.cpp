@@ -1,5 +1,6 @@
 // /v1/orders: create, read (with long poll), list, cancel, events.
 #include "config/logging.hpp"
+#include "actors/read_cache.hpp"
 #include "http/bridge.hpp"
 #include "messages/order_json.hpp"
 #include "http/routes.hpp"
@@ -255,9 +256,17 @@ void get_order_async(server_context& ctx, const Request& req, const std::shared_
     send_reply(*res, reply, 200);
     done();
   };
-  if (!req.has_param("wait_for_change"))
+  if (!req.has_param("wait_for_change")) {
+    // Read before: answered as committed, on the event loop (actors/read_cache.hpp).
+    auto handles = ctx.handles();
+    if (handles->reads)
+      if (auto body = handles->reads->find(id, m.id)) {
+        send_json_text(*res, 200, *body);
+        return done();
+      }
     return ask_async<order_reply>(ctx.sys, ctx.deadlines, ctx.handles()->shard_for(id), ctx.request_timeout(),
                                   answer, get_order{id, m.id});
+  }
   auto wait_s = parse_bounded_int(req.get_param_value("wait_for_change"), 0,
                                   ctx.cfg.long_poll_max_s);
   auto version = parse_bounded_int(req.has_param("version") ? req.get_param_value("version") : "0",

@@ -165,6 +165,7 @@ using fulfillment_consumer_actor =
 namespace payengine {
 
 class stream_hub;
+class order_read_cache;
 class amqp_status;
 
 /// Every handle the HTTP layer needs; built by actors/engine.cpp.
@@ -189,6 +190,8 @@ struct engine_handles {
   /// accounts are locked by one connection only.
   storage_writer_actor ledger_writer;
   std::shared_ptr<stream_hub> stream; // what the inspector publishes for /admin/stream
+  /// Committed orders the event loop answers reads from (actors/read_cache.hpp).
+  std::shared_ptr<order_read_cache> reads;
   // RabbitMQ (API.md "Events on RabbitMQ"): invalid / null without PAYENGINE_AMQP_URL.
   event_relay_actor relay;
   fulfillment_consumer_actor fulfillment;

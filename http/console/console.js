@@ -210,6 +210,12 @@
         + front.room.normal + ", channel notifications " + front.room.critical;
     $("#kpi-shed").textContent = [shed.overload, shed.merchant_rate, shed.connections]
       .map((n) => n ?? "–").join(" / ");
+    const reads = front.read_cache;
+    $("#kpi-read-cache").textContent = reads
+      ? `${reads.entries} / ${reads.capacity} · ${reads.hits + reads.misses ? Math.round((100 * reads.hits) / (reads.hits + reads.misses)) : 0} %`
+      : "–";
+    if (reads)
+      $("#kpi-read-cache").title = `hits ${reads.hits}, misses ${reads.misses}, evicted ${reads.evictions}`;
     $("#clock").textContent = new Date(s.at).toLocaleTimeString();
     drawChart($("#chart-throughput"), [
       { label: "HTTP requests/s", color: "#58a6ff", data: series.rps },

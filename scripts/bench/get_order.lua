@@ -1,4 +1,5 @@
--- wrk script: GET the path in PAYENGINE_BENCH_PATH with the merchant's key.
+-- wrk script: GET the path in PAYENGINE_BENCH_PATH with the merchant's key,
+-- or, with PAYENGINE_BENCH_PATHS_FILE, each path of that file in turn.
 -- Counts non-200 answers so a benchmark never reports failures as speed.
 local threads = {}
 
@@ -13,11 +14,22 @@ function init(args)
   if key and key ~= "" then
     headers["Authorization"] = "Bearer " .. key
   end
-  path = os.getenv("PAYENGINE_BENCH_PATH")
+  paths = {}
+  local file = os.getenv("PAYENGINE_BENCH_PATHS_FILE")
+  if file and file ~= "" then
+    for line in io.lines(file) do
+      table.insert(paths, line)
+    end
+  else
+    table.insert(paths, os.getenv("PAYENGINE_BENCH_PATH"))
+  end
+  -- The threads start at different places in the list.
+  next_path = (math.random(#paths) - 1)
 end
 
 function request()
-  return wrk.format("GET", path, headers)
+  next_path = next_path % #paths + 1
+  return wrk.format("GET", paths[next_path], headers)
 end
 
 function response(status, headers, body)

@@ -408,6 +408,52 @@ TEST_F(api_test, a_killed_order_actor_is_restarted_from_storage) {
   EXPECT_EQ(actor.body["status"], "created");
 }
 
+// Reads of an order already read are answered from the read cache
+// (actors/read_cache.hpp), and still show every acknowledged write at once.
+TEST_F(api_test, reads_from_the_read_cache_show_every_acknowledged_write) {
+  auto cache = [&] {
+    auto r = engine_->request("GET", "/admin/actors", engine_->admin_token());
+    EXPECT_EQ(r.status, 200) << r.raw;
+    return r.body["http_front"]["read_cache"];
+  };
+  auto hits = [&] { return cache()["hits"].get<uint64_t>(); };
+  auto o = create("M-cache");
+  auto id = o["id"].get<std::string>();
+  ASSERT_EQ(hits(), 0u);
+  EXPECT_EQ(get("/v1/orders/" + id).body, o); // asks the actor, which keeps it
+  EXPECT_EQ(cache()["entries"], 1);
+  EXPECT_EQ(get("/v1/orders/" + id).body, o);
+  EXPECT_EQ(hits(), 1u);
+
+  auto cancelled = post("/v1/orders/" + id + "/cancel", json::object());
+  ASSERT_EQ(cancelled.status, 200) << cancelled.raw;
+  auto read = get("/v1/orders/" + id); // right after the 2xx
+  EXPECT_EQ(read.status, 200);
+  EXPECT_EQ(read.body, cancelled.body);
+  EXPECT_EQ(read.body["status"], "cancelled");
+  EXPECT_EQ(read.body["version"], 2);
+  EXPECT_EQ(hits(), 2u); // answered from the cache, refreshed by the commit
+
+  // Another merchant is not answered from it: the actor says 404.
+  auto other = engine_->create_merchant()["api_key"].get<std::string>();
+  auto foreign = engine_->request("GET", "/v1/orders/" + id, other);
+  EXPECT_EQ(foreign.status, 404) << foreign.raw;
+
+  // The actor stops: what it kept goes with it; the successor answers.
+  auto killed = engine_->request("POST", "/admin/actors/" + id + "/kill", engine_->admin_token(), "{}");
+  ASSERT_EQ(killed.status, 202) << killed.raw;
+  int polls = 0;
+  while (cache()["entries"] != 0 && ++polls < 500) {
+  }
+  EXPECT_EQ(cache()["entries"], 0);
+  auto after = get("/v1/orders/" + id);
+  EXPECT_EQ(after.status, 200);
+  EXPECT_EQ(after.body, cancelled.body);
+  auto metrics = engine_->request("GET", "/metrics", engine_->admin_token());
+  EXPECT_NE(metrics.raw.find("payengine_read_cache_hits_total 2"), std::string::npos) << metrics.raw;
+  EXPECT_NE(metrics.raw.find("payengine_read_cache_capacity 16384"), std::string::npos);
+}
+
 TEST(order_actors, passivate_when_idle_and_come_back_from_storage) {
   PE_REQUIRE_DATABASE();
   test_database db{"passivation"};
