@@ -84,12 +84,30 @@ route_handlers merchant_async_route(server_context& ctx, merchant_async_body bod
     const auto& merchant = std::get<merchant_record>(m);
     if (auto refused = over_rate_limit(ctx, merchant))
       return send(res, *refused);
-    auto out = std::make_shared<response>();
-    std::promise<void> finished;
-    body(req, out, merchant, [&finished] { finished.set_value(); });
-    finished.get_future().wait();
-    res = std::move(*out);
+    run_and_wait(body, req, res, merchant);
   };
+  return {blocking, fast};
+}
+
+void run_and_wait(const merchant_async_body& body, const request& req, response& res,
+                  const merchant_record& m) {
+  auto out = std::make_shared<response>();
+  std::promise<void> finished;
+  body(req, out, m, [&finished] { finished.set_value(); });
+  finished.get_future().wait();
+  res = std::move(*out);
+}
+
+route_handlers merchant_async_write_route(server_context& ctx, merchant_async_body body) {
+  auto async = merchant_async_route(ctx, body);
+  auto fast = [fast = std::move(async.fast)](const request& req, const std::shared_ptr<response>& res,
+                                             const reply_fn& done) {
+    return !req.has_header("Idempotency-Key") && fast(req, res, done);
+  };
+  auto blocking = merchant_route(ctx, [&ctx, body](const request& req, response& res,
+                                                   const merchant_record& m) {
+    with_idempotency(ctx, req, res, m, [&](response& r) { run_and_wait(body, req, r, m); });
+  });
   return {blocking, fast};
 }
 
@@ -200,47 +218,70 @@ order_record draft_from(const new_order_fields& f, const merchant_record& m,
   return o;
 }
 
-void create_order_handler(server_context& ctx, const Request& req, Response& res,
-                          const merchant_record& m) {
+/// The create itself, once the fields are checked: a draft in a shard this
+/// node owns, committed by its new order actor.
+void create_checked_order(server_context& ctx, const new_order_fields& nf, const merchant_record& m,
+                          const std::string& request_id, const std::shared_ptr<Response>& res,
+                          const reply_fn& done) {
+  auto draft = draft_from(nf, m, ctx.cfg, ctx.cluster.get());
+  if (draft.id.empty()) {
+    send(*res, unavailable_nothing_changed("shard_moving", "This node owns no shard now; nothing was changed. Retry."));
+    return done();
+  }
+  auto shard = ctx.handles()->shard_for(draft.id);
+  ask_async<order_reply>(ctx.sys, ctx.deadlines, shard, ctx.request_timeout(),
+                         [res, done](caf::expected<order_reply> reply) {
+                           send_reply(*res, reply, 201);
+                           done();
+                         },
+                         create_order{std::move(draft), request_id});
+}
+
+/// `POST /v1/orders`. Never blocks: each ask completes the next step.
+void create_order_async(server_context& ctx, const Request& req, const std::shared_ptr<Response>& res,
+                        const merchant_record& m, const reply_fn& done) {
   auto body = parse_json_object(req.body);
   if (auto* err = std::get_if<api_error>(&body)) {
-    send(res, *err);
-    return;
+    send(*res, *err);
+    return done();
   }
   auto fields = parse_new_order(std::get<nlohmann::json>(body), ctx.channels);
   if (auto* err = std::get_if<api_error>(&fields)) {
-    send(res, *err);
-    return;
+    send(*res, *err);
+    return done();
   }
-  if (auto err = check_notify_url_target(std::get<new_order_fields>(fields).notify_url,
-                                         ctx.outbound_policy)) {
-    send(res, *err);
-    return;
+  auto nf = std::get<new_order_fields>(std::move(fields));
+  if (auto err = check_notify_url_target(nf.notify_url, ctx.outbound_policy)) {
+    send(*res, *err);
+    return done();
   }
-  const auto& nf = std::get<new_order_fields>(fields);
-  if (!nf.topup_wallet.empty()) {
-    // A top-up names a wallet of this merchant, in the order's currency.
-    wallet_op get;
-    get.wallet_id = nf.topup_wallet;
-    get.merchant_id = m.id;
-    auto w = ask<wallet_reply>(ctx.sys, ctx.handles()->wallets, ctx.request_timeout(), get);
-    if (!w)
-      return send(res, from_engine_error(w.error()));
-    if (w->outcome != wallet_outcome::ok)
-      return send(res, invalid_param("topup_wallet", "No such wallet: " + nf.topup_wallet + "."));
-    if (w->wallet.currency != nf.currency)
-      return send(res, invalid_request("currency_mismatch",
-                                       "The wallet holds " + w->wallet.currency + ", the order is in "
-                                         + nf.currency + ".", "topup_wallet"));
-  }
-  auto draft = draft_from(nf, m, ctx.cfg, ctx.cluster.get());
-  if (draft.id.empty())
-    return send(res, unavailable_nothing_changed("shard_moving", "This node owns no shard now; nothing was changed. Retry."));
-  auto handles = ctx.handles();
-  const auto& shard = handles->shard_for(draft.id);
-  auto reply = ask<order_reply>(ctx.sys, shard, ctx.request_timeout(),
-                                create_order{std::move(draft), request_id_of(req)});
-  send_reply(res, reply, 201);
+  auto request_id = request_id_of(req);
+  if (nf.topup_wallet.empty())
+    return create_checked_order(ctx, nf, m, request_id, res, done);
+  // A top-up names a wallet of this merchant, in the order's currency.
+  wallet_op get;
+  get.wallet_id = nf.topup_wallet;
+  get.merchant_id = m.id;
+  ask_async<wallet_reply>(
+    ctx.sys, ctx.deadlines, ctx.handles()->wallets, ctx.request_timeout(),
+    [&ctx, nf, m, request_id, res, done](caf::expected<wallet_reply> w) {
+      if (!w) {
+        send(*res, from_engine_error(w.error()));
+        return done();
+      }
+      if (w->outcome != wallet_outcome::ok) {
+        send(*res, invalid_param("topup_wallet", "No such wallet: " + nf.topup_wallet + "."));
+        return done();
+      }
+      if (w->wallet.currency != nf.currency) {
+        send(*res, invalid_request("currency_mismatch",
+                                   "The wallet holds " + w->wallet.currency + ", the order is in "
+                                     + nf.currency + ".", "topup_wallet"));
+        return done();
+      }
+      create_checked_order(ctx, nf, m, request_id, res, done);
+    },
+    get);
 }
 
 /// `GET /v1/orders/{id}?wait_for_change=N&version=V`: a bounded long poll.
@@ -315,16 +356,19 @@ void list_orders_handler(server_context& ctx, const Request& req, Response& res,
   send_json(res, 200, {{"object", "list"}, {"data", std::move(data)}, {"has_more", page->has_more}});
 }
 
-void cancel_order_handler(server_context& ctx, const Request& req, Response& res,
-                          const merchant_record& m) {
+void cancel_order_async(server_context& ctx, const Request& req, const std::shared_ptr<Response>& res,
+                        const merchant_record& m, const reply_fn& done) {
   auto id = req.matches[1];
   if (!valid_order_id(id)) {
-    send(res, not_found());
-    return;
+    send(*res, not_found());
+    return done();
   }
-  auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(id), ctx.request_timeout(),
-                                cancel_order{id, m.id, request_id_of(req)});
-  send_reply(res, reply, 200);
+  ask_async<order_reply>(ctx.sys, ctx.deadlines, ctx.handles()->shard_for(id), ctx.request_timeout(),
+                         [res, done](caf::expected<order_reply> reply) {
+                           send_reply(*res, reply, 200);
+                           done();
+                         },
+                         cancel_order{id, m.id, request_id_of(req)});
 }
 
 void events_handler(server_context& ctx, const Request& req, Response& res,
@@ -383,10 +427,11 @@ void add_order_routes(router& svr, server_context& ctx) {
                                                    const merchant_record& m) {
     merchant_events_handler(ctx, req, res, m);
   }));
-  svr.post("/v1/orders", merchant_route(ctx, [&ctx](const Request& req, Response& res,
-                                                    const merchant_record& m) {
-    with_idempotency(ctx, req, res, m, [&](Response& r) { create_order_handler(ctx, req, r, m); });
-  }));
+  svr.post("/v1/orders",
+           merchant_async_write_route(ctx, [&ctx](const Request& req, const std::shared_ptr<Response>& res,
+                                                  const merchant_record& m, const reply_fn& done) {
+             create_order_async(ctx, req, res, m, done);
+           }));
   svr.get("/v1/orders", merchant_route(ctx, [&ctx](const Request& req, Response& res,
                                                    const merchant_record& m) {
     list_orders_handler(ctx, req, res, m);
@@ -396,10 +441,11 @@ void add_order_routes(router& svr, server_context& ctx) {
                                            const merchant_record& m, const reply_fn& done) {
             get_order_async(ctx, req, res, m, done);
           }));
-  svr.post(R"(/v1/orders/([^/]+)/cancel)", merchant_route(ctx, [&ctx](const Request& req, Response& res,
-                                                                     const merchant_record& m) {
-    with_idempotency(ctx, req, res, m, [&](Response& r) { cancel_order_handler(ctx, req, r, m); });
-  }));
+  svr.post(R"(/v1/orders/([^/]+)/cancel)",
+           merchant_async_write_route(ctx, [&ctx](const Request& req, const std::shared_ptr<Response>& res,
+                                                  const merchant_record& m, const reply_fn& done) {
+             cancel_order_async(ctx, req, res, m, done);
+           }));
   svr.get(R"(/v1/orders/([^/]+)/events)", merchant_route(ctx, [&ctx](const Request& req, Response& res,
                                                                     const merchant_record& m) {
     events_handler(ctx, req, res, m);

@@ -21,26 +21,29 @@ namespace {
 using Request = request;
 using Response = response;
 
-void pay_handler(server_context& ctx, const Request& req, Response& res,
-                 const merchant_record& m) {
+void pay_async(server_context& ctx, const Request& req, const std::shared_ptr<Response>& res,
+               const merchant_record& m, const reply_fn& done) {
   auto id = req.matches[1];
   if (!well_formed_id(id, "ord")) {
-    send(res, not_found());
-    return;
+    send(*res, not_found());
+    return done();
   }
   auto fields = parse_pay_fields(req.body);
   if (auto* err = std::get_if<api_error>(&fields)) {
-    send(res, *err);
-    return;
+    send(*res, *err);
+    return done();
   }
   auto& f = std::get<pay_fields>(fields);
-  auto balance = f.method == "balance";
-  auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(id),
-                                ctx.request_timeout() + std::chrono::seconds{2},
-                                pay_order{id, m.id, request_id_of(req), f.method, f.wallet});
   // A balance payment is decided when answered (paid, or 402); a channel
   // payment is accepted and goes on at the channel.
-  send_reply(res, reply, balance ? 200 : 202);
+  auto ok_status = f.method == "balance" ? 200 : 202;
+  ask_async<order_reply>(ctx.sys, ctx.deadlines, ctx.handles()->shard_for(id),
+                         ctx.request_timeout() + std::chrono::seconds{2},
+                         [res, done, ok_status](caf::expected<order_reply> reply) {
+                           send_reply(*res, reply, ok_status);
+                           done();
+                         },
+                         pay_order{id, m.id, request_id_of(req), f.method, f.wallet});
 }
 
 trade_state state_of(channels::alipay::trade_status s) {
@@ -65,12 +68,13 @@ void answer_text(Response& res, int status, const char* text) {
   res.set_content(text, "text/plain; charset=utf-8");
 }
 
-/// Alipay's asynchronous notification: verified (RSA2), routed to the
-/// order actor, answered `success` only once what it causes is committed.
-void alipay_callback(server_context& ctx, const Request& req, Response& res) {
+/// Alipay's asynchronous notification, verified (RSA2): what it tells the
+/// order, or nothing when `res` already holds the answer (refused, or not
+/// one of ours).
+std::optional<channel_event> alipay_event(server_context& ctx, const Request& req, Response& res) {
   if (!ctx.alipay_key) {
     send(res, not_found("channel"));
-    return;
+    return std::nullopt;
   }
   auto n = channels::alipay::verify_notification(req.body, *ctx.alipay_key, ctx.cfg.alipay_app_id);
   if (!n) {
@@ -79,18 +83,14 @@ void alipay_callback(server_context& ctx, const Request& req, Response& res) {
                                         {"detail", n.error().detail}});
     send(res, invalid_request("invalid_notification",
                               "The notification is unsigned, forged or malformed: nothing was changed."));
-    return;
+    return std::nullopt;
   }
   auto order_id = order_of(n->out_trade_no);
   if (!well_formed_id(order_id, "ord")) { // signed by the channel, but not ours
     logging::warn("callback.unknown_trade", {{"out_trade_no", n->out_trade_no}});
     answer_text(res, 200, "success");
-    return;
+    return std::nullopt;
   }
-  // Verified here; committed by the owner of the order's shard, whose
-  // answer (`success` only after its commit) goes back to the channel.
-  if (forward_if_elsewhere(ctx, req, res, order_id))
-    return;
   channel_event ev;
   ev.order_id = order_id;
   ev.channel = "alipay";
@@ -101,7 +101,11 @@ void alipay_callback(server_context& ctx, const Request& req, Response& res) {
   ev.notify_id = n->notify_id;
   ev.trade_status = std::string{channels::alipay::to_string(n->status)};
   ev.refund_notice = n->refund_fee.has_value();
-  auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(order_id), ctx.request_timeout(), ev);
+  return ev;
+}
+
+/// `success` only once what the notification causes is committed.
+void answer_alipay(Response& res, const caf::expected<order_reply>& reply, const std::string& order_id) {
   if (!reply) { // not committed: the channel must send it again
     logging::warn("callback.not_committed", {{"order_id", order_id}, {"error", caf::to_string(reply.error())}});
     answer_text(res, 503, "fail");
@@ -127,11 +131,12 @@ trade_state state_of(channels::wechat::trade_state s) {
 /// WeChat Pay v3's notification: the platform signature over
 /// "timestamp\nnonce\nbody\n" (Wechatpay-* headers, +-300 s, no probe
 /// signatures), the resource decrypted with the APIv3 key, routed to the
-/// order actor; 204 only once what it causes is committed.
-void wechat_callback(server_context& ctx, const Request& req, Response& res) {
+/// order actor: what it tells the order, or nothing when `res` already holds
+/// the answer (refused, or not one of ours).
+std::optional<channel_event> wechat_event(server_context& ctx, const Request& req, Response& res) {
   if (!ctx.wechat) {
     send(res, not_found("channel"));
-    return;
+    return std::nullopt;
   }
   channels::header_list headers;
   for (const auto* name : {"Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Signature",
@@ -153,7 +158,7 @@ void wechat_callback(server_context& ctx, const Request& req, Response& res) {
                                         {"detail", n.error().detail}});
     send(res, invalid_request("invalid_notification",
                               "The notification is unsigned, forged, stale or malformed: nothing was changed."));
-    return;
+    return std::nullopt;
   }
   std::string out_trade_no = n->trade ? n->trade->out_trade_no
                              : n->refund ? n->refund->out_trade_no : std::string{};
@@ -161,10 +166,8 @@ void wechat_callback(server_context& ctx, const Request& req, Response& res) {
   if (!well_formed_id(order_id, "ord")) { // signed by the channel, but not ours
     logging::warn("callback.unknown_trade", {{"channel", "wechat"}, {"out_trade_no", out_trade_no}});
     res.status = 204;
-    return;
+    return std::nullopt;
   }
-  if (forward_if_elsewhere(ctx, req, res, order_id))
-    return;
   channel_event ev;
   ev.order_id = order_id;
   ev.channel = "wechat";
@@ -185,7 +188,11 @@ void wechat_callback(server_context& ctx, const Request& req, Response& res) {
     ev.trade_status = n->event_type;
     ev.refund_notice = true;
   }
-  auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(order_id), ctx.request_timeout(), ev);
+  return ev;
+}
+
+/// 204 only once what the notification causes is committed.
+void answer_wechat(Response& res, const caf::expected<order_reply>& reply, const std::string& order_id) {
   if (!reply) { // not committed: the channel must send it again
     logging::warn("callback.not_committed", {{"channel", "wechat"}, {"order_id", order_id},
                                              {"error", caf::to_string(reply.error())}});
@@ -197,19 +204,52 @@ void wechat_callback(server_context& ctx, const Request& req, Response& res) {
   res.status = 204;
 }
 
+using read_notification = std::optional<channel_event> (*)(server_context&, const Request&, Response&);
+using answer_channel = void (*)(Response&, const caf::expected<order_reply>&, const std::string&);
+
+/// A channel's notification route: verified, then committed by the owner of
+/// the order's shard, whose answer goes back to the channel. On the event
+/// loop when this node owns the shard; else on the pool, which forwards it
+/// (and verifies it again there: forwarding is the rare case).
+route_handlers callback_route(server_context& ctx, read_notification read, answer_channel answer) {
+  auto blocking = [&ctx, read, answer](const Request& req, Response& res) {
+    auto ev = read(ctx, req, res);
+    if (!ev || forward_if_elsewhere(ctx, req, res, ev->order_id))
+      return;
+    auto reply = ask<order_reply>(ctx.sys, ctx.handles()->shard_for(ev->order_id), ctx.request_timeout(), *ev);
+    answer(res, reply, ev->order_id);
+  };
+  auto fast = [&ctx, read, answer](const Request& req, const std::shared_ptr<Response>& res,
+                                   const reply_fn& done) {
+    auto ev = read(ctx, req, *res);
+    if (!ev) {
+      done();
+      return true;
+    }
+    if (!served_here(ctx, req, ev->order_id))
+      return false; // `res` untouched: the pool starts afresh
+    auto order_id = ev->order_id;
+    ask_async<order_reply>(ctx.sys, ctx.deadlines, ctx.handles()->shard_for(order_id), ctx.request_timeout(),
+                           [res, done, answer, order_id](caf::expected<order_reply> reply) {
+                             answer(*res, reply, order_id);
+                             done();
+                           },
+                           std::move(*ev));
+    return true;
+  };
+  return {blocking, fast};
+}
+
 } // namespace
 
 void add_payment_routes(router& svr, server_context& ctx) {
   svr.post(R"(/v1/orders/([^/]+)/pay)",
-           merchant_route(ctx, [&ctx](const Request& req, Response& res, const merchant_record& m) {
-             with_idempotency(ctx, req, res, m, [&](Response& r) { pay_handler(ctx, req, r, m); });
+           merchant_async_write_route(ctx, [&ctx](const Request& req, const std::shared_ptr<Response>& res,
+                                                  const merchant_record& m, const reply_fn& done) {
+             pay_async(ctx, req, res, m, done);
            }));
-  svr.post("/v1/callbacks/alipay", [&ctx](const Request& req, Response& res) {
-    alipay_callback(ctx, req, res);
-  });
-  svr.post("/v1/callbacks/wechat", [&ctx](const Request& req, Response& res) {
-    wechat_callback(ctx, req, res);
-  });
+  svr.post("/v1/callbacks/alipay", callback_route(ctx, alipay_event, answer_alipay));
+  svr.post("/v1/callbacks/wechat", callback_route(ctx, wechat_event, answer_wechat));
 }
 
 } // namespace payengine::http

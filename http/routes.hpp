@@ -124,6 +124,16 @@ using merchant_async_body = std::function<void(const request&, const std::shared
                                                const merchant_record&, const reply_fn&)>;
 route_handlers merchant_async_route(server_context& ctx, merchant_async_body body);
 
+/// The same for a route that changes something: on the event loop unless
+/// the request carries an Idempotency-Key (its claim is a PostgreSQL round
+/// trip), which runs on the pool under with_idempotency.
+route_handlers merchant_async_write_route(server_context& ctx, merchant_async_body body);
+
+/// Runs an asynchronous `body` on this (pool) thread and waits until it
+/// calls `done`; its answer is then in `res`.
+void run_and_wait(const merchant_async_body& body, const request& req, response& res,
+                  const merchant_record& m);
+
 /// Runs `handler` under the request's Idempotency-Key (API.md): replays a
 /// finished response, refuses a different body (422) or a request still in
 /// flight (409), and records what `handler` answered.
