@@ -50,7 +50,7 @@ log "engine: POST /v1/orders, $CONNECTIONS keep-alive connections, ${DURATION}s"
 ENGINE_OUT=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$ROOT/scripts/bench/create_order.lua" "http://127.0.0.1:$PORT")
 echo "$ENGINE_OUT"
 ENGINE_RPS=$(echo "$ENGINE_OUT" | awk '/Requests\/sec/ {print $2}')
-NON_201=$(echo "$ENGINE_OUT" | sed -nE 's/non_201=([0-9]+)/\1/p')
+NON_201=$(echo "$ENGINE_OUT" | sed -nE 's/non_201=([0-9]+).*/\1/p')
 TOTAL=$(echo "$ENGINE_OUT" | awk '/requests in/ {print $1}')
 # Only created orders count: a shed request (503, nothing changed) is not speed.
 CREATED_PS=$(awk -v r="$ENGINE_RPS" -v t="$TOTAL" -v bad="$NON_201" 'BEGIN { printf "%.1f", r * (t - bad) / t }')

@@ -114,7 +114,8 @@ merchant_key() {
 bench_creates() { # url seconds -> "creates/s non_201"
   local out
   out=$(PAYENGINE_BENCH_KEY="$KEY" wrk -t2 -c64 -d"${2}s" -s "$ROOT/scripts/bench/create_order.lua" "$1")
-  echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') non_201=$(echo "$out" | sed -nE 's/.*non_201=([0-9]+).*/\1/p')"
+  echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(echo "$out" | grep -o 'non_201=.*')"
+  echo "$out" | grep '^first_503=' >&2 || true
 }
 
 log "starting three nodes (ports ${NODE_PORTS[*]})"
