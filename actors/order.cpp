@@ -128,6 +128,10 @@ std::vector<actor_event> describe_for_inspector(order_self self, const transitio
 } // namespace
 
 void stop(order_self self, caf::error reason) {
+  // What it kept for reads goes now, not when its registry hears of the
+  // stop: after a write in doubt the row is reloaded by the successor.
+  if (const auto& reads = self->state.ctx->reads)
+    reads->forget(self->state.id(), self->id());
   // Sent before quitting: anything routed after this is held by the
   // registry (the idle handshake, answered by nobody now).
   self->send(self->state.ctx->registry, idle_atom_v, self->state.id());

@@ -84,17 +84,25 @@ route_handlers merchant_async_route(server_context& ctx, merchant_async_body bod
     const auto& merchant = std::get<merchant_record>(m);
     if (auto refused = over_rate_limit(ctx, merchant))
       return send(res, *refused);
-    run_and_wait(body, req, res, merchant);
+    run_and_wait(ctx, body, req, res, merchant);
   };
   return {blocking, fast};
 }
 
-void run_and_wait(const merchant_async_body& body, const request& req, response& res,
-                  const merchant_record& m) {
+void run_and_wait(server_context& ctx, const merchant_async_body& body, const request& req,
+                  response& res, const merchant_record& m) {
+  // Shared with the body's reply handlers, which may outlive this call.
   auto out = std::make_shared<response>();
-  std::promise<void> finished;
-  body(req, out, m, [&finished] { finished.set_value(); });
-  finished.get_future().wait();
+  auto finished = std::make_shared<std::promise<void>>();
+  auto answered = finished->get_future();
+  body(req, out, m, [finished] { finished->set_value(); });
+  // The body's asks end at their deadlines, which the event loop expires;
+  // past them (the loop stopped at shutdown) this thread gives up on its own.
+  auto backstop = ctx.request_timeout() + std::chrono::seconds{5};
+  if (answered.wait_for(backstop) != std::future_status::ready) {
+    send(res, from_engine_error(caf::make_error(caf::sec::request_timeout)));
+    return;
+  }
   res = std::move(*out);
 }
 
@@ -106,7 +114,7 @@ route_handlers merchant_async_write_route(server_context& ctx, merchant_async_bo
   };
   auto blocking = merchant_route(ctx, [&ctx, body](const request& req, response& res,
                                                    const merchant_record& m) {
-    with_idempotency(ctx, req, res, m, [&](response& r) { run_and_wait(body, req, r, m); });
+    with_idempotency(ctx, req, res, m, [&](response& r) { run_and_wait(ctx, body, req, r, m); });
   });
   return {blocking, fast};
 }
@@ -218,16 +226,10 @@ order_record draft_from(const new_order_fields& f, const merchant_record& m,
   return o;
 }
 
-/// The create itself, once the fields are checked: a draft in a shard this
-/// node owns, committed by its new order actor.
-void create_checked_order(server_context& ctx, const new_order_fields& nf, const merchant_record& m,
-                          const std::string& request_id, const std::shared_ptr<Response>& res,
-                          const reply_fn& done) {
-  auto draft = draft_from(nf, m, ctx.cfg, ctx.cluster.get());
-  if (draft.id.empty()) {
-    send(*res, unavailable_nothing_changed("shard_moving", "This node owns no shard now; nothing was changed. Retry."));
-    return done();
-  }
+/// The create itself, once the fields are checked: `draft` committed by
+/// its new order actor.
+void create_checked_order(server_context& ctx, order_record draft, const std::string& request_id,
+                          const std::shared_ptr<Response>& res, const reply_fn& done) {
   auto shard = ctx.handles()->shard_for(draft.id);
   ask_async<order_reply>(ctx.sys, ctx.deadlines, shard, ctx.request_timeout(),
                          [res, done](caf::expected<order_reply> reply) {
@@ -255,16 +257,23 @@ void create_order_async(server_context& ctx, const Request& req, const std::shar
     send(*res, *err);
     return done();
   }
+  // Made here, on the request's thread: what may throw (drawing the id)
+  // is answered by the server, not lost in a reply handler.
+  auto draft = draft_from(nf, m, ctx.cfg, ctx.cluster.get());
+  if (draft.id.empty()) {
+    send(*res, unavailable_nothing_changed("shard_moving", "This node owns no shard now; nothing was changed. Retry."));
+    return done();
+  }
   auto request_id = request_id_of(req);
   if (nf.topup_wallet.empty())
-    return create_checked_order(ctx, nf, m, request_id, res, done);
+    return create_checked_order(ctx, std::move(draft), request_id, res, done);
   // A top-up names a wallet of this merchant, in the order's currency.
   wallet_op get;
   get.wallet_id = nf.topup_wallet;
   get.merchant_id = m.id;
   ask_async<wallet_reply>(
     ctx.sys, ctx.deadlines, ctx.handles()->wallets, ctx.request_timeout(),
-    [&ctx, nf, m, request_id, res, done](caf::expected<wallet_reply> w) {
+    [&ctx, nf, draft = std::move(draft), request_id, res, done](caf::expected<wallet_reply> w) {
       if (!w) {
         send(*res, from_engine_error(w.error()));
         return done();
@@ -279,7 +288,7 @@ void create_order_async(server_context& ctx, const Request& req, const std::shar
                                      + nf.currency + ".", "topup_wallet"));
         return done();
       }
-      create_checked_order(ctx, nf, m, request_id, res, done);
+      create_checked_order(ctx, draft, request_id, res, done);
     },
     get);
 }

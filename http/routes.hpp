@@ -130,9 +130,10 @@ route_handlers merchant_async_route(server_context& ctx, merchant_async_body bod
 route_handlers merchant_async_write_route(server_context& ctx, merchant_async_body body);
 
 /// Runs an asynchronous `body` on this (pool) thread and waits until it
-/// calls `done`; its answer is then in `res`.
-void run_and_wait(const merchant_async_body& body, const request& req, response& res,
-                  const merchant_record& m);
+/// calls `done`; its answer is then in `res` (a timeout's answer if it
+/// never does within the request timeout and a margin).
+void run_and_wait(server_context& ctx, const merchant_async_body& body, const request& req,
+                  response& res, const merchant_record& m);
 
 /// Runs `handler` under the request's Idempotency-Key (API.md): replays a
 /// finished response, refuses a different body (422) or a request still in

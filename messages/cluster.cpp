@@ -63,6 +63,12 @@ void shard_map::grant(uint32_t shard, uint64_t epoch, clock::time_point valid_un
   std::lock_guard<std::mutex> guard{mtx_};
   if (shard >= shards_ || epoch == 0)
     throw std::invalid_argument("shard_map::grant: bad shard or epoch");
+  // Taken again under a new epoch while the old one was still in the slot
+  // (it ran out while this node was paused, and nothing revoked it yet):
+  // what runs under the old epoch (order actors, their read-cache entries)
+  // may be behind another node's writes, and stops like a lost shard's.
+  if (slots_[shard].epoch != 0 && slots_[shard].epoch != epoch)
+    revoked_.push_back(shard);
   slots_[shard] = slot{epoch, valid_until};
 }
 

@@ -58,6 +58,8 @@ public:
   bool owns_order(std::string_view order_id) const { return owns(shard_of(order_id)); }
 
   /// Ownership of `shard` under `epoch` until `valid_until` (local clock).
+  /// A grant under another epoch than the one in the slot queues the shard
+  /// for take_revoked too (what ran under the old epoch stops).
   void grant(uint32_t shard, uint64_t epoch, clock::time_point valid_until);
   /// Ownership ends now; true if it was held. The shard is queued for
   /// take_revoked (its order actors are to be stopped).

@@ -77,5 +77,19 @@ TEST(cluster_shard_map, ownership_ends_at_its_deadline_or_when_revoked) {
   EXPECT_EQ(map.epoch(99), 0u);
 }
 
+// A node paused past its lease takes the shard back in its first round,
+// before it noticed the loss: the old epoch's actors must still stop.
+TEST(cluster_shard_map, taking_a_shard_back_under_a_new_epoch_revokes_the_old_one) {
+  shard_map map{"n1", "http://n1", 8};
+  auto now = shard_map::clock::now();
+  map.grant(5, 3, now - std::chrono::milliseconds{1}); // ran out while paused
+  map.grant(5, 4, now + std::chrono::hours{1});        // taken back
+  EXPECT_EQ(map.epoch(5), 4u);
+  EXPECT_EQ(map.take_revoked(), std::vector<uint32_t>{5});
+  map.grant(5, 4, now + std::chrono::hours{2}); // a renewal: same epoch
+  map.grant(6, 9, now + std::chrono::hours{1}); // a first take
+  EXPECT_TRUE(map.take_revoked().empty());
+}
+
 } // namespace
 } // namespace payengine
