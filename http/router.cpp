@@ -1,6 +1,7 @@
 #include "http/metrics.hpp"
 #include "http/routes.hpp"
 
+#include <algorithm>
 #include <set>
 #include <stdexcept>
 #include <string_view>
@@ -36,6 +37,8 @@ std::string decode(std::string_view text, bool plus_is_space) {
 }
 
 constexpr std::string_view capture = "([^/]+)";
+/// The most captures one pattern may have (the routes use at most two).
+constexpr size_t captures_max = 4;
 
 } // namespace
 
@@ -57,11 +60,16 @@ path_pattern::path_pattern(const std::string& pattern) {
       throw std::invalid_argument("route pattern segments are literals or ([^/]+): " + pattern);
     segments_.emplace_back(segment);
   }
+  if (std::count(segments_.begin(), segments_.end(), std::string{}) > static_cast<std::ptrdiff_t>(captures_max))
+    throw std::invalid_argument("route pattern has more than 4 captures: " + pattern);
 }
 
 bool path_pattern::match(const std::string& path, std::vector<std::string>& groups) const {
+  // Captures are views into `path` until the whole path matched: a route
+  // that does not match allocates nothing (every request tries several).
+  std::string_view captured[captures_max];
+  size_t captures = 0;
   std::string_view rest = path;
-  std::vector<std::string> found{path};
   for (const auto& literal : segments_) {
     if (rest.empty() || rest.front() != '/')
       return false;
@@ -70,12 +78,17 @@ bool path_pattern::match(const std::string& path, std::vector<std::string>& grou
     rest.remove_prefix(segment.size());
     if (literal.empty() ? segment.empty() : segment != literal)
       return false;
-    if (literal.empty())
-      found.emplace_back(segment);
+    if (literal.empty()) {
+      if (captures == captures_max)
+        return false; // refused when registered (see the constructor)
+      captured[captures++] = segment;
+    }
   }
   if (!rest.empty())
     return false;
-  groups = std::move(found);
+  groups.assign(1, path);
+  for (size_t i = 0; i < captures; ++i)
+    groups.emplace_back(captured[i]);
   return true;
 }
 

@@ -39,6 +39,7 @@ TEST(path_pattern, matches_literal_segments_and_captures) {
     {"/admin/notifications/([^/]+)/redeliver", "/admin/notifications/n 1?x/redeliver", true,
      {"/admin/notifications/n 1?x/redeliver", "n 1?x"}},
     {"/v1/([^/]+)/([^/]+)", "/v1/a/b", true, {"/v1/a/b", "a", "b"}},
+    {"/([^/]+)/([^/]+)/([^/]+)/([^/]+)", "/a/b/c/d", true, {"/a/b/c/d", "a", "b", "c", "d"}},
   };
   for (const auto& r : rows) {
     path_pattern p{r.pattern};
@@ -52,7 +53,8 @@ TEST(path_pattern, matches_literal_segments_and_captures) {
 }
 
 TEST(path_pattern, refuses_patterns_it_cannot_match_exactly) {
-  for (const char* bad : {"", "healthz", "/v1/orders/(ord_.*)", "/v1//x", "/v1/orders/[a-z]+", "/a.b"})
+  for (const char* bad : {"", "healthz", "/v1/orders/(ord_.*)", "/v1//x", "/v1/orders/[a-z]+", "/a.b",
+                          "/([^/]+)/([^/]+)/([^/]+)/([^/]+)/([^/]+)"})
     EXPECT_THROW(path_pattern{bad}, std::invalid_argument) << bad;
 }
 
