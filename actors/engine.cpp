@@ -2,6 +2,7 @@
 
 #include "actors/broker_actors.hpp"
 #include "actors/read_cache.hpp"
+#include "actors/request_timer.hpp"
 #include "actors/channel_set.hpp"
 #include "actors/expiry_sweeper.hpp"
 #include "actors/gateway.hpp"
@@ -41,12 +42,14 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
   engine_handles h;
   h.stream = std::move(hub);
   h.reads = std::make_shared<order_read_cache>(cfg.read_cache_entries, cluster);
+  h.timer = std::make_shared<request_timer>();
   h.inspector = sys.spawn(inspector_impl, h.stream);
   // One gateway per channel, each with its own breaker, bucket and
   // workers; their health is what routes `auto` payments.
   auto set = std::make_shared<channel_set>();
   for (auto gs : channels) {
     gs.health = std::make_shared<channel_health>();
+    gs.timer = h.timer;
     channel_entry e{gs.channel, {}, gs.notify_url, gs.health};
     e.gateway = sys.spawn(gateway_impl, std::move(gs));
     h.gateways.emplace_back(e.name, e.gateway);
@@ -84,6 +87,7 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
   wrs.wallet.storage_timeout_ms = cfg.storage_timeout_ms;
   wrs.wallet.batch_max = cfg.storage_batch_max;
   wrs.sweep_ms = cfg.scaled_ms(cfg.expiry_sweep_interval_ms);
+  wrs.timer = h.timer;
   h.wallets = sys.spawn(wallet_registry_impl, wrs, h.ledger_writer);
   for (uint32_t i = 0; i < cfg.registry_shards; ++i) {
     registry_settings rs;
@@ -98,6 +102,7 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
     rs.order.reservation_timeout_ms = cfg.wallet_reservation_timeout_ms;
     rs.cluster = cluster;
     rs.reads = h.reads;
+    rs.timer = h.timer;
     rs.wallets = h.wallets;
     h.shards.push_back(sys.spawn(order_registry_impl, rs, h.writers[i % h.writers.size()],
                                  h.channels, h.inspector));
@@ -111,6 +116,7 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
   notifier_settings ns;
   ns.retry_delays_ms = parse_schedule(cfg.notify_schedule_s, cfg.time_scale);
   ns.poll_ms = cfg.notifier_poll_ms;
+  ns.timer = h.timer;
   ns.batch_max = cfg.notifier_batch_max;
   ns.per_merchant_max = cfg.notifier_per_merchant_max;
   ns.workers = cfg.notifier_workers;

@@ -1,4 +1,5 @@
 #include "actors/gateway.hpp"
+#include "actors/request_timer.hpp"
 
 #include "channels/alipay_protocol.hpp"
 #include "channels/wechat_protocol.hpp"
@@ -373,10 +374,10 @@ void dispatch(gateway_self self, uint64_t id) {
   const auto worker = least_busy(st.worker_load);
   ++st.worker_load[worker];
   const auto sent = clock_type::now();
-  self
-    ->request(st.workers[worker], std::chrono::milliseconds{st.settings.attempt_timeout_ms()},
-              http_attempt{c.request.method, c.request.path, c.request.content_type,
-                           c.request.headers, c.request.body})
+  timed_request(self, st.settings.timer, st.workers[worker],
+                std::chrono::milliseconds{st.settings.attempt_timeout_ms()},
+                http_attempt{c.request.method, c.request.path, c.request.content_type,
+                             c.request.headers, c.request.body})
     .then(
       [=](const http_answer& answer) { on_answer(self, id, worker, sent, answer); },
       [=](caf::error& err) {

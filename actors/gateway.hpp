@@ -38,6 +38,8 @@
 
 namespace payengine {
 
+class request_timer;
+
 /// Every knob of a gateway. Durations are nominal: the
 /// back-off and the breaker's open interval are divided by `time_scale`;
 /// HTTP timeouts are real network timeouts and are not.
@@ -57,6 +59,8 @@ struct gateway_settings {
   /// Where the gateway publishes its breaker state and recent answers for
   /// the order actors (actors/channel_set.hpp); may be null.
   std::shared_ptr<channel_health> health;
+  /// Keeps the deadlines of calls to the workers (null: CAF's own timeouts).
+  std::shared_ptr<request_timer> timer;
 
   // --- the knobs of config/config.hpp (gateway_*), with its defaults --------
   // HTTP workers

@@ -1,4 +1,5 @@
 #include "actors/notifier.hpp"
+#include "actors/request_timer.hpp"
 
 #include "channels/money_text.hpp"
 #include "channels/webhook_signature.hpp"
@@ -192,7 +193,7 @@ void on_attempted(notifier_self self, const delivery& d, size_t worker, delivery
   } else {
     st.delivered++;
   }
-  self->request(st.writer, std::chrono::seconds{10}, out)
+  timed_request(self, st.settings.timer, st.writer, std::chrono::seconds{10}, out)
     .then([](bool) {}, [id = d.id](caf::error& err) {
       // The lease expires and the attempt is made again: at least once.
       logging::warn("delivery.record_failed", {{"id", id}, {"error", to_string(err)}});
@@ -224,7 +225,8 @@ void dispatch(notifier_self self) {
     st.worker_busy[k] = true;
     auto d = std::move(*i);
     i = st.waiting.erase(i);
-    self->request(st.workers[k], std::chrono::milliseconds{st.settings.timeout_ms * 3 + 1'000}, d)
+    timed_request(self, st.settings.timer, st.workers[k],
+                  std::chrono::milliseconds{st.settings.timeout_ms * 3 + 1'000}, d)
       .then([self, d, k](delivery_outcome& out) { on_attempted(self, d, k, std::move(out)); },
             [self, d, k](caf::error& err) {
               delivery_outcome out;
@@ -255,8 +257,8 @@ void claim(notifier_self self) {
   for (const auto& [merchant, n] : load)
     if (n >= st.settings.per_merchant_max)
       busy.push_back(merchant);
-  self->request(st.writer, std::chrono::seconds{10}, claim_atom_v, limit, st.settings.lease_ms,
-                std::move(busy))
+  timed_request(self, st.settings.timer, st.writer, std::chrono::seconds{10}, claim_atom_v, limit,
+                st.settings.lease_ms, std::move(busy))
     .then(
       [self](std::vector<delivery>& due) {
         auto& st = self->state;

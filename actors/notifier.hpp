@@ -13,6 +13,7 @@
 #include <deque>
 #include <string>
 #include <unordered_map>
+#include <memory>
 #include <vector>
 
 namespace payengine {
@@ -36,6 +37,8 @@ struct notifier_settings {
   /// leases are voided only after an attempt's deadline has passed.
   bool successor = false;
   std::string sms_url; // empty: SMS deliveries are recorded dead ("sms_disabled")
+  /// Keeps the deadlines of its requests (null: CAF's own timeouts).
+  std::shared_ptr<request_timer> timer;
 };
 
 /// One detached worker: one HTTP attempt per delivery.

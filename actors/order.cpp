@@ -149,7 +149,7 @@ void persist_into(order_self self, reply_to rp, transition_write w,
   auto record_only = w.record_only;
   auto request_id = w.events.empty() ? std::string{} : w.events.front().request_id;
   auto told = describe_for_inspector(self, w);
-  self->request(self->state.ctx->writer, storage_timeout(self), std::move(w))
+  timed_request(self, self->state.ctx->timer, self->state.ctx->writer, storage_timeout(self), std::move(w))
     .await(
       [=](const write_result& r) mutable {
         auto& st = self->state;
@@ -304,8 +304,11 @@ caf::result<order_reply> on_watch(order_self self, const watch_order& cmd) {
   auto rp = self->make_response_promise<order_reply>();
   auto id = st.next_watcher_id++;
   st.watchers.push_back({id, cmd.after_version, cmd.merchant_id, rp});
-  self->delayed_send(self, std::chrono::milliseconds{cmd.timeout_ms},
-                     unwatch_atom_v, id);
+  std::chrono::milliseconds wait{cmd.timeout_ms};
+  if (st.ctx->timer) // off CAF's clock thread: one long poll per waiting client
+    st.ctx->timer->send_later(wait, self->address(), caf::make_message(unwatch_atom_v, id));
+  else
+    self->delayed_send(self, wait, unwatch_atom_v, id);
   return rp;
 }
 
@@ -359,7 +362,7 @@ order_actor_info describe(order_self self) {
 
 void load_from_storage(order_self self) {
   auto& st = self->state;
-  self->request(st.ctx->writer, storage_timeout(self), load_atom_v, st.id())
+  timed_request(self, st.ctx->timer, st.ctx->writer, storage_timeout(self), load_atom_v, st.id())
     .await(
       [=](std::vector<order_record>& rows) {
         if (rows.empty()) {

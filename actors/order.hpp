@@ -49,6 +49,8 @@ struct order_context {
   wallet_registry_actor wallets; // the wallets balance payments and top-ups move
   /// Where reads find committed orders without a message (null: nowhere).
   std::shared_ptr<order_read_cache> reads;
+  /// Keeps the deadlines of its requests (null: CAF's own timeouts).
+  std::shared_ptr<request_timer> timer;
 };
 
 struct order_state {

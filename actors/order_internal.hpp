@@ -5,6 +5,7 @@
 // use outside the order actor.
 
 #include "actors/order.hpp"
+#include "actors/request_timer.hpp"
 
 #include <functional>
 #include <optional>

@@ -55,7 +55,7 @@ void call_gateway(order_self self, const std::string& channel, Request req, OnRe
     return;
   }
   st.channel_calls++;
-  self->request(ch->gateway, channel_timeout(self), std::move(req))
+  timed_request(self, st.ctx->timer, ch->gateway, channel_timeout(self), std::move(req))
     .then(
       [=](const channel_reply& r) {
         self->state.channel_calls--;
@@ -156,7 +156,7 @@ void call_wallet(order_self self, wallet_op op, OnReply on_reply, OnError on_err
     return;
   }
   st.wallet_calls++;
-  self->request(st.ctx->wallets, wallet_timeout(self), std::move(op))
+  timed_request(self, st.ctx->timer, st.ctx->wallets, wallet_timeout(self), std::move(op))
     .await(
       [=](wallet_reply& r) mutable {
         self->state.wallet_calls--;
@@ -551,7 +551,7 @@ caf::result<order_reply> on_refund(order_self self, const refund_order& cmd) {
   // Stored ones too (succeeded or failed): awaited, so that nothing else
   // happens to this order in between.
   auto rp = self->make_response_promise<order_reply>();
-  self->request(st.ctx->writer, storage_timeout(self), refunds_atom_v, st.id())
+  timed_request(self, st.ctx->timer, st.ctx->writer, storage_timeout(self), refunds_atom_v, st.id())
     .await(
       [self, in, rp](const std::vector<refund_row>& rows) mutable {
         for (const auto& r : rows) {
@@ -581,7 +581,7 @@ void load_pending_refunds(order_self self, bool required) {
     return; // only paid orders can owe refunds
   // Awaited: a refund request must never see the order without the refunds
   // it already owes (it would offer their money a second time).
-  self->request(st.ctx->writer, storage_timeout(self), refunds_atom_v, st.id())
+  timed_request(self, st.ctx->timer, st.ctx->writer, storage_timeout(self), refunds_atom_v, st.id())
     .await(
       [=](const std::vector<refund_row>& rows) {
         for (const auto& r : rows) {

@@ -51,7 +51,7 @@ order_actor spawn_order(order_registry_self self, const std::string& id, bool lo
     st.order_ctx = std::make_shared<const order_context>(
       order_context{st.writer, caf::actor_cast<order_registry_actor>(self), st.channels,
                     st.settings.order, st.inspector, st.settings.index, st.settings.wallets,
-                    st.settings.reads});
+                    st.settings.reads, st.settings.timer});
   auto handle = self->spawn<order_actor_impl>(id, st.order_ctx, load);
   self->monitor(handle);
   st.counters.activations++;

@@ -32,6 +32,8 @@ struct registry_settings {
   std::shared_ptr<const shard_map> cluster;
   /// Committed orders kept for reads (actors/read_cache.hpp); null: none.
   std::shared_ptr<order_read_cache> reads;
+  /// Deadlines of the order actors' requests (null: CAF's own timeouts).
+  std::shared_ptr<request_timer> timer;
 };
 
 /// An order actor's crashes, as its shard counts them.

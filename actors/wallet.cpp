@@ -1,4 +1,5 @@
 #include "actors/wallet.hpp"
+#include "actors/request_timer.hpp"
 
 #include "config/logging.hpp"
 #include "messages/errors.hpp"
@@ -86,7 +87,7 @@ void learn(domain::wallet_book& book, const std::vector<transfer_row>& found) {
 void load(wallet_self self, std::vector<std::string> named) {
   auto& st = self->state;
   st.busy = true;
-  self->request(st.ctx.writer, storage_timeout(self), wallet_atom_v, st.id, std::move(named))
+  timed_request(self, st.ctx.timer, st.ctx.writer, storage_timeout(self), wallet_atom_v, st.id, std::move(named))
     .then(
       [=](wallet_snapshot& s) {
         auto& st = self->state;
@@ -135,7 +136,7 @@ void write(wallet_self self, std::shared_ptr<std::vector<batch_entry>> batch, le
   auto& st = self->state;
   st.busy = true;
   auto next_version = w.next.version;
-  self->request(st.ctx.writer, storage_timeout(self), std::move(w))
+  timed_request(self, st.ctx.timer, st.ctx.writer, storage_timeout(self), std::move(w))
     .then(
       [=](const ledger_result& r) mutable {
         auto& st = self->state;

@@ -55,6 +55,8 @@ struct wallet_context {
   wallet_registry_actor registry;
   wallet_settings settings;
   std::shared_ptr<wallet_counters> counters;
+  /// Keeps the deadlines of its storage requests (null: CAF's own timeouts).
+  std::shared_ptr<request_timer> timer;
 };
 
 struct wallet_state {

@@ -14,7 +14,7 @@ wallet_actor activate(wallet_registry_self self, const std::string& id) {
   auto& st = self->state;
   if (auto i = st.live.find(id); i != st.live.end())
     return i->second;
-  wallet_context ctx{st.writer, self, st.settings.wallet, st.counters};
+  wallet_context ctx{st.writer, self, st.settings.wallet, st.counters, st.settings.timer};
   auto handle = self->spawn(wallet_impl, id, std::move(ctx));
   self->monitor(handle);
   st.live.emplace(id, handle);

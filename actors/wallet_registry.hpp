@@ -20,6 +20,7 @@ struct wallet_registry_settings {
   wallet_settings wallet;
   uint32_t live_max = 100'000;
   uint32_t sweep_ms = 5'000;
+  std::shared_ptr<request_timer> timer; // deadlines of the wallets' requests (null: CAF's)
 };
 
 struct wallet_registry_state {

@@ -1,6 +1,7 @@
 #include "http/actor_tree.hpp"
 
 #include "actors/read_cache.hpp"
+#include "actors/request_timer.hpp"
 #include "http/bridge.hpp"
 #include "messages/amqp_status.hpp"
 #include "messages/timestamps.hpp"
@@ -199,7 +200,12 @@ json actor_tree(server_context& ctx, uint32_t orders_max, std::chrono::milliseco
     relay = event_relay_json(h.amqp->relay());
     consumer = fulfillment_consumer_json(h.amqp->consumer());
   }
+  json timer = nullptr; // actors/request_timer.hpp
+  if (h.timer)
+    timer = {{"id", "request_timer"}, {"kind", "request_timer"}, {"pending", h.timer->pending()},
+             {"fired", h.timer->fired()}, {"tick_ms", h.timer->tick().count()}};
   return {{"supervisor", std::move(supervisor)},
+          {"request_timer", std::move(timer)},
           {"event_relay", std::move(relay)},
           {"fulfillment_consumer", std::move(consumer)},
           {"http_front", std::move(front)},

@@ -1,5 +1,6 @@
 // GET /metrics (admin token): Prometheus text format.
 #include "actors/read_cache.hpp"
+#include "actors/request_timer.hpp"
 #include "http/bridge.hpp"
 #include "http/routes.hpp"
 #include "messages/amqp_status.hpp"
@@ -333,6 +334,14 @@ void metrics_handler(server_context& ctx, Response& res) {
   render_front(out, ctx);
   if (h->reads)
     render_read_cache(out, h->reads->snapshot());
+  if (h->timer) {
+    family pending{out, "payengine_request_deadlines", "gauge",
+                   "Requests between actors waiting for a reply, with a deadline on the request timer (actors/request_timer.hpp)."};
+    pending.sample("", double(h->timer->pending()));
+    family fired{out, "payengine_request_deadlines_fired_total", "counter",
+                 "Deadlines that passed before the reply: request timeouts and delayed messages delivered."};
+    fired.sample("", double(h->timer->fired()));
+  }
   if (h->wallets)
     if (auto w = ask<wallets_info>(ctx.sys, h->wallets, timeout, info_atom_v))
       render_wallets(out, *w);

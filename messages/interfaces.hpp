@@ -166,6 +166,7 @@ namespace payengine {
 
 class stream_hub;
 class order_read_cache;
+class request_timer;
 class amqp_status;
 
 /// Every handle the HTTP layer needs; built by actors/engine.cpp.
@@ -192,6 +193,8 @@ struct engine_handles {
   std::shared_ptr<stream_hub> stream; // what the inspector publishes for /admin/stream
   /// Committed orders the event loop answers reads from (actors/read_cache.hpp).
   std::shared_ptr<order_read_cache> reads;
+  /// Deadlines of requests between actors, off CAF's clock (actors/request_timer.hpp).
+  std::shared_ptr<request_timer> timer;
   // RabbitMQ (API.md "Events on RabbitMQ"): invalid / null without PAYENGINE_AMQP_URL.
   event_relay_actor relay;
   fulfillment_consumer_actor fulfillment;

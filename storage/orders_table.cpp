@@ -138,15 +138,17 @@ std::set<std::string> update_orders(pqxx::work& tx, const std::vector<const tran
   return returned_ids(exec_columns(tx, "orders_update_batch", c));
 }
 
-/// `events`: the merchant events of applied writes, written together after.
+/// `events` and `sides`: the merchant events and side rows of applied
+/// writes, written together after.
 write_result outcome_of(pqxx::work& tx, const transition_write& w,
                         const std::set<std::string>& applied,
-                        std::vector<merchant_event_row>& events) {
+                        std::vector<merchant_event_row>& events,
+                        std::vector<const transition_write*>& sides) {
   if (w.record_only || applied.count(w.next.id)) {
     // Events belong to a version: a record-only write has none.
     for (size_t i = 1; !w.record_only && i < w.events.size(); ++i)
       insert_event(tx, w.events[i], w.epoch);
-    write_side_rows(tx, w, false);
+    sides.push_back(&w);
     events.insert(events.end(), w.merchant_events.begin(), w.merchant_events.end());
     return {true, false, {}};
   }
@@ -179,8 +181,10 @@ std::vector<write_result> write_transitions(pqxx::work& tx,
   std::vector<write_result> out;
   out.reserve(writes.size());
   std::vector<merchant_event_row> events;
+  std::vector<const transition_write*> sides;
   for (const auto* w : writes)
-    out.push_back(outcome_of(tx, *w, applied, events));
+    out.push_back(outcome_of(tx, *w, applied, events, sides));
+  write_side_rows(tx, sides);         // the whole batch's trades, refunds, callbacks
   insert_merchant_events(tx, events); // the whole batch's: two statements
   return out;
 }

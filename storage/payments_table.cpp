@@ -1,5 +1,8 @@
 #include "storage/tables.hpp"
 
+#include <set>
+#include <string_view>
+
 #include "messages/ids.hpp"
 #include "storage/pg_array.hpp"
 
@@ -119,6 +122,67 @@ std::vector<std::string> list_deliveries(pqxx::work& tx, int status, uint32_t li
   for (const auto& r : tx.exec_prepared("outbox_list", status, static_cast<int64_t>(limit)))
     out.push_back(r[0].as<std::string>());
   return out;
+}
+
+void upsert_trades(pqxx::work& tx, const std::vector<const trade_row*>& trades) {
+  if (trades.empty())
+    return;
+  // One statement cannot upsert a row twice: a batch naming a trade twice
+  // (never seen: an order writes one transition at a time) goes row by row.
+  std::set<std::string_view> names;
+  for (const auto* t : trades)
+    if (!names.insert(t->out_trade_no).second) {
+      for (const auto* each : trades)
+        upsert_trade(tx, *each);
+      return;
+    }
+  if (trades.size() == 1)
+    return upsert_trade(tx, *trades.front());
+  pg_array no, order, attempt, channel, amount, state, qr, channel_no, paid_amount, paid_at, detail, at;
+  for (const auto* t : trades) {
+    no.add(t->out_trade_no); order.add(t->order_id); attempt.add(int64_t{t->attempt});
+    channel.add(t->channel); amount.add(t->amount); state.add(int64_t{static_cast<int>(t->state)});
+    qr.add(t->qr_code); channel_no.add(t->channel_trade_no); paid_amount.add(t->paid_amount);
+    paid_at.add(t->paid_at); detail.add(t->detail); at.add(t->at);
+  }
+  tx.exec_prepared("trades_upsert_batch", no.str(), order.str(), attempt.str(), channel.str(),
+                   amount.str(), state.str(), qr.str(), channel_no.str(), paid_amount.str(),
+                   paid_at.str(), detail.str(), at.str());
+}
+
+void insert_callbacks(pqxx::work& tx, const std::vector<const callback_row*>& callbacks) {
+  if (callbacks.empty())
+    return;
+  if (callbacks.size() == 1) {
+    insert_callback(tx, *callbacks.front());
+    return;
+  }
+  pg_array channel, notify_id, out_trade_no, trade_status, amount, outcome, received_at;
+  for (const auto* c : callbacks) {
+    channel.add(c->channel); notify_id.add(c->notify_id); out_trade_no.add(c->out_trade_no);
+    trade_status.add(c->trade_status); amount.add(c->amount); outcome.add(c->outcome);
+    received_at.add(c->received_at);
+  }
+  tx.exec_prepared("callbacks_insert_batch", channel.str(), notify_id.str(), out_trade_no.str(),
+                   trade_status.str(), amount.str(), outcome.str(), received_at.str());
+}
+
+void write_side_rows(pqxx::work& tx, const std::vector<const transition_write*>& writes) {
+  // Trades first, then refunds, then callbacks: the order of one write's
+  // rows, kept for the whole batch.
+  std::vector<const trade_row*> trades;
+  std::vector<const callback_row*> callbacks;
+  for (const auto* w : writes) {
+    for (const auto& t : w->trades)
+      trades.push_back(&t);
+    for (const auto& c : w->callbacks)
+      callbacks.push_back(&c);
+  }
+  upsert_trades(tx, trades);
+  for (const auto* w : writes)
+    for (const auto& r : w->refunds)
+      upsert_refund(tx, r);
+  insert_callbacks(tx, callbacks);
 }
 
 void write_side_rows(pqxx::work& tx, const transition_write& w, bool with_events) {

@@ -147,6 +147,22 @@ void prepare_payments(pqxx::connection& c) {
             " qr_code = EXCLUDED.qr_code, channel_trade_no = EXCLUDED.channel_trade_no,"
             " paid_amount = EXCLUDED.paid_amount, paid_at = EXCLUDED.paid_at,"
             " detail = EXCLUDED.detail, updated_at = EXCLUDED.updated_at");
+  // The same for a whole batch (storage/payments_table.cpp, upsert_trades):
+  // never two rows of one trade in it.
+  c.prepare("trades_upsert_batch",
+            "INSERT INTO channel_trades (out_trade_no, order_id, attempt, channel, amount,"
+            " state, qr_code, channel_trade_no, paid_amount, paid_at, detail, created_at,"
+            " updated_at) SELECT out_trade_no, order_id, attempt, channel, amount, state,"
+            " qr_code, channel_trade_no, paid_amount,"
+            " CASE WHEN paid_at = 0 THEN NULL ELSE pe_ts(paid_at) END, detail, pe_ts(at), pe_ts(at)"
+            " FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::bigint[],"
+            " $6::smallint[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::text[],"
+            " $12::bigint[]) AS t(out_trade_no, order_id, attempt, channel, amount, state, qr_code,"
+            " channel_trade_no, paid_amount, paid_at, detail, at)"
+            " ON CONFLICT (out_trade_no) DO UPDATE SET state = EXCLUDED.state,"
+            " qr_code = EXCLUDED.qr_code, channel_trade_no = EXCLUDED.channel_trade_no,"
+            " paid_amount = EXCLUDED.paid_amount, paid_at = EXCLUDED.paid_at,"
+            " detail = EXCLUDED.detail, updated_at = EXCLUDED.updated_at");
   c.prepare("refunds_upsert",
             "INSERT INTO refunds (id, order_id, out_trade_no, amount, reason, status,"
             " failure_reason, created_at, updated_at, origin, channel)"
@@ -157,6 +173,13 @@ void prepare_payments(pqxx::connection& c) {
   c.prepare("callbacks_insert",
             "INSERT INTO callbacks (channel, notify_id, out_trade_no, trade_status, amount,"
             " outcome, received_at) VALUES ($1, $2, $3, $4, $5, $6, pe_ts($7))"
+            " ON CONFLICT DO NOTHING");
+  c.prepare("callbacks_insert_batch",
+            "INSERT INTO callbacks (channel, notify_id, out_trade_no, trade_status, amount,"
+            " outcome, received_at) SELECT channel, notify_id, out_trade_no, trade_status, amount,"
+            " outcome, pe_ts(received_at) FROM unnest($1::text[], $2::text[], $3::text[],"
+            " $4::text[], $5::bigint[], $6::text[], $7::bigint[])"
+            " AS t(channel, notify_id, out_trade_no, trade_status, amount, outcome, received_at)"
             " ON CONFLICT DO NOTHING");
   c.prepare("refunds_by_order",
             "SELECT id, order_id, out_trade_no, amount, reason, status, failure_reason,"

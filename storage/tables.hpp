@@ -59,6 +59,9 @@ std::vector<std::string> list_deliveries(pqxx::work& tx, int status, uint32_t li
 /// The trade, refund, callback and (`with_events`) merchant event rows of a
 /// transition.
 void write_side_rows(pqxx::work& tx, const transition_write& w, bool with_events = true);
+/// The side rows of a batch's applied writes, a few statements for all:
+/// trades (one upsert), refunds (one each: rare), callbacks (one insert).
+void write_side_rows(pqxx::work& tx, const std::vector<const transition_write*>& writes);
 std::vector<refund_row> load_refunds(pqxx::work& tx, const std::string& order_id);
 /// Orders the reconciler must look at, in id order after `after_id`.
 std::vector<std::string> unsettled_orders(pqxx::work& tx, timestamp_us until, uint32_t limit,

@@ -287,6 +287,86 @@ TEST_F(storage_test, one_batch_mixes_inserts_duplicates_and_stale_versions) {
   EXPECT_EQ(db_->scalar("SELECT count(*) FROM order_events"), "3");
 }
 
+// A batch writes the side rows of all its applied writes in a few
+// statements (trades in one upsert, callbacks in one insert): each row lands
+// exactly as one write by itself would leave it, a write whose version moved
+// leaves none, and a batch naming one trade twice still upserts it in order.
+TEST_F(storage_test, one_batch_writes_the_trades_and_callbacks_of_its_writes) {
+  auto trade_of = [](const order_record& o, stored_trade_state state, const std::string& detail) {
+    trade_row t;
+    t.out_trade_no = o.id + "_1";
+    t.order_id = o.id;
+    t.attempt = 1;
+    t.channel = "alipay";
+    t.amount = o.amount;
+    t.state = state;
+    t.qr_code = state == stored_trade_state::opening ? "" : "https://qr/\"" + o.id + "\"";
+    t.paid_amount = state == stored_trade_state::succeeded ? o.amount : 0;
+    t.paid_at = state == stored_trade_state::succeeded ? o.updated_at : 0;
+    t.detail = detail;
+    t.at = o.updated_at;
+    return t;
+  };
+  auto callback_of = [](const order_record& o) {
+    callback_row c{"alipay", "ntf_" + o.id, o.id + "_1", "TRADE_SUCCESS", o.amount, "applied",
+                   o.updated_at};
+    return c;
+  };
+  std::vector<order_record> orders;
+  for (int i = 0; i < 3; ++i) {
+    orders.push_back(draft("M-side-" + std::to_string(i)));
+    ASSERT_TRUE(run(insert_of(orders.back())).applied);
+  }
+  // Three transitions in one batch: two open a trade and one of them is told
+  // it was paid; the third's version has moved, so its rows must not land.
+  auto w0 = cancel_of(orders[0]);
+  w0.trades = {trade_of(w0.next, stored_trade_state::waiting, "a, \"b\" {c}")};
+  auto w1 = cancel_of(orders[1]);
+  w1.trades = {trade_of(w1.next, stored_trade_state::succeeded, "")};
+  w1.callbacks = {callback_of(w1.next)};
+  auto stale = cancel_of(orders[2]);
+  stale.expected_version = 7;
+  stale.next.version = 8;
+  stale.events.front().seq = 8;
+  stale.trades = {trade_of(stale.next, stored_trade_state::waiting, "")};
+  stale.callbacks = {callback_of(stale.next)};
+  {
+    pqxx::work tx{*conn_};
+    auto results = storage::write_transitions(tx, {&w0, &w1, &stale});
+    tx.commit();
+    ASSERT_EQ(results.size(), 3u);
+    EXPECT_TRUE(results[0].applied);
+    EXPECT_TRUE(results[1].applied);
+    EXPECT_FALSE(results[2].applied);
+  }
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM channel_trades"), "2");
+  EXPECT_EQ(db_->scalar("SELECT state || '|' || qr_code || '|' || detail || '|' || (paid_at IS NULL)"
+                        " FROM channel_trades WHERE order_id = '" + orders[0].id + "'"),
+            "1|https://qr/\"" + orders[0].id + "\"|a, \"b\" {c}|true");
+  EXPECT_EQ(db_->scalar("SELECT state || '|' || paid_amount || '|' || (paid_at IS NOT NULL)"
+                        " FROM channel_trades WHERE order_id = '" + orders[1].id + "'"),
+            "2|8888|true");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM callbacks"), "1");
+  EXPECT_EQ(db_->scalar("SELECT out_trade_no FROM callbacks"), orders[1].id + "_1");
+
+  // One trade named twice in a batch: upserted row by row, the last one wins.
+  auto first = trade_of(w0.next, stored_trade_state::waiting, "first");
+  auto second = trade_of(w0.next, stored_trade_state::closed, "second");
+  transition_write record;
+  record.record_only = true;
+  record.next = w0.next;
+  record.trades = {first, second};
+  {
+    pqxx::work tx{*conn_};
+    auto results = storage::write_transitions(tx, {&record});
+    tx.commit();
+    ASSERT_TRUE(results.front().applied);
+  }
+  EXPECT_EQ(db_->scalar("SELECT state || '|' || detail FROM channel_trades WHERE order_id = '"
+                        + orders[0].id + "'"),
+            "3|second");
+}
+
 TEST_F(storage_test, text_with_quotes_and_backslashes_survives_the_array_encoding) {
   auto o = draft("M-q");
   o.subject = "a \"quoted\" \\ back\\slash, {brace} 年";

@@ -1,0 +1,173 @@
+// Request deadlines off CAF's clock thread (actors/request_timer.hpp): a
+// request whose reply never comes gets sec::request_timeout as its response,
+// once, through the same handlers CAF's own timeout would reach; a reply that
+// comes first cancels its deadline, so nothing fires later; a delayed message
+// arrives when due and not before. Time is driven with fire_due (a timer
+// without a thread), except in the one test of the thread itself.
+
+#include "actors/request_timer.hpp"
+
+#include <caf/all.hpp>
+#include <gtest/gtest.h>
+
+#include <future>
+#include <mutex>
+#include <vector>
+
+namespace payengine {
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = request_timer::clock_type;
+
+struct actor_system_fixture : ::testing::Test {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  void SetUp() override {
+    cfg.set("scheduler.max-threads", size_t{2});
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+};
+
+// Spawned functions take an argument (CAF 0.17 and UBSan: see http/bridge.hpp).
+caf::behavior adder(int step) {
+  return {[step](int x) { return x + step; }};
+}
+
+/// Takes every request and never answers it (the promises are kept).
+caf::behavior black_hole(caf::event_based_actor* self,
+                         std::shared_ptr<std::vector<caf::response_promise>> held) {
+  return {[self, held](int) { held->push_back(self->make_response_promise()); }};
+}
+
+/// What an asking actor heard, in order: "ok:<n>", "error:<text>", "tick:<n>".
+struct heard {
+  std::mutex mx;
+  std::vector<std::string> items;
+  std::promise<void> first;
+  bool told = false;
+  void add(std::string s) {
+    std::lock_guard<std::mutex> guard{mx};
+    items.push_back(std::move(s));
+    if (!told) {
+      told = true;
+      first.set_value();
+    }
+  }
+  std::vector<std::string> snapshot() {
+    std::lock_guard<std::mutex> guard{mx};
+    return items;
+  }
+};
+
+/// Asks `dest` once with the timer's deadline (`then` or `await`), and
+/// records ticks sent to it later.
+caf::behavior asker(caf::event_based_actor* self, std::shared_ptr<request_timer> timer,
+                    caf::actor dest, std::chrono::milliseconds timeout, bool awaited,
+                    std::shared_ptr<heard> log) {
+  auto ok = [log](int x) { log->add("ok:" + std::to_string(x)); };
+  auto fail = [log](caf::error& err) {
+    log->add(err == caf::sec::request_timeout ? "error:request_timeout" : "error:" + caf::to_string(err));
+  };
+  if (awaited)
+    timed_request(self, timer, dest, timeout, 41).await(ok, fail);
+  else
+    timed_request(self, timer, dest, timeout, 41).then(ok, fail);
+  return {[log](caf::atom_value, int n) { log->add("tick:" + std::to_string(n)); }};
+}
+
+TEST_F(actor_system_fixture, a_reply_that_never_comes_times_out_once_through_the_timer) {
+  for (bool awaited : {false, true}) {
+    auto timer = std::make_shared<request_timer>(0ms); // no thread: fire_due drives time
+    auto held = std::make_shared<std::vector<caf::response_promise>>();
+    auto hole = sys->spawn(black_hole, held);
+    auto log = std::make_shared<heard>();
+    auto a = sys->spawn(asker, timer, hole, 5s, awaited, log);
+    // The request is out and its deadline is on the board, not CAF's clock.
+    for (int i = 0; i < 1000 && timer->pending() == 0; ++i)
+      std::this_thread::sleep_for(1ms);
+    ASSERT_EQ(timer->pending(), 1u);
+    EXPECT_EQ(timer->fire_due(clock_type::now()), 0u) << "not due yet";
+    EXPECT_EQ(timer->fire_due(clock_type::now() + 6s), 1u);
+    ASSERT_EQ(log->first.get_future().wait_for(10s), std::future_status::ready);
+    EXPECT_EQ(log->snapshot(), (std::vector<std::string>{"error:request_timeout"}));
+    EXPECT_EQ(timer->pending(), 0u);
+    EXPECT_EQ(timer->fired(), 1u);
+    EXPECT_EQ(timer->fire_due(clock_type::now() + 1h), 0u) << "fired once";
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
+  }
+}
+
+TEST_F(actor_system_fixture, a_reply_cancels_its_deadline_so_nothing_fires_later) {
+  for (bool awaited : {false, true}) {
+    auto timer = std::make_shared<request_timer>(0ms);
+    auto log = std::make_shared<heard>();
+    auto a = sys->spawn(asker, timer, sys->spawn(adder, 1), 5s, awaited, log);
+    ASSERT_EQ(log->first.get_future().wait_for(10s), std::future_status::ready);
+    EXPECT_EQ(timer->pending(), 0u) << "the reply's handler cancelled the deadline";
+    EXPECT_EQ(timer->fire_due(clock_type::now() + 1h), 0u);
+    caf::scoped_actor self{*sys};
+    self->send(a, caf::atom("tick"), 1); // anything after the reply is ordinary traffic
+    for (int i = 0; i < 1000 && log->snapshot().size() < 2; ++i)
+      std::this_thread::sleep_for(1ms);
+    EXPECT_EQ(log->snapshot(), (std::vector<std::string>{"ok:42", "tick:1"}));
+    EXPECT_EQ(timer->fired(), 0u);
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  }
+}
+
+TEST_F(actor_system_fixture, a_delayed_message_arrives_when_due_and_not_before) {
+  auto timer = std::make_shared<request_timer>(0ms);
+  auto log = std::make_shared<heard>();
+  auto a = sys->spawn(asker, timer, sys->spawn(adder, 1), 5s, false, log);
+  ASSERT_EQ(log->first.get_future().wait_for(10s), std::future_status::ready);
+  auto t0 = clock_type::now();
+  timer->send_later(200ms, a.address(), caf::make_message(caf::atom("tick"), 7));
+  timer->send_later(100ms, a.address(), caf::make_message(caf::atom("tick"), 6));
+  EXPECT_EQ(timer->pending(), 2u);
+  EXPECT_EQ(timer->fire_due(t0), 0u);
+  EXPECT_EQ(timer->fire_due(t0 + 150ms), 1u);
+  EXPECT_EQ(timer->fire_due(t0 + 250ms), 1u);
+  for (int i = 0; i < 1000 && log->snapshot().size() < 3; ++i)
+    std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(log->snapshot(), (std::vector<std::string>{"ok:42", "tick:6", "tick:7"}));
+  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(actor_system_fixture, a_deadline_for_an_actor_that_is_gone_is_dropped) {
+  auto timer = std::make_shared<request_timer>(0ms);
+  auto held = std::make_shared<std::vector<caf::response_promise>>();
+  auto hole = sys->spawn(black_hole, held);
+  auto log = std::make_shared<heard>();
+  // Not awaited: in CAF 0.17 an actor awaiting a reply takes no exit message.
+  auto a = sys->spawn(asker, timer, hole, 5s, false, log);
+  for (int i = 0; i < 1000 && timer->pending() == 0; ++i)
+    std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(timer->pending(), 1u);
+  caf::scoped_actor self{*sys};
+  self->monitor(a);
+  caf::anon_send_exit(a, caf::exit_reason::kill);
+  self->receive([](const caf::down_msg&) {});
+  a = nullptr;
+  EXPECT_EQ(timer->fire_due(clock_type::now() + 1h), 1u) << "taken off the board";
+  EXPECT_TRUE(log->snapshot().empty());
+  caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(actor_system_fixture, the_timer_thread_fires_without_being_driven) {
+  auto timer = std::make_shared<request_timer>(5ms);
+  auto held = std::make_shared<std::vector<caf::response_promise>>();
+  auto hole = sys->spawn(black_hole, held);
+  auto log = std::make_shared<heard>();
+  auto a = sys->spawn(asker, timer, hole, 20ms, false, log);
+  ASSERT_EQ(log->first.get_future().wait_for(30s), std::future_status::ready);
+  EXPECT_EQ(log->snapshot(), (std::vector<std::string>{"error:request_timeout"}));
+  EXPECT_EQ(timer->pending(), 0u);
+  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
+  timer.reset(); // joins its thread
+}
+
+} // namespace
+} // namespace payengine
