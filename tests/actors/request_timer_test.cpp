@@ -7,6 +7,8 @@
 
 #include "actors/request_timer.hpp"
 
+#include "tests/support/actor_system_fixture.hpp"
+
 #include <caf/all.hpp>
 #include <gtest/gtest.h>
 
@@ -20,14 +22,7 @@ namespace {
 using namespace std::chrono_literals;
 using clock_type = request_timer::clock_type;
 
-struct actor_system_fixture : ::testing::Test {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  void SetUp() override {
-    cfg.set("scheduler.max-threads", size_t{2});
-    sys = std::make_unique<caf::actor_system>(cfg);
-  }
-};
+using testing::actor_system_fixture;
 
 // Spawned functions take an argument (CAF 0.17 and UBSan: see http/bridge.hpp).
 caf::behavior adder(int step) {

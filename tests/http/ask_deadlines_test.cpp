@@ -7,6 +7,8 @@
 #include "http/ask_deadlines.hpp"
 #include "http/bridge.hpp"
 
+#include "tests/support/actor_system_fixture.hpp"
+
 #include <caf/all.hpp>
 #include <gtest/gtest.h>
 
@@ -45,14 +47,7 @@ TEST(ask_deadlines, an_expiring_function_may_add_deadlines) {
   EXPECT_EQ(board.size(), 1u);
 }
 
-struct actor_system_fixture : ::testing::Test {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  void SetUp() override {
-    cfg.set("scheduler.max-threads", size_t{2});
-    sys = std::make_unique<caf::actor_system>(cfg);
-  }
-};
+using testing::actor_system_fixture;
 
 // Each spawned function takes an argument: CAF 0.17 binds a reference to a
 // null tuple for one without (UBSan reports it; http/bridge.hpp says the same).
