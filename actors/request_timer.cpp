@@ -1,5 +1,6 @@
 #include "actors/request_timer.hpp"
 
+#include <algorithm>
 #include <vector>
 
 namespace payengine {
@@ -11,13 +12,23 @@ request_timer::request_timer(std::chrono::milliseconds tick)
   // The thread holds the core, not `this`: the last owner of the timer may
   // be an actor released by this very thread (see the destructor).
   thread_ = std::thread([c = core_, tick] {
+    // Sleeps until the earliest deadline, but at least a tick after the
+    // last look (deadlines due within a tick fire together), and without a
+    // deadline until one is armed: an idle engine does not wake it.
     std::unique_lock<std::mutex> guard{c->mx};
+    auto last = clock_type::now();
     while (!c->stopping) {
-      c->stop_cv.wait_for(guard, tick);
-      if (c->stopping)
-        break;
+      if (c->by_due.empty()) {
+        c->wake_at = clock_type::time_point::max();
+        c->stop_cv.wait(guard);
+        continue;
+      }
+      c->wake_at = std::max(c->by_due.begin()->first.first, last + tick);
+      if (c->stop_cv.wait_until(guard, c->wake_at) != std::cv_status::timeout)
+        continue; // stopping, or an earlier deadline was armed
       guard.unlock();
-      fire(*c, clock_type::now());
+      last = clock_type::now();
+      fire(*c, last);
       guard.lock();
     }
   });
@@ -40,18 +51,31 @@ request_timer::~request_timer() {
 request_timer::ticket request_timer::arm(std::chrono::milliseconds timeout, caf::actor_addr who,
                                          caf::message_id response) {
   auto due = clock_type::now() + timeout;
-  std::lock_guard<std::mutex> guard{core_->mx};
-  ticket t{due, core_->next++};
-  core_->by_due.emplace(t, entry{std::move(who), response, {}});
+  ticket t;
+  bool sooner;
+  {
+    std::lock_guard<std::mutex> guard{core_->mx};
+    t = ticket{due, core_->next++};
+    core_->by_due.emplace(t, entry{std::move(who), response, {}});
+    sooner = due < core_->wake_at;
+  }
+  if (sooner) // rare: deadlines mostly come later than those already armed
+    core_->stop_cv.notify_one();
   return t;
 }
 
 void request_timer::send_later(std::chrono::milliseconds delay, caf::actor_addr who,
                                caf::message content) {
   auto due = clock_type::now() + delay;
-  std::lock_guard<std::mutex> guard{core_->mx};
-  ticket t{due, core_->next++};
-  core_->by_due.emplace(t, entry{std::move(who), caf::make_message_id(), std::move(content)});
+  bool sooner;
+  {
+    std::lock_guard<std::mutex> guard{core_->mx};
+    ticket t{due, core_->next++};
+    core_->by_due.emplace(t, entry{std::move(who), caf::make_message_id(), std::move(content)});
+    sooner = due < core_->wake_at;
+  }
+  if (sooner)
+    core_->stop_cv.notify_one();
 }
 
 void request_timer::cancel(const ticket& t) {
@@ -78,8 +102,8 @@ size_t request_timer::fire(core& c, clock_type::time_point now) {
       if (e.content.empty())
         e.content = caf::make_message(caf::make_error(caf::sec::request_timeout));
       who->enqueue(caf::make_mailbox_element(nullptr, e.id, {}, std::move(e.content)), nullptr);
+      ++c.fired; // delivered (an actor that is gone gets nothing)
     }
-  c.fired += due.size();
   return due.size();
 }
 

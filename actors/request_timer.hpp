@@ -9,7 +9,8 @@
 // requests per order that was about two clock wake-ups per create and a
 // quarter of the engine's context switches. Here the request goes out with
 // no CAF timeout; its deadline is a map entry, erased when the reply comes,
-// and one thread looks for due entries every `tick` (10 ms). A due entry is
+// and one thread looks for due entries when the earliest is due, at most
+// once a `tick` (10 ms), and sleeps while there are none. A due entry is
 // answered exactly as CAF would: a `sec::request_timeout` error delivered to
 // the asking actor as the response to that request, so `.await` and `.then`
 // handlers see what they saw before. A timeout fires at most a tick late.
@@ -65,6 +66,7 @@ private:
     mutable std::mutex mx;
     std::condition_variable stop_cv;
     bool stopping = false;
+    clock_type::time_point wake_at = clock_type::time_point::max(); // the thread's next look
     uint64_t next = 1;
     std::map<ticket, entry> by_due;
     std::atomic<uint64_t> fired{0};

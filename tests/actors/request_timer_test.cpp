@@ -150,15 +150,19 @@ TEST_F(actor_system_fixture, a_deadline_for_an_actor_that_is_gone_is_dropped) {
   caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
 }
 
+// The thread sleeps while nothing is armed and then until the earliest
+// deadline: a deadline sooner than every armed one must wake it.
 TEST_F(actor_system_fixture, the_timer_thread_fires_without_being_driven) {
   auto timer = std::make_shared<request_timer>(5ms);
   auto held = std::make_shared<std::vector<caf::response_promise>>();
   auto hole = sys->spawn(black_hole, held);
   auto log = std::make_shared<heard>();
+  std::this_thread::sleep_for(20ms); // the thread is asleep with nothing armed
+  timer->send_later(1h, hole.address(), caf::make_message(1)); // it now sleeps for an hour
   auto a = sys->spawn(asker, timer, hole, 20ms, false, log);
   ASSERT_EQ(log->first.get_future().wait_for(30s), std::future_status::ready);
   EXPECT_EQ(log->snapshot(), (std::vector<std::string>{"error:request_timeout"}));
-  EXPECT_EQ(timer->pending(), 0u);
+  EXPECT_EQ(timer->pending(), 1u) << "the hour-long one waits";
   caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
   timer.reset(); // joins its thread
