@@ -71,6 +71,13 @@ caf::behavior asker(caf::event_based_actor* self, std::shared_ptr<request_timer>
   return {[log](caf::atom_value, int n) { log->add("tick:" + std::to_string(n)); }};
 }
 
+/// Waits (up to 10 s) until `n` deadlines are on the timer.
+bool armed(const request_timer& timer, size_t n) {
+  for (int i = 0; i < 10'000 && timer.pending() < n; ++i)
+    std::this_thread::sleep_for(1ms);
+  return timer.pending() == n;
+}
+
 TEST_F(actor_system_fixture, a_reply_that_never_comes_times_out_once_through_the_timer) {
   for (bool awaited : {false, true}) {
     auto timer = std::make_shared<request_timer>(0ms); // no thread: fire_due drives time
@@ -79,9 +86,7 @@ TEST_F(actor_system_fixture, a_reply_that_never_comes_times_out_once_through_the
     auto log = std::make_shared<heard>();
     auto a = sys->spawn(asker, timer, hole, 5s, awaited, log);
     // The request is out and its deadline is on the board, not CAF's clock.
-    for (int i = 0; i < 1000 && timer->pending() == 0; ++i)
-      std::this_thread::sleep_for(1ms);
-    ASSERT_EQ(timer->pending(), 1u);
+    ASSERT_TRUE(armed(*timer, 1));
     EXPECT_EQ(timer->fire_due(clock_type::now()), 0u) << "not due yet";
     EXPECT_EQ(timer->fire_due(clock_type::now() + 6s), 1u);
     ASSERT_EQ(log->first.get_future().wait_for(10s), std::future_status::ready);
@@ -137,17 +142,27 @@ TEST_F(actor_system_fixture, a_deadline_for_an_actor_that_is_gone_is_dropped) {
   auto log = std::make_shared<heard>();
   // Not awaited: in CAF 0.17 an actor awaiting a reply takes no exit message.
   auto a = sys->spawn(asker, timer, hole, 5s, false, log);
-  for (int i = 0; i < 1000 && timer->pending() == 0; ++i)
-    std::this_thread::sleep_for(1ms);
-  ASSERT_EQ(timer->pending(), 1u);
+  ASSERT_TRUE(armed(*timer, 1));
+  // Both end; the promise the hole kept (a reference to the asker) goes too.
   caf::scoped_actor self{*sys};
   self->monitor(a);
+  self->monitor(hole);
   caf::anon_send_exit(a, caf::exit_reason::kill);
+  caf::anon_send_exit(hole, caf::exit_reason::kill);
   self->receive([](const caf::down_msg&) {});
+  self->receive([](const caf::down_msg&) {});
+  held->clear();
+  auto addr = a.address();
   a = nullptr;
+  hole = nullptr;
+  // CAF sends the down message before its scheduler lets go of the actor.
+  for (int i = 0; i < 10'000 && caf::actor_cast<caf::strong_actor_ptr>(addr); ++i)
+    std::this_thread::sleep_for(1ms);
+  ASSERT_FALSE(caf::actor_cast<caf::strong_actor_ptr>(addr)) << "the asker is gone";
   EXPECT_EQ(timer->fire_due(clock_type::now() + 1h), 1u) << "taken off the board";
+  EXPECT_EQ(timer->pending(), 0u);
+  EXPECT_EQ(timer->fired(), 0u) << "nothing delivered to an actor that is gone";
   EXPECT_TRUE(log->snapshot().empty());
-  caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
 }
 
 // The thread sleeps while nothing is armed and then until the earliest
