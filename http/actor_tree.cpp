@@ -179,6 +179,8 @@ json actor_tree(server_context& ctx, uint32_t orders_max, std::chrono::milliseco
                 {"read_timeouts", f.read_timeouts.load()},
                 {"malformed", f.malformed.load()},
                 {"event_loop_lag_ms", double(f.loop_lag_us.load()) / 1000},
+                // http/bridge.hpp: who makes the event loop's requests
+                {"askers", {{"count", ctx.askers->size()}, {"pending", ctx.askers->pending()}}},
                 {"shed", std::move(shed)}};
   if (h.reads) { // actors/read_cache.hpp
     auto r = h.reads->snapshot();

@@ -11,23 +11,38 @@
 // benchmark: 60% of the engine's CPU); a per-request actor takes its stale
 // timeout with it.
 //
+// Why `ask_async` uses a few long-lived askers and not an actor per
+// request: every actor that ends makes CAF 0.17 cancel its timeouts on the
+// clock thread (local_actor::cleanup), which wakes that thread, so an actor
+// per request cost a clock wake-up per request besides its spawn. An
+// event-based asker has none of the blocking actor's trouble: its requests
+// carry no CAF timeout (their deadlines are on the engine's request_timer,
+// actors/request_timer.hpp), a reply finds its handler by response id, and a
+// deadline that passes is delivered as that request's `request_timeout`
+// response, which removes the handler. So an asker holds only the requests
+// in progress, each until its reply or its deadline.
+//
 // A request that bounces (sec::request_receiver_down) is sent once more: it
 // was never processed (CAF bounces only what its receiver did not handle),
 // so sending it again is safe whatever it asks. The case it is for: an
 // order actor that stopped on its own after its registry had routed the
 // request there. The order actor tells its registry before it stops, so
 // the second try waits there for the successor (actors/order.cpp, stop).
-// Only once: a second bounce is answered as it is.
+// Only once, and within the first try's deadline: a second bounce is
+// answered as it is.
 
-#include "http/ask_deadlines.hpp"
+#include "actors/request_timer.hpp"
+#include "config/logging.hpp"
 
 #include <caf/all.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace payengine::http {
 
@@ -39,7 +54,7 @@ inline bool bounced(const caf::error& err) {
 /// Sends `xs...` to `dest` and waits for the reply or the timeout. The
 /// timeout is the blocking receive's own (a timed wait on this thread),
 /// not a CAF request timeout: those wake CAF's clock thread when set and
-/// again when they fire (see ask_deadlines.hpp).
+/// again when they fire (see actors/request_timer.hpp).
 template <class Reply, class Handle, class... Ts>
 caf::expected<Reply> ask(caf::actor_system& sys, const Handle& dest,
                          std::chrono::milliseconds timeout, const Ts&... xs) {
@@ -58,59 +73,82 @@ caf::expected<Reply> ask(caf::actor_system& sys, const Handle& dest,
   return out;
 }
 
+/// One request for an asker to make: runs inside the asker.
+struct ask_job {
+  std::function<void(caf::event_based_actor*)> run;
+};
+
+/// The long-lived hidden actors that make the event loop's requests
+/// (`ask_async`), taken in turn. They end with `stop()` (the server's stop)
+/// or with the pool.
+class asker_pool {
+public:
+  asker_pool(caf::actor_system& sys, size_t count);
+  ~asker_pool();
+  asker_pool(const asker_pool&) = delete;
+  asker_pool& operator=(const asker_pool&) = delete;
+
+  /// Hands `job` to the next asker; false once stopped (nothing was sent).
+  bool post(ask_job job);
+  /// Ends the askers; what they were waiting for is dropped.
+  void stop();
+
+  size_t size() const;
+  /// Requests handed to the askers and not answered yet.
+  int64_t pending() const { return pending_.load(); }
+  void started() { pending_++; }
+  void answered() { pending_--; }
+
+private:
+  mutable std::mutex mx_;
+  std::vector<caf::actor> askers_;
+  std::atomic<size_t> next_{0};
+  std::atomic<int64_t> pending_{0};
+};
+
 /// Sends `xs...` to `dest` without waiting: `then` gets the reply or the
-/// error (timeout included) exactly once, on a CAF thread or, for the
-/// timeout, on the event loop. A short-lived hidden actor makes the request
-/// and ends with it. The timeout is an entry in `deadlines` (checked by the
-/// event loop), not a CAF request timeout; when it passes, `then` gets
-/// `request_timeout` and the asking actor is killed, so a reply that never
-/// comes holds nothing. For handlers that run on the event loop.
+/// error (timeout included) exactly once, on a CAF thread. One of `askers`
+/// makes the request; its deadline is on `timer` (null: CAF's own request
+/// timeout). For handlers that run on the event loop.
 template <class Reply, class Handle, class... Ts>
-void ask_async(caf::actor_system& sys, const std::shared_ptr<ask_deadlines>& deadlines,
+void ask_async(const std::shared_ptr<asker_pool>& askers, const std::shared_ptr<request_timer>& timer,
                const Handle& dest, std::chrono::milliseconds timeout,
                std::function<void(caf::expected<Reply>)> then, Ts... xs) {
-  struct pending {
-    std::atomic<bool> done{false};
-    std::function<void(caf::expected<Reply>)> then;
-    ask_deadlines::ticket ticket;
-    std::mutex mx;
-    caf::actor_addr asker; // set once spawned
+  using clock_type = std::chrono::steady_clock;
+  auto due = clock_type::now() + timeout;
+  auto callback = std::make_shared<std::function<void(caf::expected<Reply>)>>(std::move(then));
+  // Exactly once: each request has one handler, which CAF runs once, for
+  // its reply or for its deadline. A handler that throws must not take the
+  // asker (and everyone else's requests) down with it.
+  auto deliver = [askers, callback](caf::expected<Reply> r) {
+    askers->answered();
+    try {
+      (*callback)(std::move(r));
+    } catch (const std::exception& e) {
+      logging::error("http.ask_handler_failed", {{"error", e.what()}});
+    } catch (...) {
+      logging::error("http.ask_handler_failed", {{"error", "unknown exception"}});
+    }
   };
-  auto p = std::make_shared<pending>();
-  p->then = std::move(then);
-  std::function<void(caf::expected<Reply>)> finish = [p, deadlines](caf::expected<Reply> r) {
-    if (p->done.exchange(true))
-      return; // the deadline answered first
-    deadlines->remove(p->ticket);
-    auto f = std::move(p->then);
-    f(std::move(r));
-  };
-  p->ticket = deadlines->add(ask_deadlines::clock_type::now() + timeout, [p] {
-    if (p->done.exchange(true))
-      return;
-    auto f = std::move(p->then);
-    f(caf::make_error(caf::sec::request_timeout));
-    std::lock_guard<std::mutex> guard{p->mx};
-    if (auto asker = caf::actor_cast<caf::actor>(p->asker))
-      caf::anon_send_exit(asker, caf::exit_reason::kill);
-  });
-  // `done` travels as a spawn argument: a spawned function without one
-  // makes CAF 0.17 bind a reference to a null tuple (UBSan reports it).
-  auto run = [dest, xs...](caf::event_based_actor* self,
-                           std::function<void(caf::expected<Reply>)> done) {
-    self->request(dest, caf::infinite, xs...)
-      .then([done](Reply& r) { done(std::move(r)); },
+  auto run = [=](caf::event_based_actor* self) {
+    timed_request(self, timer, dest, timeout, xs...)
+      .then([deliver](Reply& r) { deliver(std::move(r)); },
             [=](caf::error& err) {
-              if (!bounced(err))
-                return done(std::move(err));
-              self->request(dest, caf::infinite, xs...)
-                .then([done](Reply& r) { done(std::move(r)); },
-                      [done](caf::error& again) { done(std::move(again)); });
+              auto left = std::chrono::duration_cast<std::chrono::milliseconds>(due - clock_type::now());
+              if (!bounced(err) || left <= std::chrono::milliseconds{0})
+                return deliver(std::move(err));
+              timed_request(self, timer, dest, left, xs...)
+                .then([deliver](Reply& r) { deliver(std::move(r)); },
+                      [deliver](caf::error& again) { deliver(std::move(again)); });
             });
   };
-  auto asker = sys.spawn<caf::hidden>(run, std::move(finish));
-  std::lock_guard<std::mutex> guard{p->mx};
-  p->asker = asker.address();
+  askers->started();
+  if (!askers->post(ask_job{std::move(run)})) {
+    askers->answered();
+    (*callback)(caf::make_error(caf::sec::request_receiver_down)); // never sent: nothing changed
+  }
 }
 
 } // namespace payengine::http
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(payengine::http::ask_job)

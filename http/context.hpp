@@ -6,7 +6,7 @@
 #include "config/config.hpp"
 #include "http/metrics.hpp"
 #include "http/api_error.hpp"
-#include "http/ask_deadlines.hpp"
+#include "http/bridge.hpp"
 #include "http/message.hpp"
 #include "http/rate_limits.hpp"
 #include "messages/cluster.hpp"
@@ -83,7 +83,8 @@ struct callback_keys {
 struct server_context {
   server_context(caf::actor_system& system, std::shared_ptr<engine_directory> d, engine_config c)
     : sys(system), directory(std::move(d)), cfg(std::move(c)),
-      merchants(std::chrono::milliseconds{cfg.merchant_cache_ttl_ms}) {
+      merchants(std::chrono::milliseconds{cfg.merchant_cache_ttl_ms}),
+      askers(std::make_shared<asker_pool>(system, cfg.http_io_threads)) {
     // Validated with the configuration: a bad allow list never starts.
     auto parsed = net::address_policy::parse(cfg.outbound_allow);
     if (auto* p = std::get_if<net::address_policy>(&parsed))
@@ -103,9 +104,9 @@ struct server_context {
   /// wait_for_change requests in progress. Shared: an asynchronous long
   /// poll's reply may come after the server is gone.
   std::shared_ptr<std::atomic<uint32_t>> long_polls = std::make_shared<std::atomic<uint32_t>>(0);
-  /// Deadlines of the event loop's asynchronous asks, expired by the loop's
-  /// probe. Shared for the same reason.
-  std::shared_ptr<ask_deadlines> deadlines = std::make_shared<ask_deadlines>();
+  /// The actors that make the event loop's requests (ask_async), one per
+  /// event-loop thread. Shared for the same reason.
+  std::shared_ptr<asker_pool> askers;
   /// The merchants' request rate limits on this node (API.md v1.1 "Overload").
   merchant_rate_limits rate_limits;
   std::optional<channels::public_key> alipay_key; // verifies Alipay's notifications
@@ -144,6 +145,8 @@ struct server_context {
 
   /// The engine's actors as of now (take it once per request).
   std::shared_ptr<const engine_handles> handles() const { return directory->current(); }
+  /// The engine's deadlines for requests (ask_async's too).
+  std::shared_ptr<request_timer> timer() const { return handles()->timer; }
 
   std::chrono::milliseconds request_timeout() const {
     return std::chrono::milliseconds{cfg.request_timeout_ms};

@@ -334,6 +334,9 @@ void metrics_handler(server_context& ctx, Response& res) {
   render_front(out, ctx);
   if (h->reads)
     render_read_cache(out, h->reads->snapshot());
+  family asks{out, "payengine_http_asks_pending", "gauge",
+              "Requests the event loop's askers sent to the engine's actors and wait on (http/bridge.hpp)."};
+  asks.sample("", double(ctx.askers->pending()));
   if (h->timer) {
     family pending{out, "payengine_request_deadlines", "gauge",
                    "Requests between actors waiting for a reply, with a deadline on the request timer (actors/request_timer.hpp)."};

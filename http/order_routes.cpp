@@ -96,8 +96,8 @@ void run_and_wait(server_context& ctx, const merchant_async_body& body, const re
   auto finished = std::make_shared<std::promise<void>>();
   auto answered = finished->get_future();
   body(req, out, m, [finished] { finished->set_value(); });
-  // The body's asks end at their deadlines, which the event loop expires;
-  // past them (the loop stopped at shutdown) this thread gives up on its own.
+  // The body's asks end at their deadlines (the engine's request timer);
+  // past them (the askers stopped at shutdown) this thread gives up on its own.
   auto backstop = ctx.request_timeout() + std::chrono::seconds{5};
   if (answered.wait_for(backstop) != std::future_status::ready) {
     send(res, from_engine_error(caf::make_error(caf::sec::request_timeout)));
@@ -231,7 +231,7 @@ order_record draft_from(const new_order_fields& f, const merchant_record& m,
 void create_checked_order(server_context& ctx, order_record draft, const std::string& request_id,
                           const std::shared_ptr<Response>& res, const reply_fn& done) {
   auto shard = ctx.handles()->shard_for(draft.id);
-  ask_async<order_reply>(ctx.sys, ctx.deadlines, shard, ctx.request_timeout(),
+  ask_async<order_reply>(ctx.askers, ctx.timer(), shard, ctx.request_timeout(),
                          [res, done](caf::expected<order_reply> reply) {
                            send_reply(*res, reply, 201);
                            done();
@@ -272,7 +272,7 @@ void create_order_async(server_context& ctx, const Request& req, const std::shar
   get.wallet_id = nf.topup_wallet;
   get.merchant_id = m.id;
   ask_async<wallet_reply>(
-    ctx.sys, ctx.deadlines, ctx.handles()->wallets, ctx.request_timeout(),
+    ctx.askers, ctx.timer(), ctx.handles()->wallets, ctx.request_timeout(),
     [&ctx, nf, draft = std::move(draft), request_id, res, done](caf::expected<wallet_reply> w) {
       if (!w) {
         send(*res, from_engine_error(w.error()));
@@ -314,7 +314,7 @@ void get_order_async(server_context& ctx, const Request& req, const std::shared_
         send_json_text(*res, 200, *body);
         return done();
       }
-    return ask_async<order_reply>(ctx.sys, ctx.deadlines, ctx.handles()->shard_for(id), ctx.request_timeout(),
+    return ask_async<order_reply>(ctx.askers, ctx.timer(), ctx.handles()->shard_for(id), ctx.request_timeout(),
                                   answer, get_order{id, m.id});
   }
   auto wait_s = parse_bounded_int(req.get_param_value("wait_for_change"), 0,
@@ -336,7 +336,7 @@ void get_order_async(server_context& ctx, const Request& req, const std::shared_
     return done();
   }
   auto wait_ms = static_cast<uint32_t>(*wait_s * 1000);
-  ask_async<order_reply>(ctx.sys, ctx.deadlines, ctx.handles()->shard_for(id),
+  ask_async<order_reply>(ctx.askers, ctx.timer(), ctx.handles()->shard_for(id),
                          ctx.request_timeout() + std::chrono::milliseconds{wait_ms},
                          [polls, answer](caf::expected<order_reply> reply) {
                            polls->fetch_sub(1);
@@ -372,7 +372,7 @@ void cancel_order_async(server_context& ctx, const Request& req, const std::shar
     send(*res, not_found());
     return done();
   }
-  ask_async<order_reply>(ctx.sys, ctx.deadlines, ctx.handles()->shard_for(id), ctx.request_timeout(),
+  ask_async<order_reply>(ctx.askers, ctx.timer(), ctx.handles()->shard_for(id), ctx.request_timeout(),
                          [res, done](caf::expected<order_reply> reply) {
                            send_reply(*res, reply, 200);
                            done();

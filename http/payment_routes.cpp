@@ -37,7 +37,7 @@ void pay_async(server_context& ctx, const Request& req, const std::shared_ptr<Re
   // A balance payment is decided when answered (paid, or 402); a channel
   // payment is accepted and goes on at the channel.
   auto ok_status = f.method == "balance" ? 200 : 202;
-  ask_async<order_reply>(ctx.sys, ctx.deadlines, ctx.handles()->shard_for(id),
+  ask_async<order_reply>(ctx.askers, ctx.timer(), ctx.handles()->shard_for(id),
                          ctx.request_timeout() + std::chrono::seconds{2},
                          [res, done, ok_status](caf::expected<order_reply> reply) {
                            send_reply(*res, reply, ok_status);
@@ -229,7 +229,7 @@ route_handlers callback_route(server_context& ctx, read_notification read, answe
     if (!served_here(ctx, req, ev->order_id))
       return false; // `res` untouched: the pool starts afresh
     auto order_id = ev->order_id;
-    ask_async<order_reply>(ctx.sys, ctx.deadlines, ctx.handles()->shard_for(order_id), ctx.request_timeout(),
+    ask_async<order_reply>(ctx.askers, ctx.timer(), ctx.handles()->shard_for(order_id), ctx.request_timeout(),
                            [res, done, answer, order_id](caf::expected<order_reply> reply) {
                              answer(*res, reply, order_id);
                              done();

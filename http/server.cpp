@@ -453,7 +453,6 @@ void api_server::front::probe_loop(clock_type::time_point due) {
     if (ec || stopping_)
       return;
     auto now = clock_type::now();
-    ctx_.deadlines->expire_due(now); // asynchronous asks past their timeout
     auto lag = std::chrono::duration_cast<std::chrono::microseconds>(now - due).count();
     // Rises at once, decays over a few probes: one quiet tick does not hide
     // a saturated loop.
@@ -701,6 +700,7 @@ void api_server::start() {
 void api_server::stop() {
   if (front_)
     front_->stop();
+  ctx_->askers->stop(); // after the front: its admitted requests have been answered
 }
 
 } // namespace payengine::http

@@ -218,6 +218,8 @@
       $("#kpi-read-cache").title = `hits ${reads.hits}, misses ${reads.misses}, evicted ${reads.evictions}`;
     const timer = tree.request_timer;
     $("#kpi-deadlines").textContent = timer ? `${timer.pending} · ${timer.fired}` : "–";
+    const askers = front.askers;
+    $("#kpi-askers").textContent = askers ? `${askers.count} · ${askers.pending}` : "–";
     $("#clock").textContent = new Date(s.at).toLocaleTimeString();
     drawChart($("#chart-throughput"), [
       { label: "HTTP requests/s", color: "#58a6ff", data: series.rps },

@@ -1,0 +1,221 @@
+// The event loop's asks (http/bridge.hpp): a few long-lived askers make the
+// requests, with their deadlines on the engine's request timer instead of
+// CAF's clock. A reply completes the ask and cancels its deadline; a reply
+// that never comes is answered request_timeout exactly once, and a late one
+// is dropped; the same asker serves the next request (no actor per request,
+// so no clock wake-up when one ends); a handler that throws does not take
+// the asker down; a stopped pool sends nothing. The blocking ask times out
+// on its own receive.
+
+#include "http/bridge.hpp"
+
+#include "tests/support/actor_system_fixture.hpp"
+
+#include <caf/all.hpp>
+#include <gtest/gtest.h>
+
+#include <future>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+namespace payengine::http {
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = request_timer::clock_type;
+using testing::actor_system_fixture;
+
+// Each spawned function takes an argument: CAF 0.17 binds a reference to a
+// null tuple for one without (UBSan reports it).
+caf::behavior adder(int step) {
+  return {[step](int x) { return x + step; }};
+}
+
+/// What a black hole holds: the requests it will never answer (until the
+/// test says so), and who sent each.
+struct held_requests {
+  std::mutex mx;
+  std::vector<caf::response_promise> promises;
+  std::vector<caf::actor_addr> senders;
+  size_t size() {
+    std::lock_guard<std::mutex> guard{mx};
+    return promises.size();
+  }
+};
+
+/// Takes every request and never answers it on its own.
+caf::behavior black_hole(caf::event_based_actor* self, std::shared_ptr<held_requests> held) {
+  return {[self, held](int) {
+    std::lock_guard<std::mutex> guard{held->mx};
+    held->senders.push_back(caf::actor_cast<caf::actor_addr>(self->current_sender()));
+    held->promises.push_back(self->make_response_promise());
+  }};
+}
+
+/// Every answer an ask got, in order.
+struct answers {
+  std::mutex mx;
+  std::vector<caf::expected<int>> got;
+  std::promise<void> first;
+  void add(caf::expected<int> r) {
+    std::lock_guard<std::mutex> guard{mx};
+    got.push_back(std::move(r));
+    if (got.size() == 1)
+      first.set_value();
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> guard{mx};
+    return got.size();
+  }
+};
+
+template <class Pred>
+bool eventually(Pred pred) {
+  for (int i = 0; i < 10'000 && !pred(); ++i)
+    std::this_thread::sleep_for(1ms);
+  return pred();
+}
+
+using ask_async_actors = actor_system_fixture;
+
+TEST_F(ask_async_actors, a_reply_completes_the_ask_and_cancels_its_deadline) {
+  auto askers = std::make_shared<asker_pool>(*sys, 2);
+  auto timer = std::make_shared<request_timer>(0ms); // no thread: fire_due drives time
+  auto log = std::make_shared<answers>();
+  ask_async<int>(askers, timer, sys->spawn(adder, 1), 10s, [log](caf::expected<int> r) { log->add(r); }, 41);
+  ASSERT_EQ(log->first.get_future().wait_for(10s), std::future_status::ready);
+  ASSERT_TRUE(log->got.front());
+  EXPECT_EQ(*log->got.front(), 42);
+  EXPECT_EQ(timer->pending(), 0u) << "the reply's handler cancelled the deadline";
+  EXPECT_EQ(timer->fire_due(clock_type::now() + 1h), 0u);
+  EXPECT_EQ(askers->pending(), 0);
+  EXPECT_EQ(log->size(), 1u);
+}
+
+TEST_F(ask_async_actors, a_reply_that_never_comes_times_out_once_and_a_late_one_is_dropped) {
+  auto askers = std::make_shared<asker_pool>(*sys, 1);
+  auto timer = std::make_shared<request_timer>(0ms);
+  auto held = std::make_shared<held_requests>();
+  auto hole = sys->spawn(black_hole, held);
+  auto log = std::make_shared<answers>();
+  ask_async<int>(askers, timer, hole, 50ms, [log](caf::expected<int> r) { log->add(r); }, 1);
+  ASSERT_TRUE(eventually([&] { return held->size() == 1 && timer->pending() == 1; }));
+  EXPECT_EQ(askers->pending(), 1);
+  EXPECT_EQ(timer->fire_due(clock_type::now()), 0u) << "not due yet";
+  EXPECT_EQ(timer->fire_due(clock_type::now() + 1s), 1u);
+  ASSERT_EQ(log->first.get_future().wait_for(10s), std::future_status::ready);
+  ASSERT_FALSE(log->got.front());
+  EXPECT_EQ(log->got.front().error(), caf::sec::request_timeout);
+  EXPECT_EQ(askers->pending(), 0);
+  // The reply comes after all: its handler is gone, nothing is called again.
+  {
+    std::lock_guard<std::mutex> guard{held->mx};
+    held->promises.front().deliver(7);
+  }
+  // The same asker serves the next ask (it lives on), and its answer is
+  // the next one this log sees: the late reply went nowhere.
+  ask_async<int>(askers, timer, sys->spawn(adder, 1), 10s, [log](caf::expected<int> r) { log->add(r); }, 1);
+  ASSERT_TRUE(eventually([&] { return log->size() == 2; }));
+  std::this_thread::sleep_for(20ms); // room for a wrong third answer
+  EXPECT_EQ(log->size(), 2u);
+  ASSERT_TRUE(log->got.back());
+  EXPECT_EQ(*log->got.back(), 2);
+  caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(ask_async_actors, every_ask_goes_through_the_same_few_askers) {
+  auto askers = std::make_shared<asker_pool>(*sys, 2);
+  auto timer = std::make_shared<request_timer>(0ms);
+  auto held = std::make_shared<held_requests>();
+  auto hole = sys->spawn(black_hole, held);
+  auto log = std::make_shared<answers>();
+  for (int i = 0; i < 20; ++i)
+    ask_async<int>(askers, timer, hole, 50ms, [log](caf::expected<int> r) { log->add(r); }, i);
+  ASSERT_TRUE(eventually([&] { return held->size() == 20; }));
+  std::set<caf::actor_addr> senders;
+  {
+    std::lock_guard<std::mutex> guard{held->mx};
+    senders.insert(held->senders.begin(), held->senders.end());
+  }
+  EXPECT_EQ(senders.size(), 2u) << "no actor per request";
+  EXPECT_EQ(askers->pending(), 20);
+  ASSERT_TRUE(eventually([&] { return timer->pending() == 20; }));
+  EXPECT_EQ(timer->fire_due(clock_type::now() + 1s), 20u);
+  ASSERT_TRUE(eventually([&] { return log->size() == 20; }));
+  EXPECT_EQ(askers->pending(), 0);
+  caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(ask_async_actors, a_handler_that_throws_leaves_the_asker_serving) {
+  auto askers = std::make_shared<asker_pool>(*sys, 1);
+  auto timer = std::make_shared<request_timer>(0ms);
+  std::atomic<int> calls{0};
+  ask_async<int>(askers, timer, sys->spawn(adder, 1), 10s,
+                 [&](caf::expected<int>) {
+                   calls++;
+                   throw std::runtime_error("a route's bug");
+                 },
+                 1);
+  ASSERT_TRUE(eventually([&] { return calls.load() == 1; }));
+  auto log = std::make_shared<answers>();
+  ask_async<int>(askers, timer, sys->spawn(adder, 2), 10s, [log](caf::expected<int> r) { log->add(r); }, 1);
+  ASSERT_EQ(log->first.get_future().wait_for(10s), std::future_status::ready);
+  ASSERT_TRUE(log->got.front());
+  EXPECT_EQ(*log->got.front(), 3);
+  EXPECT_EQ(calls.load(), 1);
+}
+
+TEST_F(ask_async_actors, a_request_to_an_actor_that_is_gone_bounces_and_is_answered_once) {
+  auto askers = std::make_shared<asker_pool>(*sys, 1);
+  auto timer = std::make_shared<request_timer>(0ms);
+  auto gone = sys->spawn(adder, 1);
+  {
+    caf::scoped_actor self{*sys};
+    self->monitor(gone);
+    caf::anon_send_exit(gone, caf::exit_reason::kill);
+    self->receive([](const caf::down_msg&) {});
+  }
+  auto log = std::make_shared<answers>();
+  ask_async<int>(askers, timer, gone, 10s, [log](caf::expected<int> r) { log->add(r); }, 1);
+  ASSERT_EQ(log->first.get_future().wait_for(10s), std::future_status::ready);
+  ASSERT_FALSE(log->got.front());
+  EXPECT_EQ(log->got.front().error(), caf::sec::request_receiver_down);
+  ASSERT_TRUE(eventually([&] { return timer->pending() == 0; })) << "both tries' deadlines cancelled";
+  EXPECT_EQ(timer->fire_due(clock_type::now() + 1h), 0u);
+  EXPECT_EQ(log->size(), 1u);
+}
+
+TEST_F(ask_async_actors, a_stopped_pool_sends_nothing_and_says_so_at_once) {
+  auto askers = std::make_shared<asker_pool>(*sys, 2);
+  auto timer = std::make_shared<request_timer>(0ms);
+  askers->stop();
+  EXPECT_EQ(askers->size(), 0u);
+  auto held = std::make_shared<held_requests>();
+  auto hole = sys->spawn(black_hole, held);
+  auto log = std::make_shared<answers>();
+  ask_async<int>(askers, timer, hole, 10s, [log](caf::expected<int> r) { log->add(r); }, 1);
+  ASSERT_EQ(log->size(), 1u) << "answered on the caller's thread";
+  ASSERT_FALSE(log->got.front());
+  EXPECT_EQ(log->got.front().error(), caf::sec::request_receiver_down);
+  EXPECT_EQ(timer->pending(), 0u);
+  EXPECT_EQ(askers->pending(), 0);
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(held->size(), 0u);
+  caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(ask_async_actors, the_blocking_ask_times_out_on_its_own_receive) {
+  auto hole = sys->spawn(black_hole, std::make_shared<held_requests>());
+  auto r = ask<int>(*sys, hole, 30ms, 1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), caf::sec::request_timeout);
+  auto ok = ask<int>(*sys, sys->spawn(adder, 1), 10s, 1);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(*ok, 2);
+  caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
+}
+
+} // namespace
+} // namespace payengine::http
