@@ -185,7 +185,7 @@ std::vector<write_result> write_transitions(pqxx::work& tx,
   for (const auto* w : writes)
     out.push_back(outcome_of(tx, *w, applied, events, sides));
   write_side_rows(tx, sides);         // the whole batch's trades, refunds, callbacks
-  insert_merchant_events(tx, events); // the whole batch's: two statements
+  insert_merchant_events(tx, events); // the whole batch's: one statement
   return out;
 }
 

@@ -54,10 +54,9 @@ void insert_merchant_events(pqxx::work& tx, const std::vector<merchant_event_row
     if (!e.sms_to.empty())
       deliver(e, 2, e.sms_to);
   }
-  tx.exec_prepared("merchant_events_insert_batch", id.str(), merchant.str(), order.str(), type.str(),
-                   at.str(), data.str());
-  tx.exec_prepared("outbox_insert_batch", o_id.str(), o_event.str(), o_merchant.str(), o_kind.str(),
-                   o_target.str(), o_at.str());
+  tx.exec_prepared("events_insert_batch", id.str(), merchant.str(), order.str(), type.str(), at.str(),
+                   data.str(), o_id.str(), o_event.str(), o_merchant.str(), o_kind.str(), o_target.str(),
+                   o_at.str());
 }
 
 std::vector<std::string> merchant_events_page(pqxx::work& tx, const std::string& merchant_id,

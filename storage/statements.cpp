@@ -208,16 +208,18 @@ void prepare_merchant_events(pqxx::connection& c) {
             "INSERT INTO merchant_events (id, merchant_id, order_id, type, created_at, data)"
             " VALUES ($1, $2, $3, $4, pe_ts($5), $6::jsonb)");
   // Many events and their deliveries in one statement each.
-  c.prepare("merchant_events_insert_batch",
-            "INSERT INTO merchant_events (id, merchant_id, order_id, type, created_at, data)"
+  // A batch's merchant events and their deliveries in one statement (one
+  // round trip): the events in order (their seq follows the batch), then
+  // the outbox rows, whose foreign key is checked at the statement's end.
+  c.prepare("events_insert_batch",
+            "WITH e AS (INSERT INTO merchant_events (id, merchant_id, order_id, type, created_at, data)"
             " SELECT id, merchant_id, order_id, type, pe_ts(created_at), data"
             " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[])"
-            " WITH ORDINALITY AS t(id, merchant_id, order_id, type, created_at, data, n) ORDER BY n");
-  c.prepare("outbox_insert_batch",
-            "INSERT INTO outbox (id, event_id, merchant_id, kind, target, status,"
+            " WITH ORDINALITY AS t(id, merchant_id, order_id, type, created_at, data, n) ORDER BY n)"
+            " INSERT INTO outbox (id, event_id, merchant_id, kind, target, status,"
             " next_attempt_at, created_at, updated_at)"
             " SELECT id, event_id, merchant_id, kind, target, 0, pe_ts(at), pe_ts(at), pe_ts(at)"
-            " FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::bigint[])"
+            " FROM unnest($7::text[], $8::text[], $9::text[], $10::smallint[], $11::text[], $12::bigint[])"
             " AS t(id, event_id, merchant_id, kind, target, at)");
   // Deliveries are due at once; the notifier takes them from there.
   c.prepare("outbox_insert",
