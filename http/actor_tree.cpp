@@ -180,7 +180,8 @@ json actor_tree(server_context& ctx, uint32_t orders_max, std::chrono::milliseco
                 {"malformed", f.malformed.load()},
                 {"event_loop_lag_ms", double(f.loop_lag_us.load()) / 1000},
                 // http/bridge.hpp: who makes the event loop's requests
-                {"askers", {{"count", ctx.askers->size()}, {"pending", ctx.askers->pending()}}},
+                {"askers", {{"count", ctx.askers->size()}, {"pending", ctx.askers->pending()},
+                            {"replaced", ctx.askers->replaced()}}},
                 {"shed", std::move(shed)}};
   if (h.reads) { // actors/read_cache.hpp
     auto r = h.reads->snapshot();

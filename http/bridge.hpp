@@ -20,7 +20,9 @@
 // actors/request_timer.hpp), a reply finds its handler by response id, and a
 // deadline that passes is delivered as that request's `request_timeout`
 // response, which removes the handler. So an asker holds only the requests
-// in progress, each until its reply or its deadline.
+// in progress, each until its reply or its deadline. Should an asker end
+// anyway, each request it held is answered `request_timeout` (its outcome
+// is unknown) and the pool replaces the asker.
 //
 // A request that bounces (sec::request_receiver_down) is sent once more: it
 // was never processed (CAF bounces only what its receiver did not handle),
@@ -79,74 +81,125 @@ struct ask_job {
 };
 
 /// The long-lived hidden actors that make the event loop's requests
-/// (`ask_async`), taken in turn. They end with `stop()` (the server's stop)
-/// or with the pool.
-class asker_pool {
+/// (`ask_async`), taken in turn. An asker that ends for any reason but
+/// `stop()` is replaced at once. Made by `make` (the askers hold it weakly).
+class asker_pool : public std::enable_shared_from_this<asker_pool> {
 public:
-  asker_pool(caf::actor_system& sys, size_t count);
+  /// `count` askers, one at least.
+  static std::shared_ptr<asker_pool> make(caf::actor_system& sys, size_t count);
   ~asker_pool();
   asker_pool(const asker_pool&) = delete;
   asker_pool& operator=(const asker_pool&) = delete;
 
   /// Hands `job` to the next asker; false once stopped (nothing was sent).
   bool post(ask_job job);
-  /// Ends the askers; what they were waiting for is dropped.
-  void stop();
+  /// Ends the askers. Each request they still wait on is answered
+  /// `request_timeout` (it may have been processed) as its handler goes;
+  /// with `wait`, this returns only once every asker is gone (or `wait`
+  /// passed), so no answer runs after it.
+  void stop(std::chrono::milliseconds wait = std::chrono::milliseconds{0});
 
   size_t size() const;
+  /// Askers that ended unexpectedly and were replaced.
+  uint64_t replaced() const;
   /// Requests handed to the askers and not answered yet.
-  int64_t pending() const { return pending_.load(); }
-  void started() { pending_++; }
-  void answered() { pending_--; }
+  int64_t pending() const { return pending_->load(); }
+  const std::shared_ptr<std::atomic<int64_t>>& pending_counter() const { return pending_; }
 
 private:
+  explicit asker_pool(caf::actor_system& sys) : sys_(sys) {}
+  caf::actor spawn_asker(size_t slot);
+  void replace(size_t slot, const caf::error& reason);
+
+  caf::actor_system& sys_;
   mutable std::mutex mx_;
+  bool stopped_ = false;
   std::vector<caf::actor> askers_;
-  std::atomic<size_t> next_{0};
-  std::atomic<int64_t> pending_{0};
+  size_t next_ = 0;
+  uint64_t replaced_ = 0;
+  std::shared_ptr<std::atomic<int64_t>> pending_ = std::make_shared<std::atomic<int64_t>>(0);
 };
 
-/// Sends `xs...` to `dest` without waiting: `then` gets the reply or the
-/// error (timeout included) exactly once, on a CAF thread. One of `askers`
-/// makes the request; its deadline is on `timer` (null: CAF's own request
-/// timeout). For handlers that run on the event loop.
-template <class Reply, class Handle, class... Ts>
-void ask_async(const std::shared_ptr<asker_pool>& askers, const std::shared_ptr<request_timer>& timer,
-               const Handle& dest, std::chrono::milliseconds timeout,
-               std::function<void(caf::expected<Reply>)> then, Ts... xs) {
-  using clock_type = std::chrono::steady_clock;
-  auto due = clock_type::now() + timeout;
-  auto callback = std::make_shared<std::function<void(caf::expected<Reply>)>>(std::move(then));
-  // Exactly once: each request has one handler, which CAF runs once, for
-  // its reply or for its deadline. A handler that throws must not take the
-  // asker (and everyone else's requests) down with it.
-  auto deliver = [askers, callback](caf::expected<Reply> r) {
-    askers->answered();
+namespace detail {
+
+/// One ask's answer, given exactly once: by the handler of its request
+/// (the reply or its deadline) or, should every copy of that handler go
+/// without running (its asker ended, or the job never ran), by the last
+/// copy's end, as `request_timeout`: the request may have been processed.
+/// A `then` that throws is logged; it never reaches the asker.
+template <class Reply>
+class ask_answer {
+public:
+  ask_answer(std::function<void(caf::expected<Reply>)> then, std::shared_ptr<std::atomic<int64_t>> pending)
+    : then_(std::move(then)), pending_(std::move(pending)) {
+    ++*pending_;
+  }
+  ~ask_answer() {
+    if (!done_.exchange(true))
+      call(caf::make_error(caf::sec::request_timeout));
+  }
+  ask_answer(const ask_answer&) = delete;
+  ask_answer& operator=(const ask_answer&) = delete;
+
+  void operator()(caf::expected<Reply> r) {
+    if (!done_.exchange(true))
+      call(std::move(r));
+  }
+
+private:
+  void call(caf::expected<Reply> r) noexcept {
+    --*pending_;
     try {
-      (*callback)(std::move(r));
+      then_(std::move(r));
     } catch (const std::exception& e) {
       logging::error("http.ask_handler_failed", {{"error", e.what()}});
     } catch (...) {
       logging::error("http.ask_handler_failed", {{"error", "unknown exception"}});
     }
-  };
+  }
+
+  std::atomic<bool> done_{false};
+  std::function<void(caf::expected<Reply>)> then_;
+  std::shared_ptr<std::atomic<int64_t>> pending_;
+};
+
+} // namespace detail
+
+/// Sends `xs...` to `dest` without waiting: `then` gets the reply or the
+/// error exactly once, on a CAF thread (on the caller's if the pool is
+/// stopped: then nothing was sent). One of `askers` makes the request;
+/// its deadline, `timeout` from now, is on `timer` (null: CAF's own
+/// request timeout). For handlers that run on the event loop.
+template <class Reply, class Handle, class... Ts>
+void ask_async(const std::shared_ptr<asker_pool>& askers, const std::shared_ptr<request_timer>& timer,
+               const Handle& dest, std::chrono::milliseconds timeout,
+               std::function<void(caf::expected<Reply>)> then, Ts... xs) {
+  using clock_type = std::chrono::steady_clock;
+  using std::chrono::milliseconds;
+  auto due = clock_type::now() + timeout;
+  auto left = [due] { return std::chrono::duration_cast<milliseconds>(due - clock_type::now()); };
+  auto answer = std::make_shared<detail::ask_answer<Reply>>(std::move(then), askers->pending_counter());
+  // Everything that can throw in here runs before the handler is set: an
+  // exception drops the handler, and the answer says request_timeout.
   auto run = [=](caf::event_based_actor* self) {
-    timed_request(self, timer, dest, timeout, xs...)
-      .then([deliver](Reply& r) { deliver(std::move(r)); },
+    if (left() <= milliseconds{0}) // waited in the asker's mailbox past its deadline
+      return (*answer)(caf::make_error(caf::sec::request_timeout));
+    timed_request(self, timer, dest, left(), xs...)
+      .then([answer](Reply& r) { (*answer)(std::move(r)); },
             [=](caf::error& err) {
-              auto left = std::chrono::duration_cast<std::chrono::milliseconds>(due - clock_type::now());
-              if (!bounced(err) || left <= std::chrono::milliseconds{0})
-                return deliver(std::move(err));
-              timed_request(self, timer, dest, left, xs...)
-                .then([deliver](Reply& r) { deliver(std::move(r)); },
-                      [deliver](caf::error& again) { deliver(std::move(again)); });
+              if (!bounced(err) || left() <= milliseconds{0})
+                return (*answer)(std::move(err));
+              try { // once more, within the first try's deadline
+                timed_request(self, timer, dest, left(), xs...)
+                  .then([answer](Reply& r) { (*answer)(std::move(r)); },
+                        [answer](caf::error& again) { (*answer)(std::move(again)); });
+              } catch (...) {
+                (*answer)(std::move(err)); // not sent again: the bounce stands
+              }
             });
   };
-  askers->started();
-  if (!askers->post(ask_job{std::move(run)})) {
-    askers->answered();
-    (*callback)(caf::make_error(caf::sec::request_receiver_down)); // never sent: nothing changed
-  }
+  if (!askers->post(ask_job{std::move(run)}))
+    (*answer)(caf::make_error(caf::sec::request_receiver_down)); // never sent: nothing changed
 }
 
 } // namespace payengine::http

@@ -27,6 +27,7 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <variant>
 
@@ -84,7 +85,7 @@ struct server_context {
   server_context(caf::actor_system& system, std::shared_ptr<engine_directory> d, engine_config c)
     : sys(system), directory(std::move(d)), cfg(std::move(c)),
       merchants(std::chrono::milliseconds{cfg.merchant_cache_ttl_ms}),
-      askers(std::make_shared<asker_pool>(system, cfg.http_io_threads)) {
+      askers(asker_pool::make(system, std::max<size_t>(cfg.http_io_threads, cfg.scheduler_threads ? cfg.scheduler_threads : std::thread::hardware_concurrency()))) {
     // Validated with the configuration: a bad allow list never starts.
     auto parsed = net::address_policy::parse(cfg.outbound_allow);
     if (auto* p = std::get_if<net::address_policy>(&parsed))
@@ -104,8 +105,9 @@ struct server_context {
   /// wait_for_change requests in progress. Shared: an asynchronous long
   /// poll's reply may come after the server is gone.
   std::shared_ptr<std::atomic<uint32_t>> long_polls = std::make_shared<std::atomic<uint32_t>>(0);
-  /// The actors that make the event loop's requests (ask_async), one per
-  /// event-loop thread. Shared for the same reason.
+  /// The actors that make the event loop's requests (ask_async): as many
+  /// as event-loop threads or CAF's threads, whichever is more. Shared for
+  /// the same reason.
   std::shared_ptr<asker_pool> askers;
   /// The merchants' request rate limits on this node (API.md v1.1 "Overload").
   merchant_rate_limits rate_limits;

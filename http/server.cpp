@@ -700,7 +700,9 @@ void api_server::start() {
 void api_server::stop() {
   if (front_)
     front_->stop();
-  ctx_->askers->stop(); // after the front: its admitted requests have been answered
+  // After the front (its admitted requests had their grace), and waiting:
+  // no ask's answer runs once the server is gone.
+  ctx_->askers->stop(stop_grace);
 }
 
 } // namespace payengine::http

@@ -207,10 +207,10 @@ void prepare_merchant_events(pqxx::connection& c) {
   c.prepare("merchant_events_insert",
             "INSERT INTO merchant_events (id, merchant_id, order_id, type, created_at, data)"
             " VALUES ($1, $2, $3, $4, pe_ts($5), $6::jsonb)");
-  // Many events and their deliveries in one statement each.
   // A batch's merchant events and their deliveries in one statement (one
-  // round trip): the events in order (their seq follows the batch), then
-  // the outbox rows, whose foreign key is checked at the statement's end.
+  // round trip). The events go in the batch's order (their seq follows
+  // it); the outbox rows' foreign key to them is checked at the end of
+  // the statement, when both inserts are done, whichever ran first.
   c.prepare("events_insert_batch",
             "WITH e AS (INSERT INTO merchant_events (id, merchant_id, order_id, type, created_at, data)"
             " SELECT id, merchant_id, order_id, type, pe_ts(created_at), data"

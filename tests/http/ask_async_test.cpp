@@ -4,8 +4,10 @@
 // that never comes is answered request_timeout exactly once, and a late one
 // is dropped; the same asker serves the next request (no actor per request,
 // so no clock wake-up when one ends); a handler that throws does not take
-// the asker down; a stopped pool sends nothing. The blocking ask times out
-// on its own receive.
+// the asker down; a bounce is sent once more; an asker that dies, or a
+// stop, answers what it held (request_timeout: the outcome is unknown) and
+// a dead asker is replaced; a stopped pool sends nothing. The blocking ask
+// times out on its own receive.
 
 #include "http/bridge.hpp"
 
@@ -31,6 +33,23 @@ using testing::actor_system_fixture;
 // null tuple for one without (UBSan reports it).
 caf::behavior adder(int step) {
   return {[step](int x) { return x + step; }};
+}
+
+/// Sends its first request to `first` and every later one to `later`, as a
+/// registry does with an order actor that stopped and its successor.
+caf::behavior router(caf::event_based_actor* self, caf::actor first, caf::actor later,
+                     std::shared_ptr<std::atomic<int>> seen) {
+  return {[=](int x) { return self->delegate(seen->fetch_add(1) == 0 ? first : later, x); }};
+}
+
+/// An actor that has ended, for requests that must bounce.
+caf::actor gone_actor(caf::actor_system& sys) {
+  auto gone = sys.spawn(adder, 1);
+  caf::scoped_actor self{sys};
+  self->monitor(gone);
+  caf::anon_send_exit(gone, caf::exit_reason::kill);
+  self->receive([](const caf::down_msg&) {});
+  return gone;
 }
 
 /// What a black hole holds: the requests it will never answer (until the
@@ -81,7 +100,7 @@ bool eventually(Pred pred) {
 using ask_async_actors = actor_system_fixture;
 
 TEST_F(ask_async_actors, a_reply_completes_the_ask_and_cancels_its_deadline) {
-  auto askers = std::make_shared<asker_pool>(*sys, 2);
+  auto askers = asker_pool::make(*sys, 2);
   auto timer = std::make_shared<request_timer>(0ms); // no thread: fire_due drives time
   auto log = std::make_shared<answers>();
   ask_async<int>(askers, timer, sys->spawn(adder, 1), 10s, [log](caf::expected<int> r) { log->add(r); }, 41);
@@ -95,16 +114,16 @@ TEST_F(ask_async_actors, a_reply_completes_the_ask_and_cancels_its_deadline) {
 }
 
 TEST_F(ask_async_actors, a_reply_that_never_comes_times_out_once_and_a_late_one_is_dropped) {
-  auto askers = std::make_shared<asker_pool>(*sys, 1);
+  auto askers = asker_pool::make(*sys, 1);
   auto timer = std::make_shared<request_timer>(0ms);
   auto held = std::make_shared<held_requests>();
   auto hole = sys->spawn(black_hole, held);
   auto log = std::make_shared<answers>();
-  ask_async<int>(askers, timer, hole, 50ms, [log](caf::expected<int> r) { log->add(r); }, 1);
+  ask_async<int>(askers, timer, hole, 10s, [log](caf::expected<int> r) { log->add(r); }, 1);
   ASSERT_TRUE(eventually([&] { return held->size() == 1 && timer->pending() == 1; }));
   EXPECT_EQ(askers->pending(), 1);
   EXPECT_EQ(timer->fire_due(clock_type::now()), 0u) << "not due yet";
-  EXPECT_EQ(timer->fire_due(clock_type::now() + 1s), 1u);
+  EXPECT_EQ(timer->fire_due(clock_type::now() + 11s), 1u);
   ASSERT_EQ(log->first.get_future().wait_for(10s), std::future_status::ready);
   ASSERT_FALSE(log->got.front());
   EXPECT_EQ(log->got.front().error(), caf::sec::request_timeout);
@@ -126,13 +145,13 @@ TEST_F(ask_async_actors, a_reply_that_never_comes_times_out_once_and_a_late_one_
 }
 
 TEST_F(ask_async_actors, every_ask_goes_through_the_same_few_askers) {
-  auto askers = std::make_shared<asker_pool>(*sys, 2);
+  auto askers = asker_pool::make(*sys, 2);
   auto timer = std::make_shared<request_timer>(0ms);
   auto held = std::make_shared<held_requests>();
   auto hole = sys->spawn(black_hole, held);
   auto log = std::make_shared<answers>();
   for (int i = 0; i < 20; ++i)
-    ask_async<int>(askers, timer, hole, 50ms, [log](caf::expected<int> r) { log->add(r); }, i);
+    ask_async<int>(askers, timer, hole, 10s, [log](caf::expected<int> r) { log->add(r); }, i);
   ASSERT_TRUE(eventually([&] { return held->size() == 20; }));
   std::set<caf::actor_addr> senders;
   {
@@ -142,14 +161,14 @@ TEST_F(ask_async_actors, every_ask_goes_through_the_same_few_askers) {
   EXPECT_EQ(senders.size(), 2u) << "no actor per request";
   EXPECT_EQ(askers->pending(), 20);
   ASSERT_TRUE(eventually([&] { return timer->pending() == 20; }));
-  EXPECT_EQ(timer->fire_due(clock_type::now() + 1s), 20u);
+  EXPECT_EQ(timer->fire_due(clock_type::now() + 11s), 20u);
   ASSERT_TRUE(eventually([&] { return log->size() == 20; }));
   EXPECT_EQ(askers->pending(), 0);
   caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
 }
 
 TEST_F(ask_async_actors, a_handler_that_throws_leaves_the_asker_serving) {
-  auto askers = std::make_shared<asker_pool>(*sys, 1);
+  auto askers = asker_pool::make(*sys, 1);
   auto timer = std::make_shared<request_timer>(0ms);
   std::atomic<int> calls{0};
   ask_async<int>(askers, timer, sys->spawn(adder, 1), 10s,
@@ -167,28 +186,90 @@ TEST_F(ask_async_actors, a_handler_that_throws_leaves_the_asker_serving) {
   EXPECT_EQ(calls.load(), 1);
 }
 
-TEST_F(ask_async_actors, a_request_to_an_actor_that_is_gone_bounces_and_is_answered_once) {
-  auto askers = std::make_shared<asker_pool>(*sys, 1);
+TEST_F(ask_async_actors, a_bounced_request_is_sent_once_more_and_its_reply_answers) {
+  auto askers = asker_pool::make(*sys, 1);
   auto timer = std::make_shared<request_timer>(0ms);
-  auto gone = sys->spawn(adder, 1);
-  {
-    caf::scoped_actor self{*sys};
-    self->monitor(gone);
-    caf::anon_send_exit(gone, caf::exit_reason::kill);
-    self->receive([](const caf::down_msg&) {});
-  }
+  auto seen = std::make_shared<std::atomic<int>>(0);
+  auto via = sys->spawn(router, gone_actor(*sys), sys->spawn(adder, 1), seen);
   auto log = std::make_shared<answers>();
-  ask_async<int>(askers, timer, gone, 10s, [log](caf::expected<int> r) { log->add(r); }, 1);
+  ask_async<int>(askers, timer, via, 10s, [log](caf::expected<int> r) { log->add(r); }, 41);
+  ASSERT_EQ(log->first.get_future().wait_for(10s), std::future_status::ready);
+  ASSERT_TRUE(log->got.front()) << caf::to_string(log->got.front().error());
+  EXPECT_EQ(*log->got.front(), 42);
+  EXPECT_EQ(seen->load(), 2) << "the first try bounced, the second was answered";
+  ASSERT_TRUE(eventually([&] { return timer->pending() == 0; })) << "both tries' deadlines cancelled";
+  EXPECT_EQ(timer->fire_due(clock_type::now() + 1h), 0u);
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(log->size(), 1u);
+  caf::anon_send_exit(via, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(ask_async_actors, a_second_bounce_is_answered_as_it_is_once) {
+  auto askers = asker_pool::make(*sys, 1);
+  auto timer = std::make_shared<request_timer>(0ms);
+  auto log = std::make_shared<answers>();
+  ask_async<int>(askers, timer, gone_actor(*sys), 10s, [log](caf::expected<int> r) { log->add(r); }, 1);
   ASSERT_EQ(log->first.get_future().wait_for(10s), std::future_status::ready);
   ASSERT_FALSE(log->got.front());
   EXPECT_EQ(log->got.front().error(), caf::sec::request_receiver_down);
-  ASSERT_TRUE(eventually([&] { return timer->pending() == 0; })) << "both tries' deadlines cancelled";
+  ASSERT_TRUE(eventually([&] { return timer->pending() == 0; }));
   EXPECT_EQ(timer->fire_due(clock_type::now() + 1h), 0u);
+  std::this_thread::sleep_for(20ms);
   EXPECT_EQ(log->size(), 1u);
+  EXPECT_EQ(askers->pending(), 0);
+}
+
+TEST_F(ask_async_actors, an_asker_that_dies_answers_what_it_held_and_is_replaced) {
+  auto askers = asker_pool::make(*sys, 1);
+  auto timer = std::make_shared<request_timer>(0ms);
+  auto held = std::make_shared<held_requests>();
+  auto hole = sys->spawn(black_hole, held);
+  auto log = std::make_shared<answers>();
+  ask_async<int>(askers, timer, hole, 10s, [log](caf::expected<int> r) { log->add(r); }, 1);
+  ASSERT_TRUE(eventually([&] { return held->size() == 1; }));
+  caf::actor asker;
+  {
+    std::lock_guard<std::mutex> guard{held->mx};
+    asker = caf::actor_cast<caf::actor>(held->senders.front());
+  }
+  ASSERT_TRUE(asker);
+  caf::anon_send_exit(asker, caf::exit_reason::kill);
+  ASSERT_EQ(log->first.get_future().wait_for(10s), std::future_status::ready);
+  ASSERT_FALSE(log->got.front());
+  EXPECT_EQ(log->got.front().error(), caf::sec::request_timeout) << "the outcome is unknown";
+  EXPECT_EQ(askers->pending(), 0);
+  ASSERT_TRUE(eventually([&] { return askers->replaced() == 1; }));
+  EXPECT_EQ(askers->size(), 1u);
+  // The replacement serves the next ask.
+  ask_async<int>(askers, timer, sys->spawn(adder, 1), 10s, [log](caf::expected<int> r) { log->add(r); }, 1);
+  ASSERT_TRUE(eventually([&] { return log->size() == 2; }));
+  ASSERT_TRUE(log->got.back());
+  EXPECT_EQ(*log->got.back(), 2);
+  caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(ask_async_actors, stopping_answers_the_asks_in_flight_before_it_returns) {
+  auto askers = asker_pool::make(*sys, 2);
+  auto timer = std::make_shared<request_timer>(0ms);
+  auto held = std::make_shared<held_requests>();
+  auto hole = sys->spawn(black_hole, held);
+  auto log = std::make_shared<answers>();
+  for (int i = 0; i < 4; ++i)
+    ask_async<int>(askers, timer, hole, 10s, [log](caf::expected<int> r) { log->add(r); }, i);
+  ASSERT_TRUE(eventually([&] { return held->size() == 4; }));
+  askers->stop(10s);
+  EXPECT_EQ(log->size(), 4u) << "every ask answered when stop() returns";
+  for (auto& r : log->got) {
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), caf::sec::request_timeout);
+  }
+  EXPECT_EQ(askers->pending(), 0);
+  EXPECT_EQ(askers->replaced(), 0u) << "a stop is no death";
+  caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
 }
 
 TEST_F(ask_async_actors, a_stopped_pool_sends_nothing_and_says_so_at_once) {
-  auto askers = std::make_shared<asker_pool>(*sys, 2);
+  auto askers = asker_pool::make(*sys, 2);
   auto timer = std::make_shared<request_timer>(0ms);
   askers->stop();
   EXPECT_EQ(askers->size(), 0u);
