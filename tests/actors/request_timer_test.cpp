@@ -24,16 +24,9 @@ using clock_type = request_timer::clock_type;
 
 using testing::actor_system_fixture;
 
-// Spawned functions take an argument (CAF 0.17 and UBSan: see http/bridge.hpp).
-caf::behavior adder(int step) {
-  return {[step](int x) { return x + step; }};
-}
-
-/// Takes every request and never answers it (the promises are kept).
-caf::behavior black_hole(caf::event_based_actor* self,
-                         std::shared_ptr<std::vector<caf::response_promise>> held) {
-  return {[self, held](int) { held->push_back(self->make_response_promise()); }};
-}
+using testing::adder;
+using testing::black_hole;
+using testing::held_requests;
 
 /// What an asking actor heard, in order: "ok:<n>", "error:<text>", "tick:<n>".
 struct heard {
@@ -81,7 +74,7 @@ bool armed(const request_timer& timer, size_t n) {
 TEST_F(actor_system_fixture, a_reply_that_never_comes_times_out_once_through_the_timer) {
   for (bool awaited : {false, true}) {
     auto timer = std::make_shared<request_timer>(0ms); // no thread: fire_due drives time
-    auto held = std::make_shared<std::vector<caf::response_promise>>();
+    auto held = std::make_shared<held_requests>();
     auto hole = sys->spawn(black_hole, held);
     auto log = std::make_shared<heard>();
     auto a = sys->spawn(asker, timer, hole, 5s, awaited, log);
@@ -137,7 +130,7 @@ TEST_F(actor_system_fixture, a_delayed_message_arrives_when_due_and_not_before) 
 
 TEST_F(actor_system_fixture, a_deadline_for_an_actor_that_is_gone_is_dropped) {
   auto timer = std::make_shared<request_timer>(0ms);
-  auto held = std::make_shared<std::vector<caf::response_promise>>();
+  auto held = std::make_shared<held_requests>();
   auto hole = sys->spawn(black_hole, held);
   auto log = std::make_shared<heard>();
   // Not awaited: in CAF 0.17 an actor awaiting a reply takes no exit message.
@@ -169,7 +162,7 @@ TEST_F(actor_system_fixture, a_deadline_for_an_actor_that_is_gone_is_dropped) {
 // deadline: a deadline sooner than every armed one must wake it.
 TEST_F(actor_system_fixture, the_timer_thread_fires_without_being_driven) {
   auto timer = std::make_shared<request_timer>(5ms);
-  auto held = std::make_shared<std::vector<caf::response_promise>>();
+  auto held = std::make_shared<held_requests>();
   auto hole = sys->spawn(black_hole, held);
   auto log = std::make_shared<heard>();
   std::this_thread::sleep_for(20ms); // the thread is asleep with nothing armed

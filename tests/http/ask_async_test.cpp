@@ -28,12 +28,9 @@ namespace {
 using namespace std::chrono_literals;
 using clock_type = request_timer::clock_type;
 using testing::actor_system_fixture;
-
-// Each spawned function takes an argument: CAF 0.17 binds a reference to a
-// null tuple for one without (UBSan reports it).
-caf::behavior adder(int step) {
-  return {[step](int x) { return x + step; }};
-}
+using testing::adder;
+using testing::black_hole;
+using testing::held_requests;
 
 /// Sends its first request to `first` and every later one to `later`, as a
 /// registry does with an order actor that stopped and its successor.
@@ -50,27 +47,6 @@ caf::actor gone_actor(caf::actor_system& sys) {
   caf::anon_send_exit(gone, caf::exit_reason::kill);
   self->receive([](const caf::down_msg&) {});
   return gone;
-}
-
-/// What a black hole holds: the requests it will never answer (until the
-/// test says so), and who sent each.
-struct held_requests {
-  std::mutex mx;
-  std::vector<caf::response_promise> promises;
-  std::vector<caf::actor_addr> senders;
-  size_t size() {
-    std::lock_guard<std::mutex> guard{mx};
-    return promises.size();
-  }
-};
-
-/// Takes every request and never answers it on its own.
-caf::behavior black_hole(caf::event_based_actor* self, std::shared_ptr<held_requests> held) {
-  return {[self, held](int) {
-    std::lock_guard<std::mutex> guard{held->mx};
-    held->senders.push_back(caf::actor_cast<caf::actor_addr>(self->current_sender()));
-    held->promises.push_back(self->make_response_promise());
-  }};
 }
 
 /// Every answer an ask got, in order.
@@ -97,13 +73,30 @@ bool eventually(Pred pred) {
   return pred();
 }
 
-using ask_async_actors = actor_system_fixture;
+/// A black hole to ask, a timer without a thread (fire_due drives time)
+/// and the answers heard.
+struct ask_async_actors : actor_system_fixture {
+  std::shared_ptr<request_timer> timer = std::make_shared<request_timer>(0ms);
+  std::shared_ptr<held_requests> held = std::make_shared<held_requests>();
+  std::shared_ptr<answers> log = std::make_shared<answers>();
+  caf::actor hole;
+  void SetUp() override {
+    actor_system_fixture::SetUp();
+    hole = sys->spawn(black_hole, held);
+  }
+  void TearDown() override {
+    caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
+    hole = nullptr;
+  }
+  /// Asks `dest` about `x` through `askers`; the answer goes to `log`.
+  void ask_via(const std::shared_ptr<asker_pool>& askers, const caf::actor& dest, int x) {
+    ask_async<int>(askers, timer, dest, 10s, [log = log](caf::expected<int> r) { log->add(r); }, x);
+  }
+};
 
 TEST_F(ask_async_actors, a_reply_completes_the_ask_and_cancels_its_deadline) {
   auto askers = asker_pool::make(*sys, 2);
-  auto timer = std::make_shared<request_timer>(0ms); // no thread: fire_due drives time
-  auto log = std::make_shared<answers>();
-  ask_async<int>(askers, timer, sys->spawn(adder, 1), 10s, [log](caf::expected<int> r) { log->add(r); }, 41);
+  ask_via(askers, sys->spawn(adder, 1), 41);
   ASSERT_EQ(log->first.get_future().wait_for(10s), std::future_status::ready);
   ASSERT_TRUE(log->got.front());
   EXPECT_EQ(*log->got.front(), 42);
@@ -115,11 +108,7 @@ TEST_F(ask_async_actors, a_reply_completes_the_ask_and_cancels_its_deadline) {
 
 TEST_F(ask_async_actors, a_reply_that_never_comes_times_out_once_and_a_late_one_is_dropped) {
   auto askers = asker_pool::make(*sys, 1);
-  auto timer = std::make_shared<request_timer>(0ms);
-  auto held = std::make_shared<held_requests>();
-  auto hole = sys->spawn(black_hole, held);
-  auto log = std::make_shared<answers>();
-  ask_async<int>(askers, timer, hole, 10s, [log](caf::expected<int> r) { log->add(r); }, 1);
+  ask_via(askers, hole, 1);
   ASSERT_TRUE(eventually([&] { return held->size() == 1 && timer->pending() == 1; }));
   EXPECT_EQ(askers->pending(), 1);
   EXPECT_EQ(timer->fire_due(clock_type::now()), 0u) << "not due yet";
@@ -135,23 +124,18 @@ TEST_F(ask_async_actors, a_reply_that_never_comes_times_out_once_and_a_late_one_
   }
   // The same asker serves the next ask (it lives on), and its answer is
   // the next one this log sees: the late reply went nowhere.
-  ask_async<int>(askers, timer, sys->spawn(adder, 1), 10s, [log](caf::expected<int> r) { log->add(r); }, 1);
+  ask_via(askers, sys->spawn(adder, 1), 1);
   ASSERT_TRUE(eventually([&] { return log->size() == 2; }));
   std::this_thread::sleep_for(20ms); // room for a wrong third answer
   EXPECT_EQ(log->size(), 2u);
   ASSERT_TRUE(log->got.back());
   EXPECT_EQ(*log->got.back(), 2);
-  caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
 }
 
 TEST_F(ask_async_actors, every_ask_goes_through_the_same_few_askers) {
   auto askers = asker_pool::make(*sys, 2);
-  auto timer = std::make_shared<request_timer>(0ms);
-  auto held = std::make_shared<held_requests>();
-  auto hole = sys->spawn(black_hole, held);
-  auto log = std::make_shared<answers>();
   for (int i = 0; i < 20; ++i)
-    ask_async<int>(askers, timer, hole, 10s, [log](caf::expected<int> r) { log->add(r); }, i);
+    ask_via(askers, hole, i);
   ASSERT_TRUE(eventually([&] { return held->size() == 20; }));
   std::set<caf::actor_addr> senders;
   {
@@ -164,12 +148,10 @@ TEST_F(ask_async_actors, every_ask_goes_through_the_same_few_askers) {
   EXPECT_EQ(timer->fire_due(clock_type::now() + 11s), 20u);
   ASSERT_TRUE(eventually([&] { return log->size() == 20; }));
   EXPECT_EQ(askers->pending(), 0);
-  caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
 }
 
 TEST_F(ask_async_actors, a_handler_that_throws_leaves_the_asker_serving) {
   auto askers = asker_pool::make(*sys, 1);
-  auto timer = std::make_shared<request_timer>(0ms);
   std::atomic<int> calls{0};
   ask_async<int>(askers, timer, sys->spawn(adder, 1), 10s,
                  [&](caf::expected<int>) {
@@ -178,8 +160,7 @@ TEST_F(ask_async_actors, a_handler_that_throws_leaves_the_asker_serving) {
                  },
                  1);
   ASSERT_TRUE(eventually([&] { return calls.load() == 1; }));
-  auto log = std::make_shared<answers>();
-  ask_async<int>(askers, timer, sys->spawn(adder, 2), 10s, [log](caf::expected<int> r) { log->add(r); }, 1);
+  ask_via(askers, sys->spawn(adder, 2), 1);
   ASSERT_EQ(log->first.get_future().wait_for(10s), std::future_status::ready);
   ASSERT_TRUE(log->got.front());
   EXPECT_EQ(*log->got.front(), 3);
@@ -188,11 +169,9 @@ TEST_F(ask_async_actors, a_handler_that_throws_leaves_the_asker_serving) {
 
 TEST_F(ask_async_actors, a_bounced_request_is_sent_once_more_and_its_reply_answers) {
   auto askers = asker_pool::make(*sys, 1);
-  auto timer = std::make_shared<request_timer>(0ms);
   auto seen = std::make_shared<std::atomic<int>>(0);
   auto via = sys->spawn(router, gone_actor(*sys), sys->spawn(adder, 1), seen);
-  auto log = std::make_shared<answers>();
-  ask_async<int>(askers, timer, via, 10s, [log](caf::expected<int> r) { log->add(r); }, 41);
+  ask_via(askers, via, 41);
   ASSERT_EQ(log->first.get_future().wait_for(10s), std::future_status::ready);
   ASSERT_TRUE(log->got.front()) << caf::to_string(log->got.front().error());
   EXPECT_EQ(*log->got.front(), 42);
@@ -206,9 +185,7 @@ TEST_F(ask_async_actors, a_bounced_request_is_sent_once_more_and_its_reply_answe
 
 TEST_F(ask_async_actors, a_second_bounce_is_answered_as_it_is_once) {
   auto askers = asker_pool::make(*sys, 1);
-  auto timer = std::make_shared<request_timer>(0ms);
-  auto log = std::make_shared<answers>();
-  ask_async<int>(askers, timer, gone_actor(*sys), 10s, [log](caf::expected<int> r) { log->add(r); }, 1);
+  ask_via(askers, gone_actor(*sys), 1);
   ASSERT_EQ(log->first.get_future().wait_for(10s), std::future_status::ready);
   ASSERT_FALSE(log->got.front());
   EXPECT_EQ(log->got.front().error(), caf::sec::request_receiver_down);
@@ -221,11 +198,7 @@ TEST_F(ask_async_actors, a_second_bounce_is_answered_as_it_is_once) {
 
 TEST_F(ask_async_actors, an_asker_that_dies_answers_what_it_held_and_is_replaced) {
   auto askers = asker_pool::make(*sys, 1);
-  auto timer = std::make_shared<request_timer>(0ms);
-  auto held = std::make_shared<held_requests>();
-  auto hole = sys->spawn(black_hole, held);
-  auto log = std::make_shared<answers>();
-  ask_async<int>(askers, timer, hole, 10s, [log](caf::expected<int> r) { log->add(r); }, 1);
+  ask_via(askers, hole, 1);
   ASSERT_TRUE(eventually([&] { return held->size() == 1; }));
   caf::actor asker;
   {
@@ -241,21 +214,16 @@ TEST_F(ask_async_actors, an_asker_that_dies_answers_what_it_held_and_is_replaced
   ASSERT_TRUE(eventually([&] { return askers->replaced() == 1; }));
   EXPECT_EQ(askers->size(), 1u);
   // The replacement serves the next ask.
-  ask_async<int>(askers, timer, sys->spawn(adder, 1), 10s, [log](caf::expected<int> r) { log->add(r); }, 1);
+  ask_via(askers, sys->spawn(adder, 1), 1);
   ASSERT_TRUE(eventually([&] { return log->size() == 2; }));
   ASSERT_TRUE(log->got.back());
   EXPECT_EQ(*log->got.back(), 2);
-  caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
 }
 
 TEST_F(ask_async_actors, stopping_answers_the_asks_in_flight_before_it_returns) {
   auto askers = asker_pool::make(*sys, 2);
-  auto timer = std::make_shared<request_timer>(0ms);
-  auto held = std::make_shared<held_requests>();
-  auto hole = sys->spawn(black_hole, held);
-  auto log = std::make_shared<answers>();
   for (int i = 0; i < 4; ++i)
-    ask_async<int>(askers, timer, hole, 10s, [log](caf::expected<int> r) { log->add(r); }, i);
+    ask_via(askers, hole, i);
   ASSERT_TRUE(eventually([&] { return held->size() == 4; }));
   askers->stop(10s);
   EXPECT_EQ(log->size(), 4u) << "every ask answered when stop() returns";
@@ -265,18 +233,13 @@ TEST_F(ask_async_actors, stopping_answers_the_asks_in_flight_before_it_returns) 
   }
   EXPECT_EQ(askers->pending(), 0);
   EXPECT_EQ(askers->replaced(), 0u) << "a stop is no death";
-  caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
 }
 
 TEST_F(ask_async_actors, a_stopped_pool_sends_nothing_and_says_so_at_once) {
   auto askers = asker_pool::make(*sys, 2);
-  auto timer = std::make_shared<request_timer>(0ms);
   askers->stop();
   EXPECT_EQ(askers->size(), 0u);
-  auto held = std::make_shared<held_requests>();
-  auto hole = sys->spawn(black_hole, held);
-  auto log = std::make_shared<answers>();
-  ask_async<int>(askers, timer, hole, 10s, [log](caf::expected<int> r) { log->add(r); }, 1);
+  ask_via(askers, hole, 1);
   ASSERT_EQ(log->size(), 1u) << "answered on the caller's thread";
   ASSERT_FALSE(log->got.front());
   EXPECT_EQ(log->got.front().error(), caf::sec::request_receiver_down);
@@ -284,18 +247,15 @@ TEST_F(ask_async_actors, a_stopped_pool_sends_nothing_and_says_so_at_once) {
   EXPECT_EQ(askers->pending(), 0);
   std::this_thread::sleep_for(20ms);
   EXPECT_EQ(held->size(), 0u);
-  caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
 }
 
 TEST_F(ask_async_actors, the_blocking_ask_times_out_on_its_own_receive) {
-  auto hole = sys->spawn(black_hole, std::make_shared<held_requests>());
   auto r = ask<int>(*sys, hole, 30ms, 1);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), caf::sec::request_timeout);
   auto ok = ask<int>(*sys, sys->spawn(adder, 1), 10s, 1);
   ASSERT_TRUE(ok);
   EXPECT_EQ(*ok, 2);
-  caf::anon_send_exit(hole, caf::exit_reason::user_shutdown);
 }
 
 } // namespace
