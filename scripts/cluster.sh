@@ -4,7 +4,7 @@
 # on /readyz), runs the demo's order through HAProxy, shows who served what
 # and the shard owners. Ctrl-C stops everything.
 #   scripts/cluster.sh            the demo, then waits (Ctrl-C to stop)
-#   scripts/cluster.sh bench [s]  creates/s through HAProxy (3 nodes) vs one
+#   scripts/cluster.sh bench [s]  creates/s (201s) through HAProxy (3 nodes) vs one
 #                                 node alone, wrk with 64 connections, s seconds
 #   scripts/cluster.sh failover   kill -9 one node, time until its shards
 #                                 answer elsewhere (default TTL)
@@ -111,10 +111,14 @@ merchant_key() {
     | jq -r .api_key
 }
 
-bench_creates() { # url seconds -> "creates/s non_201"
-  local out
+bench_creates() { # url seconds -> "creates/s non_201" (201s only: a shed 503 is no create)
+  local out rps total bad
   out=$(PAYENGINE_BENCH_KEY="$KEY" wrk -t2 -c64 -d"${2}s" -s "$ROOT/scripts/bench/create_order.lua" "$1")
-  echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(echo "$out" | grep -o 'non_201=.*')"
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  total=$(echo "$out" | awk '/requests in/ {print $1}')
+  bad=$(echo "$out" | sed -nE 's/^non_201=([0-9]+).*/\1/p')
+  echo "$(awk -v r="$rps" -v t="${total:-0}" -v b="${bad:-0}" 'BEGIN { printf "%.1f", (t > 0 ? r * (t - b) / t : 0) }')" \
+    "$(echo "$out" | grep -o 'non_201=.*')"
   echo "$out" | grep '^first_503=' >&2 || true
 }
 
