@@ -56,10 +56,17 @@ asker_pool::~asker_pool() {
 }
 
 bool asker_pool::post(ask_job job) {
-  std::lock_guard<std::mutex> guard{mx_}; // sent under the lock: never after stop()'s exits
-  if (askers_.empty())
-    return false;
-  caf::anon_send(askers_[next_++ % askers_.size()], std::move(job));
+  caf::actor to;
+  {
+    std::lock_guard<std::mutex> guard{mx_};
+    if (askers_.empty())
+      return false;
+    to = askers_[next_++ % askers_.size()];
+  }
+  // Outside the lock: a job that reaches an asker already gone (its stop
+  // or its death racing this send) is dropped on this thread, and its
+  // answer (request_timeout) runs here; that answer may ask again.
+  caf::anon_send(to, std::move(job));
   return true;
 }
 

@@ -27,7 +27,6 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <variant>
 
@@ -85,7 +84,7 @@ struct server_context {
   server_context(caf::actor_system& system, std::shared_ptr<engine_directory> d, engine_config c)
     : sys(system), directory(std::move(d)), cfg(std::move(c)),
       merchants(std::chrono::milliseconds{cfg.merchant_cache_ttl_ms}),
-      askers(asker_pool::make(system, std::max<size_t>(cfg.http_io_threads, cfg.scheduler_threads ? cfg.scheduler_threads : std::thread::hardware_concurrency()))) {
+      askers(asker_pool::make(system, std::max<size_t>(cfg.http_io_threads, system.scheduler().num_workers()))) {
     // Validated with the configuration: a bad allow list never starts.
     auto parsed = net::address_policy::parse(cfg.outbound_allow);
     if (auto* p = std::get_if<net::address_policy>(&parsed))
