@@ -169,7 +169,7 @@ std::vector<write_result> write_transitions(pqxx::work& tx,
   std::vector<const transition_write*> updates;
   for (const auto* w : writes) {
     if (w->record_only)
-      continue; // side rows only: written in outcome_of
+      continue; // side rows only: written below with the batch's
     check_write(*w);
     (w->expected_version == 0 ? inserts : updates).push_back(w);
   }
@@ -185,7 +185,7 @@ std::vector<write_result> write_transitions(pqxx::work& tx,
   for (const auto* w : writes)
     out.push_back(outcome_of(tx, *w, applied, events, sides));
   write_side_rows(tx, sides);         // the whole batch's trades, refunds, callbacks
-  insert_merchant_events(tx, events); // the whole batch's: one statement
+  insert_merchant_events(tx, events); // the whole batch's events and deliveries
   return out;
 }
 

@@ -28,16 +28,6 @@ bool insert_callback(pqxx::work& tx, const callback_row& c) {
   return r.affected_rows() == 1;
 }
 
-void insert_merchant_event(pqxx::work& tx, const merchant_event_row& e) {
-  tx.exec_prepared("merchant_events_insert", e.id, e.merchant_id, e.order_id, e.type,
-                   e.created_at, e.data_json);
-  tx.exec_prepared("outbox_insert", new_id("ntf"), e.id, e.merchant_id, 1, e.notify_url,
-                   e.created_at);
-  if (!e.sms_to.empty())
-    tx.exec_prepared("outbox_insert", new_id("ntf"), e.id, e.merchant_id, 2, e.sms_to,
-                     e.created_at);
-}
-
 void insert_merchant_events(pqxx::work& tx, const std::vector<merchant_event_row>& events) {
   if (events.empty())
     return;
@@ -123,6 +113,8 @@ std::vector<std::string> list_deliveries(pqxx::work& tx, int status, uint32_t li
   return out;
 }
 
+namespace {
+
 void upsert_trades(pqxx::work& tx, const std::vector<const trade_row*>& trades) {
   if (trades.empty())
     return;
@@ -166,6 +158,8 @@ void insert_callbacks(pqxx::work& tx, const std::vector<const callback_row*>& ca
                    trade_status.str(), amount.str(), outcome.str(), received_at.str());
 }
 
+} // namespace
+
 void write_side_rows(pqxx::work& tx, const std::vector<const transition_write*>& writes) {
   // Trades first, then refunds, then callbacks: the order of one write's
   // rows, kept for the whole batch.
@@ -182,17 +176,6 @@ void write_side_rows(pqxx::work& tx, const std::vector<const transition_write*>&
     for (const auto& r : w->refunds)
       upsert_refund(tx, r);
   insert_callbacks(tx, callbacks);
-}
-
-void write_side_rows(pqxx::work& tx, const transition_write& w, bool with_events) {
-  if (with_events)
-    insert_merchant_events(tx, w.merchant_events);
-  for (const auto& t : w.trades)
-    upsert_trade(tx, t);
-  for (const auto& r : w.refunds)
-    upsert_refund(tx, r);
-  for (const auto& c : w.callbacks)
-    insert_callback(tx, c);
 }
 
 std::vector<refund_row> load_refunds(pqxx::work& tx, const std::string& order_id) {

@@ -204,13 +204,11 @@ void prepare_payments(pqxx::connection& c) {
 }
 
 void prepare_merchant_events(pqxx::connection& c) {
-  c.prepare("merchant_events_insert",
-            "INSERT INTO merchant_events (id, merchant_id, order_id, type, created_at, data)"
-            " VALUES ($1, $2, $3, $4, pe_ts($5), $6::jsonb)");
   // A batch's merchant events and their deliveries in one statement (one
   // round trip). The events go in the batch's order (their seq follows
   // it); the outbox rows' foreign key to them is checked at the end of
-  // the statement, when both inserts are done, whichever ran first.
+  // the statement, when both inserts are done, whichever ran first. The
+  // deliveries are due at once; the notifier takes them from there.
   c.prepare("events_insert_batch",
             "WITH e AS (INSERT INTO merchant_events (id, merchant_id, order_id, type, created_at, data)"
             " SELECT id, merchant_id, order_id, type, pe_ts(created_at), data"
@@ -221,11 +219,6 @@ void prepare_merchant_events(pqxx::connection& c) {
             " SELECT id, event_id, merchant_id, kind, target, 0, pe_ts(at), pe_ts(at), pe_ts(at)"
             " FROM unnest($7::text[], $8::text[], $9::text[], $10::smallint[], $11::text[], $12::bigint[])"
             " AS t(id, event_id, merchant_id, kind, target, at)");
-  // Deliveries are due at once; the notifier takes them from there.
-  c.prepare("outbox_insert",
-            "INSERT INTO outbox (id, event_id, merchant_id, kind, target, status,"
-            " next_attempt_at, created_at, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5, 0, pe_ts($6), pe_ts($6), pe_ts($6))");
   // Takes due deliveries for `lease` ms: the event object, the target
   // resolved (the order's notify_url, else the merchant's) and the secret.
   c.prepare("outbox_claim",

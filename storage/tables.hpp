@@ -36,9 +36,8 @@ void upsert_trade(pqxx::work& tx, const trade_row& t);
 void upsert_refund(pqxx::work& tx, const refund_row& r);
 /// False when the notification was recorded before (a replay).
 bool insert_callback(pqxx::work& tx, const callback_row& c);
-/// A merchant event and its outbox rows (a webhook; an SMS when asked).
-void insert_merchant_event(pqxx::work& tx, const merchant_event_row& e);
-/// The same for many events: two statements in all.
+/// Merchant events and their outbox rows (a webhook each; an SMS when
+/// asked), in one statement.
 void insert_merchant_events(pqxx::work& tx, const std::vector<merchant_event_row>& events);
 /// GET /v1/events: event objects (JSON text) in creation order.
 std::vector<std::string> merchant_events_page(pqxx::work& tx, const std::string& merchant_id,
@@ -56,9 +55,6 @@ bool redeliver(pqxx::work& tx, const std::string& id);
 notifier_info outbox_summary(pqxx::work& tx);
 /// Notifications as JSON text, newest first; status -1: any.
 std::vector<std::string> list_deliveries(pqxx::work& tx, int status, uint32_t limit);
-/// The trade, refund, callback and (`with_events`) merchant event rows of a
-/// transition.
-void write_side_rows(pqxx::work& tx, const transition_write& w, bool with_events = true);
 /// The side rows of a batch's applied writes, a few statements for all:
 /// trades (one upsert), refunds (one each: rare), callbacks (one insert).
 void write_side_rows(pqxx::work& tx, const std::vector<const transition_write*>& writes);

@@ -367,6 +367,85 @@ TEST_F(storage_test, one_batch_writes_the_trades_and_callbacks_of_its_writes) {
             "3|second");
 }
 
+// The batched side-row statements against the single-row ones they stand
+// for, every column compared: the same record-only writes (two new trades
+// and two callbacks, then both trades updated) once as one batch each, once
+// one write per transaction, must leave the same rows. Every field differs
+// between the two orders, so a swapped or dropped column shows.
+TEST_F(storage_test, batched_side_rows_equal_the_rows_written_one_by_one) {
+  std::vector<order_record> orders;
+  for (int i = 0; i < 2; ++i) {
+    orders.push_back(draft("M-eq-" + std::to_string(i)));
+    ASSERT_TRUE(run(insert_of(orders.back())).applied);
+  }
+  auto record_of = [&](size_t i, stored_trade_state state, timestamp_us at) {
+    const auto& o = orders[i];
+    auto n = static_cast<int64_t>(i);
+    trade_row t;
+    t.out_trade_no = o.id + "_" + std::to_string(2 + i);
+    t.order_id = o.id;
+    t.attempt = static_cast<int32_t>(2 + i);
+    t.channel = i == 0 ? "alipay" : "wechat";
+    t.amount = 1'000 + n;
+    t.state = state;
+    t.qr_code = "https://qr/" + std::to_string(i) + "/" + std::to_string(static_cast<int>(state));
+    t.channel_trade_no = state == stored_trade_state::succeeded ? "ct-" + std::to_string(i) : "";
+    t.paid_amount = state == stored_trade_state::succeeded ? 900 + n : 0;
+    t.paid_at = state == stored_trade_state::succeeded ? at + 7'000'000 + n : 0;
+    t.detail = "d" + std::to_string(i) + " \"" + std::to_string(static_cast<int>(state)) + "\"";
+    t.at = at + n;
+    transition_write w;
+    w.record_only = true;
+    w.next = o;
+    w.trades = {t};
+    if (state == stored_trade_state::waiting)
+      w.callbacks = {callback_row{t.channel, "ntf-" + std::to_string(i), t.out_trade_no,
+                                  i == 0 ? "WAIT_BUYER_PAY" : "NOTPAY", 2'000 + n,
+                                  i == 0 ? "ignored" : "duplicate", at + 3'000'000 + n}};
+    return w;
+  };
+  auto t0 = orders[0].updated_at;
+  std::vector<transition_write> opened{record_of(0, stored_trade_state::waiting, t0),
+                                       record_of(1, stored_trade_state::waiting, t0)};
+  std::vector<transition_write> paid{record_of(0, stored_trade_state::succeeded, t0 + 60'000'000),
+                                     record_of(1, stored_trade_state::closed, t0 + 60'000'000)};
+  auto rows = [&] {
+    return db_->scalar("SELECT (SELECT string_agg(row_to_json(t)::text, E'\\n' ORDER BY out_trade_no)"
+                       " FROM channel_trades t) || E'\\n' ||"
+                       " (SELECT string_agg(row_to_json(c)::text, E'\\n' ORDER BY notify_id) FROM callbacks c)");
+  };
+  auto write = [&](std::vector<const transition_write*> ws) {
+    pqxx::work tx{*conn_};
+    for (const auto& r : storage::write_transitions(tx, ws))
+      ASSERT_TRUE(r.applied);
+    tx.commit();
+  };
+  write({&opened[0], &opened[1]}); // the batch statements: two rows each
+  auto batched_opened = rows();
+  write({&paid[0], &paid[1]}); // the upsert's update of two existing trades
+  auto batched_paid = rows();
+  {
+    pqxx::work tx{*conn_};
+    tx.exec("DELETE FROM callbacks");
+    tx.exec("DELETE FROM channel_trades");
+    tx.commit();
+  }
+  for (const auto& w : opened)
+    write({&w}); // one row each: the single-row statements
+  auto single_opened = rows();
+  for (const auto& w : paid)
+    write({&w});
+  auto single_paid = rows();
+  EXPECT_EQ(batched_opened, single_opened);
+  EXPECT_EQ(batched_paid, single_paid);
+  // And they say what was written (not two equal wrongs).
+  EXPECT_NE(batched_paid.find("\"paid_amount\":900,\"paid_at\":\""), std::string::npos) << batched_paid;
+  EXPECT_NE(batched_paid.find("\"channel_trade_no\":\"ct-0\""), std::string::npos) << batched_paid;
+  EXPECT_NE(batched_opened.find("\"trade_status\":\"NOTPAY\""), std::string::npos) << batched_opened;
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM channel_trades"), "2");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM callbacks"), "2");
+}
+
 TEST_F(storage_test, text_with_quotes_and_backslashes_survives_the_array_encoding) {
   auto o = draft("M-q");
   o.subject = "a \"quoted\" \\ back\\slash, {brace} 年";
