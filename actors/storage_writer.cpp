@@ -78,6 +78,8 @@ caf::result<write_result> enqueue_transition(storage_writer_self self, transitio
     [rp, slot]() mutable {
       if (slot->fenced)
         rp.deliver(make_error(engine_error::shard_moved, slot->write.next.id));
+      else if (slot->error)
+        rp.deliver(slot->error);
       else
         rp.deliver(slot->result);
     },
@@ -111,13 +113,18 @@ bool ensure_connected(storage_writer_self self) {
 /// commit in between). A write whose shard is not held, or whose epoch the
 /// database has moved past, is left out (answered shard_moved) and the
 /// shard is given up here; the others of the batch are written.
-void fence(const std::shared_ptr<shard_map>& cluster, pqxx::work& tx, std::vector<job>& jobs) {
+///
+/// First half: each transition's epoch (0 without a cluster); those whose
+/// shard this node does not hold are fenced at once. Returns the distinct
+/// shards to check.
+std::vector<uint32_t> plan_fence(const std::shared_ptr<shard_map>& cluster, std::vector<job>& jobs) {
   std::vector<uint32_t> shards;
   for (auto& j : jobs) {
     if (!j.transition)
       continue;
     auto& slot = *j.transition;
     slot.fenced = false;
+    slot.error = {};
     slot.write.epoch = 0;
     if (!cluster)
       continue;
@@ -127,12 +134,17 @@ void fence(const std::shared_ptr<shard_map>& cluster, pqxx::work& tx, std::vecto
     if (!slot.fenced)
       shards.push_back(shard);
   }
-  if (shards.empty())
-    return;
   std::sort(shards.begin(), shards.end());
   shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
+  return shards;
+}
+
+/// Second half: the epochs the database holds (`stored`, read under the
+/// lock) fence the writes planned under another.
+void apply_fence(const std::shared_ptr<shard_map>& cluster, const storage::shard_epochs& stored_rows,
+                 std::vector<job>& jobs) {
   std::unordered_map<uint32_t, uint64_t> stored;
-  for (const auto& [s, e] : storage::fence_epochs(tx, shards))
+  for (const auto& [s, e] : stored_rows)
     stored[s] = e;
   for (auto& j : jobs) {
     if (!j.transition || j.transition->fenced)
@@ -147,6 +159,12 @@ void fence(const std::shared_ptr<shard_map>& cluster, pqxx::work& tx, std::vecto
       logging::warn("cluster.fenced", {{"shard", shard}, {"epoch", slot.write.epoch},
                                        {"stored_epoch", stored[shard]}});
   }
+}
+
+void fence(const std::shared_ptr<shard_map>& cluster, pqxx::work& tx, std::vector<job>& jobs) {
+  auto shards = plan_fence(cluster, jobs);
+  if (!shards.empty())
+    apply_fence(cluster, storage::fence_epochs(tx, shards), jobs);
 }
 
 /// Every transition of the batch in one multi-row statement, then the rest.
@@ -168,12 +186,117 @@ void run_jobs(storage_writer_self self, pqxx::work& tx, std::vector<job>& jobs) 
       j.run(tx);
 }
 
+/// A batch of plain creates only (storage::plain_create): the common batch
+/// under a burst of new orders.
+bool plain_creates(const std::vector<job>& jobs) {
+  return std::all_of(jobs.begin(), jobs.end(), [](const job& j) {
+    return j.transition && !j.run && storage::plain_create(j.transition->write);
+  });
+}
+
+/// The second connection, for batches of new orders. Never throws.
+bool ensure_creates_connected(storage_writer_self self) {
+  auto& st = self->state;
+  if (st.creates_conn && st.creates_conn->usable())
+    return true;
+  st.creates_conn.reset();
+  try {
+    st.creates_conn = std::make_unique<storage::one_trip_connection>(st.settings.database_url,
+                                                                      st.settings.limits);
+    return true;
+  } catch (const std::exception& e) {
+    logging::error("storage.connect_failed", {{"writer", st.settings.index},
+                                              {"connection", "creates"}, {"error", e.what()}});
+    return false;
+  }
+}
+
+/// Plain creates as one transaction in one round trip: BEGIN, (the fence
+/// and) the insert, COMMIT. After the commit, a write not inserted (and not
+/// fenced) found its merchant_order_no taken: a lookup on the main
+/// connection answers it alone. Never throws.
+batch_outcome run_creates(storage_writer_self self, std::vector<job>& jobs,
+                          std::string& error_text) {
+  auto& st = self->state;
+  const auto& cluster = st.settings.cluster;
+  if (!ensure_creates_connected(self))
+    return batch_outcome::unavailable;
+  auto shards = plan_fence(cluster, jobs);
+  std::vector<const transition_write*> writes;
+  std::vector<uint32_t> shard_of_write;
+  for (auto& j : jobs) {
+    if (j.transition->fenced)
+      continue;
+    writes.push_back(&j.transition->write);
+    if (cluster)
+      shard_of_write.push_back(cluster->shard_of(j.transition->write.next.id));
+  }
+  if (writes.empty())
+    return batch_outcome::committed; // all fenced: nothing to write
+  storage::new_orders_written written;
+  try {
+    written = storage::insert_new_orders(*st.creates_conn, writes, shard_of_write, shards);
+  } catch (const std::exception& e) { // our own checks, before anything was sent
+    error_text = e.what();
+    return jobs.size() > 1 ? batch_outcome::rolled_back : batch_outcome::broken;
+  }
+  using trip = storage::one_trip_result::outcome;
+  if (written.trip.result == trip::in_doubt) {
+    error_text = written.trip.message;
+    return batch_outcome::in_doubt;
+  }
+  if (written.trip.result == trip::failed) {
+    error_text = written.trip.message;
+    if (!st.creates_conn->usable())
+      return batch_outcome::unavailable;
+    auto kind = storage::classify_sqlstate(written.trip.sqlstate);
+    if (kind == storage::failure_kind::broken_invariant)
+      return jobs.size() > 1 ? batch_outcome::rolled_back : batch_outcome::broken;
+    return batch_outcome::rolled_back;
+  }
+  st.info.single_statement_batches++;
+  if (cluster)
+    apply_fence(cluster, written.stored, jobs);
+  bool broken = false;
+  for (auto& j : jobs) {
+    auto& slot = *j.transition;
+    if (slot.fenced)
+      continue;
+    const auto& o = slot.write.next;
+    if (written.inserted.count(o.id)) {
+      slot.result = {true, false, {}};
+      continue;
+    }
+    try {
+      pqxx::nontransaction tx{*st.conn};
+      auto existing = storage::order_id_by_merchant_order_no(tx, o.merchant_id, o.merchant_order_no);
+      if (existing && *existing != o.id) {
+        slot.result = {false, true, *existing};
+        continue;
+      }
+      slot.error = make_error(engine_error::invariant_broken,
+                              "order insert refused without a duplicate: " + o.id);
+      st.info.broken_invariants++;
+      logging::error("storage.invariant_broken", {{"writer", st.settings.index}, {"order", o.id}});
+    } catch (const std::exception& e) {
+      // This order was not written: nothing changed for it.
+      broken = broken || dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr;
+      slot.error = make_error(engine_error::storage_unavailable, e.what());
+    }
+  }
+  if (broken)
+    st.conn.reset(); // no transaction object is left on it
+  return batch_outcome::committed;
+}
+
 /// Runs `jobs` in one transaction. Never throws.
 batch_outcome run_batch(storage_writer_self self, std::vector<job>& jobs,
                         std::string& error_text) {
   auto& st = self->state;
   if (!ensure_connected(self))
     return batch_outcome::unavailable;
+  if (plain_creates(jobs))
+    return run_creates(self, jobs, error_text);
   try {
     pqxx::work tx{*st.conn};
     run_jobs(self, tx, jobs);

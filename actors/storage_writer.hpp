@@ -7,11 +7,14 @@
 // `queue_max` others waiting is refused at once (overloaded, nothing
 // applied), except the ones that finish work already done (completing or
 // releasing an idempotency key, recording a delivery, ending leases).
-// Each statement is bounded by the session's statement_timeout.
+// Each statement is bounded by the session's statement_timeout. A batch of
+// new orders only goes as one transaction in one round trip on a second
+// connection (storage/one_trip.hpp).
 
 #include "messages/cluster.hpp"
 #include "messages/interfaces.hpp"
 #include "storage/database.hpp"
+#include "storage/one_trip.hpp"
 
 #include <functional>
 #include <memory>
@@ -43,6 +46,7 @@ struct storage_writer_state {
     transition_write write;
     write_result result;
     bool fenced = false; // its shard is not this node's (epoch moved): not written
+    caf::error error;    // this write alone failed (a batch of plain creates)
   };
 
   /// One request: `run` executes its statements inside the batch's
@@ -57,6 +61,7 @@ struct storage_writer_state {
 
   writer_settings settings;
   std::unique_ptr<pqxx::connection> conn;
+  std::unique_ptr<storage::one_trip_connection> creates_conn; // batches of new orders
   std::vector<job> batch;
   bool flush_scheduled = false;
   bool full = false;        // the last request was refused (for the log)

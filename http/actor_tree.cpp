@@ -38,7 +38,9 @@ json shard_json(const shard_info& s) {
 json writer_json(const writer_info& w) {
   return {{"id", "storage_writer-" + std::to_string(w.index)}, {"kind", "storage_writer"},
           {"connected", w.connected}, {"batches", w.batches}, {"requests", w.jobs},
-          {"failed_batches", w.failed_batches}, {"last_batch_size", w.last_batch_size},
+          {"failed_batches", w.failed_batches},
+          {"single_statement_batches", w.single_statement_batches},
+          {"last_batch_size", w.last_batch_size},
           {"max_batch_size", w.max_batch_size}, {"last_commit_us", w.last_commit_us},
           {"mean_batch_size", w.batches ? double(w.jobs) / double(w.batches) : 0.0},
           {"mailbox_depth", w.mailbox_depth}};

@@ -230,6 +230,7 @@ struct writer_info {
   uint64_t batches = 0;
   uint64_t jobs = 0;
   uint64_t failed_batches = 0;
+  uint64_t single_statement_batches = 0; // plain creates: one statement, no BEGIN/COMMIT
   uint64_t broken_invariants = 0; // requests refused as impossible (constraint, check)
   uint64_t last_batch_size = 0;
   uint64_t max_batch_size = 0;
@@ -251,7 +252,7 @@ struct writer_info {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, writer_info& x) {
   return f(caf::meta::type_name("writer_info"), x.index, x.batches, x.jobs,
-           x.failed_batches, x.broken_invariants, x.last_batch_size, x.max_batch_size,
+           x.failed_batches, x.single_statement_batches, x.broken_invariants, x.last_batch_size, x.max_batch_size,
            x.last_commit_us, x.total_commit_us, x.mailbox_depth, x.connected,
            x.transitions_by_status, x.batch_size_le, x.commit_us_le);
 }

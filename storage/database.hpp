@@ -48,4 +48,9 @@ int migrate(pqxx::connection& conn);
 /// Registers every named statement on a fresh connection.
 void prepare_statements(pqxx::connection& conn);
 
+/// A batch of new orders, each with its first event, in one statement
+/// (one array parameter per column). `fenced`: with the lease check of
+/// several nodes. The first is also prepared as "orders_insert_batch".
+const std::string& new_orders_sql(bool fenced);
+
 } // namespace payengine::storage

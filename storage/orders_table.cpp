@@ -91,19 +91,21 @@ using column_arrays = std::array<pg_array, N>;
 
 /// One parameter per column array.
 template <size_t N, size_t... I>
-pqxx::result exec_arrays(pqxx::work& tx, const char* statement, const column_arrays<N>& c,
-                         std::index_sequence<I...>) {
+pqxx::result exec_arrays(pqxx::transaction_base& tx, const char* statement,
+                         const column_arrays<N>& c, std::index_sequence<I...>) {
   return tx.exec_prepared(statement, c[I].str()...);
 }
 
 template <size_t N>
-pqxx::result exec_columns(pqxx::work& tx, const char* statement, const column_arrays<N>& c) {
+pqxx::result exec_columns(pqxx::transaction_base& tx, const char* statement,
+                          const column_arrays<N>& c) {
   return exec_arrays(tx, statement, c, std::make_index_sequence<N>{});
 }
 
-/// New orders, one statement for the whole batch.
-std::set<std::string> insert_orders(pqxx::work& tx, const std::vector<const transition_write*>& ws) {
-  column_arrays<20> c;
+/// The first 20 columns of new orders ($1-$20 of orders_insert_batch).
+template <size_t N>
+void add_new_orders(column_arrays<N>& c, const std::vector<const transition_write*>& ws) {
+  static_assert(N >= 20);
   for (const auto* w : ws) {
     const auto& o = w->next;
     const auto& e = w->events.front();
@@ -115,6 +117,12 @@ std::set<std::string> insert_orders(pqxx::work& tx, const std::vector<const tran
     c[15].add(e.at); c[16].add(e.detail_json); c[17].add(e.request_id);
     c[18].add(static_cast<int64_t>(w->epoch)); c[19].add(o.topup_wallet);
   }
+}
+
+/// New orders, one statement for the whole batch.
+std::set<std::string> insert_orders(pqxx::work& tx, const std::vector<const transition_write*>& ws) {
+  column_arrays<20> c;
+  add_new_orders(c, ws);
   return returned_ids(exec_columns(tx, "orders_insert_batch", c));
 }
 
@@ -154,11 +162,10 @@ write_result outcome_of(pqxx::work& tx, const transition_write& w,
   }
   if (w.expected_version != 0)
     return {false, false, {}}; // the version moved: rule 2
-  auto existing = tx.exec_prepared("orders_id_by_merchant_order_no",
-                                   w.next.merchant_id, w.next.merchant_order_no);
-  if (existing.empty() || existing[0][0].as<std::string>() == w.next.id)
+  auto existing = order_id_by_merchant_order_no(tx, w.next.merchant_id, w.next.merchant_order_no);
+  if (!existing || *existing == w.next.id)
     throw std::logic_error("order insert refused without a duplicate: " + w.next.id);
-  return {false, true, existing[0][0].as<std::string>()};
+  return {false, true, *existing};
 }
 
 } // namespace
@@ -191,6 +198,59 @@ std::vector<write_result> write_transitions(pqxx::work& tx,
 
 write_result write_transition(pqxx::work& tx, const transition_write& w) {
   return write_transitions(tx, {&w}).front();
+}
+
+bool plain_create(const transition_write& w) {
+  return !w.record_only && w.expected_version == 0 && w.events.size() == 1
+         && w.trades.empty() && w.refunds.empty() && w.callbacks.empty()
+         && w.merchant_events.empty();
+}
+
+new_orders_written insert_new_orders(one_trip_connection& conn,
+                                     const std::vector<const transition_write*>& writes,
+                                     const std::vector<uint32_t>& shard_of_write,
+                                     const std::vector<uint32_t>& fence_shards) {
+  for (const auto* w : writes) {
+    if (!plain_create(*w))
+      throw std::logic_error("not a plain create: " + w->next.id);
+    check_write(*w);
+  }
+  const bool fenced = !fence_shards.empty();
+  if (fenced && shard_of_write.size() != writes.size())
+    throw std::logic_error("a shard for each new order");
+  column_arrays<22> c;
+  add_new_orders(c, writes);
+  for (auto s : shard_of_write)
+    c[20].add(static_cast<int64_t>(s));
+  for (auto s : fence_shards)
+    c[21].add(static_cast<int64_t>(s));
+  std::vector<std::string> params;
+  for (size_t i = 0; i < (fenced ? 22u : 20u); ++i)
+    params.push_back(c[i].str());
+  new_orders_written out;
+  out.trip = conn.run(fenced ? "orders_insert_fenced" : "orders_insert_batch",
+                      new_orders_sql(fenced), params);
+  if (out.trip.result != one_trip_result::outcome::committed)
+    return out;
+  for (const auto& row : out.trip.rows) {
+    if (!fenced)
+      out.inserted.insert(row.at(0));
+    else if (row.at(0) == "0")
+      out.inserted.insert(row.at(1));
+    else
+      out.stored.emplace_back(static_cast<uint32_t>(std::stoul(row.at(1))),
+                              static_cast<uint64_t>(std::stoull(row.at(2))));
+  }
+  return out;
+}
+
+std::optional<std::string> order_id_by_merchant_order_no(pqxx::transaction_base& tx,
+                                                         const std::string& merchant_id,
+                                                         const std::string& merchant_order_no) {
+  auto r = tx.exec_prepared("orders_id_by_merchant_order_no", merchant_id, merchant_order_no);
+  if (r.empty())
+    return std::nullopt;
+  return r[0][0].as<std::string>();
 }
 
 std::optional<order_record> load_order(pqxx::work& tx, const std::string& id) {

@@ -2,6 +2,8 @@
 // by table. Timestamps are bigint microseconds (pe_ts / pe_us, migration 001).
 #include "storage/database.hpp"
 
+#include <string>
+
 namespace payengine::storage {
 
 namespace {
@@ -14,33 +16,41 @@ namespace {
   "pe_us(expires_at), version, topup_wallet, payment_method, payment_wallet, "  \
   "payment_channel, payment_tried"
 
+/// A batch of new orders as rows: one array parameter per column ($1-$20,
+/// then `more` columns, named after `shard`).
+std::string new_orders_input(const std::string& more) {
+  return "input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+         "  $4::bigint[], $5::text[], $6::text[], $7::text[], $8::smallint[],"
+         "  $9::text[], $10::text[], $11::jsonb[], $12::bigint[], $13::bigint[],"
+         "  $14::bigint[], $15::text[], $16::bigint[], $17::jsonb[], $18::text[],"
+         "  $19::bigint[], $20::text[]" + more + ")"
+         "  AS t(id, merchant_id, merchant_order_no, amount, currency, subject,"
+         "  channel, status, notify_url, customer_phone, metadata, created_at,"
+         "  expires_at, version, ev_type, ev_at, ev_detail, ev_request_id, epoch,"
+         "  topup_wallet" + std::string{more.empty() ? "" : ", shard"} + "))";
+}
+
+/// Inserts the orders of `rows` (o, RETURNING id) and each one's first event.
+std::string new_orders_insert(const std::string& rows) {
+  return "o AS (INSERT INTO orders (id, merchant_id, merchant_order_no, amount,"
+         "  currency, subject, channel, status, notify_url, customer_phone,"
+         "  metadata, created_at, updated_at, expires_at, version, topup_wallet)"
+         "  SELECT id, merchant_id, merchant_order_no, amount, currency, subject,"
+         "  channel, status, notify_url, customer_phone, metadata,"
+         "  pe_ts(created_at), pe_ts(created_at), pe_ts(expires_at), version, topup_wallet"
+         "  FROM " + rows + " ON CONFLICT (merchant_id, merchant_order_no) DO NOTHING"
+         "  RETURNING id),"
+         " e AS (INSERT INTO order_events (order_id, seq, type, from_status,"
+         "  to_status, at, detail, request_id, epoch)"
+         "  SELECT i.id, i.version, i.ev_type, NULL, i.status, pe_ts(i.ev_at),"
+         "  i.ev_detail, i.ev_request_id, i.epoch FROM " + rows + " i JOIN o ON o.id = i.id)";
+}
+
 void prepare_orders(pqxx::connection& c) {
   // A whole batch of new orders in one statement: one array per column,
   // unnested into rows. Each order's first event is written with it; a
   // taken merchant_order_no inserts nothing. Returns the inserted ids.
-  c.prepare("orders_insert_batch",
-            "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
-            "  $4::bigint[], $5::text[], $6::text[], $7::text[], $8::smallint[],"
-            "  $9::text[], $10::text[], $11::jsonb[], $12::bigint[], $13::bigint[],"
-            "  $14::bigint[], $15::text[], $16::bigint[], $17::jsonb[], $18::text[],"
-            "  $19::bigint[], $20::text[])"
-            "  AS t(id, merchant_id, merchant_order_no, amount, currency, subject,"
-            "  channel, status, notify_url, customer_phone, metadata, created_at,"
-            "  expires_at, version, ev_type, ev_at, ev_detail, ev_request_id, epoch,"
-            "  topup_wallet)),"
-            " o AS (INSERT INTO orders (id, merchant_id, merchant_order_no, amount,"
-            "  currency, subject, channel, status, notify_url, customer_phone,"
-            "  metadata, created_at, updated_at, expires_at, version, topup_wallet)"
-            "  SELECT id, merchant_id, merchant_order_no, amount, currency, subject,"
-            "  channel, status, notify_url, customer_phone, metadata,"
-            "  pe_ts(created_at), pe_ts(created_at), pe_ts(expires_at), version, topup_wallet"
-            "  FROM input ON CONFLICT (merchant_id, merchant_order_no) DO NOTHING"
-            "  RETURNING id),"
-            " e AS (INSERT INTO order_events (order_id, seq, type, from_status,"
-            "  to_status, at, detail, request_id, epoch)"
-            "  SELECT i.id, i.version, i.ev_type, NULL, i.status, pe_ts(i.ev_at),"
-            "  i.ev_detail, i.ev_request_id, i.epoch FROM input i JOIN o ON o.id = i.id)"
-            " SELECT id FROM o");
+  c.prepare("orders_insert_batch", new_orders_sql(false));
   c.prepare("orders_id_by_merchant_order_no",
             "SELECT id FROM orders WHERE merchant_id = $1 AND merchant_order_no = $2");
   // A whole batch of transitions in one statement, each checked against its
@@ -412,6 +422,24 @@ void prepare_ledger(pqxx::connection& c) {
 }
 
 } // namespace
+
+const std::string& new_orders_sql(bool fenced) {
+  // With fencing (several nodes), for a batch that is the whole transaction
+  // (storage/one_trip.hpp): the lease rows of the orders' shards ($22) are
+  // locked FOR SHARE until the commit, as cluster_fence does, and an order
+  // is written only under its shard's ($21) stored epoch. Returns the
+  // inserted ids (kind 0) and the epochs read (kind 1).
+  static const std::string plain =
+    "WITH " + new_orders_input("") + ", " + new_orders_insert("input") + " SELECT id FROM o";
+  static const std::string with_fence =
+    "WITH " + new_orders_input(", $21::integer[]") + ","
+    " f AS MATERIALIZED (SELECT shard, epoch FROM shard_leases"
+    "  WHERE shard = ANY($22::integer[]) ORDER BY shard FOR SHARE),"
+    " held AS (SELECT i.* FROM input i JOIN f ON f.shard = i.shard AND f.epoch = i.epoch), "
+    + new_orders_insert("held")
+    + " SELECT 0, id, 0::bigint FROM o UNION ALL SELECT 1, shard::text, epoch FROM f";
+  return fenced ? with_fence : plain;
+}
 
 void prepare_statements(pqxx::connection& c) {
   prepare_ledger(c);

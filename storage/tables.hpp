@@ -6,14 +6,19 @@
 #include "messages/order.hpp"
 #include "messages/storage_messages.hpp"
 #include "messages/wallet.hpp"
+#include "storage/one_trip.hpp"
 
 #include <pqxx/pqxx>
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 namespace payengine::storage {
+
+/// (shard, lease epoch) pairs.
+using shard_epochs = std::vector<std::pair<uint32_t, uint64_t>>;
 
 // --- orders, order_events (orders_table.cpp) -------------------------------
 /// expected_version 0 inserts; otherwise updates WHERE version = expected.
@@ -22,6 +27,26 @@ write_result write_transition(pqxx::work& tx, const transition_write& w);
 /// in the order of `writes`. At most one write per order.
 std::vector<write_result> write_transitions(pqxx::work& tx,
                                             const std::vector<const transition_write*>& writes);
+/// A new order whose write is its row and first event only (no side rows,
+/// no merchant events): a batch of only these can be one statement.
+bool plain_create(const transition_write& w);
+struct new_orders_written {
+  one_trip_result trip;           // committed, failed (nothing written) or in doubt
+  std::set<std::string> inserted; // ids; the others' merchant_order_no was taken (or fenced)
+  shard_epochs stored;            // with fencing: the lease rows read, locked FOR SHARE
+};
+/// Plain creates as one transaction in one round trip (one_trip.hpp). With
+/// `fence_shards` (the distinct shards of the writes, several nodes) each is
+/// written only if its epoch is the stored epoch of `shard_of_write[i]`.
+/// Throws std::logic_error, before sending anything, for a write that is
+/// not a plain create or breaks its invariants.
+new_orders_written insert_new_orders(one_trip_connection& conn,
+                                     const std::vector<const transition_write*>& writes,
+                                     const std::vector<uint32_t>& shard_of_write,
+                                     const std::vector<uint32_t>& fence_shards);
+std::optional<std::string> order_id_by_merchant_order_no(pqxx::transaction_base& tx,
+                                                         const std::string& merchant_id,
+                                                         const std::string& merchant_order_no);
 std::optional<order_record> load_order(pqxx::work& tx, const std::string& id);
 /// Empty if the order does not exist or belongs to another merchant.
 std::vector<order_event_row> load_events(pqxx::work& tx, const std::string& order_id,
@@ -119,7 +144,6 @@ struct lease_row {
   bool expired = false;
   std::string owner_url;
 };
-using shard_epochs = std::vector<std::pair<uint32_t, uint64_t>>;
 /// Locks every lease row (in shard order) for this transaction.
 void lock_leases(pqxx::work& tx);
 void heartbeat(pqxx::work& tx, const std::string& node, const std::string& url);

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <thread>
+#include <sstream>
+#include <set>
 
 namespace payengine {
 namespace {
@@ -286,6 +288,54 @@ TEST_F(api_test, thirty_concurrent_creates_with_one_key_make_exactly_one_order) 
   EXPECT_EQ(ids.size(), 1u);
   EXPECT_EQ(orders_count(), "1");
   EXPECT_EQ(db_->scalar("SELECT count(*) FROM order_events"), "1");
+}
+
+// Creates that meet in the writers go as one statement each batch, without
+// a transaction around it: each 201 is a committed row, and of the creates
+// racing for one merchant_order_no exactly one is created and the others
+// name it.
+TEST_F(api_test, concurrent_creates_commit_each_201_and_one_order_per_merchant_order_no) {
+  std::vector<testing::http_result> results(40);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < results.size(); ++i)
+    threads.emplace_back([&, i] {
+      auto no = i % 4 == 0 ? std::string{"M-same"} : "M-many-" + std::to_string(i);
+      results[i] = post("/v1/orders", order_body(no));
+    });
+  for (auto& t : threads)
+    t.join();
+  std::set<std::string> created;
+  std::string same_id;
+  std::vector<std::string> named;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    if (r.status == 201) {
+      created.insert(r.body["id"].get<std::string>());
+      if (i % 4 == 0)
+        same_id = r.body["id"].get<std::string>();
+      continue;
+    }
+    ASSERT_EQ(i % 4, 0u) << r.raw;
+    expect_error(r, 409, "conflict_error");
+    EXPECT_EQ(r.body["error"]["code"], "duplicate_order");
+    named.push_back(r.body["error"]["id"].get<std::string>());
+  }
+  EXPECT_EQ(created.size(), 31u); // 30 distinct numbers and one M-same
+  ASSERT_FALSE(same_id.empty());
+  EXPECT_EQ(named, std::vector<std::string>(9, same_id));
+  EXPECT_EQ(orders_count(), "31");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM order_events"), "31");
+  for (const auto& id : created)
+    EXPECT_EQ(get("/v1/orders/" + id).status, 200) << id;
+  // They went the single-statement way (per writer, summed).
+  auto m = engine_->request("GET", "/metrics", engine_->admin_token());
+  ASSERT_EQ(m.status, 200);
+  uint64_t single = 0;
+  std::istringstream lines{m.raw};
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("payengine_storage_single_statement_batches_total{", 0) == 0)
+      single += std::stoull(line.substr(line.rfind(' ') + 1));
+  EXPECT_GE(single, 1u) << m.raw;
 }
 
 TEST_F(api_test, fifty_concurrent_cancels_and_reads_serialize_on_one_order) {

@@ -8,6 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+#include <set>
+
 namespace payengine {
 namespace {
 
@@ -444,6 +447,173 @@ TEST_F(storage_test, batched_side_rows_equal_the_rows_written_one_by_one) {
   EXPECT_NE(batched_opened.find("\"trade_status\":\"NOTPAY\""), std::string::npos) << batched_opened;
   EXPECT_EQ(db_->scalar("SELECT count(*) FROM channel_trades"), "2");
   EXPECT_EQ(db_->scalar("SELECT count(*) FROM callbacks"), "2");
+}
+
+// A batch of plain creates is one transaction of one statement (BEGIN and
+// the statement in one round trip, COMMIT in another): committed when it
+// returns, a taken merchant_order_no (in the batch or before it)
+// inserts nothing, and the rows equal what the transaction path writes.
+TEST_F(storage_test, plain_creates_are_one_transaction_of_one_statement) {
+  auto a = draft("M-p1");
+  ASSERT_TRUE(run(insert_of(a)).applied);
+  auto b = draft("M-p2");
+  auto twin = draft("M-p2"); // same merchant_order_no, same batch
+  auto taken = draft("M-p1"); // a's
+  auto wb = insert_of(b);
+  auto wt = insert_of(twin);
+  auto wa = insert_of(taken);
+  storage::one_trip_connection trips{db_->url(), {}};
+  auto written = storage::insert_new_orders(trips, {&wb, &wt, &wa}, {}, {});
+  ASSERT_EQ(written.trip.result, storage::one_trip_result::outcome::committed) << written.trip.message;
+  EXPECT_EQ(written.inserted, (std::set<std::string>{b.id}));
+  EXPECT_TRUE(written.stored.empty());
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM orders"), "2");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM order_events"), "2");
+  pqxx::nontransaction tx{*conn_};
+  EXPECT_EQ(storage::order_id_by_merchant_order_no(tx, merchant_.id, "M-p2"), b.id);
+  EXPECT_EQ(storage::order_id_by_merchant_order_no(tx, merchant_.id, "M-none"), std::nullopt);
+
+  // Not plain: refused before anything is sent.
+  auto cancel = cancel_of(a);
+  auto with_event = insert_of(draft("M-p3"));
+  with_event.merchant_events.push_back(merchant_event_row{"evt_1", merchant_.id, with_event.next.id,
+                                                          "order.created", 1, "{}", "", ""});
+  EXPECT_FALSE(storage::plain_create(cancel));
+  EXPECT_FALSE(storage::plain_create(with_event));
+  EXPECT_TRUE(storage::plain_create(wb));
+  EXPECT_THROW(storage::insert_new_orders(trips, {&with_event}, {}, {}), std::logic_error);
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM orders"), "2");
+}
+
+TEST_F(storage_test, plain_creates_write_the_rows_the_transaction_path_writes) {
+  std::vector<transition_write> ws;
+  for (int i = 0; i < 3; ++i) {
+    auto o = draft("M-rows-" + std::to_string(i));
+    o.metadata = {{"k", "v \"" + std::to_string(i) + "\\"}};
+    o.customer_phone = i == 1 ? "+8613800000000" : "";
+    o.topup_wallet = i == 2 ? "wal_x" : "";
+    ws.push_back(insert_of(o));
+    ws.back().events[0].detail_json = R"({"amount":)" + std::to_string(i) + "}";
+    ws.back().events[0].request_id = "req_" + std::to_string(i);
+    ws.back().epoch = 5;
+  }
+  std::vector<const transition_write*> ptrs;
+  for (const auto& w : ws)
+    ptrs.push_back(&w);
+  auto rows = [&] {
+    return db_->scalar("SELECT (SELECT string_agg(row_to_json(o)::text, E'\\n' ORDER BY id) FROM orders o)"
+                       " || E'\\n' || (SELECT string_agg(row_to_json(e)::text, E'\\n' ORDER BY order_id)"
+                       " FROM order_events e)");
+  };
+  {
+    pqxx::work tx{*conn_};
+    for (const auto& r : storage::write_transitions(tx, ptrs))
+      ASSERT_TRUE(r.applied);
+    tx.commit();
+  }
+  auto by_transaction = rows();
+  {
+    pqxx::work tx{*conn_};
+    tx.exec("DELETE FROM order_events");
+    tx.exec("DELETE FROM orders");
+    tx.commit();
+  }
+  storage::one_trip_connection trips{db_->url(), {}};
+  EXPECT_EQ(storage::insert_new_orders(trips, ptrs, {}, {}).inserted.size(), 3u);
+  EXPECT_EQ(rows(), by_transaction);
+  EXPECT_NE(by_transaction.find("\"epoch\":5"), std::string::npos) << by_transaction;
+  EXPECT_NE(by_transaction.find("wal_x"), std::string::npos) << by_transaction;
+}
+
+// A statement the server refuses commits nothing and says why; the
+// connection stays usable (its failed transaction rolled back).
+TEST_F(storage_test, a_refused_batch_of_creates_writes_nothing_and_the_connection_goes_on) {
+  db_->scalar("ALTER TABLE orders ADD CONSTRAINT test_no_boom CHECK (subject <> 'boom')");
+  auto good = insert_of(draft("M-r1"));
+  auto bad = draft("M-r2");
+  bad.subject = "boom";
+  auto wb = insert_of(bad);
+  storage::one_trip_connection trips{db_->url(), {}};
+  auto refused = storage::insert_new_orders(trips, {&good, &wb}, {}, {});
+  EXPECT_EQ(refused.trip.result, storage::one_trip_result::outcome::failed);
+  EXPECT_EQ(refused.trip.sqlstate, "23514") << refused.trip.message;
+  EXPECT_TRUE(refused.inserted.empty());
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM orders"), "0");
+  ASSERT_TRUE(trips.usable());
+  auto again = storage::insert_new_orders(trips, {&good}, {}, {});
+  EXPECT_EQ(again.trip.result, storage::one_trip_result::outcome::committed) << again.trip.message;
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM orders"), "1");
+}
+
+// The database ends the session while the insert waits on a lock: the
+// statement never answered, so no COMMIT went out and nothing was committed
+// (not "in doubt"); the connection is gone.
+TEST_F(storage_test, a_batch_of_creates_whose_session_is_terminated_mid_statement_committed_nothing) {
+  pqxx::connection holder{db_->url()};
+  pqxx::work lock{holder};
+  lock.exec("LOCK TABLE orders IN EXCLUSIVE MODE");
+  storage::one_trip_connection trips{db_->url(), {}};
+  const auto pid = trips.backend_pid();
+  auto w = insert_of(draft("M-t1"));
+  auto pending = std::async(std::launch::async,
+                            [&] { return storage::insert_new_orders(trips, {&w}, {}, {}); });
+  bool waiting = false;
+  for (int i = 0; i < 2'000 && !waiting; ++i)
+    waiting = db_->scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = " + std::to_string(pid)
+                          + " AND wait_event_type = 'Lock'") == "1";
+  ASSERT_TRUE(waiting);
+  db_->scalar("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+  auto r = pending.get();
+  EXPECT_EQ(r.trip.result, storage::one_trip_result::outcome::failed) << r.trip.message;
+  EXPECT_FALSE(trips.usable());
+  lock.abort();
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM orders"), "0");
+}
+
+// Several nodes: the statement locks its shards' lease rows and writes an
+// order only under its shard's stored epoch, and returns the epochs it
+// read. A takeover in progress is waited for, and its new epoch fences.
+TEST_F(storage_test, plain_creates_on_several_nodes_are_fenced_in_the_same_transaction) {
+  {
+    pqxx::work tx{*conn_};
+    ASSERT_EQ(storage::init_cluster(tx, 8), 8u);
+    storage::lock_leases(tx);
+    ASSERT_EQ(storage::take_leases(tx, "a", 60'000, {2, 5}).size(), 2u); // epoch 1 each
+    tx.commit();
+  }
+  storage::one_trip_connection trips{db_->url(), {}};
+  auto held = insert_of(draft("M-f1"));
+  held.epoch = 1;
+  auto stale = insert_of(draft("M-f2"));
+  stale.epoch = 7; // not what shard 5 holds
+  auto written = storage::insert_new_orders(trips, {&held, &stale}, {2, 5}, {2, 5});
+  ASSERT_EQ(written.trip.result, storage::one_trip_result::outcome::committed) << written.trip.message;
+  EXPECT_EQ(written.inserted, (std::set<std::string>{held.next.id}));
+  EXPECT_EQ(written.stored, (storage::shard_epochs{{2, 1}, {5, 1}}));
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM orders"), "1");
+  EXPECT_EQ(db_->scalar("SELECT epoch FROM order_events WHERE order_id = '" + held.next.id + "'"), "1");
+
+  // Another node takes shard 2 (epoch 2) and has not committed yet.
+  pqxx::connection other{db_->url()};
+  pqxx::work takeover{other};
+  takeover.exec("UPDATE shard_leases SET owner = 'b', epoch = epoch + 1 WHERE shard = 2");
+  auto late = insert_of(draft("M-f3"));
+  late.epoch = 1;
+  const auto pid = trips.backend_pid();
+  auto pending = std::async(std::launch::async,
+                            [&] { return storage::insert_new_orders(trips, {&late}, {2}, {2}); });
+  bool waiting = false;
+  for (int i = 0; i < 2'000 && !waiting; ++i)
+    waiting = db_->scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = " + std::to_string(pid)
+                          + " AND wait_event_type = 'Lock'") == "1";
+  ASSERT_TRUE(waiting);
+  takeover.commit();
+  auto fenced = pending.get();
+  ASSERT_EQ(fenced.trip.result, storage::one_trip_result::outcome::committed) << fenced.trip.message;
+  EXPECT_TRUE(fenced.inserted.empty());
+  EXPECT_EQ(fenced.stored, (storage::shard_epochs{{2, 2}}));
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM orders"), "1");
+  EXPECT_THROW(storage::insert_new_orders(trips, {&held}, {}, {2}), std::logic_error); // a shard each
 }
 
 TEST_F(storage_test, text_with_quotes_and_backslashes_survives_the_array_encoding) {
