@@ -1,10 +1,16 @@
 #include "net/call_watchdog.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/tcp.h> // tcpi_bytes_received (glibc's netinet/tcp.h lacks it)
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 namespace payengine::net {
 
@@ -26,63 +32,105 @@ uint64_t bytes_received(int fd) {
 
 } // namespace
 
-call_watchdog::call_watchdog() : thread_([this] { run(); }) {
-  // nop
-}
+/// The one thread that watches every armed call_watchdog.
+class watch_board {
+public:
+  static watch_board& get() {
+    // Never destroyed: watchdogs may outlive static destruction at exit.
+    static auto* board = new watch_board;
+    return *board;
+  }
+
+  std::mutex mtx;
+
+  /// Under `mtx`.
+  void arm(call_watchdog* dog) {
+    const bool sleeping = armed_.empty();
+    if (std::find(armed_.begin(), armed_.end(), dog) == armed_.end())
+      armed_.push_back(dog);
+    if (sleeping)
+      cv_.notify_one();
+  }
+
+  /// Under `mtx`.
+  void disarm(call_watchdog* dog) {
+    armed_.erase(std::remove(armed_.begin(), armed_.end(), dog), armed_.end());
+  }
+
+private:
+  watch_board() {
+    std::thread{[this] { run(); }}.detach();
+  }
+
+  void run() {
+    ::pthread_setname_np(::pthread_self(), "pe.watchdog");
+    std::unique_lock lock{mtx};
+    for (;;) {
+      if (armed_.empty()) {
+        cv_.wait(lock);
+        continue;
+      }
+      const auto now = call_watchdog::clock_type::now();
+      auto next = now + byte_check_interval;
+      for (auto it = armed_.begin(); it != armed_.end();) {
+        auto* dog = *it;
+        if (now >= *dog->until_) {
+          dog->cut(call_watchdog::verdict::deadline);
+        } else if (dog->over_budget()) {
+          dog->cut(call_watchdog::verdict::too_many_bytes);
+        } else {
+          next = std::min(next, *dog->until_);
+          ++it;
+          continue;
+        }
+        it = armed_.erase(it);
+      }
+      if (!armed_.empty())
+        cv_.wait_until(lock, next);
+    }
+  }
+
+  std::condition_variable cv_;
+  std::vector<call_watchdog*> armed_;
+};
+
+call_watchdog::call_watchdog() = default;
 
 call_watchdog::~call_watchdog() {
-  {
-    std::lock_guard lock{mtx_};
-    stopping_ = true;
-    cv_.notify_all();
-  }
-  thread_.join();
+  auto& board = watch_board::get();
+  std::lock_guard lock{board.mtx};
+  board.disarm(this);
   close_all();
 }
 
 void call_watchdog::arm(clock_type::time_point deadline, uint64_t bytes_max) {
-  std::lock_guard lock{mtx_};
+  auto& board = watch_board::get();
+  std::lock_guard lock{board.mtx};
   close_all();
   verdict_ = verdict::none;
   until_ = deadline;
   bytes_max_ = bytes_max;
-  cv_.notify_all();
+  board.arm(this);
 }
 
 void call_watchdog::watch(int fd) {
   int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0)
     return; // this socket is then bounded by httplib's own timeouts only
-  std::lock_guard lock{mtx_};
+  auto& board = watch_board::get();
+  std::lock_guard lock{board.mtx};
   fds_.push_back({copy, bytes_received(copy)});
   if (verdict_ != verdict::none)
     ::shutdown(copy, SHUT_RDWR); // made after the cut: cut too
 }
 
 call_watchdog::verdict call_watchdog::disarm() {
-  std::lock_guard lock{mtx_};
+  auto& board = watch_board::get();
+  std::lock_guard lock{board.mtx};
+  board.disarm(this);
   until_.reset();
   close_all();
   return verdict_;
-}
-
-void call_watchdog::run() {
-  std::unique_lock lock{mtx_};
-  while (!stopping_) {
-    if (!until_) {
-      cv_.wait(lock);
-      continue;
-    }
-    if (clock_type::now() >= *until_) {
-      cut(verdict::deadline);
-      continue;
-    }
-    if (over_budget()) {
-      cut(verdict::too_many_bytes);
-      continue;
-    }
-    cv_.wait_until(lock, std::min(*until_, clock_type::now() + byte_check_interval));
-  }
 }
 
 void call_watchdog::cut(verdict why) {

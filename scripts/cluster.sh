@@ -111,14 +111,33 @@ merchant_key() {
     | jq -r .api_key
 }
 
-bench_creates() { # url seconds -> "creates/s non_201" (201s only: a shed 503 is no create)
-  local out rps total bad
-  out=$(PAYENGINE_BENCH_KEY="$KEY" wrk -t2 -c64 -d"${2}s" -s "$ROOT/scripts/bench/create_order.lua" "$1")
+# user + system CPU ticks of the given processes (those still running).
+ticks_of() {
+  local t=0 p
+  for p in "$@"; do
+    [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo "$t"
+}
+
+# url seconds engine_pids... -> "creates/s non_201=... cpu_ms_per_create engines=.. postgres=.. haproxy=.."
+# (201s only: a shed 503 is no create; CPU from /proc over the timed run)
+bench_creates() {
+  local url="$1" secs="$2" out rps total bad creates
+  shift 2
+  local engines=("$@") pg=($(pgrep -x postgres || true))
+  local e0 p0 h0 e1 p1 h1
+  e0=$(ticks_of "${engines[@]}"); p0=$(ticks_of "${pg[@]}"); h0=$(ticks_of "$HAPROXY_PID")
+  out=$(PAYENGINE_BENCH_KEY="$KEY" wrk -t2 -c64 -d"${secs}s" -s "$ROOT/scripts/bench/create_order.lua" "$url")
+  e1=$(ticks_of "${engines[@]}"); p1=$(ticks_of "${pg[@]}"); h1=$(ticks_of "$HAPROXY_PID")
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   total=$(echo "$out" | awk '/requests in/ {print $1}')
   bad=$(echo "$out" | sed -nE 's/^non_201=([0-9]+).*/\1/p')
-  echo "$(awk -v r="$rps" -v t="${total:-0}" -v b="${bad:-0}" 'BEGIN { printf "%.1f", (t > 0 ? r * (t - b) / t : 0) }')" \
-    "$(echo "$out" | grep -o 'non_201=.*')"
+  creates=$(awk -v r="$rps" -v t="${total:-0}" -v b="${bad:-0}" 'BEGIN { printf "%.1f", (t > 0 ? r * (t - b) / t : 0) }')
+  echo "$creates $(echo "$out" | grep -o 'non_201=.*')" \
+    "$(awk -v c="$creates" -v s="$secs" -v hz="$(getconf CLK_TCK)" -v e="$((e1 - e0))" -v p="$((p1 - p0))" \
+         -v h="$((h1 - h0))" 'BEGIN { n = c * s; if (n < 1) n = 1;
+           printf "cpu_ms_per_create engines=%.3f postgres=%.3f haproxy=%.3f", e * 1000 / hz / n, p * 1000 / hz / n, h * 1000 / hz / n }')"
   echo "$out" | grep '^first_503=' >&2 || true
 }
 
@@ -164,16 +183,16 @@ demo)
   ;;
 bench)
   log "warm-up"
-  bench_creates "$LB" 3 >/dev/null
-  THREE=$(bench_creates "$LB" "$SECONDS_RUN")
+  bench_creates "$LB" 3 "${NODE_PIDS[@]}" >/dev/null
+  THREE=$(bench_creates "$LB" "$SECONDS_RUN" "${NODE_PIDS[@]}")
   log "3 nodes behind HAProxy: $THREE"
   for i in 1 2; do kill "${NODE_PIDS[$i]}"; wait "${NODE_PIDS[$i]}" 2>/dev/null || true; done
   wait_balanced 1 || true
   sleep 2 # HAProxy's health checks take the stopped nodes out
-  bench_creates "$LB" 3 >/dev/null
-  ONE_LB=$(bench_creates "$LB" "$SECONDS_RUN")
+  bench_creates "$LB" 3 "${NODE_PIDS[0]}" >/dev/null
+  ONE_LB=$(bench_creates "$LB" "$SECONDS_RUN" "${NODE_PIDS[0]}")
   log "1 node behind HAProxy: $ONE_LB"
-  ONE=$(bench_creates "http://127.0.0.1:${NODE_PORTS[0]}" "$SECONDS_RUN")
+  ONE=$(bench_creates "http://127.0.0.1:${NODE_PORTS[0]}" "$SECONDS_RUN" "${NODE_PIDS[0]}")
   log "1 node alone, direct: $ONE"
   echo "creates/s: three nodes via HAProxy ${THREE%% *}, one node via HAProxy ${ONE_LB%% *}, one node direct ${ONE%% *};" \
     "ratio 3 nodes / 1 node direct $(echo "${THREE%% *} ${ONE%% *}" | awk '{printf "%.2f", $1 / $2}')"

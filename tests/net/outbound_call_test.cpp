@@ -106,6 +106,42 @@ TEST(outbound_call, a_dripping_answer_is_cut_at_the_total_deadline) {
   EXPECT_TRUE(caller.call(post_to("http://127.0.0.1:" + std::to_string(s.server.port()) + "/")).answered());
 }
 
+// One watchdog thread serves every caller: calls running at once are each
+// cut at their own deadline (never before it), and a caller whose calls
+// answer goes on untouched meanwhile.
+TEST(outbound_call, callers_at_once_are_each_cut_at_their_own_deadline) {
+  raw_http_server dripping{[](int fd) {
+    testing::read_http_request(fd);
+    testing::drip(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'x'), 200ms);
+  }};
+  answering_server s;
+  auto cut_after = [&](uint32_t deadline_ms, clock_type::duration& took, call_failure& failure) {
+    call_limits limits;
+    limits.deadline_ms = deadline_ms;
+    outbound_caller caller{loopback_allowed(), limits};
+    auto started = clock_type::now();
+    failure = caller.call(post_to("http://127.0.0.1:" + std::to_string(dripping.port()) + "/")).failure;
+    took = clock_type::now() - started;
+  };
+  clock_type::duration short_took{}, long_took{};
+  call_failure short_failure{}, long_failure{};
+  std::thread short_call{[&] { cut_after(500, short_took, short_failure); }};
+  std::thread long_call{[&] { cut_after(1'500, long_took, long_failure); }};
+  outbound_caller quick{loopback_allowed(), call_limits{}};
+  int answered = 0;
+  for (int i = 0; i < 20; ++i)
+    answered += quick.call(post_to("http://127.0.0.1:" + std::to_string(s.server.port()) + "/")).answered();
+  short_call.join();
+  long_call.join();
+  EXPECT_EQ(answered, 20);
+  EXPECT_EQ(short_failure, call_failure::deadline_exceeded);
+  EXPECT_EQ(long_failure, call_failure::deadline_exceeded);
+  EXPECT_GE(short_took, 500ms);
+  EXPECT_GE(long_took, 1'500ms);
+  EXPECT_LT(short_took, 3s) << "cut long after the deadline";
+  EXPECT_LT(long_took, 4s) << "cut long after the deadline";
+}
+
 TEST(outbound_call, a_body_over_the_cap_fails_whether_declared_or_streamed) {
   const std::string big(10'000, 'x');
   raw_http_server declared{[&big](int fd) {
