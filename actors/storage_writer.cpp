@@ -219,8 +219,6 @@ batch_outcome run_creates(storage_writer_self self, std::vector<job>& jobs,
                           std::string& error_text) {
   auto& st = self->state;
   const auto& cluster = st.settings.cluster;
-  if (!ensure_creates_connected(self))
-    return batch_outcome::unavailable;
   auto shards = plan_fence(cluster, jobs);
   std::vector<const transition_write*> writes;
   std::vector<uint32_t> shard_of_write;
@@ -236,9 +234,12 @@ batch_outcome run_creates(storage_writer_self self, std::vector<job>& jobs,
   storage::new_orders_written written;
   try {
     written = storage::insert_new_orders(*st.creates_conn, writes, shard_of_write, shards);
-  } catch (const std::exception& e) { // our own checks, before anything was sent
+  } catch (const std::logic_error& e) { // our own checks, before anything was sent
     error_text = e.what();
     return jobs.size() > 1 ? batch_outcome::rolled_back : batch_outcome::broken;
+  } catch (const std::exception& e) { // not known to have sent nothing
+    error_text = e.what();
+    return batch_outcome::in_doubt;
   }
   using trip = storage::one_trip_result::outcome;
   if (written.trip.result == trip::in_doubt) {
@@ -295,7 +296,8 @@ batch_outcome run_batch(storage_writer_self self, std::vector<job>& jobs,
   auto& st = self->state;
   if (!ensure_connected(self))
     return batch_outcome::unavailable;
-  if (plain_creates(jobs))
+  // Without its second connection, a batch of new orders goes the common way.
+  if (plain_creates(jobs) && ensure_creates_connected(self))
     return run_creates(self, jobs, error_text);
   try {
     pqxx::work tx{*st.conn};

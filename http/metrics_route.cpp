@@ -98,7 +98,7 @@ void render_writers(std::string& out, const std::vector<writer_info>& writers) {
   family failed{out, "payengine_storage_failed_batches_total", "counter", "Batches that did not commit as a whole."};
   for (auto& w : writers) failed.sample(w_label(w), double(w.failed_batches));
   family single{out, "payengine_storage_single_statement_batches_total", "counter",
-                "Batches of new orders only, written as one statement that is its own transaction."};
+                "Transactions of new orders only (a batch, or one request of a failed batch): BEGIN and the insert in one round trip, then COMMIT."};
   for (auto& w : writers) single.sample(w_label(w), double(w.single_statement_batches));
   family broken{out, "payengine_storage_broken_invariants_total", "counter",
                 "Requests storage refused as impossible (a constraint or check): a bug, never retried as if nothing happened."};

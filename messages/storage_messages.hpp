@@ -230,7 +230,7 @@ struct writer_info {
   uint64_t batches = 0;
   uint64_t jobs = 0;
   uint64_t failed_batches = 0;
-  uint64_t single_statement_batches = 0; // plain creates: one statement, no BEGIN/COMMIT
+  uint64_t single_statement_batches = 0; // new orders only: BEGIN and the insert in one round trip
   uint64_t broken_invariants = 0; // requests refused as impossible (constraint, check)
   uint64_t last_batch_size = 0;
   uint64_t max_batch_size = 0;

@@ -11,7 +11,7 @@ PG_PORT="${PAYENGINE_PG_PORT:-55432}"
 PACKAGES=(
   build-essential cmake pkg-config ccache git curl ca-certificates
   clang libclang-rt-14-dev
-  libcaf-dev libpqxx-dev libcpp-httplib-dev nlohmann-json3-dev libssl-dev
+  libcaf-dev libpqxx-dev libpq-dev libcpp-httplib-dev nlohmann-json3-dev libssl-dev
   libspdlog-dev libcli11-dev libgtest-dev libboost1.81-dev libjemalloc-dev
   postgresql-15 postgresql-contrib postgresql-client-15
   wrk jq openssl

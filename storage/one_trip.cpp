@@ -57,6 +57,8 @@ void record(step& s, const PGresult* r) {
 one_trip_connection::one_trip_connection(const std::string& url, const session_limits& limits) {
   auto conninfo = limits.connect_timeout_s > 0 ? with_connect_timeout(url, limits.connect_timeout_s) : url;
   conn_ = PQconnectdb(conninfo.c_str());
+  if (conn_) // the server's notices (a ROLLBACK with nothing to roll back...) are not errors
+    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
   if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
     auto why = conn_ ? text_or_empty(PQerrorMessage(conn_)) : std::string{"out of memory"};
     PQfinish(conn_);
@@ -151,9 +153,10 @@ one_trip_result one_trip_connection::run(const std::string& name, const std::str
     out.result = outcome::failed;
     out.message = text_or_empty(PQerrorMessage(conn_));
     for (const auto& s : steps)
-      if (s.status == PGRES_FATAL_ERROR && out.sqlstate.empty()) {
+      if (s.seen && s.status == PGRES_FATAL_ERROR && out.sqlstate.empty()) {
         out.sqlstate = s.sqlstate;
-        out.message = s.message;
+        if (!s.message.empty())
+          out.message = s.message;
       }
     drop();
     return out;
@@ -178,8 +181,12 @@ one_trip_result one_trip_connection::run(const std::string& name, const std::str
   }
   out.message = text_or_empty(PQerrorMessage(conn_));
   out.sqlstate = text_or_empty(PQresultErrorField(commit.get(), PG_DIAG_SQLSTATE));
-  if (status == PGRES_COMMAND_OK || (status == PGRES_FATAL_ERROR && usable())) {
-    out.result = outcome::failed; // rolled back (the server said so)
+  // Rolled back only when the server said so: a ROLLBACK tag, or its error
+  // on a live connection that is out of the transaction.
+  const bool refused = status == PGRES_FATAL_ERROR && !out.sqlstate.empty() && usable()
+                       && PQtransactionStatus(conn_) == PQTRANS_IDLE;
+  if (status == PGRES_COMMAND_OK || refused) {
+    out.result = outcome::failed;
     return out;
   }
   out.result = outcome::in_doubt; // the COMMIT went out; its answer did not come

@@ -232,14 +232,22 @@ new_orders_written insert_new_orders(one_trip_connection& conn,
                       new_orders_sql(fenced), params);
   if (out.trip.result != one_trip_result::outcome::committed)
     return out;
-  for (const auto& row : out.trip.rows) {
-    if (!fenced)
-      out.inserted.insert(row.at(0));
-    else if (row.at(0) == "0")
-      out.inserted.insert(row.at(1));
-    else
-      out.stored.emplace_back(static_cast<uint32_t>(std::stoul(row.at(1))),
-                              static_cast<uint64_t>(std::stoull(row.at(2))));
+  try {
+    for (const auto& row : out.trip.rows) {
+      if (!fenced)
+        out.inserted.insert(row.at(0));
+      else if (row.at(0) == "0")
+        out.inserted.insert(row.at(1));
+      else
+        out.stored.emplace_back(static_cast<uint32_t>(std::stoul(row.at(1))),
+                                static_cast<uint64_t>(std::stoull(row.at(2))));
+    }
+  } catch (const std::exception& e) {
+    // Committed, but which orders it wrote cannot be told: in doubt.
+    out.inserted.clear();
+    out.stored.clear();
+    out.trip.result = one_trip_result::outcome::in_doubt;
+    out.trip.message = std::string{"committed, unreadable answer: "} + e.what();
   }
   return out;
 }

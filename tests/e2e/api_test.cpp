@@ -290,8 +290,8 @@ TEST_F(api_test, thirty_concurrent_creates_with_one_key_make_exactly_one_order) 
   EXPECT_EQ(db_->scalar("SELECT count(*) FROM order_events"), "1");
 }
 
-// Creates that meet in the writers go as one statement each batch, without
-// a transaction around it: each 201 is a committed row, and of the creates
+// Creates that meet in the writers go as one statement each batch (BEGIN
+// and the insert in one round trip, then COMMIT): each 201 is a committed row, and of the creates
 // racing for one merchant_order_no exactly one is created and the others
 // name it.
 TEST_F(api_test, concurrent_creates_commit_each_201_and_one_order_per_merchant_order_no) {

@@ -570,6 +570,43 @@ TEST_F(storage_test, a_batch_of_creates_whose_session_is_terminated_mid_statemen
   EXPECT_EQ(db_->scalar("SELECT count(*) FROM orders"), "0");
 }
 
+// What happens at COMMIT (a deferred trigger runs there): a COMMIT the
+// server refuses rolled back ("failed", the connection goes on); a session
+// that ends while its COMMIT runs is in doubt, whatever it turned out to be.
+TEST_F(storage_test, a_batch_of_creates_refused_at_commit_failed_and_one_cut_during_commit_is_in_doubt) {
+  db_->scalar("CREATE FUNCTION test_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$"
+              " BEGIN IF NEW.subject = 'refuse' THEN RAISE EXCEPTION 'refused at commit'; END IF;"
+              " IF NEW.subject = 'slow' THEN PERFORM pg_sleep(30); END IF; RETURN NULL; END $$");
+  db_->scalar("CREATE CONSTRAINT TRIGGER test_at_commit AFTER INSERT ON orders"
+              " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_at_commit()");
+  storage::one_trip_connection trips{db_->url(), {}};
+  auto refused_order = draft("M-c1");
+  refused_order.subject = "refuse";
+  auto wr = insert_of(refused_order);
+  auto refused = storage::insert_new_orders(trips, {&wr}, {}, {});
+  EXPECT_EQ(refused.trip.result, storage::one_trip_result::outcome::failed) << refused.trip.message;
+  EXPECT_EQ(refused.trip.sqlstate, "P0001") << refused.trip.message;
+  EXPECT_TRUE(trips.usable());
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM orders"), "0");
+
+  auto slow_order = draft("M-c2");
+  slow_order.subject = "slow";
+  auto ws = insert_of(slow_order);
+  const auto pid = trips.backend_pid();
+  auto pending = std::async(std::launch::async,
+                            [&] { return storage::insert_new_orders(trips, {&ws}, {}, {}); });
+  bool sleeping = false;
+  for (int i = 0; i < 2'000 && !sleeping; ++i)
+    sleeping = db_->scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = " + std::to_string(pid)
+                           + " AND query = 'COMMIT' AND wait_event = 'PgSleep'") == "1";
+  ASSERT_TRUE(sleeping);
+  db_->scalar("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+  auto cut = pending.get();
+  EXPECT_EQ(cut.trip.result, storage::one_trip_result::outcome::in_doubt) << cut.trip.message;
+  EXPECT_TRUE(cut.inserted.empty());
+  EXPECT_FALSE(trips.usable());
+}
+
 // Several nodes: the statement locks its shards' lease rows and writes an
 // order only under its shard's stored epoch, and returns the epochs it
 // read. A takeover in progress is waited for, and its new epoch fences.
