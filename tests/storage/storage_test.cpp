@@ -83,6 +83,29 @@ protected:
     return r;
   }
 
+  /// Waits (bounded) until backend `pid` shows `condition` (SQL on
+  /// pg_stat_activity), e.g. that it waits on a lock.
+  bool session_shows(int pid, const std::string& condition) {
+    for (int i = 0; i < 2'000; ++i)
+      if (db_->scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = " + std::to_string(pid)
+                      + " AND " + condition) == "1")
+        return true;
+    return false;
+  }
+
+  /// Writes `w` alone on `trips` and ends its session once it shows
+  /// `condition`: what the writer is told.
+  storage::new_orders_written terminated_when(storage::one_trip_connection& trips,
+                                              const transition_write& w,
+                                              const std::string& condition) {
+    const auto pid = trips.backend_pid();
+    auto pending = std::async(std::launch::async,
+                              [&] { return storage::insert_new_orders(trips, {&w}, {}, {}); });
+    EXPECT_TRUE(session_shows(pid, condition));
+    db_->scalar("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+    return pending.get();
+  }
+
   std::unique_ptr<test_database> db_;
   std::unique_ptr<pqxx::connection> conn_;
   merchant_record merchant_;
@@ -553,17 +576,7 @@ TEST_F(storage_test, a_batch_of_creates_whose_session_is_terminated_mid_statemen
   pqxx::work lock{holder};
   lock.exec("LOCK TABLE orders IN EXCLUSIVE MODE");
   storage::one_trip_connection trips{db_->url(), {}};
-  const auto pid = trips.backend_pid();
-  auto w = insert_of(draft("M-t1"));
-  auto pending = std::async(std::launch::async,
-                            [&] { return storage::insert_new_orders(trips, {&w}, {}, {}); });
-  bool waiting = false;
-  for (int i = 0; i < 2'000 && !waiting; ++i)
-    waiting = db_->scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = " + std::to_string(pid)
-                          + " AND wait_event_type = 'Lock'") == "1";
-  ASSERT_TRUE(waiting);
-  db_->scalar("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
-  auto r = pending.get();
+  auto r = terminated_when(trips, insert_of(draft("M-t1")), "wait_event_type = 'Lock'");
   EXPECT_EQ(r.trip.result, storage::one_trip_result::outcome::failed) << r.trip.message;
   EXPECT_FALSE(trips.usable());
   lock.abort();
@@ -591,17 +604,7 @@ TEST_F(storage_test, a_batch_of_creates_refused_at_commit_failed_and_one_cut_dur
 
   auto slow_order = draft("M-c2");
   slow_order.subject = "slow";
-  auto ws = insert_of(slow_order);
-  const auto pid = trips.backend_pid();
-  auto pending = std::async(std::launch::async,
-                            [&] { return storage::insert_new_orders(trips, {&ws}, {}, {}); });
-  bool sleeping = false;
-  for (int i = 0; i < 2'000 && !sleeping; ++i)
-    sleeping = db_->scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = " + std::to_string(pid)
-                           + " AND query = 'COMMIT' AND wait_event = 'PgSleep'") == "1";
-  ASSERT_TRUE(sleeping);
-  db_->scalar("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
-  auto cut = pending.get();
+  auto cut = terminated_when(trips, insert_of(slow_order), "query = 'COMMIT' AND wait_event = 'PgSleep'");
   EXPECT_EQ(cut.trip.result, storage::one_trip_result::outcome::in_doubt) << cut.trip.message;
   EXPECT_TRUE(cut.inserted.empty());
   EXPECT_FALSE(trips.usable());
@@ -639,11 +642,7 @@ TEST_F(storage_test, plain_creates_on_several_nodes_are_fenced_in_the_same_trans
   const auto pid = trips.backend_pid();
   auto pending = std::async(std::launch::async,
                             [&] { return storage::insert_new_orders(trips, {&late}, {2}, {2}); });
-  bool waiting = false;
-  for (int i = 0; i < 2'000 && !waiting; ++i)
-    waiting = db_->scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = " + std::to_string(pid)
-                          + " AND wait_event_type = 'Lock'") == "1";
-  ASSERT_TRUE(waiting);
+  ASSERT_TRUE(session_shows(pid, "wait_event_type = 'Lock'"));
   takeover.commit();
   auto fenced = pending.get();
   ASSERT_EQ(fenced.trip.result, storage::one_trip_result::outcome::committed) << fenced.trip.message;
