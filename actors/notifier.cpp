@@ -83,7 +83,7 @@ net::call_limits delivery_limits(const notifier_settings& s) {
   l.deadline_ms = s.timeout_ms;
   l.connect_timeout_ms = s.connect_timeout_ms;
   l.response_max_bytes = s.response_max_bytes;
-  l.keep_alive = false; // merchants' endpoints: one connection per attempt
+  l.keep_alive = true; // a worker keeps its connection to the last origin it called
   return l;
 }
 

@@ -219,5 +219,28 @@ TEST(outbound_call, a_kept_alive_connection_is_reused_for_the_same_origin) {
   EXPECT_EQ(keeping.connections(), 1);
 }
 
+// A server that closes a kept-alive connection while it is idle (its own
+// keep-alive timeout): the next call goes on a new connection and answers,
+// never a failed call on the dead one.
+TEST(outbound_call, a_kept_alive_connection_the_server_closed_is_replaced) {
+  std::atomic<int> closed{0};
+  raw_http_server closing{[&closed](int fd) { // one answer per connection, then it closes
+    if (!testing::read_http_request(fd).empty())
+      testing::send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfine");
+    ::shutdown(fd, SHUT_RDWR);
+    closed++;
+  }};
+  call_limits limits;
+  limits.keep_alive = true;
+  outbound_caller caller{loopback_allowed(), limits};
+  for (int i = 0; i < 3; ++i) {
+    auto r = caller.call(post_to("http://127.0.0.1:" + std::to_string(closing.port()) + "/x"));
+    EXPECT_EQ(r.status, 200) << i << ": " << r.error;
+    for (int j = 0; j < 2'000 && closed.load() <= i; ++j) // closed while idle
+      std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(closing.connections(), 3);
+}
+
 } // namespace
 } // namespace payengine::net
