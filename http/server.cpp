@@ -213,8 +213,17 @@ private:
   /// both I/O threads are busy, requests wait in socket buffers where no
   /// handler latency can see them. The lag is added to each admitted
   /// request's latency, so a saturated CPU shrinks the admission limit.
-  net::steady_timer loop_probe_{ioc_};
+  /// It runs only while there is traffic: a tick that finds no request
+  /// since the last one and none open stops it (an idle engine's loop
+  /// sleeps), and the next request starts it again.
+  net::strand<net::io_context::executor_type> probe_strand_{net::make_strand(ioc_)};
+  net::steady_timer loop_probe_{probe_strand_};
+  std::atomic<bool> probing_{false};
+  std::atomic<uint64_t> requests_seen_{0};
+  uint64_t seen_at_tick_ = 0; // on probe_strand_
   void probe_loop(clock_type::time_point due);
+  /// A request arrived: the probe runs (started if it slept).
+  void wake_probe();
   std::atomic<int64_t> open_requests_{0}; // read, not yet written
   friend class session;
 };
@@ -458,13 +467,34 @@ void api_server::front::probe_loop(clock_type::time_point due) {
     // a saturated loop.
     auto old = ctx_.front.loop_lag_us.load();
     ctx_.front.loop_lag_us = lag >= old ? lag : (old * 3 + lag) / 4;
+    auto seen = requests_seen_.load();
+    if (seen == seen_at_tick_ && open_requests_.load() == 0) {
+      // Idle: sleep until the next request (wake_probe). One that came
+      // in between either saw probing_ false and starts it, or is seen here.
+      ctx_.front.loop_lag_us = 0;
+      probing_.store(false);
+      if (requests_seen_.load() == seen || probing_.exchange(true))
+        return;
+    }
+    seen_at_tick_ = seen;
     probe_loop(now + loop_probe_every);
+  });
+}
+
+void api_server::front::wake_probe() {
+  requests_seen_++;
+  if (probing_.exchange(true))
+    return;
+  net::post(probe_strand_, [this] {
+    if (!stopping_)
+      probe_loop(clock_type::now() + loop_probe_every);
   });
 }
 
 void api_server::front::start() {
   raise_file_limit(ctx_.cfg.http_connections_max);
   accept();
+  probing_ = true; // no I/O thread runs yet
   probe_loop(clock_type::now() + loop_probe_every);
   for (uint32_t i = 0; i < ctx_.cfg.http_io_threads; ++i)
     io_threads_.emplace_back([this] { ioc_.run(); });
@@ -530,6 +560,7 @@ void api_server::front::handle(std::shared_ptr<session> s, std::shared_ptr<reque
   auto started = clock_type::now();
   auto res = std::make_shared<response>();
   open_requests_++;
+  wake_probe();
   if (auto refusal = refused_before_routing(*req)) {
     send(*res, *refusal);
     return complete(s, req, res, router::unmatched(), std::nullopt, started);
@@ -634,8 +665,8 @@ void api_server::front::stop() {
     beast::error_code ignored;
     acceptor_.close(ignored);
     accept_pause_.cancel();
-    loop_probe_.cancel();
   });
+  net::post(probe_strand_, [this] { loop_probe_.cancel(); });
   if (auto h = ctx_.handles(); h && h->stream)
     h->stream->close(); // stream pumps return
   {
