@@ -194,25 +194,34 @@ bool plain_creates(const std::vector<job>& jobs) {
   });
 }
 
+/// How long batches of new orders take the common way after the second
+/// connection could not be made (while the main one works).
+constexpr auto creates_connect_retry = std::chrono::seconds{5};
+
 /// The second connection, for batches of new orders. Never throws.
 bool ensure_creates_connected(storage_writer_self self) {
   auto& st = self->state;
   if (st.creates_conn && st.creates_conn->usable())
     return true;
   st.creates_conn.reset();
+  const auto now = std::chrono::steady_clock::now();
+  if (now < st.creates_retry_at)
+    return false;
   try {
     st.creates_conn = std::make_unique<storage::one_trip_connection>(st.settings.database_url,
                                                                       st.settings.limits);
     return true;
   } catch (const std::exception& e) {
+    st.creates_retry_at = now + creates_connect_retry;
     logging::error("storage.connect_failed", {{"writer", st.settings.index},
                                               {"connection", "creates"}, {"error", e.what()}});
     return false;
   }
 }
 
-/// Plain creates as one transaction in one round trip: BEGIN, (the fence
-/// and) the insert, COMMIT. After the commit, a write not inserted (and not
+/// Plain creates as one transaction of one statement (storage/one_trip.hpp):
+/// BEGIN and the insert (on several nodes with the fence in it) in one round
+/// trip, then COMMIT. After the commit, a write not inserted (and not
 /// fenced) found its merchant_order_no taken: a lookup on the main
 /// connection answers it alone. Never throws.
 batch_outcome run_creates(storage_writer_self self, std::vector<job>& jobs,

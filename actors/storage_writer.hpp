@@ -16,6 +16,7 @@
 #include "storage/database.hpp"
 #include "storage/one_trip.hpp"
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -62,6 +63,7 @@ struct storage_writer_state {
   writer_settings settings;
   std::unique_ptr<pqxx::connection> conn;
   std::unique_ptr<storage::one_trip_connection> creates_conn; // batches of new orders
+  std::chrono::steady_clock::time_point creates_retry_at{};   // after a failed connect
   std::vector<job> batch;
   bool flush_scheduled = false;
   bool full = false;        // the last request was refused (for the log)

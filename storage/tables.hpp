@@ -35,7 +35,8 @@ struct new_orders_written {
   std::set<std::string> inserted; // ids; the others' merchant_order_no was taken (or fenced)
   shard_epochs stored;            // with fencing: the lease rows read, locked FOR SHARE
 };
-/// Plain creates as one transaction in one round trip (one_trip.hpp). With
+/// Plain creates as one transaction of one statement (one_trip.hpp: BEGIN
+/// and the insert in one round trip, then COMMIT). With
 /// `fence_shards` (the distinct shards of the writes, several nodes) each is
 /// written only if its epoch is the stored epoch of `shard_of_write[i]`.
 /// Throws std::logic_error, before sending anything, for a write that is
