@@ -87,19 +87,25 @@ net::call_limits delivery_limits(const notifier_settings& s) {
   return l;
 }
 
+std::optional<delivery_outcome> settled_without_a_call(const delivery& d,
+                                                      const notifier_settings& s) {
+  std::string error;
+  if (d.target.empty())
+    error = "no_target";
+  else if (d.kind == 2 && s.sms_url.empty())
+    error = "sms_disabled";
+  else
+    return std::nullopt;
+  delivery_outcome out;
+  out.error = std::move(error);
+  return out;
+}
+
 delivery_outcome attempt_delivery(const delivery& d, const notifier_settings& s,
                                   net::outbound_caller& caller) {
-  if (d.target.empty()) {
-    delivery_outcome out;
-    out.error = "no_target";
-    return out;
-  }
+  if (auto settled = settled_without_a_call(d, s))
+    return *settled;
   if (d.kind == 2) {
-    if (s.sms_url.empty()) {
-      delivery_outcome out;
-      out.error = "sms_disabled";
-      return out;
-    }
     json body = {{"to", d.target}, {"text", sms_text(d)}, {"id", d.id}};
     return post(caller, s.sms_url, {}, body.dump());
   }
@@ -167,12 +173,9 @@ void nudge(notifier_self self, uint32_t delay_ms) {
 void dispatch(notifier_self self);
 void claim(notifier_self self);
 
-/// What follows one attempt: delivered, a retry on the schedule, or dead.
-void on_attempted(notifier_self self, const delivery& d, size_t worker, delivery_outcome out) {
+/// Records an attempt's outcome: delivered, a retry on the schedule, or dead.
+void record_outcome(notifier_self self, const delivery& d, delivery_outcome out) {
   auto& st = self->state;
-  st.worker_busy[worker] = false;
-  if (--st.in_flight[d.merchant_id] == 0)
-    st.in_flight.erase(d.merchant_id); // bounded by the merchants in flight
   st.attempts++;
   out.id = d.id;
   out.attempt = d.attempts + 1;
@@ -198,23 +201,45 @@ void on_attempted(notifier_self self, const delivery& d, size_t worker, delivery
       // The lease expires and the attempt is made again: at least once.
       logging::warn("delivery.record_failed", {{"id", id}, {"error", to_string(err)}});
     });
+  if (!out.delivered && !out.dead)
+    nudge(self, st.settings.retry_delays_ms[out.attempt - 1]);
+}
+
+/// A worker's attempt is over: record it, then give the worker the next.
+void on_attempted(notifier_self self, const delivery& d, size_t worker, delivery_outcome out) {
+  auto& st = self->state;
+  st.worker_busy[worker] = false;
+  if (--st.in_flight[d.merchant_id] == 0)
+    st.in_flight.erase(d.merchant_id); // bounded by the merchants in flight
+  record_outcome(self, d, std::move(out));
   dispatch(self);
   // Nothing claimed is left: look for more now rather than at the next poll
   // (a busy merchant's backlog drains at its endpoint's pace, not the poll's).
   if (st.waiting.empty())
     claim(self);
-  if (!out.delivered && !out.dead)
-    nudge(self, st.settings.retry_delays_ms[out.attempt - 1]);
 }
 
 /// Hands waiting deliveries to idle workers only: an attempt never queues
 /// behind another (a hanging endpoint), so its deadline is its own.
+///
+/// A delivery that needs no call (settled_without_a_call) is settled here, at
+/// once: it costs no worker, and it does not wait behind hanging endpoints.
 void dispatch(notifier_self self) {
   auto& st = self->state;
+  bool settled = false;
   for (auto i = st.waiting.begin(); i != st.waiting.end();) {
+    if (auto out = settled_without_a_call(*i, st.settings)) {
+      auto d = std::move(*i);
+      i = st.waiting.erase(i);
+      record_outcome(self, d, std::move(*out));
+      settled = true;
+      continue;
+    }
     auto idle = std::find(st.worker_busy.begin(), st.worker_busy.end(), false);
-    if (idle == st.worker_busy.end())
-      return; // a finished attempt dispatches again
+    if (idle == st.worker_busy.end()) {
+      ++i; // a finished attempt dispatches again; look on for settled ones
+      continue;
+    }
     if (st.in_flight.count(i->merchant_id)
         && st.in_flight[i->merchant_id] >= st.settings.per_merchant_max) {
       ++i;
@@ -234,6 +259,9 @@ void dispatch(notifier_self self) {
               on_attempted(self, d, k, std::move(out));
             });
   }
+  // What was settled made room: claim more now, as a finished attempt does.
+  if (settled && st.waiting.empty())
+    claim(self);
 }
 
 /// Claims due deliveries of merchants below their bound.

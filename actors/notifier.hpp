@@ -11,6 +11,7 @@
 #include "net/outbound_call.hpp"
 
 #include <deque>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <memory>
@@ -63,6 +64,13 @@ using notifier_self = notifier_actor::stateful_pointer<notifier_state>;
 
 notifier_actor::behavior_type notifier_impl(notifier_self self, notifier_settings settings,
                                             storage_writer_actor writer);
+
+/// The outcome of an attempt that needs no call: nowhere to send it (no
+/// notify_url on the order nor the merchant; SMS off). Retrying cannot
+/// help (the merchant pulls GET /v1/events instead), so the notifier settles
+/// it itself rather than hand it to a worker's thread.
+std::optional<delivery_outcome> settled_without_a_call(const delivery& d,
+                                                      const notifier_settings& s);
 
 /// The delivery for one attempt: its HTTP request and the answer (no CAF),
 /// through `caller` (a worker's: its deadline, size cap and address policy).

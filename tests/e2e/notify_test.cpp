@@ -294,6 +294,35 @@ TEST_F(notify_test, dead_deliveries_wait_for_an_operator_and_redeliver) {
   EXPECT_EQ(engine_->request("POST", "/admin/notifications/ntf_nope/redeliver", engine_->admin_token(), "{}").status, 409);
 }
 
+TEST_F(notify_test, a_delivery_with_nowhere_to_go_is_dead_at_once_even_while_every_worker_hangs) {
+  // One worker, held by a hanging endpoint: a delivery that needs no call
+  // (no notify_url on the order nor the merchant) must not wait for it.
+  start({"--notifier-workers", "1"});
+  webhook_receiver slow{0, 5'000};
+  auto a = merchant(slow.url());
+  auto made = engine_->request("POST", "/admin/merchants", engine_->admin_token(),
+                               json{{"name", "pulls GET /v1/events"}}.dump()); // no notify_url
+  ASSERT_EQ(made.status, 201) << made.raw;
+  auto nowhere = made.body;
+  cancel_an_order(a, "H-1");
+  slow.wait_for(1); // the only worker is inside the hanging call now
+  cancel_an_order(nowhere, "N-1");
+  auto dead = notifications("dead");
+  ASSERT_EQ(dead["data"].size(), 1u) << dead.dump();
+  const auto& n = dead["data"][0];
+  EXPECT_EQ(n["merchant_id"], nowhere["id"]);
+  EXPECT_EQ(n["attempts"], 1);
+  ASSERT_EQ(n["history"].size(), 1u) << n.dump();
+  EXPECT_EQ(n["history"][0]["error"], "no_target") << n.dump();
+  // Settled while the hanging attempt still held the worker: that attempt
+  // has not been recorded yet.
+  auto all = engine_->request("GET", "/admin/notifications", engine_->admin_token()).body;
+  auto held = of_merchant(all, a);
+  ASSERT_FALSE(held.is_null()) << all.dump();
+  EXPECT_EQ(held["attempts"], 0) << held.dump();
+  EXPECT_EQ(slow.wait_for(1).size(), 1u);
+}
+
 // --- outbound calls (API.md "Outbound calls") ---------------------------------------
 
 TEST_F(notify_test, notify_url_to_link_local_is_refused_at_creation) {
