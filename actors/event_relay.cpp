@@ -1,4 +1,5 @@
 #include "actors/event_relay.hpp"
+#include "actors/thread_name.hpp"
 
 #include "config/logging.hpp"
 #include "messages/timestamps.hpp"
@@ -245,6 +246,7 @@ std::string routing_key_of(const std::string& merchant_id, const std::string& ev
 }
 
 event_relay_actor::behavior_type event_relay_impl(event_relay_self self, relay_settings settings) {
+  name_this_thread("pe.relay");
   auto& st = self->state;
   st.settings = std::move(settings);
   st.window = broker::publish_window{std::max(1u, st.settings.in_flight_max)};

@@ -1,4 +1,5 @@
 #include "actors/fulfillment_consumer.hpp"
+#include "actors/thread_name.hpp"
 
 #include "broker/fulfillment_update.hpp"
 #include "config/logging.hpp"
@@ -298,6 +299,7 @@ void step(fulfillment_consumer_self self) {
 fulfillment_consumer_actor::behavior_type
 fulfillment_consumer_impl(fulfillment_consumer_self self, consumer_settings settings,
                           std::vector<order_registry_actor> registries) {
+  name_this_thread("pe.fulfillment");
   auto& st = self->state;
   st.settings = std::move(settings);
   st.backoff = broker::backoff{st.settings.reconnect_min_ms, st.settings.reconnect_max_ms};

@@ -1,4 +1,5 @@
 #include "actors/gateway_worker.hpp"
+#include "actors/thread_name.hpp"
 
 #include <caf/all.hpp>
 
@@ -40,6 +41,7 @@ gateway_worker_state::~gateway_worker_state() = default;
 gateway_worker_actor::behavior_type gateway_worker_impl(gateway_worker_self self,
                                                         worker_settings settings) {
   settings.limits.keep_alive = true;
+  name_this_thread("pe.gateway." + std::to_string(settings.index));
   self->state.caller = std::make_unique<net::outbound_caller>(settings.policy, settings.limits);
   self->state.settings = std::move(settings);
   // A worker lives as long as its gateway (linked), even when that one

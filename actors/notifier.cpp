@@ -1,4 +1,5 @@
 #include "actors/notifier.hpp"
+#include "actors/thread_name.hpp"
 #include "actors/request_timer.hpp"
 
 #include "channels/money_text.hpp"
@@ -147,6 +148,7 @@ namespace {
 // --- the asynchronous side: claim, bound, schedule ---------------------------------
 
 delivery_worker_actor::behavior_type worker_impl(notifier_settings s) {
+  name_this_thread("pe.notifier");
   // One caller per worker: its watchdog thread bounds each attempt.
   auto caller = std::make_shared<net::outbound_caller>(s.policy, delivery_limits(s));
   return {

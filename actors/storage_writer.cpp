@@ -1,4 +1,5 @@
 #include "actors/storage_writer.hpp"
+#include "actors/thread_name.hpp"
 
 #include "config/logging.hpp"
 #include "messages/errors.hpp"
@@ -440,6 +441,7 @@ storage_writer_actor::behavior_type storage_writer_impl(storage_writer_self self
                                                         writer_settings settings) {
   self->state.settings = std::move(settings);
   self->state.info.index = self->state.settings.index;
+  name_this_thread("pe.writer." + std::to_string(self->state.info.index));
   ensure_connected(self);
   return {
     [=](transition_write& w) { return enqueue_transition(self, std::move(w)); },
