@@ -191,8 +191,13 @@ void record_outcome(notifier_self self, const delivery& d, delivery_outcome out)
   if (!out.delivered && (hopeless || static_cast<size_t>(out.attempt) > retries)) {
     out.dead = true;
     st.dead++;
-    logging::warn("delivery.dead", {{"id", d.id}, {"event_id", d.event_id}, {"attempts", out.attempt},
-                                    {"error", out.error}});
+    // Nowhere to send is a merchant's choice (it pulls GET /v1/events), not
+    // a failure: a line per event would bury the failures in the log.
+    if (hopeless)
+      logging::debug("delivery.nowhere", {{"id", d.id}, {"event_id", d.event_id}, {"error", out.error}});
+    else
+      logging::warn("delivery.dead", {{"id", d.id}, {"event_id", d.event_id}, {"attempts", out.attempt},
+                                      {"error", out.error}});
   } else if (!out.delivered) {
     out.next_attempt_at = out.at + int64_t{st.settings.retry_delays_ms[out.attempt - 1]} * 1000;
   } else {

@@ -63,6 +63,25 @@ caf::result<T> enqueue(storage_writer_self self, Query query,
     [rp, out]() mutable { rp.deliver(std::move(*out)); },
     [rp](const caf::error& err) mutable { rp.deliver(err); },
     nullptr,
+    nullptr,
+  });
+  schedule_flush(self);
+  return rp;
+}
+
+/// A delivery's outcome: it finishes an attempt already made, so it is
+/// never refused (admission::always), and it is written with the batch's
+/// other outcomes in one statement.
+caf::result<bool> enqueue_outcome(storage_writer_self self, delivery_outcome o) {
+  auto rp = self->make_response_promise<bool>();
+  auto slot = std::make_shared<storage_writer_state::outcome_slot>();
+  slot->outcome = std::move(o);
+  self->state.batch.push_back(job{
+    nullptr,
+    [rp, slot]() mutable { rp.deliver(slot->found); },
+    [rp](const caf::error& err) mutable { rp.deliver(err); },
+    nullptr,
+    slot,
   });
   schedule_flush(self);
   return rp;
@@ -86,6 +105,7 @@ caf::result<write_result> enqueue_transition(storage_writer_self self, transitio
     },
     [rp](const caf::error& err) mutable { rp.deliver(err); },
     slot,
+    nullptr,
   });
   schedule_flush(self);
   return rp;
@@ -181,6 +201,19 @@ void run_jobs(storage_writer_self self, pqxx::work& tx, std::vector<job>& jobs) 
     for (auto& j : jobs)
       if (j.transition && !j.transition->fenced)
         j.transition->result = results[i++];
+  }
+  // Outcomes before the other requests (a claim among them finds the
+  // recorded rows, as it would in the next batch).
+  std::vector<const delivery_outcome*> outcomes;
+  for (auto& j : jobs)
+    if (j.outcome)
+      outcomes.push_back(&j.outcome->outcome);
+  if (!outcomes.empty()) {
+    auto found = storage::record_deliveries(tx, outcomes);
+    size_t i = 0;
+    for (auto& j : jobs)
+      if (j.outcome)
+        j.outcome->found = found[i++];
   }
   for (auto& j : jobs)
     if (j.run)
@@ -525,10 +558,7 @@ storage_writer_actor::behavior_type storage_writer_impl(storage_writer_self self
         return storage::claim_deliveries(tx, limit, lease_ms, busy);
       });
     },
-    [=](const delivery_outcome& o) {
-      return enqueue<bool>(
-        self, [o](pqxx::work& tx) { return storage::record_delivery(tx, o); }, admission::always);
-    },
+    [=](delivery_outcome& o) { return enqueue_outcome(self, std::move(o)); },
     [=](unlease_atom, timestamp_us ending_before) {
       return enqueue<bool>(self, [ending_before](pqxx::work& tx) {
         return storage::unlease_deliveries(tx, ending_before);

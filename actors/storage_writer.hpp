@@ -50,14 +50,23 @@ struct storage_writer_state {
     caf::error error;    // this write alone failed (a batch of plain creates)
   };
 
+  /// A delivery attempt's outcome, recorded with the batch's others in one
+  /// statement.
+  struct outcome_slot {
+    delivery_outcome outcome;
+    bool found = false; // its outbox row was there
+  };
+
   /// One request: `run` executes its statements inside the batch's
-  /// transaction (transitions instead fill `transition`, written together);
-  /// `deliver` answers after the commit; `fail` answers errors.
+  /// transaction (transitions and delivery outcomes instead fill their slot,
+  /// each kind written together); `deliver` answers after the commit;
+  /// `fail` answers errors.
   struct job {
     std::function<void(pqxx::work&)> run;
     std::function<void()> deliver;
     std::function<void(const caf::error&)> fail;
     std::shared_ptr<transition_slot> transition;
+    std::shared_ptr<outcome_slot> outcome;
   };
 
   writer_settings settings;

@@ -88,6 +88,37 @@ bool record_delivery(pqxx::work& tx, const delivery_outcome& o) {
   return r.affected_rows() == 1;
 }
 
+std::vector<bool> record_deliveries(pqxx::work& tx,
+                                    const std::vector<const delivery_outcome*>& outcomes) {
+  std::vector<bool> found;
+  found.reserve(outcomes.size());
+  std::set<std::string_view> ids;
+  for (const auto* o : outcomes)
+    ids.insert(o->id);
+  // One statement updates a row once: a delivery named twice (an attempt
+  // that outlived its lease, and the next one) goes row by row, in order.
+  if (outcomes.size() == 1 || ids.size() != outcomes.size()) {
+    for (const auto* o : outcomes)
+      found.push_back(record_delivery(tx, *o));
+    return found;
+  }
+  pg_array id, attempt, at, status_code, latency_ms, error, status, next_at;
+  for (const auto* o : outcomes) {
+    id.add(o->id); attempt.add(int64_t{o->attempt}); at.add(o->at);
+    status_code.add(int64_t{o->status_code}); latency_ms.add(int64_t{o->latency_ms});
+    error.add(o->error); status.add(int64_t{o->delivered ? 1 : o->dead ? 2 : 0});
+    next_at.add(o->next_attempt_at);
+  }
+  std::set<std::string> updated;
+  for (const auto& r : tx.exec_prepared("outbox_record_batch", id.str(), attempt.str(), at.str(),
+                                        status_code.str(), latency_ms.str(), error.str(),
+                                        status.str(), next_at.str()))
+    updated.insert(r[0].as<std::string>());
+  for (const auto* o : outcomes)
+    found.push_back(updated.count(o->id) > 0);
+  return found;
+}
+
 bool unlease_deliveries(pqxx::work& tx, timestamp_us ending_before) {
   tx.exec_prepared("outbox_unlease", ending_before);
   return true;

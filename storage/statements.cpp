@@ -255,6 +255,21 @@ void prepare_merchant_events(pqxx::connection& c) {
             "  delivered_at = CASE WHEN $7::smallint = 1 THEN pe_ts($3) END,"
             "  next_attempt_at = CASE WHEN $8::bigint = 0 THEN next_attempt_at ELSE pe_ts($8) END"
             " WHERE id = $1");
+  // outbox_record for a whole batch: one parameter per column (unnest), the
+  // ids whose row was found returned. The caller sends each delivery once.
+  c.prepare("outbox_record_batch",
+            "WITH o AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[],"
+            "   $5::bigint[], $6::text[], $7::bigint[], $8::bigint[])"
+            "   AS t(id, attempt, at, status_code, latency_ms, error, status, next_at)),"
+            " a AS (INSERT INTO delivery_attempts (outbox_id, attempt, at, status_code, latency_ms, error)"
+            "   SELECT id, attempt::integer, pe_ts(at), status_code::integer, latency_ms::integer, error"
+            "   FROM o ON CONFLICT DO NOTHING)"
+            " UPDATE outbox SET attempts = o.attempt::integer, last_status = o.status_code::integer,"
+            "  last_error = o.error, status = o.status::smallint, leased_until = NULL,"
+            "  updated_at = pe_ts(o.at),"
+            "  delivered_at = CASE WHEN o.status = 1 THEN pe_ts(o.at) END,"
+            "  next_attempt_at = CASE WHEN o.next_at = 0 THEN outbox.next_attempt_at ELSE pe_ts(o.next_at) END"
+            " FROM o WHERE outbox.id = o.id RETURNING outbox.id");
   // Leases that end before $1 (0: all of them) are void.
   c.prepare("outbox_unlease", "UPDATE outbox SET leased_until = NULL WHERE leased_until IS NOT NULL"
                               " AND ($1::bigint = 0 OR leased_until < pe_ts($1))");

@@ -472,6 +472,97 @@ TEST_F(storage_test, batched_side_rows_equal_the_rows_written_one_by_one) {
   EXPECT_EQ(db_->scalar("SELECT count(*) FROM callbacks"), "2");
 }
 
+TEST_F(storage_test, batched_delivery_outcomes_equal_the_rows_recorded_one_by_one) {
+  auto o = draft("M-out");
+  ASSERT_TRUE(run(insert_of(o)).applied);
+  auto fresh_outbox = [&] {
+    pqxx::work tx{*conn_};
+    tx.exec("DELETE FROM delivery_attempts");
+    tx.exec("DELETE FROM outbox");
+    tx.exec("DELETE FROM merchant_events");
+    tx.exec("INSERT INTO merchant_events (id, merchant_id, order_id, type, created_at, data)"
+            " VALUES ('evt_o', " + tx.quote(merchant_.id) + ", " + tx.quote(o.id) + ", 'order.paid', now(), '{}')");
+    for (const char* id : {"ntf_a", "ntf_b", "ntf_c"})
+      tx.exec(std::string{"INSERT INTO outbox (id, event_id, merchant_id, kind, target, status,"
+                          " next_attempt_at, created_at, updated_at, leased_until) VALUES ('"} + id
+              + "', 'evt_o', " + tx.quote(merchant_.id)
+              + ", 1, '', 0, '2026-01-01Z', '2026-01-01Z', '2026-01-01Z', '2030-01-01Z')");
+    tx.commit();
+  };
+  const timestamp_us at = 1'790'000'000'123'456;
+  std::vector<delivery_outcome> outcomes(3);
+  outcomes[0].id = "ntf_a"; // delivered
+  outcomes[0].attempt = 3;
+  outcomes[0].status_code = 204;
+  outcomes[0].latency_ms = 17;
+  outcomes[0].delivered = true;
+  outcomes[0].at = at;
+  outcomes[1].id = "ntf_b"; // failed, retried later
+  outcomes[1].attempt = 1;
+  outcomes[1].status_code = 500;
+  outcomes[1].latency_ms = 9;
+  outcomes[1].error = "boom \"quoted\", {braced}";
+  outcomes[1].next_attempt_at = at + 240'000'000;
+  outcomes[1].at = at + 1;
+  outcomes[2].id = "ntf_c"; // nowhere to send: dead
+  outcomes[2].attempt = 1;
+  outcomes[2].error = "no_target";
+  outcomes[2].dead = true;
+  outcomes[2].at = at + 2;
+  auto rows = [&] {
+    return db_->scalar("SELECT (SELECT string_agg(row_to_json(x)::text, E'\\n' ORDER BY id) FROM"
+                       " (SELECT id, status, attempts, last_status, last_error, leased_until,"
+                       "  delivered_at, next_attempt_at, updated_at FROM outbox) x) || E'\\n' ||"
+                       " (SELECT string_agg(row_to_json(a)::text, E'\\n' ORDER BY outbox_id) FROM delivery_attempts a)");
+  };
+  std::vector<const delivery_outcome*> all;
+  for (const auto& x : outcomes)
+    all.push_back(&x);
+
+  fresh_outbox();
+  std::vector<bool> found;
+  {
+    pqxx::work tx{*conn_};
+    found = storage::record_deliveries(tx, all); // one statement
+    tx.commit();
+  }
+  EXPECT_EQ(found, (std::vector<bool>{true, true, true}));
+  auto batched = rows();
+
+  fresh_outbox();
+  {
+    pqxx::work tx{*conn_};
+    for (const auto& x : outcomes)
+      storage::record_delivery(tx, x);
+    tx.commit();
+  }
+  EXPECT_EQ(batched, rows());
+  // And they say what was recorded (not two equal wrongs).
+  EXPECT_NE(batched.find("\"id\":\"ntf_a\",\"status\":1,\"attempts\":3,\"last_status\":204"), std::string::npos) << batched;
+  EXPECT_NE(batched.find("\"id\":\"ntf_c\",\"status\":2"), std::string::npos) << batched;
+  EXPECT_NE(batched.find("boom \\\"quoted\\\", {braced}"), std::string::npos) << batched;
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM outbox WHERE leased_until IS NULL"), "3");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM delivery_attempts"), "3");
+
+  // A delivery named twice in one batch is recorded in order, the later last.
+  fresh_outbox();
+  delivery_outcome again = outcomes[1];
+  again.attempt = 2;
+  again.status_code = 200;
+  again.error.clear();
+  again.delivered = true;
+  again.next_attempt_at = 0;
+  again.at = at + 10;
+  {
+    pqxx::work tx{*conn_};
+    found = storage::record_deliveries(tx, {&outcomes[1], &again});
+    tx.commit();
+  }
+  EXPECT_EQ(found, (std::vector<bool>{true, true}));
+  EXPECT_EQ(db_->scalar("SELECT status || '/' || attempts FROM outbox WHERE id = 'ntf_b'"), "1/2");
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM delivery_attempts WHERE outbox_id = 'ntf_b'"), "2");
+}
+
 // A batch of plain creates is one transaction of one statement (BEGIN and
 // the statement in one round trip, COMMIT in another): committed when it
 // returns, a taken merchant_order_no (in the batch or before it)
