@@ -172,7 +172,7 @@ void nudge(notifier_self self, uint32_t delay_ms) {
   self->delayed_send(self, std::chrono::milliseconds{delay_ms}, retry_atom_v);
 }
 
-void dispatch(notifier_self self);
+bool dispatch(notifier_self self);
 void claim(notifier_self self);
 
 /// Records an attempt's outcome: delivered, a retry on the schedule, or dead.
@@ -219,10 +219,10 @@ void on_attempted(notifier_self self, const delivery& d, size_t worker, delivery
   if (--st.in_flight[d.merchant_id] == 0)
     st.in_flight.erase(d.merchant_id); // bounded by the merchants in flight
   record_outcome(self, d, std::move(out));
-  dispatch(self);
   // Nothing claimed is left: look for more now rather than at the next poll
-  // (a busy merchant's backlog drains at its endpoint's pace, not the poll's).
-  if (st.waiting.empty())
+  // (a busy merchant's backlog drains at its endpoint's pace, not the poll's),
+  // unless dispatching just asked for more.
+  if (!dispatch(self) && st.waiting.empty())
     claim(self);
 }
 
@@ -231,7 +231,8 @@ void on_attempted(notifier_self self, const delivery& d, size_t worker, delivery
 ///
 /// A delivery that needs no call (settled_without_a_call) is settled here, at
 /// once: it costs no worker, and it does not wait behind hanging endpoints.
-void dispatch(notifier_self self) {
+/// True when that emptied the waiting list and more was claimed.
+bool dispatch(notifier_self self) {
   auto& st = self->state;
   bool settled = false;
   for (auto i = st.waiting.begin(); i != st.waiting.end();) {
@@ -267,8 +268,11 @@ void dispatch(notifier_self self) {
             });
   }
   // What was settled made room: claim more now, as a finished attempt does.
-  if (settled && st.waiting.empty())
+  if (settled && st.waiting.empty()) {
     claim(self);
+    return true;
+  }
+  return false;
 }
 
 /// Claims due deliveries of merchants below their bound.

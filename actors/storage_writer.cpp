@@ -73,6 +73,7 @@ caf::result<T> enqueue(storage_writer_self self, Query query,
 /// never refused (admission::always), and it is written with the batch's
 /// other outcomes in one statement.
 caf::result<bool> enqueue_outcome(storage_writer_self self, delivery_outcome o) {
+  refuse(self, admission::always); // never refused; keeps the queue-full log's state
   auto rp = self->make_response_promise<bool>();
   auto slot = std::make_shared<storage_writer_state::outcome_slot>();
   slot->outcome = std::move(o);
