@@ -81,11 +81,31 @@ std::vector<delivery> claim_deliveries(pqxx::work& tx, uint32_t limit, uint32_t 
   return out;
 }
 
+namespace {
+
+/// Records `outcomes` (each delivery named once) in one statement; the ids
+/// of the deliveries updated.
+std::set<std::string> record_outcomes(pqxx::work& tx,
+                                      const std::vector<const delivery_outcome*>& outcomes) {
+  pg_array id, attempt, at, status_code, latency_ms, error, status, next_at;
+  for (const auto* o : outcomes) {
+    id.add(o->id); attempt.add(int64_t{o->attempt}); at.add(o->at);
+    status_code.add(int64_t{o->status_code}); latency_ms.add(int64_t{o->latency_ms});
+    error.add(o->error); status.add(int64_t{o->delivered ? 1 : o->dead ? 2 : 0});
+    next_at.add(o->next_attempt_at);
+  }
+  std::set<std::string> updated;
+  for (const auto& r : tx.exec_prepared("outbox_record", id.str(), attempt.str(), at.str(),
+                                        status_code.str(), latency_ms.str(), error.str(),
+                                        status.str(), next_at.str()))
+    updated.insert(r[0].as<std::string>());
+  return updated;
+}
+
+} // namespace
+
 bool record_delivery(pqxx::work& tx, const delivery_outcome& o) {
-  int status = o.delivered ? 1 : o.dead ? 2 : 0;
-  auto r = tx.exec_prepared("outbox_record", o.id, o.attempt, o.at, o.status_code, o.latency_ms,
-                            o.error, status, o.next_attempt_at);
-  return r.affected_rows() == 1;
+  return record_outcomes(tx, {&o}).count(o.id) > 0;
 }
 
 std::vector<bool> record_deliveries(pqxx::work& tx,
@@ -95,25 +115,14 @@ std::vector<bool> record_deliveries(pqxx::work& tx,
   std::set<std::string_view> ids;
   for (const auto* o : outcomes)
     ids.insert(o->id);
-  // One statement updates a row once: a delivery named twice (an attempt
-  // that outlived its lease, and the next one) goes row by row, in order.
-  if (outcomes.size() == 1 || ids.size() != outcomes.size()) {
+  if (ids.size() != outcomes.size()) {
+    // A delivery named twice (an attempt that outlived its lease, and the
+    // next one): row by row, in order.
     for (const auto* o : outcomes)
       found.push_back(record_delivery(tx, *o));
     return found;
   }
-  pg_array id, attempt, at, status_code, latency_ms, error, status, next_at;
-  for (const auto* o : outcomes) {
-    id.add(o->id); attempt.add(int64_t{o->attempt}); at.add(o->at);
-    status_code.add(int64_t{o->status_code}); latency_ms.add(int64_t{o->latency_ms});
-    error.add(o->error); status.add(int64_t{o->delivered ? 1 : o->dead ? 2 : 0});
-    next_at.add(o->next_attempt_at);
-  }
-  std::set<std::string> updated;
-  for (const auto& r : tx.exec_prepared("outbox_record_batch", id.str(), attempt.str(), at.str(),
-                                        status_code.str(), latency_ms.str(), error.str(),
-                                        status.str(), next_at.str()))
-    updated.insert(r[0].as<std::string>());
+  auto updated = record_outcomes(tx, outcomes);
   for (const auto* o : outcomes)
     found.push_back(updated.count(o->id) > 0);
   return found;

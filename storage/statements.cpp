@@ -247,17 +247,10 @@ void prepare_merchant_events(pqxx::connection& c) {
             "  e.type, l.attempts"
             " FROM leased l JOIN merchant_events e ON e.id = l.event_id"
             " JOIN merchants m ON m.id = l.merchant_id");
+  // Attempts' outcomes, one parameter per column (unnest): each attempt's row
+  // (kept once), and its delivery's state; the ids updated are returned. The
+  // caller names each delivery once (a statement updates a row once).
   c.prepare("outbox_record",
-            "WITH a AS (INSERT INTO delivery_attempts (outbox_id, attempt, at, status_code,"
-            "  latency_ms, error) VALUES ($1, $2, pe_ts($3), $4, $5, $6) ON CONFLICT DO NOTHING)"
-            " UPDATE outbox SET attempts = $2, last_status = $4, last_error = $6,"
-            "  status = $7::smallint, leased_until = NULL, updated_at = pe_ts($3),"
-            "  delivered_at = CASE WHEN $7::smallint = 1 THEN pe_ts($3) END,"
-            "  next_attempt_at = CASE WHEN $8::bigint = 0 THEN next_attempt_at ELSE pe_ts($8) END"
-            " WHERE id = $1");
-  // outbox_record for a whole batch: one parameter per column (unnest), the
-  // ids whose row was found returned. The caller sends each delivery once.
-  c.prepare("outbox_record_batch",
             "WITH o AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[],"
             "   $5::bigint[], $6::text[], $7::bigint[], $8::bigint[])"
             "   AS t(id, attempt, at, status_code, latency_ms, error, status, next_at)),"

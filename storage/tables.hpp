@@ -73,8 +73,9 @@ std::vector<std::string> merchant_events_page(pqxx::work& tx, const std::string&
 std::vector<delivery> claim_deliveries(pqxx::work& tx, uint32_t limit, uint32_t lease_ms,
                                        const std::vector<std::string>& busy_merchants);
 bool record_delivery(pqxx::work& tx, const delivery_outcome& o);
-/// The outcomes of a writer batch in one statement (one per outcome when
-/// the batch names a delivery twice); for each, whether its row was found.
+/// The outcomes of a writer batch in one statement (one per outcome, in
+/// order, when the batch names a delivery twice); for each, whether its row
+/// was found.
 std::vector<bool> record_deliveries(pqxx::work& tx, const std::vector<const delivery_outcome*>& outcomes);
 /// Leases of a notifier that is gone are void: those ending before
 /// `ending_before` (0: all, at start-up of the process).
