@@ -96,6 +96,7 @@ engine_handles start_engine(caf::actor_system& sys, const engine_config& cfg,
     rs.live_max = std::max(1u, cfg.live_orders_max / cfg.registry_shards);
     rs.restarts_max = cfg.order_restarts_max;
     rs.order.idle_ms = cfg.order_idle_ms;
+    rs.idle_sweep_batch = cfg.idle_sweep_batch_max;
     rs.order.storage_timeout_ms = cfg.storage_timeout_ms;
     rs.order.channel_timeout_ms = cfg.channel_timeout_ms;
     rs.order.channel_retry_ms = cfg.scaled_ms(cfg.channel_retry_ms);

@@ -229,31 +229,27 @@ void on_idle(order_registry_self self, const std::string& id) {
   self->send(i->second.handle, passivate_atom_v);
 }
 
-/// How often a shard looks for idle order actors: a quarter of the idle
-/// time, so an actor passivates between 1 and 1.25 idle times after it was
-/// last routed to.
-std::chrono::milliseconds idle_sweep_interval(const registry_settings& s) {
-  return std::chrono::milliseconds{std::max<uint32_t>(10, s.order.idle_ms / 4)};
-}
-
-/// Asks each order actor not routed to for an idle time whether it may
-/// passivate (it starts the idle handshake, or stays quiet if it owes
-/// work), least recently routed first; each one asked goes to the back of
-/// the LRU, to be asked again an idle time later. One timer per shard, not
-/// one per order actor (a pending timer costs about 200 bytes, issue 15).
+/// Asks the order actors not routed to for an idle time whether they may
+/// passivate (each starts the idle handshake, or stays quiet if it owes
+/// work), least recently routed first, at most a batch per tick
+/// (plan_idle_sweep); each one asked goes to the back of the LRU, to be
+/// asked again an idle time later. One timer per shard, not one per order
+/// actor (a pending timer costs about 200 bytes, issue 15).
 void on_idle_sweep(order_registry_self self) {
   auto& st = self->state;
   auto idle = std::chrono::milliseconds{st.settings.order.idle_ms};
   auto now = std::chrono::steady_clock::now();
-  for (auto n = st.lru.size(); n > 0; --n) {
+  auto plan = plan_idle_sweep(
+    st.lru.begin(), st.lru.end(),
+    [&](const std::string* id) { return now - st.live.at(*id).last_routed >= idle; }, st.settings);
+  for (size_t n = 0; n < plan.ask; ++n) {
     auto& e = st.live.at(*st.lru.front());
-    if (now - e.last_routed < idle)
-      break;
     e.last_routed = now;
     st.lru.splice(st.lru.end(), st.lru, e.lru_pos);
     self->send(e.handle, idle_atom_v);
   }
-  self->delayed_send(self, idle_sweep_interval(st.settings), sweep_atom_v);
+  st.counters.idle_asks += plan.ask;
+  self->delayed_send(self, plan.next, sweep_atom_v);
 }
 
 /// The actor refused to passivate (it owes work): it is live again, and
@@ -357,6 +353,7 @@ order_registry_impl(order_registry_self self, registry_settings settings,
   self->state.channels = std::move(channels);
   self->state.counters.index = settings.index;
   self->state.counters.live_max = settings.live_max;
+  self->state.counters.idle_sweep_batch = std::max<uint32_t>(1, settings.idle_sweep_batch);
   self->set_down_handler([=](caf::down_msg& msg) { on_order_down(self, msg); });
   self->delayed_send(self, idle_sweep_interval(settings), sweep_atom_v);
   // Order actors are not linked (a crash must not take the shard down), so

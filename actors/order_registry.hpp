@@ -11,6 +11,8 @@
 
 #include <caf/actor_addr.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <functional>
 #include <list>
 #include <memory>
@@ -34,7 +36,51 @@ struct registry_settings {
   std::shared_ptr<order_read_cache> reads;
   /// Deadlines of the order actors' requests (null: CAF's own timeouts).
   std::shared_ptr<request_timer> timer;
+  /// The idle sweep asks at most this many order actors per tick; while
+  /// more are due, it looks again after idle_sweep_pace_ms (see
+  /// plan_idle_sweep).
+  uint32_t idle_sweep_batch = 32;
+  uint32_t idle_sweep_pace_ms = 10;
 };
+
+/// How often a shard looks for idle order actors when none is waiting to
+/// be asked: a quarter of the idle time, so an actor passivates between 1
+/// and 1.25 idle times after it was last routed to.
+inline std::chrono::milliseconds idle_sweep_interval(const registry_settings& s) {
+  return std::chrono::milliseconds{std::max<uint32_t>(10, s.order.idle_ms / 4)};
+}
+
+/// One tick of a shard's idle sweep, decided without CAF.
+struct idle_sweep_plan {
+  /// How many of the least recently routed order actors to ask now
+  /// whether they may passivate.
+  size_t ask = 0;
+  /// When to look again: idle_sweep_pace_ms while more are due, else a
+  /// quarter of the idle time.
+  std::chrono::milliseconds next{0};
+};
+
+/// Walks the LRU from its front (least recently routed first) while
+/// `is_due(*it)` (idle for the idle time) and stops at the first that is
+/// not. At most `idle_sweep_batch` are asked per tick. Orders created in
+/// one burst go idle in one burst; asked all at once, tens of thousands of
+/// them stood in the scheduler's queue ahead of live requests, which then
+/// waited hundreds of milliseconds (docs/benchmarks.md, "Passivations
+/// spread over time").
+template <class It, class IsDue>
+idle_sweep_plan plan_idle_sweep(It first, It last, IsDue is_due, const registry_settings& s) {
+  const size_t batch = std::max<uint32_t>(1, s.idle_sweep_batch);
+  idle_sweep_plan plan;
+  for (; first != last && is_due(*first); ++first) {
+    if (plan.ask == batch) { // one more is due beyond the batch
+      plan.next = std::chrono::milliseconds{std::max<uint32_t>(1, s.idle_sweep_pace_ms)};
+      return plan;
+    }
+    plan.ask++;
+  }
+  plan.next = idle_sweep_interval(s);
+  return plan;
+}
 
 /// An order actor's crashes, as its shard counts them.
 struct restart_record {

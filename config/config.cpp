@@ -117,6 +117,7 @@ void limit_settings(setting_list& s) {
   s.add(&engine_config::live_orders_max, "live_orders_max", "live order actors in memory (LRU beyond)");
   s.add(&engine_config::read_cache_entries, "read_cache_entries", "committed orders kept for GET /v1/orders/{id} without asking their actor (0: none)", "PAYENGINE_READ_CACHE_ENTRIES");
   s.add(&engine_config::order_idle_ms, "order_idle_ms", "idle time before an order actor passivates");
+  s.add(&engine_config::idle_sweep_batch_max, "idle_sweep_batch_max", "idle order actors a registry shard asks to passivate per tick (more: 10 ms later)");
   s.add(&engine_config::order_restarts_max, "order_restarts_max", "eager restarts of one crashed order actor within ten minutes (then only on demand)");
   s.add(&engine_config::expiry_sweep_interval_ms, "expiry_sweep_interval_ms", "how often stored orders are checked for expiry");
   s.add(&engine_config::expiry_sweep_batch_max, "expiry_sweep_batch_max", "orders expired per sweep at most");
@@ -495,6 +496,8 @@ std::string validate(const engine_config& c) {
     return "registry_shards must be 1..256";
   if (c.live_orders_max < c.registry_shards)
     return "live_orders_max must be at least registry_shards";
+  if (c.idle_sweep_batch_max < 1)
+    return "idle_sweep_batch_max must be at least 1";
   if (c.order_idle_ms < 10 || c.expiry_sweep_interval_ms < 10)
     return "order_idle_ms and expiry_sweep_interval_ms must be at least 10";
   if (c.storage_writers > 64)

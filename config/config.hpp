@@ -61,6 +61,9 @@ struct engine_config {
   /// the next reads need no message to their actor (0: none kept).
   uint32_t read_cache_entries = 16'384;
   uint32_t order_idle_ms = 60'000;
+  /// Order actors a registry shard asks to passivate per idle sweep tick;
+  /// while more are due, the next tick comes 10 ms later.
+  uint32_t idle_sweep_batch_max = 32;
   uint32_t order_restarts_max = 5;
   uint32_t expiry_sweep_interval_ms = 1'000;
   uint32_t expiry_sweep_batch_max = 2'000;

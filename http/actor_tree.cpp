@@ -32,7 +32,8 @@ json shard_json(const shard_info& s) {
   return {{"id", "order_registry-" + std::to_string(s.index)}, {"kind", "order_registry"},
           {"live", s.live}, {"live_max", s.live_max}, {"activations", s.activations},
           {"passivations", s.passivations}, {"restarts", s.restarts},
-          {"evictions", s.evictions}, {"mailbox_depth", s.mailbox_depth}};
+          {"evictions", s.evictions}, {"mailbox_depth", s.mailbox_depth},
+          {"idle_asks", s.idle_asks}, {"idle_sweep_batch", s.idle_sweep_batch}};
 }
 
 json writer_json(const writer_info& w) {

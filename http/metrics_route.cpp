@@ -82,6 +82,9 @@ void render_shards(std::string& out, const std::vector<shard_info>& shards) {
   for (auto& s : shards) pas.sample(label("shard", std::to_string(s.index)), double(s.passivations));
   family ev{out, "payengine_order_evictions_total", "counter", "Order actors asked to passivate to stay within live_orders_max."};
   for (auto& s : shards) ev.sample(label("shard", std::to_string(s.index)), double(s.evictions));
+  family ia{out, "payengine_order_idle_asks_total", "counter",
+            "Order actors the idle sweep asked whether they may passivate (at most idle_sweep_batch_max per shard and tick)."};
+  for (auto& s : shards) ia.sample(label("shard", std::to_string(s.index)), double(s.idle_asks));
   family rs{out, "payengine_order_restarts_total", "counter", "Crashed order actors restarted from storage."};
   for (auto& s : shards) rs.sample(label("shard", std::to_string(s.index)), double(s.restarts));
   family inv{out, "payengine_order_invariant_stops_total", "counter",

@@ -244,13 +244,15 @@ struct shard_info {
   uint64_t evictions = 0;
   uint64_t mailbox_depth = 0;
   uint64_t invariant_stops = 0; // order actors stopped on a broken invariant
+  uint64_t idle_asks = 0;       // order actors asked by the idle sweep whether they may passivate
+  uint32_t idle_sweep_batch = 0; // at most this many asked per tick
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_info& x) {
   return f(caf::meta::type_name("shard_info"), x.index, x.live, x.live_max,
            x.activations, x.passivations, x.restarts, x.evictions,
-           x.mailbox_depth, x.invariant_stops);
+           x.mailbox_depth, x.invariant_stops, x.idle_asks, x.idle_sweep_batch);
 }
 
 } // namespace payengine

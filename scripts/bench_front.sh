@@ -60,10 +60,11 @@ new_merchant() {
   [[ "$(echo "$out" | tail -1)" =~ ^20[01]$ ]] || { echo "$out" | head -1 >&2; return 0; }
   echo "$out" | head -1 | sed -nE 's/.*"api_key":"([^"]+)".*/\1/p'
 }
-# The front door's own gauges and counters, and the shed/429 answers.
+# The front door's own gauges and counters, the shed/429 answers, and the
+# order actors that went idle (their passivations share the CPU with part 3).
 front_metrics() {
   curl -sf "$BASE/metrics" -H "Authorization: Bearer $ADMIN_TOKEN" \
-    | grep -E '^payengine_http_(connections|handler_queue|inflight|inflight_limit|read_timeouts_total|shed_total|malformed_total|connections_refused_total)|^payengine_http_requests_total\{route="shed"|status="429"' \
+    | grep -E '^payengine_http_(connections|handler_queue|inflight|inflight_limit|read_timeouts_total|shed_total|malformed_total|connections_refused_total)|^payengine_http_requests_total\{route="shed"|status="429"|^payengine_order_(idle_asks|passivations)_total' \
     | sed 's/^/  /' || true
 }
 open_loop() { "$TOOL" open-loop --port "$PORT" "$@"; }

@@ -294,7 +294,7 @@
     const sup = tree.supervisor || { id: "engine" };
     const kids = [];
     for (const s of tree.registry_shards || [])
-      kids.push(node(s.id, s.kind, `live ${s.live}/${s.live_max} · activations ${s.activations} · passivations ${s.passivations} · restarts ${s.restarts} · mailbox ${s.mailbox_depth}`));
+      kids.push(node(s.id, s.kind, `live ${s.live}/${s.live_max} · activations ${s.activations} · passivations ${s.passivations} · idle asks ${s.idle_asks} (≤${s.idle_sweep_batch}/tick) · restarts ${s.restarts} · mailbox ${s.mailbox_depth}`));
     for (const w of tree.storage_writers || [])
       kids.push(node(w.id, w.kind, `${w.connected ? "connected" : "DISCONNECTED"} · batches ${w.batches} · mean batch ${fixed(w.mean_batch_size, 1)} · max ${w.max_batch_size} · last commit ${(w.last_commit_us / 1000).toFixed(1)} ms · mailbox ${w.mailbox_depth}`));
     for (const g of tree.gateways || [])

@@ -328,6 +328,8 @@ TEST_F(config_test, gateway_and_storage_timeouts_are_accepted_or_refused_as_a_wh
     {"a_longer_connect_timeout", {"--db-connect-timeout-ms", "2001"}, {}, false,
      "storage timeouts do not add up"},
     {"no_storage_queue", {}, {{"PAYENGINE_STORAGE_QUEUE_MAX", "0"}}, false, "storage_queue_max"},
+    {"no_idle_sweep_batch", {"--idle-sweep-batch-max", "0"}, {}, false, "idle_sweep_batch_max"},
+    {"an_idle_sweep_batch_of_one", {"--idle-sweep-batch-max", "1"}, {}, true, ""},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);

@@ -546,5 +546,44 @@ TEST(order_actors, passivate_when_idle_and_come_back_from_storage) {
   EXPECT_EQ(c.body["version"], 2);
 }
 
+// One idle order actor asked per tick (--idle-sweep-batch-max 1): while
+// more are due the sweep comes back after its pace, so a burst of idle
+// orders still passivates, one by one, and each comes back from storage.
+// The operator sees the bound and the asks. (The pacing itself is decided
+// and tested without CAF: tests/actors/idle_sweep_test.)
+TEST(order_actors, idle_actors_passivate_a_batch_per_tick_until_none_is_left) {
+  PE_REQUIRE_DATABASE();
+  test_database db{"paced_passivation"};
+  engine_process engine{db.url()};
+  engine.set_args({"--order-idle-ms", "30", "--idle-sweep-batch-max", "1", "--registry-shards", "1"});
+  engine.start();
+  auto key = engine.create_merchant()["api_key"].get<std::string>();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 12; ++i) {
+    auto r = engine.request("POST", "/v1/orders", key, order_body("M-paced" + std::to_string(i)).dump());
+    ASSERT_EQ(r.status, 201) << r.raw;
+    ids.push_back(r.body["id"]);
+  }
+  auto shard = [&] { return engine.request("GET", "/admin/actors", engine.admin_token()).body["registry_shards"][0]; };
+  EXPECT_EQ(shard()["idle_sweep_batch"], 1);
+  nlohmann::json s;
+  for (int i = 0; i < 400; ++i) { // bounded poll
+    s = shard();
+    if (s["passivations"].get<uint64_t>() >= 12)
+      break;
+  }
+  EXPECT_EQ(s["passivations"], 12) << s.dump();
+  EXPECT_EQ(s["live"], 0) << s.dump();
+  EXPECT_EQ(s["evictions"], 0) << "idle, not evicted";
+  EXPECT_GE(s["idle_asks"].get<uint64_t>(), 12u);
+  auto metrics = engine.request("GET", "/metrics", engine.admin_token());
+  EXPECT_NE(metrics.raw.find("payengine_order_idle_asks_total{shard=\"0\"}"), std::string::npos);
+  for (auto& id : ids) {
+    auto r = engine.request("GET", "/v1/orders/" + id, key);
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.body["version"], 1);
+  }
+}
+
 } // namespace
 } // namespace payengine
