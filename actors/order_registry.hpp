@@ -44,8 +44,9 @@ struct registry_settings {
 };
 
 /// How often a shard looks for idle order actors when none is waiting to
-/// be asked: a quarter of the idle time, so an actor passivates between 1
-/// and 1.25 idle times after it was last routed to.
+/// be asked: a quarter of the idle time, so an actor is asked between 1 and
+/// 1.25 idle times after it was last routed to, plus, behind a burst of
+/// others due, a batch's pace per idle_sweep_batch of them ahead of it.
 inline std::chrono::milliseconds idle_sweep_interval(const registry_settings& s) {
   return std::chrono::milliseconds{std::max<uint32_t>(10, s.order.idle_ms / 4)};
 }

@@ -547,15 +547,20 @@ TEST(order_actors, passivate_when_idle_and_come_back_from_storage) {
 }
 
 // One idle order actor asked per tick (--idle-sweep-batch-max 1): while
-// more are due the sweep comes back after its pace, so a burst of idle
-// orders still passivates, one by one, and each comes back from storage.
-// The operator sees the bound and the asks. (The pacing itself is decided
-// and tested without CAF: tests/actors/idle_sweep_test.)
+// more are due the sweep comes back after its 10 ms pace, so a burst of
+// idle orders still passivates, one by one, and each comes back from
+// storage. With a 2 s idle time the quiet sweep comes every 500 ms: the 12
+// orders, created within a few ms, are all due at the same tick, and one at
+// a time they leave over about 120 ms, long enough for the polls below to
+// see some gone and some not (asked all at once, as before the batch, they
+// were gone within a millisecond or two). The operator sees the bound and
+// the asks. (The pacing itself is decided and tested without CAF:
+// tests/actors/idle_sweep_test.)
 TEST(order_actors, idle_actors_passivate_a_batch_per_tick_until_none_is_left) {
   PE_REQUIRE_DATABASE();
   test_database db{"paced_passivation"};
   engine_process engine{db.url()};
-  engine.set_args({"--order-idle-ms", "30", "--idle-sweep-batch-max", "1", "--registry-shards", "1"});
+  engine.set_args({"--order-idle-ms", "2000", "--idle-sweep-batch-max", "1", "--registry-shards", "1"});
   engine.start();
   auto key = engine.create_merchant()["api_key"].get<std::string>();
   std::vector<std::string> ids;
@@ -567,15 +572,20 @@ TEST(order_actors, idle_actors_passivate_a_batch_per_tick_until_none_is_left) {
   auto shard = [&] { return engine.request("GET", "/admin/actors", engine.admin_token()).body["registry_shards"][0]; };
   EXPECT_EQ(shard()["idle_sweep_batch"], 1);
   nlohmann::json s;
-  for (int i = 0; i < 400; ++i) { // bounded poll
+  bool seen_partway = false; // some passivated, some still live
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds{30}; // only if broken
+  while (std::chrono::steady_clock::now() < give_up) {
     s = shard();
-    if (s["passivations"].get<uint64_t>() >= 12)
+    auto gone = s["passivations"].get<uint64_t>();
+    seen_partway = seen_partway || (gone > 0 && gone < 12);
+    if (gone >= 12)
       break;
   }
   EXPECT_EQ(s["passivations"], 12) << s.dump();
   EXPECT_EQ(s["live"], 0) << s.dump();
   EXPECT_EQ(s["evictions"], 0) << "idle, not evicted";
   EXPECT_GE(s["idle_asks"].get<uint64_t>(), 12u);
+  EXPECT_TRUE(seen_partway) << "the orders left one per tick, not all at once";
   auto metrics = engine.request("GET", "/metrics", engine.admin_token());
   EXPECT_NE(metrics.raw.find("payengine_order_idle_asks_total{shard=\"0\"}"), std::string::npos);
   for (auto& id : ids) {
