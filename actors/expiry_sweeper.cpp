@@ -32,7 +32,7 @@ void expire_all(expiry_sweeper_self self, std::vector<std::string> ids) {
                              [&](const std::string& id) { return !st.settings.cluster->owns_order(id); }),
               ids.end());
   st.sent += ids.size();
-  fan_out_to_orders(self, st.shards, ids, std::chrono::milliseconds{st.settings.request_timeout_ms},
+  fan_out_to_orders(self, st.shards, std::move(ids), std::chrono::milliseconds{st.settings.request_timeout_ms},
                     "expiry.failed", [](const std::string& id) { return expire_order{id}; },
                     [self, next_delay] { schedule(self, next_delay); });
 }

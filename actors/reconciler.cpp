@@ -36,7 +36,7 @@ void reconcile_all(reconciler_self self, std::vector<std::string> ids) {
   if (!ids.empty())
     logging::info("reconciler.sweep", {{"orders", ids.size()}});
   st.reconciled += ids.size();
-  fan_out_to_orders(self, st.shards, ids, std::chrono::milliseconds{st.settings.request_timeout_ms},
+  fan_out_to_orders(self, st.shards, std::move(ids), std::chrono::milliseconds{st.settings.request_timeout_ms},
                     "reconciler.failed", [](const std::string& id) { return reconcile_order{id}; },
                     [self, next_delay] { schedule(self, next_delay); });
 }
