@@ -150,6 +150,10 @@ decision transition_to(const order_record& o, order_input input, const std::stri
 
 decision on_pay(const order_book& b, const pay_requested& in, timestamp_us now) {
   const auto& o = b.order;
+  // Expired in truth, though the expiry (a timer, or the sweeper behind a
+  // burst) is not recorded yet: no new payment, by balance or channel.
+  if (expirable(o.status) && now >= o.expires_at)
+    return refuse(refusal_code::past_expiry);
   bool balance = in.method == "balance";
   if (balance && !o.topup_wallet.empty())
     return refuse(refusal_code::topup_by_balance);

@@ -160,6 +160,11 @@ void send_reply(Response& res, const caf::expected<order_reply>& reply, int ok_s
         case refusal_code::no_channel:
           send(res, from_engine_error(make_error(engine_error::channel_unavailable, "no channel")));
           return;
+        case refusal_code::past_expiry:
+          send(res, {409, "conflict_error", "invalid_state",
+                     "The order reached its expires_at and can no longer be paid; its expiry is being recorded.",
+                     {}, {{"status", status}, {"expires_at", to_rfc3339(r.order.expires_at)}}});
+          return;
         default:
           break;
       }

@@ -26,6 +26,7 @@ std::string_view to_string(refusal_code x) {
     case refusal_code::currency_mismatch: return "currency_mismatch";
     case refusal_code::topup_by_balance: return "topup_by_balance";
     case refusal_code::no_channel: return "no_channel";
+    case refusal_code::past_expiry: return "past_expiry";
   }
   return "unknown";
 }

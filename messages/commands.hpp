@@ -34,6 +34,7 @@ enum class refusal_code : uint8_t {
   currency_mismatch = 7,       // the wallet holds another currency (400)
   topup_by_balance = 8,        // a top-up is paid through a channel, not a balance (400)
   no_channel = 9,              // an `auto` payment finds no channel taking payments (503)
+  past_expiry = 10,            // a payment after `expires_at`, before the expiry is recorded (409)
 };
 
 std::string_view to_string(refusal_code x);

@@ -276,6 +276,42 @@ TEST(order_decisions, paying_again_closes_the_open_trade_and_opens_a_new_attempt
             refusal_code::invalid_state);
 }
 
+TEST(order_decisions, no_payment_starts_at_or_after_expires_at_even_before_the_expiry_is_recorded) {
+  // The expiry is a timer, or the sweeper behind a burst of expiring
+  // orders: until it is recorded the status still allows a payment, but
+  // the order has expired. By balance or through a channel, nothing starts.
+  struct row {
+    order_status status;
+    int32_t attempt;
+  } rows[] = {{s::created, 0}, {s::failed, 1}, {s::awaiting_payment, 1}};
+  const pay_requested by_channel{"r", "channel", {}, {}};
+  const pay_requested by_balance{"r", "balance", "wal_1", "trf_res"};
+  for (const auto& r : rows) {
+    for (const auto* in : {&by_channel, &by_balance}) {
+      SCOPED_TRACE(std::string{to_string(r.status)} + " " + in->method);
+      order_book b{order_in(r.status, 1000, r.attempt), {}, {}, {}};
+      b.order.payment.qr_code.clear(); // a new attempt, not the same open trade
+      const auto due = b.order.expires_at;
+      auto before = decide(b, *in, due - 1);
+      EXPECT_NE(before.refused, refusal_code::past_expiry);
+      EXPECT_TRUE(before.write) << "one microsecond before, it may still be paid";
+      for (auto at : {due, due + 3600 * second}) {
+        auto d = decide(b, *in, at);
+        EXPECT_EQ(d.refused, refusal_code::past_expiry);
+        EXPECT_FALSE(d.write);
+        EXPECT_TRUE(d.effects.empty());
+      }
+    }
+  }
+  // A payment under way is refused as past expiry too (its own trade goes
+  // on; a success reported after the expiry is refunded); a paid order is
+  // not expirable and stays a plain refusal.
+  order_book paying{order_in(s::paying), {}, {}, {}};
+  EXPECT_EQ(decide(paying, by_channel, paying.order.expires_at).refused, refusal_code::past_expiry);
+  order_book paid{order_in(s::paid), {}, {}, {}};
+  EXPECT_EQ(decide(paid, by_channel, paid.order.expires_at + second).refused, refusal_code::invalid_state);
+}
+
 // --- balance payments and top-ups (API.md v1.1 "Wallets") ---------------------
 
 transfer_row post_of(const std::string& reservation, int64_t amount) {
