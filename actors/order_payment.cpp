@@ -413,7 +413,12 @@ caf::result<order_reply> pay_from_balance(order_self self, const pay_order& cmd)
   const auto& o = st.book().order;
   auto reservation = new_id("trf", 32);
   domain::pay_requested in{cmd.request_id, "balance", cmd.wallet, reservation};
-  auto d = domain::decide(st.book(), in, now_us());
+  // One time for both decisions: the payment is decided now, and the one
+  // taken after the wallet's answer must be the same (a payment decided a
+  // moment before expires_at must not turn into past_expiry while the
+  // wallet reserves).
+  const auto decided_at = now_us();
+  auto d = domain::decide(st.book(), in, decided_at);
   if (d.is_refusal() || !d.write || !d.broken_invariant.empty())
     return act(self, in);
   auto op = wallet_op_for(o, wallet_op_kind::reserve, cmd.wallet, reservation);
@@ -431,7 +436,7 @@ caf::result<order_reply> pay_from_balance(order_self self, const pay_order& cmd)
         rp.deliver(refused(st, refusal_of(r.outcome, refusal_code::insufficient_funds)));
         return;
       }
-      auto d = domain::decide(st.book(), in, now_us());
+      auto d = domain::decide(st.book(), in, decided_at);
       if (!d.write || d.is_refusal()) { // cannot happen: awaited since the first decision
         stop_on_invariant(self, reply_to{rp}, "pay decision changed while awaiting the wallet");
         return;
