@@ -171,6 +171,10 @@ private:
 
 class console_test : public ::testing::Test {
 protected:
+  // Here, not only in start(): a skip inside a helper returns from the
+  // helper, and the test would go on with no engine.
+  void SetUp() override { PE_REQUIRE_DATABASE(); }
+
   void start(std::vector<std::string> args = {}) {
     PE_REQUIRE_DATABASE();
     sim_ = start_paysim();

@@ -86,6 +86,10 @@ std::string header(const httplib::Headers& h, const std::string& name) {
 
 class notify_test : public ::testing::Test {
 protected:
+  // Here, not only in start(): a skip inside a helper returns from the
+  // helper, and the test would go on with no engine.
+  void SetUp() override { PE_REQUIRE_DATABASE(); }
+
   /// `env` adds to the harness's (which allows outbound calls to 127.0.0.0/8).
   void start(std::vector<std::string> more_args = {}, std::map<std::string, std::string> env = {}) {
     PE_REQUIRE_DATABASE();
