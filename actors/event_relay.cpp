@@ -18,7 +18,7 @@ using std::chrono::milliseconds;
 
 constexpr uint32_t page_max = 256;       // events read per query
 constexpr uint32_t pages_per_step = 4;   // then the mailbox is read again
-constexpr uint32_t frames_per_step = 4'096;
+constexpr uint32_t relay_frames_per_step = 4'096;
 constexpr uint64_t lag_count_max = 10'000'000;
 // The scan follows the tail; once a second it starts from the oldest
 // unpublished event (events that committed after later ones, shards this
@@ -142,7 +142,7 @@ bool send_some(event_relay_self self) {
 /// arrived. Returns false if the connection was dropped.
 bool read_confirms(event_relay_self self, uint32_t wait_ms) {
   auto& st = self->state;
-  for (uint32_t i = 0; i < frames_per_step; ++i) {
+  for (uint32_t i = 0; i < relay_frames_per_step; ++i) {
     auto ev = st.conn->next(i == 0 ? wait_ms : 0);
     if (std::holds_alternative<broker::amqp_idle>(ev))
       break;

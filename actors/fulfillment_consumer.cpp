@@ -19,7 +19,7 @@ using clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using broker::fulfillment_update;
 
-constexpr uint32_t frames_per_step = 256;
+constexpr uint32_t consumer_frames_per_step = 256;
 constexpr uint32_t busy_wait_ms = 2; // a read while answers are awaited
 
 /// A delivery being handled: what a dead letter of it carries.
@@ -266,7 +266,7 @@ void read(fulfillment_consumer_self self) {
   auto& st = self->state;
   bool waiting = std::any_of(st.unacked.begin(), st.unacked.end(),
                              [](const auto& kv) { return kv.second == delivery_phase::applying; });
-  for (uint32_t i = 0; i < frames_per_step && st.conn; ++i) {
+  for (uint32_t i = 0; i < consumer_frames_per_step && st.conn; ++i) {
     auto ev = st.conn->next(i > 0 ? 0 : waiting ? busy_wait_ms : st.settings.poll_ms);
     if (std::holds_alternative<broker::amqp_idle>(ev))
       return;

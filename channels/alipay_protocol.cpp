@@ -47,15 +47,6 @@ std::optional<int64_t> from_channel_units(int64_t amount, int exponent) {
   return to_channel_units(amount, 2 * alipay::amount_exponent - exponent);
 }
 
-std::optional<int> settled_exponent(const std::string& currency,
-                                    const std::vector<std::string>& settled) {
-  const auto* info = find_currency(currency);
-  if (info == nullptr
-      || std::find(settled.begin(), settled.end(), currency) == settled.end())
-    return std::nullopt;
-  return info->exponent;
-}
-
 /// Alipay's "yyyy-MM-dd HH:mm:ss" (Beijing time) for a UTC timestamp.
 std::string channel_time(timestamp_us t) {
   if (t <= 0)
@@ -210,10 +201,6 @@ verdict read_refund(std::string_view body, const call_facts& c, const public_key
                 reply.amount = *amount;
                 return answered(std::move(reply));
               });
-}
-
-bool retryable_status(int status) {
-  return status >= 500 || status == 408 || status == 429;
 }
 
 } // namespace

@@ -1,5 +1,7 @@
 #include "channels/channel_protocol.hpp"
 
+#include "messages/money.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -17,6 +19,19 @@ std::string_view header_value(const header_list& headers, std::string_view name)
     if (same(k))
       return v;
   return {};
+}
+
+std::optional<int> settled_exponent(const std::string& currency,
+                                    const std::vector<std::string>& settled) {
+  const auto* info = find_currency(currency);
+  if (info == nullptr
+      || std::find(settled.begin(), settled.end(), currency) == settled.end())
+    return std::nullopt;
+  return info->exponent;
+}
+
+bool retryable_status(int status) {
+  return status >= 500 || status == 408 || status == 429;
 }
 
 channel_reply reply_of(channel_outcome outcome, std::string reason) {

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -80,6 +81,14 @@ struct verdict {
   bool retry = false;   // send the same request again, later
   channel_reply reply;  // the answer when not retried; reason set either way
 };
+
+/// The exponent `currency` is settled in (2 for CNY), or nothing if this
+/// channel does not settle it (`settled`: its configured currencies).
+std::optional<int> settled_exponent(const std::string& currency,
+                                    const std::vector<std::string>& settled);
+
+/// An HTTP status worth the same request again (5xx, 408, 429).
+bool retryable_status(int status);
 
 /// A reply with `outcome` and `reason`, nothing else known.
 channel_reply reply_of(channel_outcome outcome, std::string reason = {});

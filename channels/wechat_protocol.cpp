@@ -85,15 +85,6 @@ bool plain_out_trade_no(std::string_view otn) {
   return plain_id(otn, out_trade_no_min, out_trade_no_max);
 }
 
-std::optional<int> settled_exponent(const std::string& currency,
-                                    const std::vector<std::string>& settled) {
-  const auto* info = find_currency(currency);
-  if (info == nullptr
-      || std::find(settled.begin(), settled.end(), currency) == settled.end())
-    return std::nullopt;
-  return info->exponent;
-}
-
 /// JSON text that never throws (invalid UTF-8 is replaced).
 std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -126,10 +117,6 @@ prepared outbound_of(const wechat_protocol_settings& s, call_kind kind, std::str
 }
 
 // --- answers ---------------------------------------------------------------------
-
-bool retryable_status(int status) {
-  return status >= 500 || status == 408 || status == 429;
-}
 
 /// "http_503 SYSTEM_ERROR": the status and, when the body says, WeChat's code.
 std::string status_reason(int status, std::string_view body) {

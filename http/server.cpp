@@ -35,7 +35,7 @@ namespace payengine::http {
 
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
-namespace net = boost::asio;
+namespace asio = boost::asio;
 using tcp = boost::asio::ip::tcp;
 using clock_type = std::chrono::steady_clock;
 
@@ -158,7 +158,7 @@ public:
 
   router& routes() { return routes_; }
   server_context& ctx() { return ctx_; }
-  net::io_context& ioc() { return ioc_; }
+  asio::io_context& ioc() { return ioc_; }
 
   bool bind(const std::string& host, int port, std::string& error, int& bound);
   void start();
@@ -196,7 +196,7 @@ private:
   std::shared_ptr<server_context> owner_;
   server_context& ctx_;
   router routes_;
-  net::io_context ioc_;
+  asio::io_context ioc_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> io_threads_;
   worker_pool pool_;
@@ -208,7 +208,7 @@ private:
   std::mutex streams_mtx_;
   std::list<stream_thread> streams_;
   std::atomic<bool> stopping_{false};
-  net::steady_timer accept_pause_{ioc_};
+  asio::steady_timer accept_pause_{ioc_};
   /// Measures how late the event loop runs (every loop_probe_every): when
   /// both I/O threads are busy, requests wait in socket buffers where no
   /// handler latency can see them. The lag is added to each admitted
@@ -216,8 +216,8 @@ private:
   /// It runs only while there is traffic: a tick that finds no request
   /// since the last one and none open stops it (an idle engine's loop
   /// sleeps), and the next request starts it again.
-  net::strand<net::io_context::executor_type> probe_strand_{net::make_strand(ioc_)};
-  net::steady_timer loop_probe_{probe_strand_};
+  asio::strand<asio::io_context::executor_type> probe_strand_{asio::make_strand(ioc_)};
+  asio::steady_timer loop_probe_{probe_strand_};
   std::atomic<bool> probing_{false};
   std::atomic<uint64_t> requests_seen_{0};
   uint64_t seen_at_tick_ = 0; // on probe_strand_
@@ -237,12 +237,12 @@ public:
   ~session() { srv_.ctx().front.connections--; }
 
   void start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->await_request(); });
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->await_request(); });
   }
 
   /// Answers the request (on the session's strand).
   void reply(std::shared_ptr<response> res, bool head) {
-    net::post(stream_.get_executor(), [self = shared_from_this(), res, head] {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), res, head] {
       if (res->pump)
         self->open_stream(res);
       else
@@ -282,7 +282,7 @@ private:
     if (!parser_->is_done() && beast::iequals(req[bhttp::field::expect], "100-continue")) {
       // The client waits for a go-ahead before it sends the body.
       static const std::string go_ahead = "HTTP/1.1 100 Continue\r\n\r\n";
-      return net::async_write(stream_, net::buffer(go_ahead),
+      return asio::async_write(stream_, asio::buffer(go_ahead),
                               [self = shared_from_this()](beast::error_code ec, std::size_t) {
                                 if (ec)
                                   return self->close();
@@ -310,8 +310,8 @@ private:
       return close(); // idle, or too slow to send one request
     }
     if (!started || ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message
-        || ec == net::error::operation_aborted || ec == net::error::connection_reset
-        || ec == net::error::eof)
+        || ec == asio::error::operation_aborted || ec == asio::error::connection_reset
+        || ec == asio::error::eof)
       return close(); // the client went away (mid-request: nobody to answer)
     srv_.ctx().front.malformed++;
     api_error e{400, "invalid_request_error", "malformed_http",
@@ -396,7 +396,7 @@ private:
         self->send_blocking("0\r\n\r\n");
       if (res->finished)
         res->finished();
-      net::post(self->stream_.get_executor(), [self] { self->close(); });
+      asio::post(self->stream_.get_executor(), [self] { self->close(); });
     });
   }
 
@@ -405,9 +405,9 @@ private:
     auto done = std::make_shared<std::promise<bool>>();
     auto result = done->get_future();
     auto data = std::make_shared<std::string>(std::move(bytes));
-    net::post(stream_.get_executor(), [self = shared_from_this(), data, done] {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), data, done] {
       self->stream_.expires_after(write_deadline);
-      net::async_write(self->stream_, net::buffer(*data),
+      asio::async_write(self->stream_, asio::buffer(*data),
                        [data, done](beast::error_code ec, std::size_t) { done->set_value(!ec); });
     });
     if (result.wait_for(write_deadline + std::chrono::seconds{1}) != std::future_status::ready)
@@ -443,7 +443,7 @@ bool api_server::front::bind(const std::string& host, int port, std::string& err
   tcp::endpoint at = found.begin()->endpoint();
   acceptor_.open(at.protocol(), ec);
   if (!ec)
-    acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec)
     acceptor_.bind(at, ec);
   if (!ec)
@@ -485,7 +485,7 @@ void api_server::front::wake_probe() {
   requests_seen_++;
   if (probing_.exchange(true))
     return;
-  net::post(probe_strand_, [this] {
+  asio::post(probe_strand_, [this] {
     if (!stopping_)
       probe_loop(clock_type::now() + loop_probe_every);
   });
@@ -501,13 +501,13 @@ void api_server::front::start() {
 }
 
 void api_server::front::accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+  acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
     on_accept(ec, std::move(socket));
   });
 }
 
 void api_server::front::on_accept(beast::error_code ec, tcp::socket socket) {
-  if (stopping_ || ec == net::error::operation_aborted)
+  if (stopping_ || ec == asio::error::operation_aborted)
     return;
   if (ec) {
     // Out of file descriptors, or the like: pause rather than spin.
@@ -521,7 +521,7 @@ void api_server::front::on_accept(beast::error_code ec, tcp::socket socket) {
     ctx_.front.connections_refused++;
     ctx_.metrics.shed("connections");
     socket.non_blocking(true, ec);
-    socket.write_some(net::buffer(refusal_bytes()), ec); // best effort: it fits a socket buffer
+    socket.write_some(asio::buffer(refusal_bytes()), ec); // best effort: it fits a socket buffer
     socket.shutdown(tcp::socket::shutdown_both, ec);
   } else {
     std::make_shared<session>(std::move(socket), *this)->start();
@@ -661,12 +661,12 @@ void api_server::front::run_stream(std::function<void()> body) {
 void api_server::front::stop() {
   if (stopping_.exchange(true))
     return;
-  net::post(ioc_, [this] {
+  asio::post(ioc_, [this] {
     beast::error_code ignored;
     acceptor_.close(ignored);
     accept_pause_.cancel();
   });
-  net::post(probe_strand_, [this] { loop_probe_.cancel(); });
+  asio::post(probe_strand_, [this] { loop_probe_.cancel(); });
   if (auto h = ctx_.handles(); h && h->stream)
     h->stream->close(); // stream pumps return
   {

@@ -2,24 +2,26 @@
 # The libFuzzer targets of fuzz/ (docs/fuzzing.md), built with clang in
 # their own folder and run one after the other on a copy of their corpus.
 #
-#   scripts/fuzz.sh [SECONDS=20] [--runs N] [--merge] [--only TARGET]
+#   scripts/fuzz.sh [SECONDS=20] [--runs N] [--merge] [--only TARGET] [--build-only]
 #
 # SECONDS per target, or --runs N executions per target. --merge adds the
 # new inputs that reach new code to the checked-in fuzz/corpus/. Exits
 # non-zero if any target crashes (or breaks an invariant, or leaks, or
-# times out), naming the saved input.
+# times out), naming the saved input. --build-only builds the targets and
+# runs nothing (.ci/run builds them at idle priority while tests run).
 # Environment: PAYENGINE_FUZZ_BUILD_DIR (default build-fuzz),
 # PAYENGINE_FUZZ_MAX_TIME (a cap in seconds with --runs; default none).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-seconds=20 runs="" merge=0 only=""
+seconds=20 runs="" merge=0 only="" build_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
     --merge) merge=1; shift ;;
     --only) only="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --build-only) build_only=1; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) seconds="$1"; shift ;;
   esac
 done
@@ -42,6 +44,7 @@ CC=clang CXX=clang++ cmake -S "$ROOT" -B "$FUZZ_BUILD_DIR" -DPAYENGINE_FUZZ=ON \
 build_target=fuzz_all
 [ -n "$only" ] && build_target="fuzz_$only" # just that target and what it links
 cmake --build "$FUZZ_BUILD_DIR" --target "$build_target" -j "${PAYENGINE_JOBS:-2}" >/dev/null
+if [ "$build_only" -eq 1 ]; then exit 0; fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/payengine-fuzz.XXXXXX")"
 artifacts="$FUZZ_BUILD_DIR/fuzz/artifacts"

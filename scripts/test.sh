@@ -7,16 +7,44 @@
 #                              type Sanitize) in its own folder
 #                              (build-sanitize): every suite but the SERIAL
 #                              ones, which kill and time processes
+#   scripts/test.sh [--sanitize] --build-only
+#                              only builds what that run needs (.ci/run
+#                              builds the sanitized code this way, at idle
+#                              priority, while the plain suites run)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-SANITIZE=""
+SANITIZE="" BUILD_ONLY=""
 if [ "${1:-}" = "--sanitize" ]; then
   SANITIZE=1
   shift
 fi
+if [ "${1:-}" = "--build-only" ]; then
+  BUILD_ONLY=1
+  shift
+fi
 
+# The flags are the Sanitize build type's (CMakeLists.txt). No
+# -fno-sanitize-recover: UBSan's suppressions only apply to recoverable
+# checks; halt_on_error=1 stops at the first report. Only what the run needs
+# is built: the target parallel_tests (the engine, paysim and every suite
+# that is not SERIAL).
+build_for_run() {
+  if [ -n "$SANITIZE" ]; then
+    CC=clang CXX=clang++ build Sanitize "" parallel_tests
+  else
+    build Release
+  fi
+}
+
+if [ -n "$SANITIZE" ]; then
+  BUILD_DIR="${PAYENGINE_SANITIZE_BUILD_DIR:-$ROOT/build-sanitize}"
+fi
 install_packages
+if [ -n "$BUILD_ONLY" ]; then
+  build_for_run
+  exit 0
+fi
 install_node_checks
 # The throwaway RabbitMQ starts (6-10 s) while the code builds.
 trap 'pg_stop; rabbitmq_stop' EXIT
@@ -27,16 +55,8 @@ if [ -n "$SANITIZE" ]; then
   # Leaks are not checked: CAF 0.17 keeps singletons alive at exit.
   export ASAN_OPTIONS="abort_on_error=1:detect_leaks=0:strict_string_checks=1"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$ROOT/tests/sanitizers/ubsan.supp"
-  BUILD_DIR="${PAYENGINE_SANITIZE_BUILD_DIR:-$ROOT/build-sanitize}"
-  # The flags are the Sanitize build type's (CMakeLists.txt). No
-  # -fno-sanitize-recover: UBSan's suppressions only apply to recoverable
-  # checks; halt_on_error=1 stops at the first report. Only what the run
-  # needs is built: the target parallel_tests (the engine, paysim and every
-  # suite that is not SERIAL).
-  CC=clang CXX=clang++ build Sanitize "" parallel_tests
-else
-  build Release
 fi
+build_for_run
 pg_start
 wait "$RABBITMQ_STARTING"
 export PAYENGINE_TEST_DATABASE_URL="$(pg_url postgres)"

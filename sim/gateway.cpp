@@ -22,27 +22,27 @@ std::string_view message_of(std::string_view code) {
 
 json success() { return {{"code", alipay::codes::success}, {"msg", message_of(alipay::codes::success)}}; }
 
-json refused(const refusal& r) {
+json alipay_refused(const refusal& r) {
   return {{"code", r.code}, {"msg", message_of(r.code)}, {"sub_code", r.sub_code}, {"sub_msg", r.sub_msg}};
 }
 
 json invalid_parameter(const channels::channel_error& e) {
-  return refused({alipay::codes::business_failed, alipay::sub_codes::invalid_parameter, e.detail});
+  return alipay_refused({alipay::codes::business_failed, alipay::sub_codes::invalid_parameter, e.detail});
 }
 
 // How Alipay words a request it will not even look at.
 json request_refusal(const channels::channel_error& e) {
   switch (e.code) {
     case errc::missing_signature:
-      return refused({alipay::codes::invalid_argument, alipay::sub_codes::missing_signature, e.detail});
+      return alipay_refused({alipay::codes::invalid_argument, alipay::sub_codes::missing_signature, e.detail});
     case errc::bad_signature:
-      return refused({alipay::codes::invalid_argument, alipay::sub_codes::invalid_signature, e.detail});
+      return alipay_refused({alipay::codes::invalid_argument, alipay::sub_codes::invalid_signature, e.detail});
     case errc::unsupported_sign_type:
-      return refused({alipay::codes::invalid_argument, "isv.invalid-signature-type", e.detail});
+      return alipay_refused({alipay::codes::invalid_argument, "isv.invalid-signature-type", e.detail});
     case errc::missing_field:
-      return refused({alipay::codes::missing_argument, "isv.missing-parameter", e.detail});
+      return alipay_refused({alipay::codes::missing_argument, "isv.missing-parameter", e.detail});
     default:
-      return refused({alipay::codes::invalid_argument, "isv.invalid-parameter", e.detail});
+      return alipay_refused({alipay::codes::invalid_argument, "isv.invalid-parameter", e.detail});
   }
 }
 
@@ -83,7 +83,7 @@ std::string decimal(std::int64_t minor) {
 
 template <class T, class Fn>
 json on_outcome(outcome<T> result, Fn on_success) {
-  if (auto* r = std::get_if<refusal>(&result)) return refused(*r);
+  if (auto* r = std::get_if<refusal>(&result)) return alipay_refused(*r);
   return on_success(std::get<T>(result));
 }
 
@@ -102,7 +102,7 @@ std::string gateway::handle(std::string_view query_string, std::string_view body
   const std::string method = field_or_empty(*fields, "method");
   if (!is_known(method)) {
     return sign(alipay::error_response_key,
-                refused({alipay::codes::invalid_argument, alipay::sub_codes::invalid_method, "不存在的方法名"}));
+                alipay_refused({alipay::codes::invalid_argument, alipay::sub_codes::invalid_method, "不存在的方法名"}));
   }
   const auto request = alipay::verify_request(*fields, app_key_);
   if (!request) return sign(alipay::response_key(method), request_refusal(request.error()));
@@ -113,7 +113,7 @@ std::string gateway::unavailable(std::string_view query_string, std::string_view
   const auto fields = read_params(query_string, body);
   const std::string method = fields ? field_or_empty(*fields, "method") : std::string{};
   const auto key = is_known(method) ? alipay::response_key(method) : std::string(alipay::error_response_key);
-  return sign(key, refused({alipay::codes::unavailable, alipay::sub_codes::unknown_error, "系统繁忙"}));
+  return sign(key, alipay_refused({alipay::codes::unavailable, alipay::sub_codes::unknown_error, "系统繁忙"}));
 }
 
 json gateway::dispatch(const alipay::gateway_request& request) {
