@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The libFuzzer targets of fuzz/ (docs/fuzzing.md), built with clang in
-# their own folder and run one after the other on a copy of their corpus.
+# their own folder and run on a copy of their corpus, one per core at once.
 #
 #   scripts/fuzz.sh [SECONDS=20] [--runs N] [--merge] [--only TARGET] [--build-only]
 #
@@ -54,14 +54,13 @@ mkdir -p "$artifacts"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-quarantine_size_mb=64:detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
-failed=()
-printf '%-20s %12s %9s %8s %7s  %s\n' target executions exec/s seconds corpus "final line" >"$work/summary"
-for t in "${TARGETS[@]}"; do
-  [ -n "$only" ] && [ "$only" != "$t" ] && continue
-  corpus="$work/corpus-$t"
+# One target: its row of the summary in $work/<t>.row, its exit status in
+# $work/<t>.status.
+fuzz_one() {
+  local t="$1" corpus="$work/corpus-$1" status=0 start elapsed execs speed final crash before
   cp -r "$ROOT/fuzz/corpus/$t" "$corpus"
-  args=(-max_len="${MAX_LEN[$t]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
-        -artifact_prefix="$artifacts/$t-")
+  local args=(-max_len="${MAX_LEN[$t]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+              -artifact_prefix="$artifacts/$t-")
   if [ -n "$runs" ]; then
     args+=(-runs="$runs")
     [ -n "${PAYENGINE_FUZZ_MAX_TIME:-}" ] && args+=(-max_total_time="$PAYENGINE_FUZZ_MAX_TIME")
@@ -70,20 +69,19 @@ for t in "${TARGETS[@]}"; do
   fi
   log "fuzz_$t ${args[*]}"
   start=$(date +%s)
-  status=0
   "$FUZZ_BUILD_DIR/fuzz/fuzz_$t" "${args[@]}" "$corpus" >"$work/$t.log" 2>&1 || status=$?
   elapsed=$(( $(date +%s) - start ))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log" | tail -1)
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/$t.log" | tail -1)
   final=$(grep -E '^#[0-9]+' "$work/$t.log" | tail -1 | sed 's/  */ /g')
   printf '%-20s %12s %9s %8s %7s  %s\n' "$t" "${execs:-?}" "${speed:-?}" "$elapsed" \
-    "$(find "$corpus" -type f | wc -l)" "$final" >>"$work/summary"
+    "$(find "$corpus" -type f | wc -l)" "$final" >"$work/$t.row"
+  echo "$status" >"$work/$t.status"
   if [ "$status" -ne 0 ]; then
-    failed+=("$t")
     grep -E 'ERROR|SUMMARY|invariant broken|Test unit written|==[0-9]+==' "$work/$t.log" | head -20 >&2
     crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$work/$t.log" | tail -1)
     log "fuzz_$t FAILED (exit $status): input ${crash:-(none saved)}; log $work/$t.log"
-    continue
+    return 0
   fi
   if [ "$merge" -eq 1 ]; then
     before=$(find "$ROOT/fuzz/corpus/$t" -type f | wc -l)
@@ -91,9 +89,33 @@ for t in "${TARGETS[@]}"; do
       >>"$work/$t.log" 2>&1
     log "fuzz_$t: corpus $before -> $(find "$ROOT/fuzz/corpus/$t" -type f | wc -l) files"
   fi
-done
+}
 
-cat "$work/summary"
+# A target runs on one core: as many at once as there are cores
+# (PAYENGINE_FUZZ_JOBS), each for the same time as alone.
+jobs_max="${PAYENGINE_FUZZ_JOBS:-$(nproc)}"
+selected=()
+for t in "${TARGETS[@]}"; do
+  if [ -z "$only" ] || [ "$only" = "$t" ]; then selected+=("$t"); fi
+done
+running=0
+for t in "${selected[@]}"; do
+  if [ "$running" -ge "$jobs_max" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  fuzz_one "$t" &
+  running=$((running + 1))
+done
+wait
+
+failed=()
+printf '%-20s %12s %9s %8s %7s  %s\n' target executions exec/s seconds corpus "final line"
+for t in "${selected[@]}"; do
+  # No status: the run of that target itself failed (see the log above).
+  if [ "$(cat "$work/$t.status" 2>/dev/null || echo 1)" -ne 0 ]; then failed+=("$t"); fi
+  cat "$work/$t.row" 2>/dev/null || printf '%-20s (no result)\n' "$t"
+done
 if [ ${#failed[@]} -gt 0 ]; then
   log "crashed: ${failed[*]} (inputs under $artifacts; logs in $work)"
   exit 1

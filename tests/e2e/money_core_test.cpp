@@ -306,5 +306,42 @@ TEST_F(money_core_test, reads_racing_a_stopping_order_actor_are_answered_by_its_
   EXPECT_EQ(db_->scalar("SELECT status FROM orders WHERE id = '" + id + "'"), "1");
 }
 
+// An order past its expires_at whose expiry is not recorded yet (its timer
+// not armed, or the sweep behind a burst) cannot start a payment: the
+// decision core refuses it (refusal_code::past_expiry), and nothing changes.
+// The sweeper here runs once an hour (100 h nominal under the fixture's time
+// scale of 100): its first sweep, at the start, comes before the order
+// exists, so it neither arms this order's timer nor records the expiry. The
+// order's expires_at is moved into the past in storage and its actor
+// restarted from there, as after a passivation.
+TEST_F(money_core_test, a_payment_past_expires_at_is_refused_before_the_expiry_is_recorded) {
+  engine_->terminate();
+  engine_->set_args({"--expiry-sweep-interval-ms", "360000000"});
+  engine_->start();
+  auto id = call("POST", "/v1/orders", order_body("M-late", 1000)).body["id"].get<std::string>();
+  // As if created 61 s ago with expires_in 60 (a stored order must expire
+  // after it was created: the engine checks what it loads).
+  auto expires_at = db_->scalar(
+      "UPDATE orders SET created_at = date_trunc('second', now()) - interval '61 seconds', "
+      "updated_at = date_trunc('second', now()) - interval '61 seconds', "
+      "expires_at = date_trunc('second', now()) - interval '1 second' WHERE id = '"
+      + id + "' RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')");
+  ASSERT_FALSE(expires_at.empty());
+  ASSERT_EQ(engine_->request("POST", "/admin/actors/" + id + "/kill", engine_->admin_token(), "{}").status,
+            202);
+
+  auto pay = call("POST", "/v1/orders/" + id + "/pay");
+  EXPECT_EQ(pay.status, 409) << pay.raw;
+  EXPECT_EQ(pay.body["error"]["code"], "invalid_state") << pay.raw;
+  EXPECT_EQ(pay.body["error"]["status"], "created") << pay.raw;
+  EXPECT_EQ(pay.body["error"]["expires_at"], expires_at) << pay.raw;
+
+  auto order = call("GET", "/v1/orders/" + id);
+  EXPECT_EQ(order.body["status"], "created") << order.raw;
+  EXPECT_EQ(order.body["version"], 1) << order.raw;
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM channel_trades WHERE order_id = '" + id + "'"), "0");
+  EXPECT_EQ(db_->scalar("SELECT version FROM orders WHERE id = '" + id + "'"), "1");
+}
+
 } // namespace
 } // namespace payengine
