@@ -15,14 +15,13 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 SANITIZE="" BUILD_ONLY=""
-if [ "${1:-}" = "--sanitize" ]; then
-  SANITIZE=1
-  shift
-fi
-if [ "${1:-}" = "--build-only" ]; then
-  BUILD_ONLY=1
-  shift
-fi
+while [ $# -gt 0 ]; do # our options first, in any order; the rest is CTest's
+  case "$1" in
+    --sanitize) SANITIZE=1; shift ;;
+    --build-only) BUILD_ONLY=1; shift ;;
+    *) break ;;
+  esac
+done
 
 # The flags are the Sanitize build type's (CMakeLists.txt). No
 # -fno-sanitize-recover: UBSan's suppressions only apply to recoverable

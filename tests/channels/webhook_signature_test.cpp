@@ -20,5 +20,14 @@ TEST(webhook_signature, refuses_secrets_that_are_not_whsec_base64) {
   EXPECT_TRUE(sign_webhook("whsec_AA==", "msg_1", 1, "{}"));
 }
 
+// The key is decoded strictly (channels/rsa_key.hpp), as the engine writes
+// it: what OpenSSL's lenient decoder let through (blanks, '=' inside, data
+// after the padding) would sign with a key other than the merchant's.
+TEST(webhook_signature, decodes_the_key_strictly) {
+  for (const char* secret : {"whsec_ AAA", "whsec_AAAA\n", "whsec_A=AA", "whsec_AA==AAAA", "whsec_AA\tA"})
+    EXPECT_FALSE(sign_webhook(secret, "msg_1", 1, "{}")) << secret;
+  EXPECT_TRUE(sign_webhook("whsec_AAAA", "msg_1", 1, "{}"));
+}
+
 } // namespace
 } // namespace payengine::channels
