@@ -139,7 +139,11 @@ rabbitmq_start() { # [fresh]: without the queues and messages of earlier runs
 rabbitmq_stop() {
   local dir="$LOCAL_DIR/rabbitmq"
   [ -d "$dir" ] || return 0
-  rabbit_env "$RABBIT_BIN/rabbitmqctl" -q stop "$dir/rabbitmq.pid" >/dev/null 2>&1 || true
+  # No pid file: no broker (never started, or stopped already). rabbitmqctl
+  # would wait for the file to appear, forever.
+  if [ -f "$dir/rabbitmq.pid" ]; then
+    rabbit_env timeout 60 "$RABBIT_BIN/rabbitmqctl" -q stop "$dir/rabbitmq.pid" >/dev/null 2>&1 || true
+  fi
   # The epmd it started stays up: stop the one on our own port.
   epmd -port "$((AMQP_PORT + 2))" -kill >/dev/null 2>&1 || true
 }
