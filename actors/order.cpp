@@ -245,6 +245,11 @@ void act_into(order_self self, reply_to rp, const domain::order_input_event& inp
   if (d.is_refusal()) {
     if (rp)
       rp->deliver(refusal_reply(st, d));
+    // Past expires_at, and neither its timer nor the sweeper (behind a
+    // burst) has recorded the expiry yet: record it now, as the refusal
+    // says, instead of leaving a payable-looking order until they come.
+    if (d.refused == refusal_code::past_expiry)
+      act_into(self, std::nullopt, domain::expiry_due{});
     return;
   }
   if (!d.write) {

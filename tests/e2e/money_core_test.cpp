@@ -314,7 +314,7 @@ TEST_F(money_core_test, reads_racing_a_stopping_order_actor_are_answered_by_its_
 // exists, so it neither arms this order's timer nor records the expiry. The
 // order's expires_at is moved into the past in storage and its actor
 // restarted from there, as after a passivation.
-TEST_F(money_core_test, a_payment_past_expires_at_is_refused_before_the_expiry_is_recorded) {
+TEST_F(money_core_test, a_payment_past_expires_at_is_refused_and_records_the_expiry) {
   engine_->terminate();
   engine_->set_args({"--expiry-sweep-interval-ms", "360000000"});
   engine_->start();
@@ -336,11 +336,21 @@ TEST_F(money_core_test, a_payment_past_expires_at_is_refused_before_the_expiry_i
   EXPECT_EQ(pay.body["error"]["status"], "created") << pay.raw;
   EXPECT_EQ(pay.body["error"]["expires_at"], expires_at) << pay.raw;
 
-  auto order = call("GET", "/v1/orders/" + id);
-  EXPECT_EQ(order.body["status"], "created") << order.raw;
-  EXPECT_EQ(order.body["version"], 1) << order.raw;
+  // The refusal records the expiry at once (the sweeper is an hour away):
+  // one `order.expired` event, no trade opened.
+  auto order = wait_until(id, [](const json& o) { return o["status"] != "created"; });
+  EXPECT_EQ(order["status"], "expired") << order.dump();
+  EXPECT_EQ(order["version"], 2) << order.dump();
+  EXPECT_EQ(db_->scalar("SELECT string_agg(type, ',' ORDER BY seq) FROM order_events WHERE order_id = '"
+                        + id + "'"),
+            "order.created,order.expired");
   EXPECT_EQ(db_->scalar("SELECT count(*) FROM channel_trades WHERE order_id = '" + id + "'"), "0");
-  EXPECT_EQ(db_->scalar("SELECT version FROM orders WHERE id = '" + id + "'"), "1");
+  EXPECT_EQ(db_->scalar("SELECT version FROM orders WHERE id = '" + id + "'"), "2");
+
+  auto again = call("POST", "/v1/orders/" + id + "/pay");
+  EXPECT_EQ(again.status, 409) << again.raw;
+  EXPECT_EQ(again.body["error"]["status"], "expired") << again.raw;
+  EXPECT_EQ(db_->scalar("SELECT version FROM orders WHERE id = '" + id + "'"), "2");
 }
 
 } // namespace
