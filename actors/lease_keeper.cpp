@@ -24,15 +24,16 @@ struct plan {
 
 plan make_plan(const std::string& me, const storage::shard_epochs& renewed,
                const std::vector<storage::lease_row>& leases,
-               const std::vector<std::string>& live) {
+               const std::vector<std::string>& meant_for) {
+  auto mine = [&](uint32_t s) { return s < meant_for.size() && meant_for[s] == me; };
   plan p;
   std::set<uint32_t> renewed_set;
   for (const auto& [s, e] : renewed) {
     renewed_set.insert(s);
-    (rendezvous_owner(s, live) == me ? p.keep : p.release).emplace_back(s, e);
+    (mine(s) ? p.keep : p.release).emplace_back(s, e);
   }
   for (const auto& l : leases)
-    if (!renewed_set.count(l.shard) && rendezvous_owner(l.shard, live) == me
+    if (!renewed_set.count(l.shard) && mine(l.shard)
         && (l.owner.empty() || l.owner == me || l.expired))
       p.take.push_back(l.shard);
   return p;
@@ -128,7 +129,7 @@ bool lease_keeper::round() {
     }
     auto renewed = storage::renew_leases(tx, me, ttl, held);
     auto leases = storage::shard_leases(tx);
-    auto p = make_plan(me, renewed, leases, live);
+    auto p = make_plan(me, renewed, leases, shard_owners(map_->shards(), live));
     // A handoff: stopped here before the release can commit.
     for (const auto& [s, e] : p.release)
       map_->revoke_if(s, e);

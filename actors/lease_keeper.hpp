@@ -5,10 +5,10 @@
 //
 // Every lease_ttl/3 it, in one transaction (every lease row locked, in
 // shard order): beats this node's heartbeat, renews the shards it holds
-// under their epochs, hands over the ones rendezvous hashing gives to
-// another live node (stopped here before the release commits), and takes
-// free or expired shards that rendezvous hashing gives to it (a new epoch
-// each). Each owned shard carries a deadline on the monotonic clock:
+// under their epochs, hands over the ones shard_owners (rendezvous
+// hashing with a bound on load) gives to another live node (stopped here
+// before the release commits), and takes free or expired shards that
+// shard_owners gives to it (a new epoch each). Each owned shard carries a deadline on the monotonic clock:
 // the renewal's start + TTL - margin, before the lease can expire in the
 // database for the others; past it the shard is lost locally, whatever the
 // keeper is doing (shard_map::epoch), and its order actors are stopped.
@@ -46,7 +46,7 @@ public:
 
   /// One round now; false if the database failed.
   bool round();
-  /// Rounds until this node holds what rendezvous hashing gives it (or
+  /// Rounds until this node holds what shard_owners gives it (or
   /// `max_ms` passed); for the start, before the HTTP API opens.
   void settle(uint32_t max_ms);
   void start();

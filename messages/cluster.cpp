@@ -2,6 +2,7 @@
 
 #include "messages/ids.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -25,23 +26,58 @@ uint64_t mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+uint64_t weight(std::string_view node, uint32_t shard) {
+  return mix(fnv1a64(node) ^ mix(shard));
+}
+
 } // namespace
 
 uint32_t cluster_shard_of(std::string_view order_id, uint32_t shards) {
   return shard_index(order_id, shards);
 }
 
-std::string rendezvous_owner(uint32_t shard, const std::vector<std::string>& live_nodes) {
-  std::string best;
-  uint64_t best_weight = 0;
-  for (const auto& node : live_nodes) {
-    auto w = mix(fnv1a64(node) ^ mix(shard));
-    if (best.empty() || w > best_weight || (w == best_weight && node < best)) {
-      best = node;
-      best_weight = w;
-    }
+std::vector<std::string> shard_owners(uint32_t shards, const std::vector<std::string>& live_nodes) {
+  std::vector<std::string> owners(shards);
+  std::vector<std::string> nodes = live_nodes;
+  std::sort(nodes.begin(), nodes.end());
+  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+  if (nodes.empty() || shards == 0)
+    return owners;
+  struct pair {
+    uint64_t weight;
+    uint32_t node;
+    uint32_t shard;
+  };
+  std::vector<pair> pairs;
+  pairs.reserve(size_t{shards} * nodes.size());
+  for (uint32_t n = 0; n < nodes.size(); ++n)
+    for (uint32_t s = 0; s < shards; ++s)
+      pairs.push_back({weight(nodes[n], s), n, s});
+  // Ties (equal weights) by node name, then shard: the same order everywhere.
+  std::sort(pairs.begin(), pairs.end(), [](const pair& a, const pair& b) {
+    if (a.weight != b.weight)
+      return a.weight > b.weight;
+    return a.node != b.node ? a.node < b.node : a.shard < b.shard;
+  });
+  // Each node owns `even` shards, and `spare` of them one more: the first
+  // to fill up.
+  const size_t even = shards / nodes.size();
+  size_t spare = shards % nodes.size();
+  std::vector<size_t> load(nodes.size(), 0);
+  size_t left = shards;
+  for (const auto& p : pairs) {
+    if (left == 0)
+      break;
+    auto& l = load[p.node];
+    if (!owners[p.shard].empty() || l > even || (l == even && spare == 0))
+      continue;
+    if (l == even)
+      --spare;
+    owners[p.shard] = nodes[p.node];
+    ++l;
+    --left;
   }
-  return best;
+  return owners;
 }
 
 shard_map::shard_map(std::string node_id, std::string internal_url, uint32_t shards)

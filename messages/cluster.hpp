@@ -26,10 +26,19 @@ namespace payengine {
 /// The cluster shard of an order id: fnv1a64(id) % shards, forever.
 uint32_t cluster_shard_of(std::string_view order_id, uint32_t shards);
 
-/// The live node that should own `shard` (rendezvous hashing: the highest
-/// weight of hash(node, shard)); empty if there is none. Removing a node
-/// moves only its own shards; adding one takes about 1/n from each.
-std::string rendezvous_owner(uint32_t shard, const std::vector<std::string>& live_nodes);
+/// The live node meant to own each of `shards` shards: rendezvous hashing
+/// with a bound on load. Every (node, shard) pair has a weight,
+/// hash(node, shard); heaviest pair first, a shard goes to the pair's node
+/// unless it has an owner already or the node holds its even share (and
+/// the share's one spare, while one is left). So each node owns
+/// floor(shards / nodes) or one more (plain rendezvous, each shard to its
+/// heaviest node, gave three nodes 16, 29 and 19 of 64). A node that
+/// leaves moves its own shards and a few others (1.35 of 64 on average for
+/// three nodes, over 200 random sets of names); a node
+/// that comes back gets the same shards back. Every node computes the same
+/// owners from the same nodes, listed in any order. Empty names when no
+/// node is live.
+std::vector<std::string> shard_owners(uint32_t shards, const std::vector<std::string>& live_nodes);
 
 class shard_map {
 public:

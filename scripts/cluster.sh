@@ -128,7 +128,7 @@ bench_creates() {
   local engines=("$@") pg=($(pgrep -x postgres || true))
   local e0 p0 h0 e1 p1 h1
   e0=$(ticks_of "${engines[@]}"); p0=$(ticks_of "${pg[@]}"); h0=$(ticks_of "$HAPROXY_PID")
-  out=$(PAYENGINE_BENCH_KEY="$KEY" wrk -t2 -c64 -d"${secs}s" -s "$ROOT/scripts/bench/create_order.lua" "$url")
+  out=$(PAYENGINE_BENCH_KEY="$KEY" wrk -t2 -c"${PAYENGINE_BENCH_CONNECTIONS:-64}" -d"${secs}s" -s "$ROOT/scripts/bench/create_order.lua" "$url")
   e1=$(ticks_of "${engines[@]}"); p1=$(ticks_of "${pg[@]}"); h1=$(ticks_of "$HAPROXY_PID")
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   total=$(echo "$out" | awk '/requests in/ {print $1}')

@@ -1,10 +1,12 @@
-// Shards and rendezvous hashing (messages/cluster.cpp), pure.
+// Shards and their owners (messages/cluster.cpp), pure.
 #include "messages/cluster.hpp"
 #include "messages/ids.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
+#include <random>
 #include <thread>
 
 namespace payengine {
@@ -28,35 +30,71 @@ TEST(cluster_shards, random_ids_spread_over_every_shard) {
   }
 }
 
-std::map<std::string, int> shares(const std::vector<std::string>& nodes, uint32_t shards = 64) {
+std::map<std::string, int> shares(const std::vector<std::string>& owners) {
   std::map<std::string, int> out;
-  for (uint32_t s = 0; s < shards; ++s)
-    out[rendezvous_owner(s, nodes)]++;
+  for (const auto& o : owners)
+    out[o]++;
   return out;
 }
 
-TEST(cluster_rendezvous, three_nodes_own_about_a_third_each) {
-  auto s = shares({"node-a", "node-b", "node-c"});
-  ASSERT_EQ(s.size(), 3u);
-  for (auto& [node, n] : s) {
-    EXPECT_GE(n, 12) << node;
-    EXPECT_LE(n, 32) << node;
-  }
-  EXPECT_EQ(rendezvous_owner(5, {}), "");
-  EXPECT_EQ(rendezvous_owner(5, {"only"}), "only");
+TEST(cluster_shard_owners, three_nodes_own_an_even_share_each) {
+  auto owners = shard_owners(64, {"node-1", "node-2", "node-3"});
+  ASSERT_EQ(owners.size(), 64u);
+  EXPECT_EQ(shares(owners), (std::map<std::string, int>{{"node-1", 21}, {"node-2", 22}, {"node-3", 21}}));
+  EXPECT_EQ(shard_owners(64, {"node-3", "node-1", "node-2"}), owners) << "order of the list";
+  EXPECT_EQ(shard_owners(64, {"node-3", "node-1", "node-2", "node-1"}), owners) << "a node listed twice";
+  EXPECT_EQ(shares(shard_owners(64, {"node-1", "node-2"})),
+            (std::map<std::string, int>{{"node-1", 32}, {"node-2", 32}}));
+  EXPECT_EQ(shares(shard_owners(64, {"only"})), (std::map<std::string, int>{{"only", 64}}));
+  EXPECT_EQ(shard_owners(3, {}), std::vector<std::string>(3));
+  EXPECT_TRUE(shard_owners(0, {"only"}).empty());
+  // More nodes than shards: one each, the rest none.
+  EXPECT_EQ(shares(shard_owners(2, {"a", "b", "c"})).size(), 2u);
 }
 
-TEST(cluster_rendezvous, a_node_leaving_moves_only_its_own_shards_and_gets_them_back) {
-  std::vector<std::string> all{"node-a", "node-b", "node-c"};
-  std::vector<std::string> two{"node-a", "node-c"};
-  for (uint32_t s = 0; s < 64; ++s) {
-    auto before = rendezvous_owner(s, all);
-    auto after = rendezvous_owner(s, two);
-    if (before != "node-b") {
-      EXPECT_EQ(after, before) << s;
-    }
-    EXPECT_EQ(rendezvous_owner(s, {"node-c", "node-b", "node-a"}), before) << "order of the list";
-  }
+TEST(cluster_shard_owners, hold_for_seeded_sets_of_nodes) {
+  std::mt19937_64 rng{20261204};
+  for (uint32_t shards : {1u, 7u, 64u, 256u})
+    for (size_t n = 1; n <= 7; ++n)
+      for (int trial = 0; trial < 30; ++trial) {
+        std::vector<std::string> nodes;
+        for (size_t i = 0; i < n; ++i)
+          nodes.push_back("node-" + std::to_string(rng() % 100'000));
+        std::sort(nodes.begin(), nodes.end());
+        nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+        const auto k = nodes.size();
+        const auto owners = shard_owners(shards, nodes);
+        const auto where = testing::Message() << shards << " shards, nodes " << ::testing::PrintToString(nodes);
+        ASSERT_EQ(owners.size(), shards) << where;
+        // Every shard has a listed owner, and the shares are even give or take one.
+        for (const auto& o : owners)
+          ASSERT_TRUE(std::find(nodes.begin(), nodes.end(), o) != nodes.end()) << where;
+        for (const auto& node : nodes) {
+          auto held = std::count(owners.begin(), owners.end(), node);
+          EXPECT_GE(held, shards / k) << node << " " << where;
+          EXPECT_LE(held, (shards + k - 1) / k) << node << " " << where;
+        }
+        // The same owners whatever the order of the list.
+        auto shuffled = nodes;
+        std::shuffle(shuffled.begin(), shuffled.end(), rng);
+        ASSERT_EQ(shard_owners(shards, shuffled), owners) << where;
+        if (k < 2)
+          continue;
+        // A node leaves: its shards move, and of the others (with many
+        // shards a node, as the engine's 64) fewer than one node's share.
+        const auto gone = nodes[rng() % k];
+        auto rest = nodes;
+        rest.erase(std::find(rest.begin(), rest.end(), gone));
+        const auto after = shard_owners(shards, rest);
+        size_t moved = 0;
+        for (uint32_t s = 0; s < shards; ++s) {
+          EXPECT_NE(after[s], gone) << where;
+          moved += owners[s] != gone && after[s] != owners[s] ? 1 : 0;
+        }
+        if (shards >= 64) {
+          EXPECT_LE(moved, shards / k) << "left: " << gone << " " << where;
+        }
+      }
 }
 
 TEST(cluster_shard_map, ownership_ends_at_its_deadline_or_when_revoked) {
