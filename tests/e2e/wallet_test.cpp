@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -423,6 +424,76 @@ TEST_F(wallet_test, other_merchants_wallets_currencies_and_bad_input_change_noth
   auto after = admin("/admin/ledger").body;
   EXPECT_EQ(after["transfers"], before["transfers"]);
   EXPECT_EQ(after["credits_posted"], before["credits_posted"]);
+  expect_books_balance();
+}
+
+TEST_F(wallet_test, balance_payments_racing_expires_at_pay_before_it_or_change_nothing) {
+  auto w = new_wallet("u-race");
+  top_up(w, "T-race", 10'000);
+  wait_wallet(w, [](const json& x) { return x["balance"]["posted"] == 10'000; });
+  // Orders that live 60 s: 600 ms at the time scale of 100. Each is paid
+  // from the balance at its own moment, while its expiry timer and the
+  // sweeper run as usual: 20 from 300 ms before its expires_at to 300 ms
+  // after, 40 a millisecond apart from 20 ms before it to 19 ms after.
+  const int n = 60;
+  std::vector<std::string> orders;
+  for (int i = 0; i < n; ++i) {
+    auto body = order_body("R-" + std::to_string(i), 100);
+    body["expires_in"] = 60;
+    auto r = call("POST", "/v1/orders", body);
+    ASSERT_EQ(r.status, 201) << r.raw;
+    orders.push_back(r.body["id"].get<std::string>());
+  }
+  std::vector<std::chrono::steady_clock::time_point> at;
+  {
+    pqxx::connection conn{db_->url()};
+    pqxx::read_transaction tx{conn};
+    for (int i = 0; i < n; ++i) {
+      auto left_ms = tx.exec_params("SELECT (extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint"
+                                    " FROM orders WHERE id = $1", orders[i])[0][0].as<int64_t>();
+      const auto now = std::chrono::steady_clock::now();
+      const int offset_ms = i < 20 ? -300 + i * 600 / 19 : i - 40;
+      at.push_back(now + std::chrono::milliseconds{left_ms + offset_ms});
+    }
+  }
+  std::vector<std::future<testing::http_result>> answers;
+  for (int i = 0; i < n; ++i)
+    answers.push_back(std::async(std::launch::async, [&, i] {
+      std::this_thread::sleep_until(at[i]);
+      return pay_balance(orders[i], w);
+    }));
+  int paid = 0, refused = 0;
+  for (int i = 0; i < n; ++i) {
+    auto r = answers[i].get();
+    // Paid in full, or refused with nothing taken: never a 5xx.
+    if (r.status == 200) {
+      ++paid;
+      EXPECT_EQ(r.body["status"], "paid") << r.raw;
+    } else {
+      ++refused;
+      EXPECT_EQ(r.status, 409) << r.raw;
+      EXPECT_EQ(r.body["error"]["code"], "invalid_state") << r.raw;
+    }
+    auto o = wait_order(orders[i], [](const json& x) { return x["status"] == "paid" || x["status"] == "expired"; });
+    EXPECT_EQ(o["status"], r.status == 200 ? "paid" : "expired") << o.dump();
+  }
+  std::cout << "balance payments racing expires_at: " << paid << " paid, " << refused << " refused\n";
+  // Both sides of the race were reached (300 ms either side of a 600 ms life).
+  EXPECT_GT(paid, 0);
+  EXPECT_GT(refused, 0);
+  {
+    pqxx::connection conn{db_->url()};
+    pqxx::read_transaction tx{conn};
+    // A payment started only before expires_at; no order was paid after.
+    auto late = tx.exec("SELECT o.id FROM orders o JOIN order_events e ON e.order_id = o.id"
+                        " WHERE o.merchant_order_no LIKE 'R-%' AND e.type IN ('order.paying', 'order.paid')"
+                        " AND e.seq = 2 AND e.at >= o.expires_at");
+    EXPECT_EQ(late.size(), 0u) << (late.empty() ? "" : late[0][0].as<std::string>());
+  }
+  auto wallet = wait_wallet(w, [](const json& x) { return x["balance"]["pending"] == 0; });
+  EXPECT_EQ(wallet["balance"]["posted"], 10'000 - 100 * paid) << wallet.dump();
+  EXPECT_EQ(wallet["balance"]["available"], 10'000 - 100 * paid) << wallet.dump();
+  expect_paid_iff_debited(orders);
   expect_books_balance();
 }
 
