@@ -16,6 +16,10 @@
 # reconnects that an attacker causes against the shipped configuration.
 # Capacity is measured at PAYENGINE_BENCH_CAPACITY_CONNECTIONS (16) wrk
 # connections. Extra engine flags: PAYENGINE_BENCH_FLAGS.
+# PAYENGINE_BENCH_PIN="0:1" (taskset CPU lists, engine:generator) runs the
+# engine and PostgreSQL on CPU 0 and wrk and pe_bench_front on CPU 1, so that
+# the generator's own lag (send_lag_p99_ms) does not count against the
+# engine; the engine's capacity is then one core's. Unset: all share all.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 DURATION="${1:-15}"
@@ -41,7 +45,21 @@ PAYENGINE_KEEP_ALIVE_TIMEOUT_S="${PAYENGINE_KEEP_ALIVE_TIMEOUT_S:-5}" \
 PAYENGINE_REQUEST_READ_TIMEOUT_MS="${PAYENGINE_REQUEST_READ_TIMEOUT_MS:-5000}" \
 PAYENGINE_LOG_LEVEL=warn start_engine "$PORT" 9 "$URL" "$ADMIN_TOKEN" "$LOCAL_DIR/bench-front-engine.log" \
   ${PAYENGINE_BENCH_FLAGS:-}
-trap 'kill $ENGINE_PID 2>/dev/null || true; wait $ENGINE_PID 2>/dev/null || true' EXIT
+trap 'kill $ENGINE_PID 2>/dev/null || true; wait $ENGINE_PID 2>/dev/null || true; unpin' EXIT
+
+PIN="${PAYENGINE_BENCH_PIN:-}"
+GEN=() # the generator's command prefix
+unpin() {
+  [ -n "$PIN" ] || return 0
+  for p in $(pgrep -x postgres); do taskset -a -c -p "0-$(($(nproc) - 1))" "$p" >/dev/null 2>&1 || true; done
+}
+if [ -n "$PIN" ]; then
+  log "pinned: engine and PostgreSQL on CPU ${PIN%%:*}, generator on CPU ${PIN##*:}"
+  taskset -a -c -p "${PIN%%:*}" "$ENGINE_PID" >/dev/null
+  # Backends started later inherit the postmaster's CPUs.
+  for p in $(pgrep -x postgres); do taskset -a -c -p "${PIN%%:*}" "$p" >/dev/null; done
+  GEN=(taskset -c "${PIN##*:}")
+fi
 
 # --- helpers -----------------------------------------------------------------
 # value KEY LINE: the value of KEY=... in a key=value line.
@@ -67,11 +85,11 @@ front_metrics() {
     | grep -E '^payengine_http_(connections|handler_queue|inflight|inflight_limit|read_timeouts_total|shed_total|malformed_total|connections_refused_total)|^payengine_http_requests_total\{route="shed"|status="429"|^payengine_order_(idle_asks|passivations)_total' \
     | sed 's/^/  /' || true
 }
-open_loop() { "$TOOL" open-loop --port "$PORT" "$@"; }
+open_loop() { "${GEN[@]}" "$TOOL" open-loop --port "$PORT" "$@"; }
 
 # --- part 1: lock-out --------------------------------------------------------
 log "part 1: 10,000 idle + 1,000 slow-header connections, 100 probes of each kind"
-SIEGE=$("$TOOL" siege --port "$PORT" --idle 10000 --slow 1000 --probes 100)
+SIEGE=$("${GEN[@]}" "$TOOL" siege --port "$PORT" --idle 10000 --slow 1000 --probes 100)
 echo "$SIEGE"
 echo "front metrics after the siege:"; front_metrics
 FRESH_P99=$(value fresh_p99_ms "$SIEGE")
@@ -83,9 +101,12 @@ KEY=$(new_merchant '{"name":"front-bench"}')
 export PAYENGINE_BENCH_KEY="$KEY"
 CAP_CONNS="${PAYENGINE_BENCH_CAPACITY_CONNECTIONS:-16}"
 log "part 2: capacity (wrk, $CAP_CONNS connections, 5 s after a 3 s warm-up)"
-wrk -t2 -c"$CAP_CONNS" -d3s -s "$ROOT/scripts/bench/create_order.lua" "$BASE" >/dev/null
-WRK=$(wrk -t2 -c"$CAP_CONNS" -d5s -s "$ROOT/scripts/bench/create_order.lua" "$BASE")
-CAPACITY=$(echo "$WRK" | awk '/Requests\/sec/ {printf "%d", $2}')
+"${GEN[@]}" wrk -t2 -c"$CAP_CONNS" -d3s -s "$ROOT/scripts/bench/create_order.lua" "$BASE" >/dev/null
+WRK=$("${GEN[@]}" wrk -t2 -c"$CAP_CONNS" -d5s -s "$ROOT/scripts/bench/create_order.lua" "$BASE")
+# Creates per second: wrk's requests/s less the share it was refused (a 503
+# or 429 is no capacity).
+CAPACITY=$(echo "$WRK" | awk '/Requests\/sec/ {rps = $2} /requests in/ {total = $1}
+  /^non_201=/ {split($1, a, "="); bad = a[2]} END {printf "%d", (total > 0 ? rps * (total - bad) / total : 0)}')
 echo "capacity=$CAPACITY orders/s ($(echo "$WRK" | grep non_201))"
 log "part 2: unloaded, open loop at 25% of capacity for ${DURATION}s"
 UNLOADED=$(open_loop --rate $((CAPACITY / 4)) --seconds "$DURATION" --connections 64 --key "$KEY")
