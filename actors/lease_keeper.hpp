@@ -8,10 +8,11 @@
 // under their epochs, hands over the ones shard_owners (rendezvous
 // hashing with a bound on load) gives to another live node (stopped here
 // before the release commits), and takes free or expired shards that
-// shard_owners gives to it (a new epoch each). Each owned shard carries a deadline on the monotonic clock:
-// the renewal's start + TTL - margin, before the lease can expire in the
-// database for the others; past it the shard is lost locally, whatever the
-// keeper is doing (shard_map::epoch), and its order actors are stopped.
+// shard_owners gives to it (a new epoch each). Each owned shard carries a
+// deadline on the monotonic clock: the renewal's start + TTL - margin,
+// before the lease can expire in the database for the others; past it the
+// shard is lost locally, whatever the keeper is doing (shard_map::epoch),
+// and its order actors are stopped.
 
 #include "messages/cluster.hpp"
 #include "messages/interfaces.hpp"
