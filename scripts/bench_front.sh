@@ -57,7 +57,8 @@ if [ -n "$PIN" ]; then
   log "pinned: engine and PostgreSQL on CPU ${PIN%%:*}, generator on CPU ${PIN##*:}"
   taskset -a -c -p "${PIN%%:*}" "$ENGINE_PID" >/dev/null
   # Backends started later inherit the postmaster's CPUs.
-  for p in $(pgrep -x postgres); do taskset -a -c -p "${PIN%%:*}" "$p" >/dev/null; done
+  # (A backend that ends meanwhile is no error.)
+  for p in $(pgrep -x postgres); do taskset -a -c -p "${PIN%%:*}" "$p" >/dev/null 2>&1 || true; done
   GEN=(taskset -c "${PIN##*:}")
 fi
 

@@ -431,15 +431,16 @@ TEST_F(wallet_test, balance_payments_racing_expires_at_pay_before_it_or_change_n
   auto w = new_wallet("u-race");
   top_up(w, "T-race", 10'000);
   wait_wallet(w, [](const json& x) { return x["balance"]["posted"] == 10'000; });
-  // Orders that live 60 s: 600 ms at the time scale of 100. Each is paid
-  // from the balance at its own moment, while its expiry timer and the
-  // sweeper run as usual: 20 from 300 ms before its expires_at to 300 ms
-  // after, 40 a millisecond apart from 20 ms before it to 19 ms after.
+  // Orders that live 120 s: 1.2 s at the time scale of 100, so that even a
+  // slow (sanitized) run has created them all before the first is due. Each
+  // is paid from the balance at its own moment, while its expiry timer and
+  // the sweeper run as usual: 20 from 300 ms before its expires_at to
+  // 300 ms after, 40 a millisecond apart from 20 ms before it to 19 ms after.
   const int n = 60;
   std::vector<std::string> orders;
   for (int i = 0; i < n; ++i) {
     auto body = order_body("R-" + std::to_string(i), 100);
-    body["expires_in"] = 60;
+    body["expires_in"] = 120;
     auto r = call("POST", "/v1/orders", body);
     ASSERT_EQ(r.status, 201) << r.raw;
     orders.push_back(r.body["id"].get<std::string>());
@@ -478,7 +479,7 @@ TEST_F(wallet_test, balance_payments_racing_expires_at_pay_before_it_or_change_n
     EXPECT_EQ(o["status"], r.status == 200 ? "paid" : "expired") << o.dump();
   }
   std::cout << "balance payments racing expires_at: " << paid << " paid, " << refused << " refused\n";
-  // Both sides of the race were reached (300 ms either side of a 600 ms life).
+  // Both sides of the race were reached (300 ms either side of expires_at).
   EXPECT_GT(paid, 0);
   EXPECT_GT(refused, 0);
   {
