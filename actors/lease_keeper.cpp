@@ -107,6 +107,15 @@ void lease_keeper::lost(const std::vector<uint32_t>& shards) {
         caf::anon_send(registry, lost_atom_v, s);
 }
 
+const std::vector<std::string>& lease_keeper::owners_for(std::vector<std::string> live) {
+  std::sort(live.begin(), live.end());
+  if (owners_.empty() || live != owners_live_) {
+    owners_ = shard_owners(map_->shards(), live);
+    owners_live_ = std::move(live);
+  }
+  return owners_;
+}
+
 bool lease_keeper::round() {
   const auto& me = map_->node_id();
   const auto ttl = settings_.ttl_ms;
@@ -129,7 +138,7 @@ bool lease_keeper::round() {
     }
     auto renewed = storage::renew_leases(tx, me, ttl, held);
     auto leases = storage::shard_leases(tx);
-    auto p = make_plan(me, renewed, leases, shard_owners(map_->shards(), live));
+    auto p = make_plan(me, renewed, leases, owners_for(std::move(live)));
     // A handoff: stopped here before the release can commit.
     for (const auto& [s, e] : p.release)
       map_->revoke_if(s, e);
